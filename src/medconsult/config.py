@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12
     login_max_failures: int = 10
+    login_max_failures_per_client: int = 50  # a clinic behind one NAT address shares this
     login_failure_window_minutes: int = 15
 
     # Input limits: patient text is untrusted, everything is bounded.

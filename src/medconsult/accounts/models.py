@@ -1,0 +1,83 @@
+"""Accounts: users, server-side sessions, login failures, one-time password tokens."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, Index, String, func, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from medconsult.db import Base, Timestamped, UUIDPk
+
+
+class Role(enum.StrEnum):
+    patient = "patient"
+    doctor = "doctor"
+    admin = "admin"
+
+
+class User(UUIDPk, Timestamped, Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        # Email is unique case-insensitively; the column keeps what the user typed.
+        Index("uq_users_email_lower", func.lower(text("email")), unique=True),
+    )
+
+    email: Mapped[str] = mapped_column(String(254))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(Enum(Role, name="user_role", native_enum=True))
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    sessions: Mapped[list[UserSession]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class UserSession(UUIDPk, Timestamped, Base):
+    """A login. Only the SHA-256 of the cookie token is stored."""
+
+    __tablename__ = "user_sessions"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+    user: Mapped[User] = relationship(back_populates="sessions")
+
+
+class LoginFailure(UUIDPk, Timestamped, Base):
+    """One failed login, counted per account and per client address for throttling."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_email_created", "email", "created_at"),
+        Index("ix_login_failures_client_created", "client_address", "created_at"),
+    )
+
+    email: Mapped[str] = mapped_column(String(254))  # lower-cased
+    client_address: Mapped[str] = mapped_column(String(64))
+
+
+class PasswordToken(UUIDPk, Timestamped, Base):
+    """A one-time, time-limited link to set a password (new accounts, resets)."""
+
+    __tablename__ = "password_tokens"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

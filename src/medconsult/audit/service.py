@@ -1,0 +1,171 @@
+"""Audit trail: record events in a hash chain, read them back, verify the chain."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Select, func, select, text
+from sqlalchemy.orm import Session
+
+from medconsult.audit.models import AuditEvent, Outcome
+from medconsult.db import utcnow
+
+if TYPE_CHECKING:
+    from medconsult.accounts.models import User
+
+GENESIS_HASH = "0" * 64
+# One chain for the whole trail: writers take this transaction-scoped lock so the
+# "previous hash" they read is still the last one when they commit.
+_CHAIN_LOCK_KEY = 0x6D63_6175_6474  # "mcaudt"
+
+# Set per request by the client-address middleware; read when recording.
+client_address_var: ContextVar[str | None] = ContextVar("client_address", default=None)
+
+# Keys that may never appear in details: secrets and clinical text stay out of the trail.
+_FORBIDDEN_DETAIL_KEYS = frozenset(
+    {"password", "token", "secret", "history", "text", "body", "note", "advice", "complaint"}
+)
+
+
+def _canonical(event: AuditEvent) -> bytes:
+    payload = {
+        "id": str(event.id),
+        "occurred_at": event.occurred_at.isoformat(),
+        "actor_id": str(event.actor_id) if event.actor_id else None,
+        "actor_role": event.actor_role,
+        "action": event.action,
+        "record_type": event.record_type,
+        "record_id": event.record_id,
+        "patient_id": str(event.patient_id) if event.patient_id else None,
+        "client_address": event.client_address,
+        "outcome": str(event.outcome),
+        "details": event.details,
+        "prev_hash": event.prev_hash,
+    }
+    return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+
+
+def compute_hash(event: AuditEvent) -> str:
+    return hashlib.sha256(_canonical(event)).hexdigest()
+
+
+def record(
+    session: Session,
+    *,
+    actor: User | None,
+    action: str,
+    outcome: Outcome = Outcome.success,
+    record_type: str | None = None,
+    record_id: uuid.UUID | str | None = None,
+    patient_id: uuid.UUID | None = None,
+    details: dict[str, Any] | None = None,
+    client_address: str | None = None,
+) -> AuditEvent:
+    """Append one audit event to the chain (flushes; the caller's transaction commits)."""
+    details = dict(details or {})
+    leaked = _FORBIDDEN_DETAIL_KEYS.intersection(k.lower() for k in details)
+    if leaked:
+        raise ValueError(f"audit details may not contain {sorted(leaked)}")
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
+    prev = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1))
+    event = AuditEvent(
+        id=uuid.uuid4(),
+        occurred_at=utcnow(),
+        actor_id=actor.id if actor is not None else None,
+        actor_role=str(actor.role) if actor is not None else None,
+        action=action,
+        record_type=record_type,
+        record_id=str(record_id) if record_id is not None else None,
+        patient_id=patient_id,
+        client_address=client_address or client_address_var.get(),
+        outcome=outcome,
+        details=details,
+        prev_hash=prev or GENESIS_HASH,
+    )
+    event.hash = compute_hash(event)
+    session.add(event)
+    session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor_id: uuid.UUID | None = None
+    patient_id: uuid.UUID | None = None
+    action: str | None = None
+    outcome: Outcome | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _filtered(query: Select[Any], flt: AuditFilter) -> Select[Any]:
+    if flt.actor_id:
+        query = query.where(AuditEvent.actor_id == flt.actor_id)
+    if flt.patient_id:
+        query = query.where(AuditEvent.patient_id == flt.patient_id)
+    if flt.action:
+        query = query.where(AuditEvent.action.startswith(flt.action))
+    if flt.outcome:
+        query = query.where(AuditEvent.outcome == flt.outcome)
+    if flt.since:
+        query = query.where(AuditEvent.occurred_at >= flt.since)
+    if flt.until:
+        query = query.where(AuditEvent.occurred_at < flt.until)
+    return query
+
+
+def list_events(
+    session: Session, *, flt: AuditFilter, limit: int = 50, offset: int = 0
+) -> tuple[Sequence[AuditEvent], int]:
+    """A page of events, newest first, and the total matching the filter."""
+    total = session.scalar(_filtered(select(func.count()).select_from(AuditEvent), flt)) or 0
+    rows = session.scalars(
+        _filtered(select(AuditEvent), flt).order_by(AuditEvent.seq.desc()).limit(limit).offset(offset)
+    ).all()
+    return rows, total
+
+
+def iter_events(session: Session, *, flt: AuditFilter, batch: int = 1000) -> Iterator[AuditEvent]:
+    """Every matching event in chain order, streamed in batches (CSV export)."""
+    last_seq = -1
+    while True:
+        rows = session.scalars(
+            _filtered(select(AuditEvent), flt)
+            .where(AuditEvent.seq > last_seq)
+            .order_by(AuditEvent.seq)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        last_seq = rows[-1].seq
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    checked: int
+    broken_seq: int | None = None
+    broken_id: uuid.UUID | None = None
+    reason: str | None = None
+
+
+def verify_chain(session: Session) -> ChainReport:
+    """Recompute every hash in order; report the first event whose link is broken."""
+    expected_prev = GENESIS_HASH
+    checked = 0
+    for event in iter_events(session, flt=AuditFilter()):
+        if event.prev_hash != expected_prev:
+            return ChainReport(False, checked, event.seq, event.id, "previous-hash link broken")
+        if compute_hash(event) != event.hash:
+            return ChainReport(False, checked, event.seq, event.id, "event content changed")
+        expected_prev = event.hash
+        checked += 1
+    return ChainReport(True, checked)

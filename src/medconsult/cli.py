@@ -1,0 +1,143 @@
+"""The ``medconsult`` command: serve, migrate, create-user, and the model and worker commands."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from medconsult.accounts.models import Role
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    run_migrations()
+    print("Database schema is up to date.")
+    return 0
+
+
+def run_migrations(url: str | None = None) -> None:
+    """``alembic upgrade head`` with the app's settings."""
+    from alembic import command
+    from alembic.config import Config
+
+    root = Path(__file__).resolve().parents[2]
+    config = Config(str(root / "alembic.ini"))
+    config.set_main_option("script_location", str(root / "migrations"))
+    if url:
+        config.attributes["url"] = url
+    command.upgrade(config, "head")
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    second = getpass.getpass("Repeat password: ")
+    if first != second:
+        raise SystemExit("Passwords do not match.")
+    return first
+
+
+def _create_user(args: argparse.Namespace) -> int:
+    from medconsult.accounts import service as accounts_service
+    from medconsult.db import session_factory
+    from medconsult.errors import ValidationFailed
+
+    password = _read_password(args)
+    with session_factory()() as session, session.begin():
+        try:
+            user, _ = accounts_service.create_user(
+                session,
+                actor=None,
+                email=args.email,
+                role=Role(args.role),
+                full_name=args.name or "",
+                password=password,
+            )
+        except ValidationFailed as exc:
+            for field, message in exc.errors.items():
+                print(f"{field}: {message}", file=sys.stderr)
+            return 2
+        print(f"Created {user.role} account {user.email}.")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from medconsult.config import get_settings
+    from medconsult.db import database_url
+
+    settings = get_settings()
+    # Start the embedded database (if configured) before the server so its URL is stable.
+    database_url(settings)
+    if not args.no_migrate:
+        run_migrations()
+    host_for_url = "localhost" if args.host in ("0.0.0.0", "127.0.0.1") else args.host
+    print(f"MedConsult is running at http://{host_for_url}:{args.port}/  (Ctrl+C to stop)")
+    uvicorn.run(
+        "medconsult.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        proxy_headers=True,
+        log_level="info",
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="medconsult", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the web server (and, by default, an analysis worker)")
+    serve.add_argument("--host", default=os.environ.get("MEDCONSULT_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("MEDCONSULT_PORT", "8000")))
+    serve.add_argument("--no-migrate", action="store_true", help="skip alembic upgrade head")
+    serve.set_defaults(func=_serve)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
+    migrate.set_defaults(func=_migrate)
+
+    create = sub.add_parser("create-user", help="create an account (the first admin, say)")
+    create.add_argument("--email", required=True)
+    create.add_argument("--role", choices=[r.value for r in Role], default=Role.admin.value)
+    create.add_argument("--name", default="")
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    create.set_defaults(func=_create_user)
+
+    for register in _command_plugins():
+        register(sub)
+    return parser
+
+
+def _command_plugins() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
+    """Domain commands; each module adds its own subcommands without importing heavy libraries."""
+    plugins = []
+    for module_name in ("medconsult.ml.commands", "medconsult.setup_commands", "medconsult.jobs.commands", "medconsult.audit.commands"):
+        try:
+            module = __import__(module_name, fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        plugins.append(module.register)
+    return plugins
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.func
+    return handler(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

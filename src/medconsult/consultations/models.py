@@ -1,0 +1,150 @@
+"""Consultations, their report files, messages and analysis jobs."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from medconsult.accounts.models import User
+from medconsult.db import Base, Timestamped, UUIDPk, utcnow
+
+
+class ConsultationStatus(enum.StrEnum):
+    submitted = "submitted"
+    analysing = "analysing"
+    awaiting_review = "awaiting_review"
+    in_review = "in_review"
+    concluded = "concluded"
+    closed = "closed"
+
+
+class Urgency(enum.StrEnum):
+    emergency = "emergency"
+    urgent = "urgent"
+    routine = "routine"
+    self_care = "self-care"
+
+
+# Sorting key: emergency first.
+URGENCY_RANK = {
+    Urgency.emergency: 0,
+    Urgency.urgent: 1,
+    Urgency.routine: 2,
+    Urgency.self_care: 3,
+}
+
+
+class Consultation(UUIDPk, Timestamped, Base):
+    __tablename__ = "consultations"
+    __table_args__ = (
+        UniqueConstraint("patient_id", "idempotency_key", name="uq_consultations_idempotency"),
+        Index("ix_consultations_queue", "status", "urgency_rank", "submitted_at"),
+    )
+
+    patient_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT"), index=True
+    )
+    doctor_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[ConsultationStatus] = mapped_column(
+        Enum(ConsultationStatus, name="consultation_status"), default=ConsultationStatus.submitted
+    )
+    chief_complaint: Mapped[str] = mapped_column(String(500))
+    history: Mapped[str] = mapped_column(Text, default="")
+    past_history: Mapped[str] = mapped_column(Text, default="")
+    current_medications: Mapped[str] = mapped_column(Text, default="")
+    ai_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    idempotency_key: Mapped[str | None] = mapped_column(String(100))
+    # Denormalised from the current suggestion so the doctors' queue sorts in one index scan.
+    urgency: Mapped[Urgency | None] = mapped_column(
+        Enum(Urgency, name="urgency", values_callable=lambda e: [m.value for m in e])
+    )
+    urgency_rank: Mapped[int] = mapped_column(Integer, default=9, server_default=text("9"))
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+    concluded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    patient: Mapped[User] = relationship(foreign_keys=[patient_id])
+    doctor: Mapped[User | None] = relationship(foreign_keys=[doctor_id])
+    reports: Mapped[list[ReportFile]] = relationship(
+        back_populates="consultation", order_by="ReportFile.created_at"
+    )
+
+
+class ReportFile(UUIDPk, Timestamped, Base):
+    __tablename__ = "report_files"
+
+    consultation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("consultations.id", ondelete="CASCADE"), index=True
+    )
+    original_name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    # Random key under the upload folder: a patient's filename is never a path.
+    storage_key: Mapped[str] = mapped_column(String(100), unique=True)
+    extracted_text: Mapped[str] = mapped_column(Text, default="")
+    extraction_failed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    consultation: Mapped[Consultation] = relationship(back_populates="reports")
+
+
+class Message(UUIDPk, Timestamped, Base):
+    __tablename__ = "messages"
+
+    consultation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("consultations.id", ondelete="CASCADE"), index=True
+    )
+    sender_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    body: Mapped[str] = mapped_column(Text)
+
+    sender: Mapped[User] = relationship()
+
+
+class JobStatus(enum.StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    waiting_for_model = "waiting_for_model"
+
+
+class AnalysisJob(UUIDPk, Timestamped, Base):
+    """Our view of the AI analysis of one consultation; the queue itself is the job engine's."""
+
+    __tablename__ = "analysis_jobs"
+
+    consultation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("consultations.id", ondelete="CASCADE"), unique=True
+    )
+    engine_job_id: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[JobStatus] = mapped_column(
+        Enum(JobStatus, name="job_status"), default=JobStatus.queued
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(1000))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )

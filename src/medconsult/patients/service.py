@@ -1,0 +1,106 @@
+"""Patient profiles: who may read them, and audited updates."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from medconsult.accounts.models import Role, User
+from medconsult.audit import service as audit_service
+from medconsult.audit.models import Outcome
+from medconsult.consultations.models import Consultation
+from medconsult.errors import Forbidden, NotFound
+from medconsult.patients.models import PatientProfile
+from medconsult.patients.schemas import ProfileUpdate
+
+
+def ensure_profile(session: Session, *, user: User) -> PatientProfile:
+    profile = session.scalar(select(PatientProfile).where(PatientProfile.user_id == user.id))
+    if profile is None:
+        profile = PatientProfile(user_id=user.id, full_name=user.full_name)
+        session.add(profile)
+        session.flush()
+    return profile
+
+
+def doctor_may_see_patient(session: Session, *, patient_id: uuid.UUID) -> bool:
+    """Doctors see the profiles of patients who have consulted."""
+    return bool(
+        session.scalar(select(exists().where(Consultation.patient_id == patient_id)))
+    )
+
+
+def check_patient_access(session: Session, *, actor: User, patient_id: uuid.UUID, action: str) -> None:
+    """Raise unless ``actor`` may read this patient's clinical data; denials are audited.
+
+    A patient asking for someone else's record gets 404 (existence is not revealed);
+    admins manage accounts but do not read clinical text (403).
+    """
+    allowed = (actor.role is Role.patient and actor.id == patient_id) or (
+        actor.role is Role.doctor and doctor_may_see_patient(session, patient_id=patient_id)
+    )
+    if allowed:
+        return
+    audit_service.record(
+        session,
+        actor=actor,
+        action=action,
+        outcome=Outcome.denied,
+        record_type="patient",
+        record_id=patient_id,
+        patient_id=patient_id,
+    )
+    if actor.role is Role.admin:
+        raise Forbidden("Administrators do not have access to clinical records.")
+    raise NotFound("Patient not found.")
+
+
+def get_profile(session: Session, *, actor: User, patient_id: uuid.UUID) -> PatientProfile:
+    """Read a patient's profile (audited)."""
+    check_patient_access(session, actor=actor, patient_id=patient_id, action="patient.profile.read")
+    patient = session.get(User, patient_id)
+    if patient is None or patient.role is not Role.patient:
+        raise NotFound("Patient not found.")
+    profile = ensure_profile(session, user=patient)
+    audit_service.record(
+        session,
+        actor=actor,
+        action="patient.profile.read",
+        record_type="patient_profile",
+        record_id=profile.id,
+        patient_id=patient_id,
+    )
+    return profile
+
+
+def update_own_profile(session: Session, *, actor: User, data: ProfileUpdate) -> PatientProfile:
+    """A patient edits their own profile (audited, with the names of changed fields only)."""
+    if actor.role is not Role.patient:
+        raise Forbidden("Only patients have a profile to edit.")
+    profile = ensure_profile(session, user=actor)
+    changed = []
+    for field, value in data.model_dump().items():
+        if getattr(profile, field) != value:
+            setattr(profile, field, value)
+            changed.append(field)
+    session.flush()
+    audit_service.record(
+        session,
+        actor=actor,
+        action="patient.profile.update",
+        record_type="patient_profile",
+        record_id=profile.id,
+        patient_id=actor.id,
+        details={"fields": sorted(changed)},
+    )
+    return profile
+
+
+def age_on(date_of_birth: date | None, today: date | None = None) -> int | None:
+    if date_of_birth is None:
+        return None
+    today = today or date.today()
+    return today.year - date_of_birth.year - ((today.month, today.day) < (date_of_birth.month, date_of_birth.day))

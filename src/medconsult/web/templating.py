@@ -1,0 +1,61 @@
+"""The one Jinja2 templates object, with i18n, CSRF and formatting helpers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from medconsult import i18n
+from medconsult.auth import csrf_token
+from medconsult.config import get_settings
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[3] / "templates"
+STATIC_DIR = Path(__file__).resolve().parents[3] / "static"
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+    autoescape=True,  # patient text is untrusted: never disable, never |safe it
+    extensions=["jinja2.ext.i18n"],
+)
+templates = Jinja2Templates(env=_env)
+templates.env.install_gettext_callables(  # type: ignore[attr-defined]
+    i18n.gettext, i18n.ngettext, newstyle=True
+)
+
+
+def _format_dt(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+templates.env.filters["dt"] = _format_dt
+templates.env.globals["settings"] = get_settings
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200
+) -> HTMLResponse:
+    ctx: dict[str, Any] = {
+        "csrf_token": csrf_token(request),
+        "current_user": getattr(request.state, "user", None),
+    }
+    ctx.update(context or {})
+    return templates.TemplateResponse(request, name, ctx, status_code=status_code)
+
+
+def redirect(request: Request, url: str) -> Response:
+    """Post/redirect/get, htmx-aware."""
+    if is_htmx(request):
+        return Response(status_code=204, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
