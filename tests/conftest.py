@@ -16,6 +16,9 @@ from tests import db_setup
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("MEDCONSULT_ENV", "testing")
+# TestClient runs the app's lifespan for every test: no background worker there. The live
+# server (browser tests) and the worker tests start one explicitly.
+os.environ.setdefault("MEDCONSULT_RUN_WORKER_IN_SERVE", "false")
 
 
 @pytest.fixture(scope="session")
@@ -67,3 +70,73 @@ def app(session: Session, engine: Engine) -> Iterator[object]:
 def client(app: object) -> Iterator[TestClient]:
     with TestClient(app, base_url="http://testserver") as test_client:  # type: ignore[arg-type]
         yield test_client
+
+
+# --- Real browser against a live server --------------------------------------------------------
+
+CHROMIUM = os.environ.get("MEDCONSULT_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def live_server(engine: Engine) -> Iterator[str]:
+    """The real app (lifespan included) served by uvicorn on a free local port.
+
+    It commits for real into this process's test database: browser tests use unique emails.
+    """
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from medconsult.main import create_app
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("live server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"no Chromium at {CHROMIUM}: .ci/run installs Debian's chromium")
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: object, live_server: str) -> Iterator[object]:
+    """A fresh browser context (no cookies) with its base URL at the live server."""
+    context = browser.new_context(base_url=live_server)  # type: ignore[attr-defined]
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    yield tab
+    context.close()
