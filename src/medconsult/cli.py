@@ -30,7 +30,8 @@ def run_migrations(url: str | None = None) -> None:
     config.set_main_option("script_location", str(root / "migrations"))
     if url:
         config.attributes["url"] = url
-    command.upgrade(config, "head")
+    # "heads": several branches of migrations may be merged later; apply them all.
+    command.upgrade(config, "heads")
 
 
 def _read_password(args: argparse.Namespace) -> str:
