@@ -61,7 +61,8 @@ def get_user_by_email(session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
 
 
-def _check_new_account(session: Session, *, email: str, password: str | None) -> str:
+def check_new_account(session: Session, *, email: str, password: str | None) -> str:
+    """Validate a new account's email and password; returns the normalised email."""
     errors: dict[str, str] = {}
     try:
         email = normalize_email(email)
@@ -82,7 +83,7 @@ def register_patient(session: Session, *, email: str, password: str, full_name: 
     """Self-registration: always a patient account, with an empty profile."""
     from medconsult.patients import service as patients_service
 
-    email = _check_new_account(session, email=email, password=password)
+    email = check_new_account(session, email=email, password=password)
     user = User(
         email=email,
         password_hash=passwords.hash_password(password),
@@ -108,7 +109,7 @@ def create_user(
     password: str | None = None,
 ) -> tuple[User, str | None]:
     """Create an account (admin action or CLI). Without a password, returns a set-password token."""
-    email = _check_new_account(session, email=email, password=password)
+    email = check_new_account(session, email=email, password=password)
     user = User(
         email=email,
         # An unusable hash until the one-time link is used.
@@ -200,6 +201,7 @@ def authenticate(
             actor=None,
             action="auth.login_throttled",
             outcome=Outcome.denied,
+            client_address=client_address,
             details={"email_hash": hash_token(email_key)[:16]},
         )
         raise TooManyRequests(
@@ -216,6 +218,7 @@ def authenticate(
             actor=user,
             action="auth.login_failed",
             outcome=Outcome.failure,
+            client_address=client_address,
             record_type="user" if user else None,
             record_id=user.id if user else None,
             details={} if user else {"email_hash": hash_token(email_key)[:16]},
@@ -225,7 +228,12 @@ def authenticate(
         user.password_hash = passwords.hash_password(password)
     user.last_login_at = utcnow()
     audit_service.record(
-        session, actor=user, action="auth.login", record_type="user", record_id=user.id
+        session,
+        actor=user,
+        action="auth.login",
+        record_type="user",
+        record_id=user.id,
+        client_address=client_address,
     )
     return user
 

@@ -105,19 +105,23 @@ def register(
     full_name: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     values = {"email": email[:254], "full_name": full_name}
+    errors: dict[str, str] = {}
+    if password != password_confirm:
+        errors["password_confirm"] = "The two passwords do not match."
     try:
-        if password != password_confirm:
-            raise ValidationFailed({"password_confirm": "The two passwords do not match."})
-        user = accounts_service.register_patient(
-            session, email=email, password=password, full_name=full_name
-        )
+        accounts_service.check_new_account(session, email=email, password=password)
     except ValidationFailed as exc:
+        errors = {**exc.errors, **errors}
+    if errors:
         return render(
             request,
             "accounts/register.html",
-            {"errors": exc.errors, "values": values},
+            {"errors": errors, "values": values},
             status_code=422,
         )
+    user = accounts_service.register_patient(
+        session, email=email, password=password, full_name=full_name
+    )
     settings = get_settings()
     token = accounts_service.start_session(
         session, user=user, settings=settings, client_address=_client(request)
