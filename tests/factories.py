@@ -13,7 +13,15 @@ from medconsult.accounts import service as accounts_service
 from medconsult.accounts.models import Role, User
 from medconsult.auth import CSRF_COOKIE, _signed, session_cookie_name
 from medconsult.config import get_settings
-from medconsult.consultations.models import Consultation, ConsultationStatus
+from medconsult.consultations.models import (
+    URGENCY_RANK,
+    AnalysisJob,
+    Consultation,
+    ConsultationStatus,
+    JobStatus,
+    Urgency,
+)
+from medconsult.diagnosis.models import AISuggestion
 from medconsult.patients import service as patients_service
 
 DEFAULT_PASSWORD = "correct horse battery staple"
@@ -95,3 +103,65 @@ def csrf(client: TestClient) -> str:
         value = secrets.token_urlsafe(32)
         client.cookies.set(CSRF_COOKIE, value)
     return _signed(value)
+
+
+# --- AI suggestions and analysis jobs (doctor review) -------------------------------------------
+
+DEFAULT_ANALYSED_TEXT = "I have had a high fever, body aches and a dry cough for three days."
+
+
+def create_suggestion(
+    session: Session,
+    *,
+    consultation: Consultation,
+    ranked: list[dict[str, object]] | None = None,
+    analysed_text: str = DEFAULT_ANALYSED_TEXT,
+    evidence: list[dict[str, object]] | None = None,
+    red_flags: list[dict[str, object]] | None = None,
+    urgency: str = "routine",
+    abstained: bool = False,
+    model_version: str = "test-model-2026-01-01",
+) -> AISuggestion:
+    """A current AI suggestion; like the pipeline, it copies its urgency onto the consultation."""
+    if ranked is None:
+        ranked = [
+            {"label": key, "display_name": name, "icd10": code, "probability": probability}
+            for key, name, code, probability in (
+                ("pneumonia", "Pneumonia", "J18.9", 0.62),
+                ("common_cold", "Common cold", "J00", 0.25),
+                ("bronchial_asthma", "Bronchial asthma", "J45.9", 0.13),
+            )
+        ]
+    if evidence is None:
+        evidence = [
+            {"start": start, "end": start + len(word), "text": word, "score": 0.5}
+            for word in ("fever", "dry cough")
+            if (start := analysed_text.find(word)) >= 0
+        ]
+    suggestion = AISuggestion(
+        consultation_id=consultation.id,
+        model_version=model_version,
+        ranked=ranked,
+        top1_label=str(ranked[0]["label"]) if ranked else None,
+        top1_probability=float(ranked[0]["probability"]) if ranked else None,  # type: ignore[arg-type]
+        urgency=urgency,
+        abstained=abstained,
+        evidence=evidence,
+        red_flags=red_flags or [],
+        analysed_text=analysed_text,
+        is_current=True,
+    )
+    session.add(suggestion)
+    consultation.urgency = Urgency(urgency)
+    consultation.urgency_rank = URGENCY_RANK[Urgency(urgency)]
+    session.flush()
+    return suggestion
+
+
+def create_analysis_job(
+    session: Session, *, consultation: Consultation, status: JobStatus = JobStatus.succeeded
+) -> AnalysisJob:
+    job = AnalysisJob(consultation_id=consultation.id, status=status)
+    session.add(job)
+    session.flush()
+    return job

@@ -1,0 +1,112 @@
+"""Doctor review schemas: bounded input, explicit output fields."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from medconsult.consultations.models import ConsultationStatus, JobStatus, Urgency
+from medconsult.review.models import Decision
+
+# Hard upper bounds that keep a request small; the service applies the configured
+# limits (settings.max_text_chars) with a clear message per field.
+_MAX_FIELD_CHARS = 100_000
+
+QueueStatusFilter = Literal[
+    "open",
+    "all",
+    "submitted",
+    "analysing",
+    "awaiting_review",
+    "in_review",
+    "concluded",
+    "closed",
+]
+
+
+class ReviewCreate(BaseModel):
+    """A doctor's signed conclusion; with ``amends_id`` it amends the current one."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    decision: Decision
+    # accept: which of the ranked AI labels the doctor accepts.
+    accepted_label: str = Field(default="", max_length=100)
+    # modify / reject: a diagnosis from the label list, or free text with an ICD-10 code.
+    label_key: str = Field(default="", max_length=100)
+    diagnosis: str = Field(default="", max_length=_MAX_FIELD_CHARS)
+    icd10_code: str = Field(default="", max_length=_MAX_FIELD_CHARS)
+    reject_reason: str = Field(default="", max_length=_MAX_FIELD_CHARS)
+    advice: str = Field(default="", max_length=_MAX_FIELD_CHARS)
+    private_note: str = Field(default="", max_length=_MAX_FIELD_CHARS)
+    amends_id: uuid.UUID | None = None
+
+
+class ReviewRead(BaseModel):
+    """A signed review as the doctors see it (private note included)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    consultation_id: uuid.UUID
+    doctor_id: uuid.UUID
+    suggestion_id: uuid.UUID | None
+    decision: Decision
+    final_label: str | None
+    final_diagnosis: str
+    icd10_code: str
+    reject_reason: str
+    advice: str
+    private_note: str
+    signed_at: datetime
+    amends_id: uuid.UUID | None
+
+
+class ClaimRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    status: ConsultationStatus
+    doctor_id: uuid.UUID | None
+
+
+class SuggestionSummary(BaseModel):
+    label: str
+    display_name: str
+    icd10: str
+    probability: float
+
+
+class QueueItemRead(BaseModel):
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    patient_name: str
+    patient_age: int | None
+    chief_complaint: str
+    status: ConsultationStatus
+    urgency: Urgency | None
+    submitted_at: datetime
+    waiting_seconds: int
+    doctor_id: uuid.UUID | None
+    doctor_name: str | None
+    job_status: JobStatus | None
+    top_suggestion: SuggestionSummary | None
+
+
+class QueueRead(BaseModel):
+    items: list[QueueItemRead]
+    total: int
+    page: int
+    pages: int
+    per_page: int
+    counts: dict[str, int]
+
+
+class LabelRead(BaseModel):
+    key: str
+    display_name: str
+    icd10: str
+    urgency: str
