@@ -1,0 +1,165 @@
+"""Model card (``README.md`` of an artifact) in the Hugging Face format: YAML metadata + prose."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from medconsult.ml.labels import all_labels
+
+LICENCE_NOTE = (
+    "Training data: the Symptom2Disease data set (Kaggle niyarrbarman/symptom2disease, made by "
+    "the DiagnoAI project), deduplicated; its authors state no licence, so it is treated as "
+    "research/demo data. The base checkpoint sentence-transformers/all-MiniLM-L6-v2 is Apache-2.0."
+)
+
+
+def _metric_rows(metrics: dict[str, Any]) -> str:
+    model = metrics.get("validation", {})
+    baseline = metrics.get("baseline_tfidf_logreg", {})
+    names = [
+        ("accuracy", "Accuracy"),
+        ("macro_f1", "Macro-F1"),
+        ("top3_accuracy", "Top-3 accuracy"),
+        ("ece", "ECE (15 bins)"),
+        ("abstain_rate", "Abstention rate"),
+        ("precision_when_answered", "Precision when answered"),
+    ]
+    rows = ["| Metric | This model (calibrated) | TF-IDF + LR baseline |", "| --- | --- | --- |"]
+    for key, title in names:
+        ours = model.get(key)
+        theirs = baseline.get(key)
+        rows.append(
+            f"| {title} | {ours:.4f} | {theirs:.4f} |"
+            if isinstance(ours, float) and isinstance(theirs, float)
+            else f"| {title} | {ours} | {theirs} |"
+        )
+    return "\n".join(rows)
+
+
+def render_model_card(
+    *,
+    version: str,
+    training_args: dict[str, Any],
+    metrics: dict[str, Any],
+    calibration: dict[str, Any],
+) -> str:
+    validation = metrics.get("validation", {})
+    labels = all_labels()
+    yaml_metrics = "\n".join(
+        f"          - type: {key}\n            value: {float(validation[key]):.4f}"
+        for key in ("accuracy", "macro_f1", "top3_accuracy", "ece")
+        if key in validation
+    )
+    label_table = "\n".join(
+        f"| `{label.key}` | {label.display_name} | {label.icd10} | {label.urgency} |"
+        for label in labels
+    )
+    dataset_name = (
+        f"symptom2disease (validation split, seed {training_args.get('seed')}, "
+        f"fraction {training_args.get('val_fraction')})"
+    )
+    reproduce = (
+        f"medconsult train --data {training_args.get('data')} "
+        f"--epochs {training_args.get('epochs')} --seed {training_args.get('seed')} "
+        f"--max-length {training_args.get('max_length')} --lr {training_args.get('learning_rate')}"
+    )
+    return f"""---
+language: en
+library_name: transformers
+pipeline_tag: text-classification
+license: other
+base_model: sentence-transformers/all-MiniLM-L6-v2
+tags:
+  - medical
+  - text-classification
+  - decision-support
+datasets:
+  - symptom2disease
+model-index:
+  - name: medconsult-diagnosis-{version}
+    results:
+      - task:
+          type: text-classification
+        dataset:
+          name: {dataset_name}
+          type: symptom2disease
+        metrics:
+{yaml_metrics}
+---
+
+# MedConsult diagnostic classifier `{version}`
+
+Proposes likely diagnoses (one of {len(labels)} conditions, with ICD-10 codes) from a patient's
+free-text description of their symptoms.
+
+## Intended use
+
+Decision support for doctors on the MedConsult platform: every suggestion is shown to a doctor,
+who reviews it and decides. **Not for clinical decision-making on its own**, not a substitute for
+a clinician, and not for use by patients without a doctor's review. Urgency is raised by explicit
+red-flag rules (chest pain with breathlessness, stroke signs, severe bleeding, anaphylaxis signs,
+suicidal thoughts, ...), not left to the model's probabilities.
+
+## Training
+
+- Base model: `{training_args.get("base_model_name")}` fine-tuned with a new classification head.
+- Data: `{training_args.get("data")}` (sha256 `{training_args.get("data_sha256")}`),
+  {training_args.get("n_rows")} rows; stratified split with seed {training_args.get("seed")}:
+  {training_args.get("n_train")} training rows, {training_args.get("n_val")} validation rows.
+- AdamW, peak learning rate {training_args.get("learning_rate")}, linear warm-up
+  ({training_args.get("warmup_ratio")}) and decay, batch size {training_args.get("batch_size")},
+  up to {training_args.get("epochs")} epochs with early stopping on validation macro-F1
+  (best epoch {training_args.get("best_epoch")}), max length {training_args.get("max_length")}
+  tokens. Longer texts are read as overlapping windows (stride {training_args.get("stride")}),
+  whose logits are averaged.
+- Device: {training_args.get("device")}; trained in {training_args.get("train_seconds")} s.
+
+## Data and licence
+
+{LICENCE_NOTE} The symptom descriptions are short, first-person, English and written for a
+Kaggle data set: they are not real consultations. Neither data set is for clinical
+decision-making.
+
+## Evaluation (validation split)
+
+{_metric_rows(metrics)}
+
+The validation split has only {validation.get("n")} rows, so one error moves accuracy by about
+{100.0 / max(int(validation.get("n", 1) or 1), 1):.1f} points; published results on this data
+are nearly saturated (TF-IDF + LR about 97-98 %).
+
+## Calibration
+
+Temperature scaling fitted on the validation split: T = {calibration.get("temperature"):.4f}.
+Abstention threshold {calibration.get("threshold"):.4f}: {calibration.get("threshold_rule")}.
+Below it the suggestion is still shown but marked as abstained (the model is unsure). The
+temperature and threshold were fitted on the same validation rows they are reported on, so the
+ECE and abstention figures above are optimistic.
+
+## Limitations
+
+- Only the {len(labels)} conditions below are known; any other condition is forced into one
+  of them. Abstention lowers but does not remove this risk.
+- Trained on short, synthetic-style English descriptions; accuracy on real, long, multilingual,
+  misspelled or multi-condition histories is unknown and likely much lower.
+- Small data set (under 1,000 rows); validation metrics have wide confidence intervals.
+- Evidence highlights (gradient x input) show which words drove the score, not medical reasons.
+
+## Labels
+
+| Key | Name | ICD-10 | Default urgency |
+| --- | --- | --- | --- |
+{label_table}
+
+## Reproduce
+
+```
+{reproduce}
+```
+
+Training arguments: `training_args.json`; calibration: `calibration.json`; metrics and per-epoch
+history: `metrics.json`.
+
+<!-- {json.dumps({"version": version})} -->
+"""

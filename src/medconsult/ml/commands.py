@@ -1,0 +1,61 @@
+"""``medconsult train | evaluate | predict``: subcommands for the project's CLI.
+
+``cli.py`` calls ``register(subparsers)``; each subcommand sets ``func(args) -> int``. Nothing
+here imports torch at import time: the heavy modules are imported inside the handlers, so the
+rest of the CLI (and the web app) stays fast and torch-free.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from medconsult.ml import options
+from medconsult.ml.errors import ModelError
+
+
+def _train(args: argparse.Namespace) -> int:
+    from medconsult.ml import train
+
+    return _guard(lambda: train.run(args))
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from medconsult.ml import evaluate
+
+    return _guard(lambda: evaluate.run(args))
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from medconsult.ml import predict
+
+    return _guard(lambda: predict.run(args))
+
+
+def _guard(handler: Callable[[], int]) -> int:
+    """Expected errors (bad data, bad artifact, bad text): message and exit status 2."""
+    try:
+        return handler()
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``train``, ``evaluate`` and ``predict`` subcommands."""
+    train = subparsers.add_parser(
+        "train", help="fine-tune the diagnostic classifier and write an artifact"
+    )
+    options.add_train_arguments(train)
+    train.set_defaults(func=_train)
+
+    evaluate = subparsers.add_parser(
+        "evaluate", help="evaluate an artifact (and a TF-IDF baseline) on labelled data"
+    )
+    options.add_evaluate_arguments(evaluate)
+    evaluate.set_defaults(func=_evaluate)
+
+    predict = subparsers.add_parser("predict", help="suggest diagnoses for patient text")
+    options.add_predict_arguments(predict)
+    predict.set_defaults(func=_predict)

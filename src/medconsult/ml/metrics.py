@@ -1,0 +1,175 @@
+"""Classification and calibration metrics on numpy arrays (torch-free).
+
+Shared by train (metrics.json, temperature and threshold fitting) and evaluate.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+ECE_BINS = 15  # equal-width confidence bins, the usual choice (Guo et al., 2017)
+
+
+def softmax(logits: FloatArray, temperature: float = 1.0) -> FloatArray:
+    scaled = logits / temperature
+    scaled = scaled - scaled.max(axis=1, keepdims=True)
+    exp = np.exp(scaled)
+    result: FloatArray = exp / exp.sum(axis=1, keepdims=True)
+    return result
+
+
+def expected_calibration_error(probs: FloatArray, targets: IntArray, bins: int = ECE_BINS) -> float:
+    """Top-1 ECE: bin-size-weighted mean |accuracy - confidence| over equal-width bins."""
+    if len(targets) == 0:
+        return 0.0
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == targets
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    ece = 0.0
+    for low, high in itertools.pairwise(edges):
+        in_bin = (confidence > low) & (confidence <= high)
+        if in_bin.any():
+            ece += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
+    return float(ece)
+
+
+def reliability_bins(
+    probs: FloatArray, targets: IntArray, bins: int = ECE_BINS
+) -> list[dict[str, float]]:
+    """Per-bin mean confidence, accuracy and count, for reliability diagrams."""
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == targets
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    rows = []
+    for low, high in itertools.pairwise(edges):
+        in_bin = (confidence > low) & (confidence <= high)
+        count = int(in_bin.sum())
+        rows.append(
+            {
+                "low": float(low),
+                "high": float(high),
+                "count": float(count),
+                "confidence": float(confidence[in_bin].mean()) if count else 0.0,
+                "accuracy": float(correct[in_bin].mean()) if count else 0.0,
+            }
+        )
+    return rows
+
+
+def negative_log_likelihood(logits: FloatArray, targets: IntArray, temperature: float) -> float:
+    probs = softmax(logits, temperature)
+    picked = probs[np.arange(len(targets)), targets]
+    return float(-np.log(np.clip(picked, 1e-12, None)).mean())
+
+
+def fit_temperature(logits: FloatArray, targets: IntArray) -> float:
+    """Temperature minimising validation NLL (Guo et al., 2017).
+
+    A 1-D problem, solved by a coarse log-spaced grid then golden-section refinement; no torch
+    needed and deterministic. Bounded to [0.05, 20] so a tiny validation set cannot produce an
+    absurd value.
+    """
+    if len(targets) == 0:
+        return 1.0
+    grid = np.exp(np.linspace(np.log(0.05), np.log(20.0), 121))
+    losses = [negative_log_likelihood(logits, targets, float(t)) for t in grid]
+    best = int(np.argmin(losses))
+    low = float(np.log(grid[max(best - 1, 0)]))
+    high = float(np.log(grid[min(best + 1, len(grid) - 1)]))
+    ratio = (np.sqrt(5.0) - 1.0) / 2.0
+    for _ in range(60):
+        a = high - ratio * (high - low)
+        b = low + ratio * (high - low)
+        if negative_log_likelihood(logits, targets, float(np.exp(a))) < negative_log_likelihood(
+            logits, targets, float(np.exp(b))
+        ):
+            high = b
+        else:
+            low = a
+    return float(np.exp((low + high) / 2.0))
+
+
+# Abstention rule: the LOWEST top-1 probability threshold such that, on validation, the
+# predictions at or above it are at least this precise. Lowest = answer as often as possible.
+TARGET_PRECISION = 0.99
+
+
+def choose_abstention_threshold(
+    probs: FloatArray, targets: IntArray, target_precision: float = TARGET_PRECISION
+) -> float:
+    """Smallest threshold t (0 or one of the observed top-1 probabilities) such that the
+    precision of predictions with top-1 probability >= t is >= ``target_precision``.
+
+    If no threshold reaches the target, the one with the best precision is used (ties: lowest).
+    """
+    if len(targets) == 0:
+        return 0.0
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == targets
+    best_threshold, best_precision = 0.0, -1.0
+    for threshold in [0.0, *sorted(set(confidence.tolist()))]:
+        answered = confidence >= threshold
+        if not answered.any():
+            break
+        precision = float(correct[answered].mean())
+        if precision >= target_precision:
+            return float(threshold)
+        if precision > best_precision:
+            best_threshold, best_precision = float(threshold), precision
+    return best_threshold
+
+
+@dataclass(frozen=True)
+class Metrics:
+    n: int
+    accuracy: float
+    macro_f1: float
+    top3_accuracy: float
+    ece: float
+    abstain_rate: float
+    precision_when_answered: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def macro_f1(predictions: IntArray, targets: IntArray, n_classes: int) -> float:
+    """Macro-F1 over the classes present in targets or predictions (sklearn's convention)."""
+    present = np.union1d(np.unique(targets), np.unique(predictions))
+    scores = []
+    for label in present:
+        tp = float(((predictions == label) & (targets == label)).sum())
+        fp = float(((predictions == label) & (targets != label)).sum())
+        fn = float(((predictions != label) & (targets == label)).sum())
+        denominator = 2 * tp + fp + fn
+        scores.append(2 * tp / denominator if denominator else 0.0)
+    del n_classes  # kept in the signature to make the class space explicit at call sites
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def classification_metrics(probs: FloatArray, targets: IntArray, threshold: float) -> Metrics:
+    """Metrics of calibrated probabilities against integer targets."""
+    n = len(targets)
+    if n == 0:
+        return Metrics(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    predictions = probs.argmax(axis=1)
+    top3 = np.argsort(-probs, axis=1)[:, :3]
+    answered = probs.max(axis=1) >= threshold
+    correct = predictions == targets
+    return Metrics(
+        n=n,
+        accuracy=float(correct.mean()),
+        macro_f1=macro_f1(predictions, targets, probs.shape[1]),
+        top3_accuracy=float((top3 == targets[:, None]).any(axis=1).mean()),
+        ece=expected_calibration_error(probs, targets),
+        abstain_rate=float(1.0 - answered.mean()),
+        precision_when_answered=float(correct[answered].mean()) if answered.any() else 0.0,
+    )

