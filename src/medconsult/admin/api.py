@@ -1,0 +1,234 @@
+"""Admin JSON API under /api/v1/admin: the same services as the console pages."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from medconsult.accounts import service as accounts_service
+from medconsult.accounts.models import Role
+from medconsult.accounts.schemas import UserRead
+from medconsult.admin import monitoring
+from medconsult.admin import service as admin_service
+from medconsult.admin.deps import ADMIN_ONLY
+from medconsult.admin.schemas import (
+    AgreementRead,
+    AuditEventRead,
+    AuditPageRead,
+    ChainReportRead,
+    DailyVolumeRead,
+    ModelActivate,
+    ModelVersionRead,
+    MonitoringRead,
+    PasswordResetIssued,
+    RoleChange,
+    SessionRead,
+    StaffCreate,
+    StaffCreated,
+    UserPage,
+)
+from medconsult.auth import AdminUser
+from medconsult.db import SessionDep
+from medconsult.diagnosis import registry
+
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[ADMIN_ONLY])
+
+Text = Annotated[str, Query(max_length=254)]
+
+
+def _set_password_url(request: Request, token: str) -> str:
+    return str(request.url_for("accounts:set_password", token=token))
+
+
+@router.get("/users", response_model=UserPage)
+def list_users(
+    session: SessionDep,
+    admin: AdminUser,
+    q: Text = "",
+    role: Role | None = None,
+    active: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> UserPage:
+    users, total = accounts_service.list_users(
+        session, query=q, role=role, active=active, limit=limit, offset=offset
+    )
+    return UserPage(items=[UserRead.model_validate(u) for u in users], total=total)
+
+
+@router.post("/users", response_model=StaffCreated, status_code=201)
+def create_user(
+    body: StaffCreate, request: Request, session: SessionDep, admin: AdminUser
+) -> StaffCreated:
+    user, token = admin_service.create_staff_account(
+        session, actor=admin, email=body.email, role=body.role, full_name=body.full_name
+    )
+    return StaffCreated(
+        user=UserRead.model_validate(user), set_password_url=_set_password_url(request, token)
+    )
+
+
+@router.post("/users/{user_id}/deactivate", response_model=UserRead)
+def deactivate(user_id: uuid.UUID, session: SessionDep, admin: AdminUser) -> UserRead:
+    user = admin_service.set_active(session, actor=admin, user_id=user_id, active=False)
+    return UserRead.model_validate(user)
+
+
+@router.post("/users/{user_id}/reactivate", response_model=UserRead)
+def reactivate(user_id: uuid.UUID, session: SessionDep, admin: AdminUser) -> UserRead:
+    user = admin_service.set_active(session, actor=admin, user_id=user_id, active=True)
+    return UserRead.model_validate(user)
+
+
+@router.post("/users/{user_id}/role", response_model=UserRead)
+def change_role(
+    user_id: uuid.UUID, body: RoleChange, session: SessionDep, admin: AdminUser
+) -> UserRead:
+    user = admin_service.set_role(session, actor=admin, user_id=user_id, role=body.role)
+    return UserRead.model_validate(user)
+
+
+@router.post("/users/{user_id}/reset-password", response_model=PasswordResetIssued)
+def reset_password(
+    user_id: uuid.UUID, request: Request, session: SessionDep, admin: AdminUser
+) -> PasswordResetIssued:
+    token = admin_service.reset_password(session, actor=admin, user_id=user_id)
+    return PasswordResetIssued(set_password_url=_set_password_url(request, token))
+
+
+@router.get("/users/{user_id}/sessions", response_model=list[SessionRead])
+def user_sessions(user_id: uuid.UUID, session: SessionDep, admin: AdminUser) -> list[SessionRead]:
+    accounts_service.get_user(session, user_id)
+    return [
+        SessionRead.model_validate(row)
+        for row in admin_service.live_sessions(session, user_id=user_id)
+    ]
+
+
+@router.delete("/users/{user_id}/sessions/{session_id}", status_code=204)
+def end_user_session(
+    user_id: uuid.UUID, session_id: uuid.UUID, session: SessionDep, admin: AdminUser
+) -> None:
+    admin_service.end_session(session, actor=admin, user_id=user_id, session_id=session_id)
+
+
+@router.get("/audit", response_model=AuditPageRead)
+def audit_events(
+    session: SessionDep,
+    admin: AdminUser,
+    actor: Text = "",
+    patient: Text = "",
+    action: Annotated[str, Query(max_length=100)] = "",
+    outcome: Annotated[str, Query(max_length=20)] = "",
+    since: Annotated[str, Query(max_length=10)] = "",
+    until: Annotated[str, Query(max_length=10)] = "",
+    page: Annotated[int, Query(ge=1, le=admin_service.MAX_PAGE)] = 1,
+) -> AuditPageRead:
+    query = admin_service.AuditQuery(actor, patient, action, outcome, since, until)
+    flt = admin_service.parse_audit_query(session, query)
+    result = admin_service.audit_page(session, flt=flt, page=page)
+    return AuditPageRead(
+        items=[AuditEventRead.model_validate(e) for e in result.events],
+        total=result.total,
+        page=result.page,
+        pages=result.pages,
+    )
+
+
+@router.get("/audit/export.csv")
+def audit_export(
+    session: SessionDep,
+    admin: AdminUser,
+    actor: Text = "",
+    patient: Text = "",
+    action: Annotated[str, Query(max_length=100)] = "",
+    outcome: Annotated[str, Query(max_length=20)] = "",
+    since: Annotated[str, Query(max_length=10)] = "",
+    until: Annotated[str, Query(max_length=10)] = "",
+) -> StreamingResponse:
+    query = admin_service.AuditQuery(actor, patient, action, outcome, since, until)
+    flt = admin_service.parse_audit_query(session, query)
+    return StreamingResponse(
+        admin_service.audit_csv_chunks(session, actor=admin, flt=flt),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="audit-events.csv"'},
+    )
+
+
+@router.post("/audit/verify", response_model=ChainReportRead)
+def audit_verify(session: SessionDep, admin: AdminUser) -> ChainReportRead:
+    report = admin_service.verify_audit_chain(session, actor=admin)
+    return ChainReportRead(
+        ok=report.ok,
+        checked=report.checked,
+        broken_seq=report.broken_seq,
+        broken_id=report.broken_id,
+        reason=report.reason,
+    )
+
+
+def _model_read(entry: registry.ModelEntry) -> ModelVersionRead:
+    info = entry.info
+    return ModelVersionRead(
+        version=entry.version,
+        is_active=entry.is_active,
+        on_disk=entry.on_disk,
+        activated_at=entry.activated_at,
+        created_at=info.created_at if info else None,
+        base_model=info.base_model if info else None,
+        metrics=info.metrics if info else {},
+        baseline_metrics=info.baseline_metrics if info else {},
+    )
+
+
+@router.get("/models", response_model=list[ModelVersionRead])
+def list_models(session: SessionDep, admin: AdminUser) -> list[ModelVersionRead]:
+    return [_model_read(entry) for entry in registry.list_models(session)]
+
+
+@router.post("/models/activate", response_model=ModelVersionRead)
+def activate_model(body: ModelActivate, session: SessionDep, admin: AdminUser) -> ModelVersionRead:
+    registry.activate_version(session, actor=admin, version=body.version)
+    return _model_read(registry.get_entry(session, version=body.version))
+
+
+def _agreement(a: monitoring.Agreement) -> AgreementRead:
+    return AgreementRead(
+        key=a.key,
+        reviewed=a.reviewed,
+        top1=a.top1,
+        top3=a.top3,
+        top1_rate=a.top1_rate,
+        top3_rate=a.top3_rate,
+    )
+
+
+@router.get("/monitoring", response_model=MonitoringRead)
+def monitoring_numbers(
+    session: SessionDep, admin: AdminUser, days: Annotated[int, Query(ge=1, le=365)] = 30
+) -> MonitoringRead:
+    m = monitoring.compute(session, days=days)
+    return MonitoringRead(
+        days=m.days,
+        since=m.since,
+        suggestions=m.suggestions,
+        abstain_rate=m.abstain_rate,
+        emergency_rate=m.emergency_rate,
+        histogram=m.histogram,
+        daily=[
+            DailyVolumeRead(
+                day=d.day.isoformat(),
+                suggestions=d.suggestions,
+                abstained=d.abstained,
+                emergencies=d.emergencies,
+            )
+            for d in m.daily
+        ],
+        overall=_agreement(m.overall),
+        by_label=[_agreement(a) for a in m.by_label],
+        by_week=[_agreement(a) for a in m.by_week],
+        by_version=[_agreement(a) for a in m.by_version],
+    )
