@@ -326,8 +326,9 @@ def _latest_reviews_for(
             DoctorReview.consultation_id.in_(consultation_ids),
             ~exists().where(newer.amends_id == DoctorReview.id),
         )
-        .order_by(DoctorReview.consultation_id, DoctorReview.signed_at.desc())
-        .distinct(DoctorReview.consultation_id)
+        # Amendments form one chain per consultation, so each has a single head; ordering
+        # oldest first lets the newest win should two heads ever exist.
+        .order_by(DoctorReview.signed_at)
     )
     return {review.consultation_id: review for review in reviews}
 

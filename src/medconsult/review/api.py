@@ -1,0 +1,113 @@
+"""Doctor review JSON API: the queue, claims and signed reviews."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from medconsult.auth import DoctorUser
+from medconsult.consultations.models import Consultation, Urgency
+from medconsult.db import SessionDep
+from medconsult.review import service as review_service
+from medconsult.review.models import DoctorReview
+from medconsult.review.schemas import (
+    ClaimRead,
+    LabelRead,
+    QueueItemRead,
+    QueueRead,
+    QueueStatusFilter,
+    ReviewCreate,
+    ReviewRead,
+    SuggestionSummary,
+)
+
+router = APIRouter(tags=["review"])
+
+
+def _queue_item(row: review_service.QueueRow, page: review_service.QueuePage) -> QueueItemRead:
+    consultation = row.consultation
+    top = row.top_suggestion
+    return QueueItemRead(
+        id=consultation.id,
+        patient_id=consultation.patient_id,
+        patient_name=row.patient_name,
+        patient_age=row.patient_age,
+        chief_complaint=consultation.chief_complaint,
+        status=consultation.status,
+        urgency=consultation.urgency,
+        submitted_at=consultation.submitted_at,
+        waiting_seconds=max(0, int((page.now - consultation.submitted_at).total_seconds())),
+        doctor_id=consultation.doctor_id,
+        doctor_name=consultation.doctor.full_name if consultation.doctor else None,
+        job_status=row.job.status if row.job else None,
+        top_suggestion=(
+            SuggestionSummary(
+                label=str(top.get("label", "")),
+                display_name=str(top.get("display_name", "")),
+                icd10=str(top.get("icd10", "")),
+                probability=float(top.get("probability", 0.0)),
+            )
+            if top
+            else None
+        ),
+    )
+
+
+@router.get("/doctor/queue", response_model=QueueRead)
+def queue(
+    session: SessionDep,
+    user: DoctorUser,
+    status: QueueStatusFilter = "open",
+    urgency: Urgency | None = None,
+    mine: bool = False,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = review_service.QUEUE_PAGE_SIZE,
+) -> QueueRead:
+    flt = review_service.QueueFilter(status=status, urgency=urgency, mine=mine)
+    result = review_service.queue_page(session, actor=user, flt=flt, page=page, per_page=per_page)
+    return QueueRead(
+        items=[_queue_item(row, result) for row in result.rows],
+        total=result.total,
+        page=result.page,
+        pages=result.pages,
+        per_page=result.per_page,
+        counts=result.counts,
+    )
+
+
+@router.post("/consultations/{consultation_id}/claim", response_model=ClaimRead)
+def claim(consultation_id: uuid.UUID, session: SessionDep, user: DoctorUser) -> Consultation:
+    return review_service.claim(session, actor=user, consultation_id=consultation_id)
+
+
+@router.delete("/consultations/{consultation_id}/claim", response_model=ClaimRead)
+def release(consultation_id: uuid.UUID, session: SessionDep, user: DoctorUser) -> Consultation:
+    return review_service.release(session, actor=user, consultation_id=consultation_id)
+
+
+@router.get("/consultations/{consultation_id}/reviews", response_model=list[ReviewRead])
+def reviews(
+    consultation_id: uuid.UUID, session: SessionDep, user: DoctorUser
+) -> list[DoctorReview]:
+    return review_service.list_reviews(session, actor=user, consultation_id=consultation_id)
+
+
+@router.post("/consultations/{consultation_id}/reviews", response_model=ReviewRead, status_code=201)
+def submit_review(
+    consultation_id: uuid.UUID, body: ReviewCreate, session: SessionDep, user: DoctorUser
+) -> DoctorReview:
+    return review_service.submit_review(
+        session, actor=user, consultation_id=consultation_id, data=body
+    )
+
+
+@router.get("/doctor/labels", response_model=list[LabelRead])
+def labels(user: DoctorUser, q: Annotated[str, Query(max_length=100)] = "") -> list[LabelRead]:
+    return [
+        LabelRead(
+            key=label.key, display_name=label.display_name, icd10=label.icd10, urgency=label.urgency
+        )
+        for label in review_service.search_labels(actor=user, query=q)
+    ]

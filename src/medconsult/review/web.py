@@ -1,0 +1,251 @@
+"""Doctor pages: the review queue, the case page, claiming and signing off."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from medconsult.auth import DoctorUser
+from medconsult.consultations.models import ConsultationStatus, Urgency
+from medconsult.db import SessionDep
+from medconsult.errors import ValidationFailed
+from medconsult.i18n import _, ngettext
+from medconsult.review import service as review_service
+from medconsult.review.models import Decision
+from medconsult.review.schemas import QueueStatusFilter, ReviewCreate
+from medconsult.web.templating import is_htmx, redirect, render
+
+router = APIRouter(prefix="/doctor", include_in_schema=False)
+
+# Form fields are bounded here as well as by the request size limit; the service gives the
+# clear per-field message for anything over the configured text limit.
+FormText = Annotated[str, Form(max_length=100_000)]
+FormShort = Annotated[str, Form(max_length=1000)]
+
+STATUS_FILTERS: list[tuple[str, str]] = [
+    ("open", "Waiting or in review"),
+    ("submitted", "Submitted"),
+    ("analysing", "Analysing"),
+    ("awaiting_review", "Awaiting review"),
+    ("in_review", "In review"),
+    ("concluded", "Concluded"),
+    ("closed", "Closed"),
+    ("all", "All"),
+]
+STATUS_NAMES = {
+    ConsultationStatus.submitted: "Submitted",
+    ConsultationStatus.analysing: "Analysing",
+    ConsultationStatus.awaiting_review: "Awaiting review",
+    ConsultationStatus.in_review: "In review",
+    ConsultationStatus.concluded: "Concluded",
+    ConsultationStatus.closed: "Closed",
+}
+URGENCY_NAMES = {
+    Urgency.emergency: "Emergency",
+    Urgency.urgent: "Urgent",
+    Urgency.routine: "Routine",
+    Urgency.self_care: "Self-care",
+}
+COMPLAINT_PREVIEW_CHARS = 120
+
+
+def waiting_time(since: datetime, now: datetime) -> str:
+    """A short, human waiting time: '5 min', '3 h 20 min', '2 d 4 h'."""
+    elapsed = max(now - since, timedelta(0))
+    minutes = int(elapsed.total_seconds() // 60)
+    days, hours, mins = minutes // 1440, (minutes // 60) % 24, minutes % 60
+    if days:
+        return _("{days} d {hours} h").format(days=days, hours=hours)
+    if hours:
+        return _("{hours} h {minutes} min").format(hours=hours, minutes=mins)
+    return ngettext("{n} min", "{n} min", mins).format(n=mins)
+
+
+def truncate(text: str, limit: int = COMPLAINT_PREVIEW_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _parse_urgency(raw: str) -> Urgency | None:
+    if not raw:
+        return None
+    try:
+        return Urgency(raw)
+    except ValueError:
+        raise ValidationFailed({"urgency": _("Unknown urgency.")}) from None
+
+
+@router.get("", name="review:queue")
+def queue_page(
+    request: Request,
+    session: SessionDep,
+    user: DoctorUser,
+    status: QueueStatusFilter = "open",
+    urgency: Annotated[str, Query(max_length=20)] = "",
+    mine: bool = False,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    flt = review_service.QueueFilter(status=status, urgency=_parse_urgency(urgency), mine=mine)
+    result = review_service.queue_page(session, actor=user, flt=flt, page=page)
+    filters: dict[str, Any] = {"status": status}
+    if urgency:
+        filters["urgency"] = urgency
+    if mine:
+        filters["mine"] = "1"
+
+    def page_url(number: int) -> str:
+        return "/doctor?" + urlencode({**filters, "page": number})
+
+    context = {
+        "queue": result,
+        "filters": flt,
+        "status_filters": STATUS_FILTERS,
+        "status_names": STATUS_NAMES,
+        "urgency_names": URGENCY_NAMES,
+        "urgencies": list(Urgency),
+        "page_url": page_url,
+        "poll_url": page_url(result.page),
+        "waiting_time": waiting_time,
+        "truncate": truncate,
+    }
+    template = "doctor/_table.html" if is_htmx(request) else "doctor/queue.html"
+    response = render(request, template, context)
+    # The same URL answers with a fragment or a full page: caches must tell them apart.
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+def _render_case(
+    request: Request,
+    session: SessionDep,
+    user: DoctorUser,
+    consultation_id: uuid.UUID,
+    *,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    case = review_service.get_case(session, actor=user, consultation_id=consultation_id)
+    form = form or {}
+    label_query = form.get("q", "")
+    return render(
+        request,
+        "doctor/case.html",
+        {
+            "case": case,
+            "form": form,
+            "errors": errors or {},
+            "labels": review_service.search_labels(actor=user, query=label_query, limit=50),
+            "selected_label": form.get("label_key", ""),
+            "status_names": STATUS_NAMES,
+            "urgency_names": URGENCY_NAMES,
+            "decisions": list(Decision),
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/consultations/{consultation_id}", name="review:case")
+def case_page(
+    request: Request, session: SessionDep, user: DoctorUser, consultation_id: uuid.UUID
+) -> Response:
+    return _render_case(request, session, user, consultation_id)
+
+
+@router.post("/consultations/{consultation_id}/claim")
+def claim(
+    request: Request, session: SessionDep, user: DoctorUser, consultation_id: uuid.UUID
+) -> Response:
+    review_service.claim(session, actor=user, consultation_id=consultation_id)
+    return redirect(request, f"/doctor/consultations/{consultation_id}")
+
+
+@router.post("/consultations/{consultation_id}/release")
+def release(
+    request: Request, session: SessionDep, user: DoctorUser, consultation_id: uuid.UUID
+) -> Response:
+    review_service.release(session, actor=user, consultation_id=consultation_id)
+    return redirect(request, "/doctor")
+
+
+@router.post("/consultations/{consultation_id}/review")
+def submit_review(
+    request: Request,
+    session: SessionDep,
+    user: DoctorUser,
+    consultation_id: uuid.UUID,
+    decision: FormShort = "",
+    accepted_label: FormShort = "",
+    label_key: FormShort = "",
+    q: FormShort = "",
+    diagnosis: FormText = "",
+    icd10_code: FormShort = "",
+    reject_reason: FormText = "",
+    advice: FormText = "",
+    private_note: FormText = "",
+    amends_id: FormShort = "",
+) -> Response:
+    form = {
+        "decision": decision,
+        "accepted_label": accepted_label,
+        "label_key": label_key,
+        "q": q,
+        "diagnosis": diagnosis,
+        "icd10_code": icd10_code,
+        "reject_reason": reject_reason,
+        "advice": advice,
+        "private_note": private_note,
+        "amends_id": amends_id,
+    }
+    try:
+        data = ReviewCreate.model_validate(
+            {k: v for k, v in form.items() if k != "q" and not (k == "amends_id" and not v)}
+        )
+        review_service.submit_review(
+            session, actor=user, consultation_id=consultation_id, data=data
+        )
+    except ValidationError as exc:
+        errors = {
+            str(e["loc"][0]) if e["loc"] else "decision": _review_field_message(str(e["loc"][0]))
+            for e in exc.errors()
+        }
+        return _render_case(
+            request, session, user, consultation_id, form=form, errors=errors, status_code=422
+        )
+    except ValidationFailed as exc:
+        return _render_case(
+            request,
+            session,
+            user,
+            consultation_id,
+            form=form,
+            errors=exc.errors,
+            status_code=422,
+        )
+    return redirect(request, f"/doctor/consultations/{consultation_id}?signed=1")
+
+
+def _review_field_message(field: str) -> str:
+    if field == "decision":
+        return _("Choose whether you accept, change or reject the AI suggestion.")
+    if field == "amends_id":
+        return _("The conclusion to amend is not valid; reload the page.")
+    return _("This value is not valid.")
+
+
+@router.get("/labels", name="review:labels")
+def label_search(
+    request: Request,
+    user: DoctorUser,
+    q: Annotated[str, Query(max_length=100)] = "",
+    selected: Annotated[str, Query(max_length=100)] = "",
+) -> Response:
+    labels = review_service.search_labels(actor=user, query=q, limit=50)
+    return render(
+        request, "doctor/_label_results.html", {"labels": labels, "selected_label": selected}
+    )
