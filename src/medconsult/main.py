@@ -20,8 +20,6 @@ from medconsult.accounts import api as accounts_api
 from medconsult.accounts import web as accounts_web
 from medconsult.admin import api as admin_api
 from medconsult.admin import web as admin_web
-from medconsult.admin import api as admin_api
-from medconsult.admin import web as admin_web
 from medconsult.auth import CSRFProtect
 from medconsult.config import get_settings
 from medconsult.consultations import api as consultations_api
@@ -144,8 +142,6 @@ def create_app(
     app.include_router(patients_web.router)
     app.include_router(accounts_api.router, prefix="/api/v1")
     app.include_router(patients_api.router, prefix="/api/v1")
-    app.include_router(admin_web.router)
-    app.include_router(admin_api.router, prefix="/api/v1")
     app.include_router(consultations_web.router)
     app.include_router(consultations_api.router, prefix="/api/v1")
     app.include_router(review_web.router)
