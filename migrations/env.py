@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-import medconsult.models  # noqa: F401  (registers every table on Base.metadata)
+import medconsult.models
 from medconsult.db import Base, database_url
 
 config = context.config

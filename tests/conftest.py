@@ -57,13 +57,13 @@ def session(engine: Engine) -> Iterator[Session]:
 
 
 @pytest.fixture
-def app(session: Session, engine: Engine) -> Iterator[object]:
+def app(session: Session, engine: Engine) -> object:
     from medconsult.db import get_session
     from medconsult.main import create_app
 
     application = create_app(factory=sessionmaker(bind=engine))
     application.dependency_overrides[get_session] = lambda: session
-    yield application
+    return application
 
 
 @pytest.fixture

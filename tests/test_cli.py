@@ -17,7 +17,11 @@ def _medconsult(url: str, *args: str, stdin: str = "") -> subprocess.CompletedPr
     env = {**os.environ, "MEDCONSULT_DATABASE_URL": url}
     return subprocess.run(
         [sys.executable, "-m", "medconsult.cli", *args],
-        input=stdin, capture_output=True, text=True, env=env, timeout=300,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
 
 
@@ -27,12 +31,24 @@ class TestBootstrapAndCreateUser:
             first = _medconsult(url, "bootstrap", "--skip-model", "--demo")
             second = _medconsult(url, "bootstrap", "--skip-model")
             created = _medconsult(
-                url, "create-user", "--role", "admin", "--email", "Second@Example.org",
-                "--password-stdin", stdin="a strong passphrase\n",
+                url,
+                "create-user",
+                "--role",
+                "admin",
+                "--email",
+                "Second@Example.org",
+                "--password-stdin",
+                stdin="a strong passphrase\n",
             )
             weak = _medconsult(
-                url, "create-user", "--role", "doctor", "--email", "weak@example.org",
-                "--password-stdin", stdin="password\n",
+                url,
+                "create-user",
+                "--role",
+                "doctor",
+                "--email",
+                "weak@example.org",
+                "--password-stdin",
+                stdin="password\n",
             )
             engine = create_engine(url)
             with Session(engine) as session:
@@ -43,8 +59,11 @@ class TestBootstrapAndCreateUser:
 
         assert first.returncode == 0, first.stderr
         assert "Sign in as: admin@example.org" in first.stdout
-        assert "Demo doctor" in first.stdout and "Demo patient" in first.stdout
-        assert second.returncode == 0 and "Created the first admin" not in second.stdout
+        assert "Demo doctor" in first.stdout
+        assert "Demo patient" in first.stdout
+        assert second.returncode == 0
+        assert "Created the first admin" not in second.stdout
         assert created.returncode == 0, created.stderr
-        assert weak.returncode == 2 and "password" in weak.stderr
+        assert weak.returncode == 2
+        assert "password" in weak.stderr
         assert roles == {Role.admin: 2, Role.doctor: 1, Role.patient: 1}

@@ -31,7 +31,10 @@ class TestComposeFile:
 
         result = subprocess.run(
             [_tool("docker-compose"), "-f", str(ROOT / "docker-compose.yml"), "config"],
-            capture_output=True, text=True, env=env, timeout=60,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
         )
 
         assert result.returncode == 0, result.stderr
@@ -44,7 +47,10 @@ class TestComposeFile:
 
         result = subprocess.run(
             [_tool("docker-compose"), "-f", str(ROOT / "docker-compose.yml"), "config"],
-            capture_output=True, text=True, env=env, timeout=60,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
         )
 
         assert result.returncode != 0
@@ -54,7 +60,10 @@ class TestComposeFile:
 class TestDockerfile:
     def test_passes_hadolint(self) -> None:
         result = subprocess.run(
-            [_tool("hadolint"), str(ROOT / "Dockerfile")], capture_output=True, text=True, timeout=60
+            [_tool("hadolint"), str(ROOT / "Dockerfile")],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
 
         assert result.returncode == 0, result.stdout + result.stderr

@@ -45,9 +45,9 @@ class TestMigrations:
                 connection,
                 opts={
                     "compare_type": True,
-                    "include_object": lambda obj, name, type_, reflected, other: not (
-                        name or ""
-                    ).startswith("procrastinate"),
+                    "include_object": lambda obj, name, type_, reflected, other: (
+                        not (name or "").startswith("procrastinate")
+                    ),
                 },
             )
             diff = compare_metadata(context, Base.metadata)

@@ -85,7 +85,11 @@ def test_no_route_answers_500_to_unknown_ids(
             continue
         headers = {"X-CSRF-Token": token}
         response = client.request(
-            method, _concrete(path), headers=headers, data={"csrf_token": token}, follow_redirects=False
+            method,
+            _concrete(path),
+            headers=headers,
+            data={"csrf_token": token},
+            follow_redirects=False,
         )
         if response.status_code >= 500:
             failures.append((method, path, response.status_code))

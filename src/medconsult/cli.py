@@ -119,10 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _command_plugins() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
+def _command_plugins() -> list[
+    Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]
+]:
     """Domain commands; each module adds its own subcommands without importing heavy libraries."""
     plugins = []
-    for module_name in ("medconsult.ml.commands", "medconsult.setup_commands", "medconsult.jobs.commands", "medconsult.audit.commands"):
+    for module_name in (
+        "medconsult.ml.commands",
+        "medconsult.setup_commands",
+        "medconsult.jobs.commands",
+        "medconsult.audit.commands",
+    ):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ModuleNotFoundError as exc:

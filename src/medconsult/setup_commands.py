@@ -34,7 +34,11 @@ def ensure_first_admin(email: str) -> tuple[str, str] | None:
             return None
         password = os.environ.get("MEDCONSULT_ADMIN_PASSWORD") or _generated_password()
         accounts_service.create_user(
-            session, actor=None, email=email, role=Role.admin, full_name="Administrator",
+            session,
+            actor=None,
+            email=email,
+            role=Role.admin,
+            full_name="Administrator",
             password=password,
         )
         return email, password
@@ -89,7 +93,9 @@ def _bootstrap(args: argparse.Namespace) -> int:
     admin = ensure_first_admin(args.admin_email)
     if admin:
         print(
-            f"Created the first admin account.\n  Sign in as: {admin[0]}\n  Password:   {admin[1]}\n"
+            "Created the first admin account.\n"
+            f"  Sign in as: {admin[0]}\n"
+            f"  Password:   {admin[1]}\n"
             "  (shown once; change it under Account after signing in)"
         )
     if args.demo:

@@ -7,25 +7,39 @@ from tests.factories import DEFAULT_PASSWORD, create_patient
 
 
 class TestLoginApi:
-    def test_login_returns_token_usable_as_bearer(self, client: TestClient, session: Session) -> None:
+    def test_login_returns_token_usable_as_bearer(
+        self, client: TestClient, session: Session
+    ) -> None:
         user = create_patient(session)
 
-        response = client.post("/api/v1/auth/login", json={"email": user.email, "password": DEFAULT_PASSWORD})
+        response = client.post(
+            "/api/v1/auth/login", json={"email": user.email, "password": DEFAULT_PASSWORD}
+        )
         token = response.json()["token"]
         client.cookies.clear()
         me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
 
         assert response.status_code == 200
         assert set(response.json()["user"]) == {
-            "id", "email", "full_name", "role", "is_active", "created_at", "last_login_at"
+            "id",
+            "email",
+            "full_name",
+            "role",
+            "is_active",
+            "created_at",
+            "last_login_at",
         }
         assert me.status_code == 200
         assert me.json()["user"]["email"] == user.email
 
-    def test_response_never_exposes_password_hash(self, client: TestClient, session: Session) -> None:
+    def test_response_never_exposes_password_hash(
+        self, client: TestClient, session: Session
+    ) -> None:
         user = create_patient(session)
 
-        response = client.post("/api/v1/auth/login", json={"email": user.email, "password": DEFAULT_PASSWORD})
+        response = client.post(
+            "/api/v1/auth/login", json={"email": user.email, "password": DEFAULT_PASSWORD}
+        )
 
         assert "argon2" not in response.text
         assert "password" not in response.json()["user"]

@@ -31,10 +31,14 @@ class TestRegisterPatient:
         assert passwords.verify_password(user.password_hash, "a sturdy passphrase")
 
     def test_email_unique_case_insensitively(self, session: Session) -> None:
-        accounts_service.register_patient(session, email="dup@example.org", password="long enough pw")
+        accounts_service.register_patient(
+            session, email="dup@example.org", password="long enough pw"
+        )
 
         with pytest.raises(ValidationFailed) as excinfo:
-            accounts_service.register_patient(session, email="DUP@example.org", password="long enough pw")
+            accounts_service.register_patient(
+                session, email="DUP@example.org", password="long enough pw"
+            )
 
         assert "email" in excinfo.value.errors
 
@@ -63,7 +67,10 @@ class TestAuthenticate:
         user = create_patient(session)
 
         result = accounts_service.authenticate(
-            session, email=user.email.upper(), password=DEFAULT_PASSWORD, client_address="1.2.3.4",
+            session,
+            email=user.email.upper(),
+            password=DEFAULT_PASSWORD,
+            client_address="1.2.3.4",
             settings=get_settings(),
         )
 
@@ -76,12 +83,18 @@ class TestAuthenticate:
 
         with pytest.raises(NotAuthenticated) as unknown:
             accounts_service.authenticate(
-                session, email="nobody@example.org", password="whatever123", client_address="a",
+                session,
+                email="nobody@example.org",
+                password="whatever123",
+                client_address="a",
                 settings=get_settings(),
             )
         with pytest.raises(NotAuthenticated) as wrong:
             accounts_service.authenticate(
-                session, email=user.email, password="wrong password", client_address="a",
+                session,
+                email=user.email,
+                password="wrong password",
+                client_address="a",
                 settings=get_settings(),
             )
 
@@ -92,7 +105,10 @@ class TestAuthenticate:
 
         with pytest.raises(NotAuthenticated):
             accounts_service.authenticate(
-                session, email=user.email, password=DEFAULT_PASSWORD, client_address="a",
+                session,
+                email=user.email,
+                password=DEFAULT_PASSWORD,
+                client_address="a",
                 settings=get_settings(),
             )
 
@@ -104,13 +120,19 @@ class TestThrottling:
         for _ in range(settings.login_max_failures):
             with pytest.raises(NotAuthenticated):
                 accounts_service.authenticate(
-                    session, email=user.email, password="wrong", client_address="9.9.9.9",
+                    session,
+                    email=user.email,
+                    password="wrong",
+                    client_address="9.9.9.9",
                     settings=settings,
                 )
 
         with pytest.raises(TooManyRequests):
             accounts_service.authenticate(
-                session, email=user.email, password=DEFAULT_PASSWORD, client_address="8.8.8.8",
+                session,
+                email=user.email,
+                password=DEFAULT_PASSWORD,
+                client_address="8.8.8.8",
                 settings=settings,
             )
 
@@ -120,16 +142,20 @@ class TestThrottling:
         for _ in range(settings.login_max_failures):
             with pytest.raises(NotAuthenticated):
                 accounts_service.authenticate(
-                    session, email=user.email, password="wrong", client_address="9.9.9.9",
+                    session,
+                    email=user.email,
+                    password="wrong",
+                    client_address="9.9.9.9",
                     settings=settings,
                 )
         window = timedelta(minutes=settings.login_failure_window_minutes + 1)
-        session.execute(
-            update(LoginFailure).values(created_at=LoginFailure.created_at - window)
-        )
+        session.execute(update(LoginFailure).values(created_at=LoginFailure.created_at - window))
 
         result = accounts_service.authenticate(
-            session, email=user.email, password=DEFAULT_PASSWORD, client_address="9.9.9.9",
+            session,
+            email=user.email,
+            password=DEFAULT_PASSWORD,
+            client_address="9.9.9.9",
             settings=settings,
         )
 
@@ -146,14 +172,17 @@ class TestSessions:
         assert token not in stored
         assert accounts_service.hash_token(token) in stored
         active = accounts_service.resolve_session(session, token=token, settings=get_settings())
-        assert active is not None and active.user.id == user.id
+        assert active is not None
+        assert active.user.id == user.id
 
     def test_idle_timeout_ends_session(self, session: Session) -> None:
         user = create_patient(session)
         settings = _settings(session_idle_minutes=30)
         token = accounts_service.start_session(session, user=user, settings=settings)
         session.execute(
-            update(UserSession).values(last_seen_at=UserSession.last_seen_at - timedelta(minutes=31))
+            update(UserSession).values(
+                last_seen_at=UserSession.last_seen_at - timedelta(minutes=31)
+            )
         )
 
         assert accounts_service.resolve_session(session, token=token, settings=settings) is None
@@ -166,7 +195,9 @@ class TestSessions:
             update(UserSession).values(expires_at=UserSession.created_at - timedelta(seconds=1))
         )
 
-        assert accounts_service.resolve_session(session, token=token, settings=get_settings()) is None
+        assert (
+            accounts_service.resolve_session(session, token=token, settings=get_settings()) is None
+        )
 
     def test_password_change_ends_all_sessions(self, session: Session) -> None:
         user = create_patient(session)
@@ -176,7 +207,9 @@ class TestSessions:
             session, user=user, current=DEFAULT_PASSWORD, new="a brand new passphrase"
         )
 
-        assert accounts_service.resolve_session(session, token=token, settings=get_settings()) is None
+        assert (
+            accounts_service.resolve_session(session, token=token, settings=get_settings()) is None
+        )
 
 
 class TestAdminGuards:

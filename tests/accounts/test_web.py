@@ -24,7 +24,9 @@ def _form_token(client: TestClient, path: str) -> str:
 
 
 class TestLoginPage:
-    def test_login_sets_httponly_samesite_cookie(self, client: TestClient, session: Session) -> None:
+    def test_login_sets_httponly_samesite_cookie(
+        self, client: TestClient, session: Session
+    ) -> None:
         user = create_patient(session)
         token = _form_token(client, "/login")
 
@@ -77,7 +79,9 @@ class TestLoginPage:
 
 
 class TestRegisterPage:
-    def test_register_creates_patient_and_signs_in(self, client: TestClient, session: Session) -> None:
+    def test_register_creates_patient_and_signs_in(
+        self, client: TestClient, session: Session
+    ) -> None:
         token = _form_token(client, "/register")
 
         response = client.post(
@@ -101,7 +105,12 @@ class TestRegisterPage:
 
         response = client.post(
             "/register",
-            data={"csrf_token": token, "email": "bad", "password": "short", "password_confirm": "x"},
+            data={
+                "csrf_token": token,
+                "email": "bad",
+                "password": "short",
+                "password_confirm": "x",
+            },
         )
 
         assert response.status_code == 422
@@ -110,7 +119,9 @@ class TestRegisterPage:
 
 
 class TestSessionLifecycle:
-    def test_cookie_replayed_after_logout_is_refused(self, client: TestClient, session: Session) -> None:
+    def test_cookie_replayed_after_logout_is_refused(
+        self, client: TestClient, session: Session
+    ) -> None:
         user = create_patient(session)
         token = login(client, session, user)
         cookie = client.cookies.get(COOKIE)
@@ -166,7 +177,9 @@ class TestCSRF:
 
         assert response.status_code == 403
 
-    def test_wrong_origin_is_403_even_with_token(self, client: TestClient, session: Session) -> None:
+    def test_wrong_origin_is_403_even_with_token(
+        self, client: TestClient, session: Session
+    ) -> None:
         token = login(client, session, create_patient(session))
 
         response = client.post(
@@ -177,7 +190,9 @@ class TestCSRF:
 
         assert response.status_code == 403
 
-    def test_json_api_with_cookie_needs_header_token(self, client: TestClient, session: Session) -> None:
+    def test_json_api_with_cookie_needs_header_token(
+        self, client: TestClient, session: Session
+    ) -> None:
         token = login(client, session, create_patient(session))
         body = {"full_name": "Changed"}
 

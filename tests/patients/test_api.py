@@ -16,7 +16,9 @@ class TestReadProfileAudit:
         create_consultation(session, patient=patient)
         doctor = create_doctor(session)
         login(client, session, doctor)
-        before = session.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1)) or 0
+        before = (
+            session.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1)) or 0
+        )
 
         response = client.get(f"/api/v1/patients/{patient.id}/profile")
 
@@ -30,7 +32,9 @@ class TestReadProfileAudit:
 
 
 class TestUpdateProfile:
-    def test_update_is_audited_with_field_names_only(self, client: TestClient, session: Session) -> None:
+    def test_update_is_audited_with_field_names_only(
+        self, client: TestClient, session: Session
+    ) -> None:
         patient = create_patient(session)
         token = login(client, session, patient)
 
@@ -48,7 +52,9 @@ class TestUpdateProfile:
         assert "allergies" in event.details["fields"]
         assert "penicillin" not in str(event.details)
 
-    def test_future_birth_date_rejected_naming_field(self, client: TestClient, session: Session) -> None:
+    def test_future_birth_date_rejected_naming_field(
+        self, client: TestClient, session: Session
+    ) -> None:
         token = login(client, session, create_patient(session))
 
         response = client.put(
@@ -88,7 +94,9 @@ class TestProfileAccessMatrix:
         assert response.status_code == 200
         assert "Owner Alpha" in response.text
 
-    def test_other_patient_gets_404_without_data(self, client: TestClient, session: Session) -> None:
+    def test_other_patient_gets_404_without_data(
+        self, client: TestClient, session: Session
+    ) -> None:
         owner, other, _, _ = self._setup(session)
         login(client, session, other)  # type: ignore[arg-type]
 
@@ -120,7 +128,9 @@ class TestProfileAccessMatrix:
         assert response.status_code == 404
         assert "Other Beta" not in response.text
 
-    def test_admin_gets_403_without_clinical_data(self, client: TestClient, session: Session) -> None:
+    def test_admin_gets_403_without_clinical_data(
+        self, client: TestClient, session: Session
+    ) -> None:
         owner, _, _, admin = self._setup(session)
         login(client, session, admin)  # type: ignore[arg-type]
 
@@ -129,14 +139,17 @@ class TestProfileAccessMatrix:
         assert response.status_code == 403
         assert "Owner Alpha" not in response.text
 
-    def test_anonymous_gets_401_or_login_redirect(self, client: TestClient, session: Session) -> None:
+    def test_anonymous_gets_401_or_login_redirect(
+        self, client: TestClient, session: Session
+    ) -> None:
         owner, _, _, _ = self._setup(session)
 
         api = client.get(f"/api/v1/patients/{owner.id}/profile")  # type: ignore[attr-defined]
         page = client.get(f"/patients/{owner.id}", follow_redirects=False)  # type: ignore[attr-defined]
 
         assert api.status_code == 401
-        assert page.status_code == 303 and page.headers["location"].startswith("/login")
+        assert page.status_code == 303
+        assert page.headers["location"].startswith("/login")
         assert "Owner Alpha" not in api.text + page.text
 
     def test_denied_read_is_audited(self, client: TestClient, session: Session) -> None:

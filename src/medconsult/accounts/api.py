@@ -33,7 +33,9 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _started(request: Request, response: Response, session: SessionDep, user: User) -> SessionStarted:
+def _started(
+    request: Request, response: Response, session: SessionDep, user: User
+) -> SessionStarted:
     settings = get_settings()
     token = accounts_service.start_session(
         session,

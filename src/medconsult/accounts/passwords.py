@@ -23,7 +23,9 @@ DUMMY_HASH = _hasher.hash("unused-dummy-password-for-timing")
 def _common_passwords() -> frozenset[str]:
     raw = resources.files("medconsult.accounts").joinpath("common_passwords.txt").read_text()
     return frozenset(
-        line.strip().lower() for line in raw.splitlines() if line.strip() and not line.startswith("#")
+        line.strip().lower()
+        for line in raw.splitlines()
+        if line.strip() and not line.startswith("#")
     )
 
 

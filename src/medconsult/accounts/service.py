@@ -7,11 +7,11 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from medconsult.accounts import passwords
 from medconsult.accounts.models import LoginFailure, PasswordToken, Role, User, UserSession
@@ -170,12 +170,14 @@ def use_password_token(session: Session, *, token: str, new_password: str) -> Us
     return user
 
 
-def _recent_failures(session: Session, *, column: object, value: str, since: object) -> int:
+def _recent_failures(
+    session: Session, *, column: InstrumentedAttribute[str], value: str, since: datetime
+) -> int:
     return (
         session.scalar(
             select(func.count())
             .select_from(LoginFailure)
-            .where(column == value, LoginFailure.created_at > since)  # type: ignore[operator]
+            .where(column == value, LoginFailure.created_at > since)
         )
         or 0
     )
@@ -400,7 +402,9 @@ def list_users(
     stmt = select(User)
     if query.strip():
         like = f"%{query.strip().lower()}%"
-        stmt = stmt.where(or_(func.lower(User.email).like(like), func.lower(User.full_name).like(like)))
+        stmt = stmt.where(
+            or_(func.lower(User.email).like(like), func.lower(User.full_name).like(like))
+        )
     if role is not None:
         stmt = stmt.where(User.role == role)
     if active is not None:

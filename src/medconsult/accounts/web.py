@@ -55,7 +55,11 @@ def login(
     settings = get_settings()
     try:
         user = accounts_service.authenticate(
-            session, email=email, password=password, client_address=_client(request), settings=settings
+            session,
+            email=email,
+            password=password,
+            client_address=_client(request),
+            settings=settings,
         )
     except (NotAuthenticated, TooManyRequests) as exc:
         # The failure is recorded (throttling counts it) even though the page re-renders.
@@ -73,7 +77,9 @@ def login(
         client_address=_client(request),
         user_agent=request.headers.get("user-agent"),
     )
-    response = redirect(request, "/account/password" if user.must_change_password else _safe_next(next))
+    response = redirect(
+        request, "/account/password" if user.must_change_password else _safe_next(next)
+    )
     set_session_cookie(response, token, settings)
     return response
 

@@ -127,7 +127,10 @@ def list_events(
     """A page of events, newest first, and the total matching the filter."""
     total = session.scalar(_filtered(select(func.count()).select_from(AuditEvent), flt)) or 0
     rows = session.scalars(
-        _filtered(select(AuditEvent), flt).order_by(AuditEvent.seq.desc()).limit(limit).offset(offset)
+        _filtered(select(AuditEvent), flt)
+        .order_by(AuditEvent.seq.desc())
+        .limit(limit)
+        .offset(offset)
     ).all()
     return rows, total
 

@@ -52,7 +52,9 @@ class ModelVersion(UUIDPk, Timestamped, Base):
 
     __tablename__ = "model_versions"
     __table_args__ = (
-        Index("uq_model_versions_active", "is_active", unique=True, postgresql_where=text("is_active")),
+        Index(
+            "uq_model_versions_active", "is_active", unique=True, postgresql_where=text("is_active")
+        ),
     )
 
     version: Mapped[str] = mapped_column(String(200), unique=True)

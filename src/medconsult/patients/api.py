@@ -21,10 +21,14 @@ def my_profile(session: SessionDep, user: PatientUser) -> PatientProfile:
 
 
 @router.put("/me/profile", response_model=ProfileRead)
-def update_my_profile(body: ProfileUpdate, session: SessionDep, user: PatientUser) -> PatientProfile:
+def update_my_profile(
+    body: ProfileUpdate, session: SessionDep, user: PatientUser
+) -> PatientProfile:
     return patients_service.update_own_profile(session, actor=user, data=body)
 
 
 @router.get("/{patient_id}/profile", response_model=ProfileRead)
-def patient_profile(patient_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> PatientProfile:
+def patient_profile(
+    patient_id: uuid.UUID, session: SessionDep, user: CurrentUser
+) -> PatientProfile:
     return patients_service.get_profile(session, actor=user, patient_id=patient_id)

@@ -28,12 +28,12 @@ def ensure_profile(session: Session, *, user: User) -> PatientProfile:
 
 def doctor_may_see_patient(session: Session, *, patient_id: uuid.UUID) -> bool:
     """Doctors see the profiles of patients who have consulted."""
-    return bool(
-        session.scalar(select(exists().where(Consultation.patient_id == patient_id)))
-    )
+    return bool(session.scalar(select(exists().where(Consultation.patient_id == patient_id))))
 
 
-def check_patient_access(session: Session, *, actor: User, patient_id: uuid.UUID, action: str) -> None:
+def check_patient_access(
+    session: Session, *, actor: User, patient_id: uuid.UUID, action: str
+) -> None:
     """Raise unless ``actor`` may read this patient's clinical data; denials are audited.
 
     A patient asking for someone else's record gets 404 (existence is not revealed);
@@ -103,4 +103,8 @@ def age_on(date_of_birth: date | None, today: date | None = None) -> int | None:
     if date_of_birth is None:
         return None
     today = today or date.today()
-    return today.year - date_of_birth.year - ((today.month, today.day) < (date_of_birth.month, date_of_birth.day))
+    return (
+        today.year
+        - date_of_birth.year
+        - ((today.month, today.day) < (date_of_birth.month, date_of_birth.day))
+    )

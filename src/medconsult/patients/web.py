@@ -27,7 +27,12 @@ def profile_page(request: Request, session: SessionDep, user: PatientUser) -> Re
     return render(
         request,
         "patients/profile.html",
-        {"profile": profile, "errors": {}, "sexes": list(Sex), "saved": "saved" in request.query_params},
+        {
+            "profile": profile,
+            "errors": {},
+            "sexes": list(Sex),
+            "saved": "saved" in request.query_params,
+        },
     )
 
 
