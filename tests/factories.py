@@ -165,3 +165,74 @@ def create_analysis_job(
     session.add(job)
     session.flush()
     return job
+
+
+# --- Admin console: signed reviews and model artifacts -------------------------------------------
+
+
+def create_signed_review(
+    session: Session,
+    *,
+    consultation: Consultation,
+    doctor: User,
+    final_label: str | None,
+    final_diagnosis: str = "",
+    suggestion: AISuggestion | None = None,
+    amends: object | None = None,
+    signed_at: object | None = None,
+) -> object:
+    """A signed doctor review (decision ``modify``), optionally amending an earlier one."""
+    from medconsult.db import utcnow
+    from medconsult.review.models import Decision, DoctorReview
+
+    review = DoctorReview(
+        consultation_id=consultation.id,
+        doctor_id=doctor.id,
+        suggestion_id=suggestion.id if suggestion else None,
+        decision=Decision.modify,
+        final_label=final_label,
+        final_diagnosis=final_diagnosis or (final_label or "Other"),
+        signed_at=signed_at or utcnow(),
+        amends_id=getattr(amends, "id", None),
+    )
+    session.add(review)
+    consultation.status = ConsultationStatus.concluded
+    session.flush()
+    return review
+
+
+def write_minimal_artifact(
+    root: object, version: str, *, accuracy: float = 0.8, labels: tuple[str, ...] = ()
+) -> object:
+    """A complete model artifact directory as ``ml.artifacts.validate_artifact`` checks it.
+
+    The weights file is a placeholder: enough for the registry and the admin console, which
+    never load weights (the worker does, and is tested with real tiny models).
+    """
+    import json
+    from pathlib import Path
+
+    from medconsult.ml.labels import all_labels
+
+    keys = labels or tuple(label.key for label in all_labels())
+    directory = Path(str(root)) / version
+    directory.mkdir(parents=True)
+    files = {
+        "config.json": {"id2label": {str(i): key for i, key in enumerate(keys)}},
+        "labels.json": {"schema_version": 1, "labels": [{"key": key} for key in keys]},
+        "tokenizer_config.json": {},
+        "training_args.json": {"created_at": "2026-01-01T00:00:00+00:00", "base_model": "tiny"},
+        "metrics.json": {
+            "validation": {"accuracy": accuracy, "top3_accuracy": 0.95, "macro_f1": 0.7},
+            "baseline_tfidf_logreg": {"accuracy": 0.75},
+        },
+        "calibration.json": {"temperature": 1.5, "threshold": 0.3},
+    }
+    for name, document in files.items():
+        (directory / name).write_text(json.dumps(document), encoding="utf-8")
+    (directory / "model.safetensors").write_bytes(b"placeholder")
+    (directory / "README.md").write_text(
+        f"---\nlicense: other\n---\n# Model card {version}\n\n<script>alert(1)</script>\n",
+        encoding="utf-8",
+    )
+    return directory
