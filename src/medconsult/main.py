@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,9 +20,6 @@ from medconsult.accounts import web as accounts_web
 from medconsult.admin import api as admin_api
 from medconsult.admin import web as admin_web
 from medconsult.auth import CSRFProtect
-from medconsult.config import get_settings
-from medconsult.consultations import api as consultations_api
-from medconsult.consultations import web as consultations_web
 from medconsult.db import session_factory
 from medconsult.errors import MedconsultError, NotAuthenticated, TooManyRequests
 from medconsult.middleware import PlatformMiddleware
@@ -63,11 +59,7 @@ def _error_response(
 def _register_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MedconsultError)
     async def medconsult_error(request: Request, exc: MedconsultError) -> Response:
-        if (
-            isinstance(exc, NotAuthenticated)
-            and not _wants_json(request)
-            and request.method == "GET"
-        ):
+        if isinstance(exc, NotAuthenticated) and not _wants_json(request) and request.method == "GET":
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         extra: dict[str, Any] = {}
         if exc.field:
@@ -98,24 +90,10 @@ def _register_error_handlers(app: FastAPI) -> None:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    worker = None
-    if app.state.start_worker:
-        # The analysis worker runs beside the web server by default (one process to deploy);
-        # `medconsult worker` runs more of them elsewhere, sharing the database.
-        from medconsult.jobs.worker import ServeWorker
-
-        worker = ServeWorker()
-        worker.start()
-    try:
-        yield
-    finally:
-        if worker is not None:
-            await asyncio.to_thread(worker.stop)
+    yield
 
 
-def create_app(
-    *, factory: sessionmaker[Session] | None = None, start_worker: bool | None = None
-) -> FastAPI:
+def create_app(*, factory: sessionmaker[Session] | None = None) -> FastAPI:
     app = FastAPI(
         title="MedConsult",
         version="0.1.0",
@@ -130,9 +108,6 @@ def create_app(
     )
     # Resolved lazily so importing the app never starts a database.
     app.state.session_factory = factory or _LazyFactory()
-    app.state.start_worker = (
-        get_settings().run_worker_in_serve if start_worker is None else start_worker
-    )
     app.add_middleware(PlatformMiddleware)
     _register_error_handlers(app)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
@@ -142,8 +117,6 @@ def create_app(
     app.include_router(patients_web.router)
     app.include_router(accounts_api.router, prefix="/api/v1")
     app.include_router(patients_api.router, prefix="/api/v1")
-    app.include_router(consultations_web.router)
-    app.include_router(consultations_api.router, prefix="/api/v1")
     app.include_router(review_web.router)
     app.include_router(review_api.router, prefix="/api/v1")
     app.include_router(admin_web.router)
