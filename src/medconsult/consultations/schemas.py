@@ -1,0 +1,173 @@
+"""Consultation schemas: bounded input, and the patient's view as output (bands, not floats)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from medconsult.consultations.models import ConsultationStatus, JobStatus, Message
+
+if TYPE_CHECKING:
+    from medconsult.consultations.service import ConsultationDetail
+
+CHIEF_COMPLAINT_MAX = 500
+IDEMPOTENCY_KEY_MAX = 100
+MESSAGE_MAX = 5000
+
+
+class ConsultationCreate(BaseModel):
+    """What a patient submits (report files travel beside it). Text limits beyond the column
+    sizes come from settings and are checked by the service."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    chief_complaint: str = Field(min_length=1, max_length=CHIEF_COMPLAINT_MAX)
+    history: str = Field(min_length=1)
+    past_history: str = ""
+    current_medications: str = ""
+    ai_consent: bool
+    idempotency_key: str | None = Field(
+        default=None, max_length=IDEMPOTENCY_KEY_MAX, pattern=r"^[A-Za-z0-9_-]+$"
+    )
+
+    @field_validator("ai_consent")
+    @classmethod
+    def _consent_given(cls, value: bool) -> bool:
+        if not value:
+            raise ValueError("Please agree to the AI-assisted analysis to submit.")
+        return value
+
+
+class MessageCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    body: str = Field(min_length=1, max_length=MESSAGE_MAX)
+
+
+class MessageRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    consultation_id: uuid.UUID
+    sender_id: uuid.UUID
+    sender_role: str
+    sender_name: str
+    body: str
+    created_at: datetime
+
+
+class ReportRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    original_name: str
+    content_type: str
+    size_bytes: int
+    extracted_text: str
+    extraction_failed: bool
+
+
+class SuggestionItemRead(BaseModel):
+    display_name: str
+    band: str
+    band_label: str
+
+
+class SuggestionRead(BaseModel):
+    """The preliminary AI suggestion as a patient sees it."""
+
+    preliminary: bool
+    urgency: str
+    red_flag_reasons: list[str]
+    abstained: bool
+    items: list[SuggestionItemRead]
+
+
+class ConclusionRead(BaseModel):
+    diagnosis: str
+    icd10_code: str
+    advice: str
+    ai_suggestion: str  # "accepted", "modified" or "overridden"
+    signed_at: datetime
+
+
+class ConsultationSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    chief_complaint: str
+    status: ConsultationStatus
+    urgency: str | None
+    submitted_at: datetime
+
+
+class ConsultationRead(BaseModel):
+    id: uuid.UUID
+    status: ConsultationStatus
+    chief_complaint: str
+    history: str
+    past_history: str
+    current_medications: str
+    ai_consent: bool
+    submitted_at: datetime
+    analysis_status: JobStatus | None
+    reports: list[ReportRead]
+    suggestion: SuggestionRead | None
+    conclusion: ConclusionRead | None
+
+
+def read_detail(info: ConsultationDetail) -> ConsultationRead:
+    """The patient's JSON view of a consultation page: bands and words, no raw probabilities."""
+    consultation = info.consultation
+    suggestion = None
+    if info.suggestion is not None:
+        suggestion = SuggestionRead(
+            preliminary=info.suggestion_preliminary,
+            urgency=info.suggestion.urgency,
+            red_flag_reasons=list(info.suggestion.red_flag_reasons),
+            abstained=info.suggestion.abstained,
+            items=[
+                SuggestionItemRead(
+                    display_name=item.display_name, band=item.band, band_label=item.band_label
+                )
+                for item in info.suggestion.items
+            ],
+        )
+    conclusion = None
+    if info.review is not None:
+        conclusion = ConclusionRead(
+            diagnosis=info.review.final_diagnosis,
+            icd10_code=info.review.icd10_code,
+            advice=info.review.advice,
+            ai_suggestion=info.ai_verdict or "overridden",
+            signed_at=info.review.signed_at,
+        )
+    return ConsultationRead(
+        id=consultation.id,
+        status=consultation.status,
+        chief_complaint=consultation.chief_complaint,
+        history=consultation.history,
+        past_history=consultation.past_history,
+        current_medications=consultation.current_medications,
+        ai_consent=consultation.ai_consent,
+        submitted_at=consultation.submitted_at,
+        analysis_status=info.job.status if info.job else None,
+        reports=[ReportRead.model_validate(r) for r in consultation.reports],
+        suggestion=suggestion,
+        conclusion=conclusion,
+    )
+
+
+def read_message(message: Message) -> MessageRead:
+    return MessageRead(
+        id=message.id,
+        consultation_id=message.consultation_id,
+        sender_id=message.sender_id,
+        sender_role=str(message.sender.role),
+        sender_name=message.sender.full_name,
+        body=message.body,
+        created_at=message.created_at,
+    )

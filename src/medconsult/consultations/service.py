@@ -1,0 +1,447 @@
+"""Consultations: submit (with reports and the analysis job, in one transaction), read, list,
+report files and messages. Every read and write of patient data is checked and audited."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from medconsult.accounts.models import Role, User
+from medconsult.audit import service as audit_service
+from medconsult.audit.models import Outcome
+from medconsult.config import Settings, get_settings
+from medconsult.consultations import files as report_files
+from medconsult.consultations.models import (
+    AnalysisJob,
+    Consultation,
+    ConsultationStatus,
+    JobStatus,
+    Message,
+    ReportFile,
+)
+from medconsult.consultations.schemas import MESSAGE_MAX, ConsultationCreate
+from medconsult.diagnosis import service as diagnosis_service
+from medconsult.diagnosis.models import AISuggestion
+from medconsult.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from medconsult.i18n import _
+from medconsult.jobs import queue
+from medconsult.review.models import Decision, DoctorReview
+
+# Statuses in which the AI analysis has not produced its result yet.
+PENDING_STATUSES = frozenset({ConsultationStatus.submitted, ConsultationStatus.analysing})
+PENDING_JOB_STATUSES = frozenset({JobStatus.queued, JobStatus.running})
+TEXT_FIELDS = ("history", "past_history", "current_medications")
+
+
+def new_idempotency_key() -> str:
+    """A fresh key for a new-consultation form: a resubmitted form creates nothing twice."""
+    return secrets.token_urlsafe(24)
+
+
+# --- access --------------------------------------------------------------------------------------
+
+
+def check_access(
+    session: Session,
+    *,
+    actor: User,
+    consultation: Consultation | None,
+    action: str,
+    consultation_id: uuid.UUID,
+) -> Consultation:
+    """The consultation if ``actor`` may see it: its patient, or a doctor. Denials are audited.
+
+    Another patient gets 404 (existence is not revealed); an admin gets 403 (admins manage
+    accounts, not clinical records).
+    """
+    if consultation is not None and (
+        (actor.role is Role.patient and consultation.patient_id == actor.id)
+        or actor.role is Role.doctor
+    ):
+        return consultation
+    audit_service.record(
+        session,
+        actor=actor,
+        action=action,
+        outcome=Outcome.denied,
+        record_type="consultation",
+        record_id=consultation_id,
+        patient_id=consultation.patient_id if consultation is not None else None,
+    )
+    if actor.role is Role.admin:
+        raise Forbidden(_("Administrators do not have access to clinical records."))
+    raise NotFound(_("Consultation not found."))
+
+
+def _load(session: Session, consultation_id: uuid.UUID) -> Consultation | None:
+    return session.scalar(
+        select(Consultation)
+        .where(Consultation.id == consultation_id)
+        .options(selectinload(Consultation.reports))
+    )
+
+
+def get_consultation(
+    session: Session, *, actor: User, consultation_id: uuid.UUID, action: str = "consultation.read"
+) -> Consultation:
+    """Read one consultation (checked and audited)."""
+    consultation = check_access(
+        session,
+        actor=actor,
+        consultation=_load(session, consultation_id),
+        action=action,
+        consultation_id=consultation_id,
+    )
+    audit_service.record(
+        session,
+        actor=actor,
+        action=action,
+        record_type="consultation",
+        record_id=consultation.id,
+        patient_id=consultation.patient_id,
+    )
+    return consultation
+
+
+def list_own(session: Session, *, actor: User) -> list[Consultation]:
+    """The patient's consultations, newest first (audited)."""
+    if actor.role is not Role.patient:
+        raise Forbidden(_("Only patients have consultations of their own."))
+    rows = session.scalars(
+        select(Consultation)
+        .where(Consultation.patient_id == actor.id)
+        .order_by(Consultation.submitted_at.desc(), Consultation.id)
+    ).all()
+    audit_service.record(
+        session,
+        actor=actor,
+        action="consultation.list",
+        record_type="consultation",
+        patient_id=actor.id,
+        details={"count": len(rows)},
+    )
+    return list(rows)
+
+
+# --- submission ----------------------------------------------------------------------------------
+
+
+def _check_text_limits(data: ConsultationCreate, settings: Settings) -> None:
+    errors = {
+        field: _("Please keep this under %(limit)d characters.")
+        % {"limit": settings.max_text_chars}
+        for field in TEXT_FIELDS
+        if len(getattr(data, field)) > settings.max_text_chars
+    }
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def _existing_for_key(session: Session, *, patient_id: uuid.UUID, key: str) -> Consultation | None:
+    return session.scalar(
+        select(Consultation).where(
+            Consultation.patient_id == patient_id, Consultation.idempotency_key == key
+        )
+    )
+
+
+def submit(
+    session: Session,
+    *,
+    actor: User,
+    data: ConsultationCreate,
+    uploads: list[report_files.UploadedFile],
+    settings: Settings | None = None,
+) -> tuple[Consultation, bool]:
+    """Create a consultation with its reports and queue its analysis; (consultation, created).
+
+    Everything is checked before anything is written. A repeated idempotency key returns the
+    consultation it created the first time, unchanged.
+    """
+    settings = settings or get_settings()
+    if actor.role is not Role.patient:
+        raise Forbidden(_("Only patients can start a consultation."))
+    if data.idempotency_key:
+        existing = _existing_for_key(session, patient_id=actor.id, key=data.idempotency_key)
+        if existing is not None:
+            return existing, False
+    _check_text_limits(data, settings)
+    checked = report_files.check_files(uploads, settings=settings)
+
+    consultation = Consultation(
+        patient_id=actor.id,
+        chief_complaint=data.chief_complaint,
+        history=data.history,
+        past_history=data.past_history,
+        current_medications=data.current_medications,
+        ai_consent=data.ai_consent,
+        idempotency_key=data.idempotency_key,
+        status=ConsultationStatus.submitted,
+    )
+    try:
+        # A double-click sends the same key twice at once: the second insert waits for the
+        # first transaction on the unique index, then fails here, and we return the first.
+        with session.begin_nested():
+            session.add(consultation)
+            session.flush()
+    except IntegrityError:
+        existing = (
+            _existing_for_key(session, patient_id=actor.id, key=data.idempotency_key)
+            if data.idempotency_key
+            else None
+        )
+        if existing is None:
+            raise
+        return existing, False
+
+    for item in checked:
+        storage_key = report_files.new_storage_key()
+        report_files.store_bytes(settings.upload_dir, storage_key, item.data)
+        session.add(
+            ReportFile(
+                consultation_id=consultation.id,
+                original_name=item.original_name,
+                content_type=item.content_type,
+                size_bytes=len(item.data),
+                sha256=item.sha256,
+                storage_key=storage_key,
+                extracted_text=item.extracted_text,
+                extraction_failed=item.extraction_failed,
+            )
+        )
+    job = AnalysisJob(consultation_id=consultation.id, status=JobStatus.queued, attempts=0)
+    session.add(job)
+    session.flush()
+    job.engine_job_id = queue.defer_analysis(session, consultation_id=consultation.id)
+    audit_service.record(
+        session,
+        actor=actor,
+        action="consultation.create",
+        record_type="consultation",
+        record_id=consultation.id,
+        patient_id=actor.id,
+        details={"reports": len(checked)},
+    )
+    session.flush()
+    session.refresh(consultation, attribute_names=["reports"])
+    return consultation, True
+
+
+# --- what the patient's page shows ---------------------------------------------------------------
+
+
+def analysis_job(session: Session, *, consultation_id: uuid.UUID) -> AnalysisJob | None:
+    """Our record of the consultation's AI analysis (status, attempts, last error)."""
+    return session.scalar(select(AnalysisJob).where(AnalysisJob.consultation_id == consultation_id))
+
+
+def latest_review(session: Session, *, consultation_id: uuid.UUID) -> DoctorReview | None:
+    """The doctor's latest signed review (an amendment supersedes the review it amends)."""
+    try:
+        from medconsult.review import service as review_service
+    except ImportError:
+        review_service = None  # type: ignore[assignment]
+    if review_service is not None and hasattr(review_service, "latest_review"):
+        review: DoctorReview | None = review_service.latest_review(
+            session, consultation_id=consultation_id
+        )
+        return review
+    return session.scalar(
+        select(DoctorReview)
+        .where(DoctorReview.consultation_id == consultation_id)
+        .order_by(DoctorReview.signed_at.desc(), DoctorReview.created_at.desc())
+        .limit(1)
+    )
+
+
+AI_VERDICTS = {
+    Decision.accept: "accepted",
+    Decision.modify: "modified",
+    Decision.reject: "overridden",
+}
+
+
+@dataclass(frozen=True)
+class ConsultationDetail:
+    """Everything the patient's consultation page shows, already reduced for the patient."""
+
+    consultation: Consultation
+    job: AnalysisJob | None
+    suggestion: diagnosis_service.PatientSuggestionView | None
+    suggestion_preliminary: bool
+    review: DoctorReview | None
+    ai_verdict: str | None
+    analysis_pending: bool
+    awaiting_model: bool
+    analysis_failed: bool
+
+
+def _is_concluded(consultation: Consultation) -> bool:
+    return consultation.status in (ConsultationStatus.concluded, ConsultationStatus.closed)
+
+
+def detail(
+    session: Session,
+    *,
+    actor: User,
+    consultation_id: uuid.UUID,
+    settings: Settings | None = None,
+) -> ConsultationDetail:
+    """The consultation with its analysis state, the patient's view of the AI suggestion and
+    the doctor's conclusion (checked and audited)."""
+    settings = settings or get_settings()
+    consultation = get_consultation(session, actor=actor, consultation_id=consultation_id)
+    job = analysis_job(session, consultation_id=consultation.id)
+    stored: AISuggestion | None = diagnosis_service.current_suggestion(
+        session, consultation_id=consultation.id
+    )
+    review = latest_review(session, consultation_id=consultation.id)
+    concluded = _is_concluded(consultation) and review is not None
+    show = stored is not None and (settings.show_unreviewed_suggestions or concluded)
+    return ConsultationDetail(
+        consultation=consultation,
+        job=job,
+        suggestion=diagnosis_service.patient_view(stored) if show and stored else None,
+        suggestion_preliminary=not concluded,
+        review=review if concluded else None,
+        ai_verdict=AI_VERDICTS.get(review.decision) if concluded and review else None,
+        analysis_pending=_analysis_pending(consultation, job),
+        awaiting_model=job is not None and job.status is JobStatus.waiting_for_model,
+        analysis_failed=job is not None and job.status is JobStatus.failed,
+    )
+
+
+def _analysis_pending(consultation: Consultation, job: AnalysisJob | None) -> bool:
+    return (
+        consultation.status in PENDING_STATUSES
+        and job is not None
+        and job.status in PENDING_JOB_STATUSES
+    )
+
+
+@dataclass(frozen=True)
+class AnalysisState:
+    status: ConsultationStatus
+    job_status: JobStatus | None
+    pending: bool
+
+
+def analysis_state(session: Session, *, actor: User, consultation_id: uuid.UUID) -> AnalysisState:
+    """Just the status of the consultation and its analysis (for polling; no clinical text)."""
+    consultation = get_consultation(
+        session, actor=actor, consultation_id=consultation_id, action="consultation.status.read"
+    )
+    job = analysis_job(session, consultation_id=consultation.id)
+    return AnalysisState(
+        status=consultation.status,
+        job_status=job.status if job else None,
+        pending=_analysis_pending(consultation, job),
+    )
+
+
+# --- report files --------------------------------------------------------------------------------
+
+
+def get_report(
+    session: Session,
+    *,
+    actor: User,
+    consultation_id: uuid.UUID,
+    report_id: uuid.UUID,
+    settings: Settings | None = None,
+) -> tuple[ReportFile, bytes]:
+    """A report's metadata and bytes, for its patient or a doctor (audited)."""
+    settings = settings or get_settings()
+    consultation = check_access(
+        session,
+        actor=actor,
+        consultation=session.get(Consultation, consultation_id),
+        action="consultation.report.read",
+        consultation_id=consultation_id,
+    )
+    report = session.scalar(
+        select(ReportFile).where(
+            ReportFile.id == report_id, ReportFile.consultation_id == consultation.id
+        )
+    )
+    if report is None:
+        raise NotFound(_("Report not found."))
+    data = report_files.read_bytes(settings.upload_dir, report.storage_key)
+    audit_service.record(
+        session,
+        actor=actor,
+        action="consultation.report.read",
+        record_type="report_file",
+        record_id=report.id,
+        patient_id=consultation.patient_id,
+    )
+    return report, data
+
+
+# --- messages ------------------------------------------------------------------------------------
+
+
+def post_message(
+    session: Session, *, actor: User, consultation_id: uuid.UUID, body: str
+) -> Message:
+    """Post a message on a consultation: its patient or a doctor (audited, without the text)."""
+    consultation = check_access(
+        session,
+        actor=actor,
+        consultation=session.get(Consultation, consultation_id),
+        action="consultation.message.post",
+        consultation_id=consultation_id,
+    )
+    text = body.strip() if isinstance(body, str) else ""
+    if not text:
+        raise ValidationFailed({"body": _("Please write a message.")})
+    if len(text) > MESSAGE_MAX:
+        raise ValidationFailed(
+            {"body": _("Please keep messages under %(limit)d characters.") % {"limit": MESSAGE_MAX}}
+        )
+    if consultation.status is ConsultationStatus.closed:
+        raise Conflict(_("This consultation is closed; messages can no longer be sent."))
+    message = Message(consultation_id=consultation.id, sender_id=actor.id, body=text)
+    session.add(message)
+    session.flush()
+    audit_service.record(
+        session,
+        actor=actor,
+        action="consultation.message.post",
+        record_type="message",
+        record_id=message.id,
+        patient_id=consultation.patient_id,
+    )
+    return message
+
+
+def list_messages(session: Session, *, actor: User, consultation_id: uuid.UUID) -> list[Message]:
+    """A consultation's messages, oldest first, for its patient or a doctor (audited)."""
+    consultation = check_access(
+        session,
+        actor=actor,
+        consultation=session.get(Consultation, consultation_id),
+        action="consultation.messages.read",
+        consultation_id=consultation_id,
+    )
+    rows = session.scalars(
+        select(Message)
+        .where(Message.consultation_id == consultation.id)
+        .options(selectinload(Message.sender))
+        .order_by(Message.created_at, Message.id)
+    ).all()
+    audit_service.record(
+        session,
+        actor=actor,
+        action="consultation.messages.read",
+        record_type="consultation",
+        record_id=consultation.id,
+        patient_id=consultation.patient_id,
+        details={"count": len(rows)},
+    )
+    return list(rows)

@@ -1,0 +1,164 @@
+"""AI suggestions: compose the analysed text, store suggestions, read them back for people.
+
+Torch-free: the worker hands in a ``medconsult.ml.types.Suggestion``; pages read stored rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from medconsult.consultations.models import URGENCY_RANK, Consultation, Urgency
+from medconsult.db import utcnow
+from medconsult.diagnosis.models import AISuggestion
+from medconsult.i18n import _
+from medconsult.ml.types import Suggestion
+
+# How many suggestions a patient sees; doctors see the full stored ranking.
+PATIENT_TOP_K = 3
+# Plain-language bands instead of raw probabilities (UX: patients never see bare percentages).
+MOST_LIKELY_MIN = 0.5
+POSSIBLE_MIN = 0.15
+
+_SECTION_TITLES = (
+    ("chief_complaint", "Chief complaint"),
+    ("history", "History of the present illness"),
+    ("past_history", "Past history"),
+    ("current_medications", "Current medications"),
+)
+
+
+def compose_analysed_text(consultation: Consultation, *, max_chars: int) -> str:
+    """The text the classifier reads: the patient's own words first, then report text.
+
+    Bounded by ``max_chars`` (the classifier refuses longer texts): the patient's sections come
+    first because they describe the complaint; report text fills what room is left.
+    """
+    parts: list[str] = []
+    for attribute, title in _SECTION_TITLES:
+        value = str(getattr(consultation, attribute) or "").strip()
+        if value:
+            parts.append(f"{title}: {value}")
+    for report in consultation.reports:
+        extracted = (report.extracted_text or "").strip()
+        if extracted:
+            parts.append(f"Report: {extracted}")
+    return "\n\n".join(parts)[:max_chars].strip()
+
+
+def _ranked_rows(suggestion: Suggestion) -> list[dict[str, Any]]:
+    return [
+        {
+            "label": item.key,
+            "display_name": item.display_name,
+            "icd10": item.icd10,
+            "probability": item.probability,
+        }
+        for item in suggestion.ranked
+    ]
+
+
+def store_suggestion(
+    session: Session, *, consultation: Consultation, suggestion: Suggestion, analysed_text: str
+) -> AISuggestion:
+    """Store a new current suggestion (the previous one is kept, superseded) and sync urgency.
+
+    The caller holds the consultation row lock, so concurrent writers queue up here; the partial
+    unique index on ``is_current`` is the last line of defence.
+    """
+    session.execute(
+        update(AISuggestion)
+        .where(AISuggestion.consultation_id == consultation.id, AISuggestion.is_current)
+        .values(is_current=False, superseded_at=utcnow())
+    )
+    top = suggestion.ranked[0] if suggestion.ranked else None
+    row = AISuggestion(
+        consultation_id=consultation.id,
+        model_version=suggestion.model_version,
+        ranked=_ranked_rows(suggestion),
+        top1_label=top.key if top else None,
+        top1_probability=top.probability if top else None,
+        urgency=suggestion.urgency,
+        abstained=suggestion.abstained,
+        evidence=[span.to_dict() for span in suggestion.evidence],
+        red_flags=[flag.to_dict() for flag in suggestion.red_flags],
+        windowed=suggestion.windowed,
+        n_windows=suggestion.n_windows,
+        analysed_text=analysed_text,
+        is_current=True,
+    )
+    session.add(row)
+    urgency = Urgency(suggestion.urgency)
+    consultation.urgency = urgency
+    consultation.urgency_rank = URGENCY_RANK[urgency]
+    session.flush()
+    return row
+
+
+def current_suggestion(session: Session, *, consultation_id: uuid.UUID) -> AISuggestion | None:
+    """The consultation's current AI suggestion, or None if it has not been analysed."""
+    return session.scalar(
+        select(AISuggestion).where(
+            AISuggestion.consultation_id == consultation_id, AISuggestion.is_current
+        )
+    )
+
+
+def confidence_band(probability: float, *, rank: int) -> str:
+    """Plain words for a calibrated probability; only the first suggestion can be 'most likely'."""
+    if rank == 0 and probability >= MOST_LIKELY_MIN:
+        return "most_likely"
+    if probability >= POSSIBLE_MIN:
+        return "possible"
+    return "less_likely"
+
+
+BAND_LABELS = {
+    "most_likely": "Most likely",
+    "possible": "Possible",
+    "less_likely": "Less likely",
+}
+
+
+@dataclass(frozen=True)
+class PatientSuggestionItem:
+    display_name: str
+    band: str
+    band_label: str
+
+
+@dataclass(frozen=True)
+class PatientSuggestionView:
+    """What a patient sees of an AI suggestion: bands and words, never raw probabilities."""
+
+    items: tuple[PatientSuggestionItem, ...]
+    urgency: str
+    red_flag_reasons: tuple[str, ...]
+    abstained: bool
+    created_at: Any
+
+
+def patient_view(suggestion: AISuggestion) -> PatientSuggestionView:
+    """Reduce a stored suggestion to the patient's view (top 3, bands, urgency, red flags)."""
+    items = tuple(
+        PatientSuggestionItem(
+            display_name=str(row.get("display_name") or row.get("label") or ""),
+            band=(band := confidence_band(float(row.get("probability", 0.0)), rank=rank)),
+            band_label=_(BAND_LABELS[band]),
+        )
+        for rank, row in enumerate(suggestion.ranked[:PATIENT_TOP_K])
+    )
+    reasons = tuple(
+        dict.fromkeys(str(flag.get("reason", "")) for flag in suggestion.red_flags if flag)
+    )
+    return PatientSuggestionView(
+        items=items,
+        urgency=suggestion.urgency,
+        red_flag_reasons=tuple(r for r in reasons if r),
+        abstained=suggestion.abstained,
+        created_at=suggestion.created_at,
+    )

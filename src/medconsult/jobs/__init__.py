@@ -1,0 +1,1 @@
+"""Background analysis: the job engine (procrastinate), the inference worker and recovery."""

@@ -1,0 +1,251 @@
+"""One analysis of one consultation, in three short transactions: claim, infer, store.
+
+Torch-free: the model comes from a ``ModelProvider`` (the worker's cache of loaded classifiers,
+or a fake in unit tests). Inference runs outside any transaction so no row lock is held while
+the model thinks.
+
+Lease and retries: the job engine (procrastinate) owns delivery. A worker heartbeats; when it
+dies mid-analysis its job stays ``doing`` until another worker's recovery sweep sees the stale
+heartbeat and puts the job back (``jobs.worker.recover_stalled_jobs``). ``analysis_jobs.attempts``
+counts claims, so a job that keeps killing its worker is also marked failed after
+``settings.job_max_attempts``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from medconsult.audit import service as audit_service
+from medconsult.audit.models import Outcome
+from medconsult.config import Settings
+from medconsult.consultations.models import AnalysisJob, Consultation, ConsultationStatus, JobStatus
+from medconsult.db import utcnow
+from medconsult.diagnosis import service as diagnosis_service
+from medconsult.ml.errors import InputTextError
+from medconsult.ml.types import Suggestion
+
+log = logging.getLogger(__name__)
+
+# Test-only: seconds to sleep right after claiming a job, so a test can kill a worker while it
+# holds one. Read only when MEDCONSULT_ENV=testing; ignored everywhere else.
+HOLD_ENV = "MEDCONSULT_TEST_ANALYSIS_HOLD_SECONDS"
+FINAL_CONSULTATION_STATUSES = frozenset({ConsultationStatus.concluded, ConsultationStatus.closed})
+PENDING_CONSULTATION_STATUSES = frozenset(
+    {ConsultationStatus.submitted, ConsultationStatus.analysing}
+)
+
+
+class SuggestionSource(Protocol):
+    def suggest(self, text: str) -> Suggestion: ...
+
+
+class ModelProvider(Protocol):
+    def resolve(self, session: Session) -> Path | None:
+        """The model directory to use now, or None if no model is available."""
+
+    def use(self, model_dir: Path) -> AbstractContextManager[SuggestionSource]:
+        """The loaded model for ``model_dir`` while the caller runs one analysis."""
+
+
+class RetryLater(Exception):
+    """A transient failure: the job engine runs the job again later."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    model_dir: Path
+    text: str
+    attempt: int
+
+
+def hold_seconds(settings: Settings) -> float:
+    if settings.env != "testing":
+        return 0.0
+    try:
+        return max(0.0, float(os.environ.get(HOLD_ENV, "0") or 0))
+    except ValueError:
+        return 0.0
+
+
+def _lock(
+    session: Session, consultation_id: uuid.UUID
+) -> tuple[Consultation | None, AnalysisJob | None]:
+    # Consultation first, then its job: every writer takes them in this order.
+    consultation = session.scalar(
+        select(Consultation)
+        .where(Consultation.id == consultation_id)
+        .options(selectinload(Consultation.reports))
+        .with_for_update(of=Consultation)
+    )
+    job = session.scalar(
+        select(AnalysisJob).where(AnalysisJob.consultation_id == consultation_id).with_for_update()
+    )
+    return consultation, job
+
+
+def _release_to_doctors(consultation: Consultation) -> None:
+    """Without an AI result the doctor reviews manually: the consultation joins the queue."""
+    if consultation.status in PENDING_CONSULTATION_STATUSES:
+        consultation.status = ConsultationStatus.awaiting_review
+
+
+def _mark_failed(
+    session: Session, consultation: Consultation, job: AnalysisJob, error: str
+) -> None:
+    job.status = JobStatus.failed
+    job.last_error = error[:1000]
+    job.finished_at = utcnow()
+    _release_to_doctors(consultation)
+    audit_service.record(
+        session,
+        actor=None,
+        action="consultation.analysis",
+        outcome=Outcome.failure,
+        record_type="analysis_job",
+        record_id=job.id,
+        patient_id=consultation.patient_id,
+        details={"attempts": job.attempts},
+    )
+
+
+def claim(
+    session: Session,
+    *,
+    consultation_id: uuid.UUID,
+    models: ModelProvider,
+    settings: Settings,
+) -> Claim | str:
+    """Take the job for this run (caller commits); a ``Claim``, or the reason there is nothing
+    to run: "missing", "done", "concluded", "waiting_for_model" or "failed"."""
+    consultation, job = _lock(session, consultation_id)
+    if consultation is None:
+        return "missing"
+    if job is None:
+        job = AnalysisJob(consultation_id=consultation.id, status=JobStatus.queued, attempts=0)
+        session.add(job)
+        session.flush()
+    if job.status is JobStatus.succeeded and diagnosis_service.current_suggestion(
+        session, consultation_id=consultation.id
+    ):
+        return "done"  # a duplicate delivery: the analysis is already stored
+    if job.status is JobStatus.failed:
+        return "failed"
+    if consultation.status in FINAL_CONSULTATION_STATUSES:
+        # The doctor decided without AI; a suggestion they never saw would mislead the record.
+        _mark_failed(session, consultation, job, "The consultation was concluded before analysis.")
+        return "concluded"
+    model_dir = models.resolve(session)
+    if model_dir is None:
+        job.status = JobStatus.waiting_for_model
+        job.last_error = "No model is available."
+        _release_to_doctors(consultation)
+        return "waiting_for_model"
+    job.attempts += 1
+    if job.attempts > settings.job_max_attempts:
+        _mark_failed(
+            session, consultation, job, f"Gave up after {settings.job_max_attempts} attempts."
+        )
+        return "failed"
+    job.status = JobStatus.running
+    job.started_at = utcnow()
+    if consultation.status is ConsultationStatus.submitted:
+        consultation.status = ConsultationStatus.analysing
+    text = diagnosis_service.compose_analysed_text(consultation, max_chars=settings.max_text_chars)
+    session.flush()
+    return Claim(model_dir=model_dir, text=text, attempt=job.attempts)
+
+
+def store(
+    session: Session, *, consultation_id: uuid.UUID, suggestion: Suggestion, text: str
+) -> bool:
+    """Store the result as the current suggestion (caller commits); False if it is stale."""
+    consultation, job = _lock(session, consultation_id)
+    if consultation is None or job is None or job.status is not JobStatus.running:
+        return False
+    diagnosis_service.store_suggestion(
+        session, consultation=consultation, suggestion=suggestion, analysed_text=text
+    )
+    job.status = JobStatus.succeeded
+    job.last_error = None
+    job.finished_at = utcnow()
+    _release_to_doctors(consultation)
+    audit_service.record(
+        session,
+        actor=None,
+        action="consultation.analysis",
+        record_type="analysis_job",
+        record_id=job.id,
+        patient_id=consultation.patient_id,
+        details={"model_version": suggestion.model_version, "urgency": suggestion.urgency},
+    )
+    return True
+
+
+def record_failure(
+    session: Session,
+    *,
+    consultation_id: uuid.UUID,
+    error: BaseException,
+    settings: Settings,
+) -> bool:
+    """Note a failed attempt (caller commits); True if the job should be retried."""
+    consultation, job = _lock(session, consultation_id)
+    if consultation is None or job is None:
+        return False
+    # The error's class and message only: model errors name lengths and files, not patient text.
+    message = f"{type(error).__name__}: {error}"
+    permanent = isinstance(error, InputTextError)
+    if permanent or job.attempts >= settings.job_max_attempts:
+        _mark_failed(session, consultation, job, message)
+        return False
+    job.status = JobStatus.queued
+    job.last_error = message[:1000]
+    return True
+
+
+def analyse(
+    factory: sessionmaker[Session],
+    *,
+    consultation_id: uuid.UUID,
+    models: ModelProvider,
+    settings: Settings,
+) -> str:
+    """Run the whole analysis of one consultation; the outcome ("succeeded", ...).
+
+    Raises ``RetryLater`` when the engine should run it again.
+    """
+    with factory() as session, session.begin():
+        claimed = claim(session, consultation_id=consultation_id, models=models, settings=settings)
+    if isinstance(claimed, str):
+        log.info("analysis of %s: %s", consultation_id, claimed)
+        return claimed
+    pause = hold_seconds(settings)
+    if pause:
+        time.sleep(pause)
+    try:
+        with models.use(claimed.model_dir) as model:
+            suggestion = model.suggest(claimed.text)
+    except Exception as exc:
+        log.warning("analysis of %s failed (attempt %d): %s", consultation_id, claimed.attempt, exc)
+        with factory() as session, session.begin():
+            retry = record_failure(
+                session, consultation_id=consultation_id, error=exc, settings=settings
+            )
+        if retry:
+            raise RetryLater(str(exc)) from exc
+        return "failed"
+    with factory() as session, session.begin():
+        stored = store(
+            session, consultation_id=consultation_id, suggestion=suggestion, text=claimed.text
+        )
+    return "succeeded" if stored else "superseded"

@@ -1,0 +1,54 @@
+"""``medconsult worker``: run the analysis worker as its own process (on a GPU machine, say)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    worker = subparsers.add_parser(
+        "worker",
+        help="run an analysis worker (inference) against the shared database",
+        description=(
+            "Run an analysis worker. Any number of workers on any machines may share one "
+            "database; each job is processed by exactly one of them."
+        ),
+    )
+    worker.add_argument(
+        "--concurrency", type=int, default=4, help="analyses in flight (they share one model)"
+    )
+    worker.add_argument(
+        "--heartbeat-seconds", type=float, default=10.0, help="how often this worker heartbeats"
+    )
+    worker.add_argument(
+        "--stalled-seconds",
+        type=float,
+        default=30.0,
+        help="a job whose worker has not heartbeat for this long is retried (the job's lease)",
+    )
+    worker.add_argument(
+        "--sweep-seconds", type=float, default=10.0, help="how often the recovery sweep runs"
+    )
+    worker.add_argument("--name", default="medconsult-worker", help="name shown in the logs")
+    worker.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from medconsult.jobs.worker import WorkerOptions, run_worker
+
+    if args.concurrency < 1:
+        raise SystemExit("--concurrency must be at least 1")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    options = WorkerOptions(
+        concurrency=args.concurrency,
+        heartbeat_seconds=args.heartbeat_seconds,
+        stalled_seconds=args.stalled_seconds,
+        sweep_seconds=args.sweep_seconds,
+        name=args.name,
+    )
+    asyncio.run(run_worker(options))
+    return 0

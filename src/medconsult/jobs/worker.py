@@ -1,0 +1,369 @@
+"""The inference worker: procrastinate runs ``analyse_consultation`` jobs; a sweep recovers.
+
+Runs inside ``medconsult serve`` (a background thread, ``ServeWorker``) or on its own
+(``medconsult worker``), on any machine that reaches the database, e.g. one with a GPU. Several
+workers share the queue: the engine hands each job to exactly one of them
+(``FOR UPDATE SKIP LOCKED``), and a per-consultation lock keeps two analyses of one consultation
+from ever running at once.
+
+Every worker also runs a recovery sweep every few seconds:
+
+- stalled jobs: a job held by a worker whose heartbeat is older than ``stalled_seconds`` (the
+  worker died, was killed or lost its connection) goes back to the queue;
+- consultations waiting for analysis without a live engine job (e.g. written by a process that
+  crashed between commit and defer, or restored from a backup) get one;
+- consultations waiting for a model (``waiting_for_model``) are queued again once one exists.
+
+This module imports torch only when it loads a model (``ModelCache``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import procrastinate
+from sqlalchemy import exists, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from medconsult.config import Settings, get_settings
+from medconsult.consultations.models import AnalysisJob, Consultation, JobStatus
+from medconsult.db import database_url, session_factory
+from medconsult.jobs import analysis, queue
+from medconsult.ml.types import Suggestion
+
+log = logging.getLogger(__name__)
+
+
+# --- models --------------------------------------------------------------------------------------
+
+
+class _LoadedModel:
+    def __init__(self, batcher: Any) -> None:
+        self.batcher = batcher
+        self.in_use = 0
+
+    def suggest(self, text: str) -> Suggestion:
+        result: Suggestion = self.batcher.suggest(text)
+        return result
+
+
+class ModelCache:
+    """One loaded classifier (behind one dynamic batcher) per model directory.
+
+    The directory is resolved per job from the registry, so activating another version takes
+    effect on the next job without a restart; analyses already running finish on the model they
+    started with, which is closed once nothing uses it.
+    """
+
+    def __init__(self, settings: Settings, loader: Callable[[Path], Any] | None = None) -> None:
+        self.settings = settings
+        self._loader = loader or self._load_batcher
+        self._models: dict[Path, _LoadedModel] = {}
+        self._latest: Path | None = None
+        self._lock = threading.Lock()
+
+    def resolve(self, session: Session) -> Path | None:
+        from medconsult.diagnosis import registry
+        from medconsult.ml.errors import ArtifactError
+
+        try:
+            path = registry.active_model_dir(session)
+        except ArtifactError as exc:
+            log.info("no model available: %s", exc)
+            return None
+        return path.resolve() if path is not None else None
+
+    def _load_batcher(self, model_dir: Path) -> Any:
+        from medconsult.ml.batching import DynamicBatcher
+        from medconsult.ml.predict import Classifier
+
+        classifier = Classifier.load(
+            model_dir, device=self.settings.inference_device, int8=self.settings.inference_int8
+        )
+        return DynamicBatcher(
+            classifier,
+            max_batch_size=self.settings.inference_max_batch_size,
+            max_wait_ms=self.settings.inference_max_wait_ms,
+        )
+
+    @contextmanager
+    def use(self, model_dir: Path) -> Iterator[analysis.SuggestionSource]:
+        with self._lock:
+            loaded = self._models.get(model_dir)
+            if loaded is None:
+                log.info("loading model %s", model_dir)
+                loaded = _LoadedModel(self._loader(model_dir))
+                self._models[model_dir] = loaded
+            self._latest = model_dir
+            loaded.in_use += 1
+            self._close_unused_locked()
+        try:
+            yield loaded
+        finally:
+            with self._lock:
+                loaded.in_use -= 1
+                self._close_unused_locked()
+
+    def _close_unused_locked(self) -> None:
+        for path, loaded in list(self._models.items()):
+            if path != self._latest and loaded.in_use == 0:
+                del self._models[path]
+                with suppress(Exception):
+                    loaded.batcher.close()
+
+    @property
+    def loaded_dirs(self) -> list[Path]:
+        with self._lock:
+            return list(self._models)
+
+    def close(self) -> None:
+        with self._lock:
+            for loaded in self._models.values():
+                with suppress(Exception):
+                    loaded.batcher.close()
+            self._models.clear()
+
+
+# --- the job engine ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    concurrency: int = 4  # analyses in flight; they share the model through the batcher
+    heartbeat_seconds: float = 10.0
+    stalled_seconds: float = 30.0  # a job's lease: no heartbeat for this long and it is retried
+    sweep_seconds: float = 10.0
+    poll_seconds: float = 2.0  # fallback to LISTEN/NOTIFY
+    name: str = "medconsult-worker"
+
+
+def engine_conninfo(settings: Settings) -> str:
+    """A libpq URL for the engine's psycopg pool (the app's URL without the driver suffix)."""
+    url = database_url(settings)
+    return "postgresql://" + url.removeprefix("postgresql+psycopg://")
+
+
+def build_app(
+    *,
+    settings: Settings,
+    factory: sessionmaker[Session],
+    models: analysis.ModelProvider,
+) -> procrastinate.App:
+    app = procrastinate.App(
+        connector=procrastinate.PsycopgConnector(
+            conninfo=engine_conninfo(settings), min_size=1, max_size=4
+        )
+    )
+
+    @app.task(
+        name=queue.ANALYSE_TASK,
+        queue=queue.ANALYSIS_QUEUE,
+        retry=procrastinate.RetryStrategy(
+            # Our own attempts counter decides when to give up; this only bounds the engine.
+            max_attempts=settings.job_max_attempts + 2,
+            wait=2,
+            retry_exceptions={analysis.RetryLater},
+        ),
+    )
+    def analyse_consultation(consultation_id: str) -> str:
+        return analysis.analyse(
+            factory,
+            consultation_id=uuid.UUID(consultation_id),
+            models=models,
+            settings=settings,
+        )
+
+    return app
+
+
+# --- recovery ------------------------------------------------------------------------------------
+
+
+async def recover_stalled_jobs(app: procrastinate.App, *, stalled_seconds: float) -> int:
+    """Put back jobs held by workers without a recent heartbeat; how many."""
+    stalled = await app.job_manager.get_stalled_jobs(
+        queue=queue.ANALYSIS_QUEUE, seconds_since_heartbeat=stalled_seconds
+    )
+    recovered = 0
+    for job in stalled:
+        try:
+            await app.job_manager.retry_job(job)
+        except Exception as exc:  # another worker's sweep took it back first
+            log.debug("stalled job %s not retried: %s", job.id, exc)
+            continue
+        log.warning("job %s was held by a stalled worker; queued again", job.id)
+        recovered += 1
+    return recovered
+
+
+_ENGINE_JOB_LIVE = text(
+    "SELECT EXISTS (SELECT 1 FROM procrastinate_jobs"
+    " WHERE id = :id AND status IN ('todo', 'doing'))"
+)
+
+
+def _defer_in_savepoint(session: Session, job: AnalysisJob) -> bool:
+    try:
+        with session.begin_nested():
+            job.engine_job_id = queue.defer_analysis(session, consultation_id=job.consultation_id)
+            session.flush()
+    except IntegrityError:  # another sweep queued it at the same moment
+        return False
+    return True
+
+
+def requeue_orphans(session: Session, *, models: analysis.ModelProvider) -> int:
+    """Give every consultation that waits for analysis a live engine job; how many were queued.
+
+    The caller commits. Rows are locked with SKIP LOCKED so concurrent sweeps split the work.
+    """
+    queued = 0
+    # Consented consultations still waiting for analysis but without our job row.
+    missing = session.scalars(
+        select(Consultation)
+        .where(
+            Consultation.status.in_(analysis.PENDING_CONSULTATION_STATUSES),
+            Consultation.ai_consent,
+            ~exists().where(AnalysisJob.consultation_id == Consultation.id),
+        )
+        .limit(100)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for consultation in missing:
+        job = AnalysisJob(consultation_id=consultation.id, status=JobStatus.queued, attempts=0)
+        session.add(job)
+        session.flush()
+        queued += _defer_in_savepoint(session, job)
+    # Our job says queued or running, but the engine has no live job for it.
+    active = session.scalars(
+        select(AnalysisJob)
+        .where(AnalysisJob.status.in_((JobStatus.queued, JobStatus.running)))
+        .limit(500)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for job in active:
+        live = job.engine_job_id is not None and session.scalar(
+            _ENGINE_JOB_LIVE, {"id": job.engine_job_id}
+        )
+        if (
+            not live
+            and queue.pending_engine_job(session, consultation_id=job.consultation_id) is None
+        ):
+            queued += _defer_in_savepoint(session, job)
+    # Waiting for a model: once one exists, analyse them.
+    waiting = session.scalars(
+        select(AnalysisJob)
+        .where(AnalysisJob.status == JobStatus.waiting_for_model)
+        .limit(500)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if waiting and models.resolve(session) is not None:
+        for job in waiting:
+            job.status = JobStatus.queued
+            job.last_error = None
+            queued += _defer_in_savepoint(session, job)
+    return queued
+
+
+# --- running -------------------------------------------------------------------------------------
+
+
+async def _sweep_forever(
+    app: procrastinate.App,
+    factory: sessionmaker[Session],
+    models: analysis.ModelProvider,
+    options: WorkerOptions,
+) -> None:
+    def sweep_tables() -> int:
+        with factory() as session, session.begin():
+            return requeue_orphans(session, models=models)
+
+    while True:
+        try:
+            recovered = await recover_stalled_jobs(app, stalled_seconds=options.stalled_seconds)
+            requeued = await asyncio.to_thread(sweep_tables)
+            if recovered or requeued:
+                log.info("recovery sweep: %d stalled, %d requeued", recovered, requeued)
+        except Exception:  # the sweep must outlive a lost connection; it retries next round
+            log.exception("recovery sweep failed")
+        await asyncio.sleep(options.sweep_seconds)
+
+
+async def run_worker(
+    options: WorkerOptions,
+    *,
+    settings: Settings | None = None,
+    factory: sessionmaker[Session] | None = None,
+    models: ModelCache | None = None,
+    install_signal_handlers: bool = True,
+) -> None:
+    """Run one worker until cancelled (or until SIGINT/SIGTERM when it owns the process)."""
+    settings = settings or get_settings()
+    factory = factory or session_factory()
+    models = models or ModelCache(settings)
+    app = build_app(settings=settings, factory=factory, models=models)
+    async with app.open_async():
+        sweeper = asyncio.create_task(_sweep_forever(app, factory, models, options))
+        try:
+            await app.run_worker_async(
+                queues=[queue.ANALYSIS_QUEUE],
+                name=options.name,
+                concurrency=options.concurrency,
+                wait=True,
+                fetch_job_polling_interval=options.poll_seconds,
+                update_heartbeat_interval=options.heartbeat_seconds,
+                stalled_worker_timeout=options.stalled_seconds,
+                install_signal_handlers=install_signal_handlers,
+                shutdown_graceful_timeout=30,
+            )
+        finally:
+            sweeper.cancel()
+            with suppress(asyncio.CancelledError):
+                await sweeper
+            models.close()
+
+
+class ServeWorker:
+    """The worker inside ``medconsult serve``: its own thread and loop, stopped with the app."""
+
+    def __init__(self, options: WorkerOptions | None = None) -> None:
+        self.options = options or WorkerOptions(concurrency=2, name="medconsult-serve-worker")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="analysis-worker", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        self._started.wait(timeout=10)
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            self._task = loop.create_task(run_worker(self.options, install_signal_handlers=False))
+            self._started.set()
+            loop.run_until_complete(self._task)
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("the analysis worker stopped with an error")
+        finally:
+            self._started.set()
+            loop.close()
+
+    def stop(self, timeout: float = 35.0) -> None:
+        loop, task = self._loop, self._task
+        if loop is not None and task is not None and not loop.is_closed():
+            with suppress(RuntimeError):
+                loop.call_soon_threadsafe(task.cancel)
+        self._thread.join(timeout=timeout)
