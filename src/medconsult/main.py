@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,16 +18,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from medconsult import health
 from medconsult.accounts import api as accounts_api
 from medconsult.accounts import web as accounts_web
-from medconsult.admin import api as admin_api
-from medconsult.admin import web as admin_web
 from medconsult.auth import CSRFProtect
+from medconsult.config import get_settings
+from medconsult.consultations import api as consultations_api
+from medconsult.consultations import web as consultations_web
 from medconsult.db import session_factory
 from medconsult.errors import MedconsultError, NotAuthenticated, TooManyRequests
 from medconsult.middleware import PlatformMiddleware
 from medconsult.patients import api as patients_api
 from medconsult.patients import web as patients_web
-from medconsult.review import api as review_api
-from medconsult.review import web as review_web
 from medconsult.web import pages
 from medconsult.web.templating import STATIC_DIR, render
 
@@ -90,10 +90,24 @@ def _register_error_handlers(app: FastAPI) -> None:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    yield
+    worker = None
+    if app.state.start_worker:
+        # The analysis worker runs beside the web server by default (one process to deploy);
+        # `medconsult worker` runs more of them elsewhere, sharing the database.
+        from medconsult.jobs.worker import ServeWorker
+
+        worker = ServeWorker()
+        worker.start()
+    try:
+        yield
+    finally:
+        if worker is not None:
+            await asyncio.to_thread(worker.stop)
 
 
-def create_app(*, factory: sessionmaker[Session] | None = None) -> FastAPI:
+def create_app(
+    *, factory: sessionmaker[Session] | None = None, start_worker: bool | None = None
+) -> FastAPI:
     app = FastAPI(
         title="MedConsult",
         version="0.1.0",
@@ -108,6 +122,9 @@ def create_app(*, factory: sessionmaker[Session] | None = None) -> FastAPI:
     )
     # Resolved lazily so importing the app never starts a database.
     app.state.session_factory = factory or _LazyFactory()
+    app.state.start_worker = (
+        get_settings().run_worker_in_serve if start_worker is None else start_worker
+    )
     app.add_middleware(PlatformMiddleware)
     _register_error_handlers(app)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
@@ -117,10 +134,8 @@ def create_app(*, factory: sessionmaker[Session] | None = None) -> FastAPI:
     app.include_router(patients_web.router)
     app.include_router(accounts_api.router, prefix="/api/v1")
     app.include_router(patients_api.router, prefix="/api/v1")
-    app.include_router(review_web.router)
-    app.include_router(review_api.router, prefix="/api/v1")
-    app.include_router(admin_web.router)
-    app.include_router(admin_api.router, prefix="/api/v1")
+    app.include_router(consultations_web.router)
+    app.include_router(consultations_api.router, prefix="/api/v1")
     return app
 
 
