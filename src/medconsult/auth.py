@@ -15,6 +15,7 @@ from medconsult.accounts.models import Role, User
 from medconsult.config import Settings, get_settings
 from medconsult.db import SessionDep
 from medconsult.errors import CSRFError, Forbidden, NotAuthenticated
+from medconsult.i18n import _
 
 CSRF_COOKIE = "medconsult_csrf"
 CSRF_FIELD = "csrf_token"
@@ -82,7 +83,7 @@ OptionalUser = Annotated[User | None, Depends(get_optional_user)]
 
 def get_current_user(user: OptionalUser) -> User:
     if user is None:
-        raise NotAuthenticated("Please sign in to continue.")
+        raise NotAuthenticated(_("Please sign in to continue."))
     return user
 
 
@@ -92,7 +93,7 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 def require_role(*roles: Role) -> object:
     def dependency(user: CurrentUser) -> User:
         if user.role not in roles:
-            raise Forbidden("You do not have access to this page.")
+            raise Forbidden(_("You do not have access to this page."))
         return user
 
     return Depends(dependency)
@@ -144,9 +145,9 @@ async def verify_csrf(request: Request) -> None:
         return
     origin = request.headers.get("origin") or request.headers.get("referer")
     if origin and origin != "null" and not _same_origin(request, origin):
-        raise CSRFError("This request came from another site and was refused.")
+        raise CSRFError(_("This request came from another site and was refused."))
     if origin == "null":
-        raise CSRFError("This request came from another site and was refused.")
+        raise CSRFError(_("This request came from another site and was refused."))
     if _bearer_token(request):
         return
     cookie = request.cookies.get(CSRF_COOKIE)
@@ -162,7 +163,9 @@ async def verify_csrf(request: Request) -> None:
         field = form.get(CSRF_FIELD)
         supplied = field if isinstance(field, str) else None
     if not cookie or not supplied or not hmac.compare_digest(supplied, _signed(cookie)):
-        raise CSRFError("Your form has expired or was not sent from this site. Please try again.")
+        raise CSRFError(
+            _("Your form has expired or was not sent from this site. Please try again.")
+        )
 
 
 CSRFProtect = Depends(verify_csrf)

@@ -16,7 +16,7 @@ from babel.support import NullTranslations, Translations
 
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 DEFAULT_LOCALE = "en"
-SUPPORTED_LOCALES = ("en",)
+SUPPORTED_LOCALES: tuple[str, ...] = ("en",)
 
 current_locale: ContextVar[str] = ContextVar("current_locale", default=DEFAULT_LOCALE)
 
@@ -28,12 +28,39 @@ def translations_for(locale: str) -> _gettext.NullTranslations:
     return Translations.load(str(TRANSLATIONS_DIR), [locale])
 
 
+def negotiate_locale(accept_language: str | None) -> str:
+    """The best supported locale for an Accept-Language header (q-values respected)."""
+    if not accept_language:
+        return DEFAULT_LOCALE
+    weighted = []
+    for index, part in enumerate(accept_language.split(",")[:20]):
+        tag, _sep, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        if quality > 0:  # q=0 means "not acceptable"
+            weighted.append((-quality, index, tag.strip().lower()))
+    for _weight, _index, tag in sorted(weighted):
+        for candidate in (tag, tag.split("-")[0]):
+            if candidate in SUPPORTED_LOCALES:
+                return candidate
+    return DEFAULT_LOCALE
+
+
 def gettext(message: str) -> str:
     return translations_for(current_locale.get()).gettext(message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     return translations_for(current_locale.get()).ngettext(singular, plural, n)
+
+
+def N_(message: str) -> str:
+    """Mark a constant for extraction; it is translated where it is used, with _()."""
+    return message
 
 
 _ = gettext

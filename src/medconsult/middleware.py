@@ -8,6 +8,7 @@ from typing import Any
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from medconsult import i18n
 from medconsult.audit.service import client_address_var
 from medconsult.auth import CSRF_COOKIE
 from medconsult.config import get_settings
@@ -44,6 +45,9 @@ class PlatformMiddleware:
         headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
         client = scope.get("client")
         token = client_address_var.set(client[0] if client else None)
+        locale_token = i18n.current_locale.set(
+            i18n.negotiate_locale(headers.get("accept-language"))
+        )
         try:
             declared = int(headers.get("content-length", "0") or 0)
         except ValueError:
@@ -51,6 +55,7 @@ class PlatformMiddleware:
         if declared > limit:
             await self._reject_too_large(scope, send, limit)
             client_address_var.reset(token)
+            i18n.current_locale.reset(locale_token)
             return
 
         received = 0
@@ -89,6 +94,7 @@ class PlatformMiddleware:
                 await self._reject_too_large(scope, send, limit)
         finally:
             client_address_var.reset(token)
+            i18n.current_locale.reset(locale_token)
 
     @staticmethod
     async def _reject_too_large(scope: Scope, send: Send, limit: int) -> None:

@@ -8,6 +8,8 @@ from importlib import resources
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from medconsult.i18n import _
+
 MIN_LENGTH = 8
 MAX_LENGTH = 128
 
@@ -32,13 +34,13 @@ def _common_passwords() -> frozenset[str]:
 def password_problem(password: str, *, email: str | None = None) -> str | None:
     """Why this password is refused, or None when it is acceptable."""
     if len(password) < MIN_LENGTH:
-        return f"Password must be at least {MIN_LENGTH} characters."
+        return _("Password must be at least {n} characters.").format(n=MIN_LENGTH)
     if len(password) > MAX_LENGTH:
-        return f"Password must be at most {MAX_LENGTH} characters."
+        return _("Password must be at most {n} characters.").format(n=MAX_LENGTH)
     if password.lower() in _common_passwords():
-        return "This password is too common. Choose one that is harder to guess."
+        return _("This password is too common. Choose one that is harder to guess.")
     if email and password.lower() == email.lower():
-        return "Password must not be the same as your email address."
+        return _("Password must not be the same as your email address.")
     return None
 
 

@@ -27,9 +27,12 @@ from medconsult.errors import (
     TooManyRequests,
     ValidationFailed,
 )
+from medconsult.i18n import N_, _
 
-INVALID_LOGIN = "Incorrect email or password."
-THROTTLED_LOGIN = "Too many failed sign-in attempts. Please wait {minutes} minutes and try again."
+INVALID_LOGIN = N_("Incorrect email or password.")
+THROTTLED_LOGIN = N_(
+    "Too many failed sign-in attempts. Please wait {minutes} minutes and try again."
+)
 PASSWORD_TOKEN_HOURS = 48
 
 
@@ -41,19 +44,20 @@ def normalize_email(raw: str) -> str:
     """Validate an email address and return it normalised; raises ValidationFailed."""
     raw = (raw or "").strip()
     if not raw:
-        raise ValidationFailed({"email": "Enter your email address."})
+        raise ValidationFailed({"email": _("Enter your email address.")})
     if len(raw) > 254:
-        raise ValidationFailed({"email": "Email address is too long."})
+        raise ValidationFailed({"email": _("Email address is too long.")})
     try:
         return validate_email(raw, check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise ValidationFailed({"email": f"Enter a valid email address ({exc})."}) from exc
+        message = _("Enter a valid email address ({reason}).").format(reason=exc)
+        raise ValidationFailed({"email": message}) from exc
 
 
 def get_user(session: Session, user_id: uuid.UUID) -> User:
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound("User not found.")
+        raise NotFound(_("User not found."))
     return user
 
 
@@ -73,7 +77,7 @@ def check_new_account(session: Session, *, email: str, password: str | None) -> 
         if problem:
             errors["password"] = problem
     if not errors and get_user_by_email(session, email) is not None:
-        errors["email"] = "An account with this email address already exists."
+        errors["email"] = _("An account with this email address already exists.")
     if errors:
         raise ValidationFailed(errors)
     return email
@@ -155,7 +159,9 @@ def use_password_token(session: Session, *, token: str, new_password: str) -> Us
         select(PasswordToken).where(PasswordToken.token_hash == hash_token(token)).with_for_update()
     )
     if row is None or row.used_at is not None or row.expires_at <= utcnow():
-        raise NotFound("This link is invalid or has expired. Ask an administrator for a new one.")
+        raise NotFound(
+            _("This link is invalid or has expired. Ask an administrator for a new one.")
+        )
     user = get_user(session, row.user_id)
     problem = passwords.password_problem(new_password, email=user.email)
     if problem:
@@ -207,7 +213,7 @@ def authenticate(
             details={"email_hash": hash_token(email_key)[:16]},
         )
         raise TooManyRequests(
-            THROTTLED_LOGIN.format(minutes=settings.login_failure_window_minutes),
+            _(THROTTLED_LOGIN).format(minutes=settings.login_failure_window_minutes),
             retry_after_seconds=int(window.total_seconds()),
         )
     user = get_user_by_email(session, email_key) if email_key else None
@@ -225,7 +231,7 @@ def authenticate(
             record_id=user.id if user else None,
             details={} if user else {"email_hash": hash_token(email_key)[:16]},
         )
-        raise NotAuthenticated(INVALID_LOGIN)
+        raise NotAuthenticated(_(INVALID_LOGIN))
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     user.last_login_at = utcnow()
@@ -314,7 +320,7 @@ def change_password(session: Session, *, user: User, current: str, new: str) -> 
             record_type="user",
             record_id=user.id,
         )
-        raise ValidationFailed({"current_password": "Current password is incorrect."})
+        raise ValidationFailed({"current_password": _("Current password is incorrect.")})
     problem = passwords.password_problem(new, email=user.email)
     if problem:
         raise ValidationFailed({"new_password": problem})
@@ -337,7 +343,7 @@ def _active_admin_count(session: Session) -> int:
 
 def _guard_last_admin(session: Session, user: User) -> None:
     if user.role is Role.admin and user.is_active and _active_admin_count(session) <= 1:
-        raise Conflict("The last active administrator cannot be removed or demoted.")
+        raise Conflict(_("The last active administrator cannot be removed or demoted."))
 
 
 def set_active(session: Session, *, actor: User, user_id: uuid.UUID, active: bool) -> User:
@@ -427,7 +433,7 @@ def end_session_by_id(
 ) -> None:
     row = session.get(UserSession, session_id)
     if row is None or row.user_id != user_id:
-        raise NotFound("Session not found.")
+        raise NotFound(_("Session not found."))
     session.delete(row)
     audit_service.record(
         session,
@@ -444,4 +450,4 @@ def admin_exists(session: Session) -> bool:
 
 def require_role(user: User, *roles: Role) -> None:
     if user.role not in roles:
-        raise Forbidden("You do not have access to this page.")
+        raise Forbidden(_("You do not have access to this page."))

@@ -19,6 +19,7 @@ from medconsult.auth import (
 from medconsult.config import get_settings
 from medconsult.db import SessionDep
 from medconsult.errors import NotAuthenticated, TooManyRequests, ValidationFailed
+from medconsult.i18n import _
 from medconsult.web.templating import redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -113,7 +114,7 @@ def register(
     values = {"email": email[:254], "full_name": full_name}
     errors: dict[str, str] = {}
     if password != password_confirm:
-        errors["password_confirm"] = "The two passwords do not match."
+        errors["password_confirm"] = _("The two passwords do not match.")
     try:
         accounts_service.check_new_account(session, email=email, password=password)
     except ValidationFailed as exc:
@@ -153,7 +154,7 @@ def change_password(
 ) -> Response:
     try:
         if new_password != new_password_confirm:
-            raise ValidationFailed({"new_password_confirm": "The two passwords do not match."})
+            raise ValidationFailed({"new_password_confirm": _("The two passwords do not match.")})
         accounts_service.change_password(
             session, user=user, current=current_password, new=new_password
         )
@@ -181,7 +182,7 @@ def set_password(
 ) -> Response:
     try:
         if new_password != new_password_confirm:
-            raise ValidationFailed({"new_password_confirm": "The two passwords do not match."})
+            raise ValidationFailed({"new_password_confirm": _("The two passwords do not match.")})
         accounts_service.use_password_token(session, token=token, new_password=new_password)
     except ValidationFailed as exc:
         return render(

@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from medconsult.i18n import _
 from medconsult.patients.models import Sex
 
 PHONE_PATTERN = r"^[0-9+()\-. ]{0,40}$"
@@ -27,7 +28,7 @@ class ProfileUpdate(BaseModel):
     @classmethod
     def _plausible_birth_date(cls, value: date | None) -> date | None:
         if value is not None and (value > date.today() or value.year < 1900):
-            raise ValueError("Date of birth must be in the past and after 1900.")
+            raise ValueError(_("Date of birth must be in the past and after 1900."))
         return value
 
 

@@ -13,6 +13,7 @@ from medconsult.audit import service as audit_service
 from medconsult.audit.models import Outcome
 from medconsult.consultations.models import Consultation
 from medconsult.errors import Forbidden, NotFound
+from medconsult.i18n import _
 from medconsult.patients.models import PatientProfile
 from medconsult.patients.schemas import ProfileUpdate
 
@@ -54,8 +55,8 @@ def check_patient_access(
         patient_id=patient_id,
     )
     if actor.role is Role.admin:
-        raise Forbidden("Administrators do not have access to clinical records.")
-    raise NotFound("Patient not found.")
+        raise Forbidden(_("Administrators do not have access to clinical records."))
+    raise NotFound(_("Patient not found."))
 
 
 def get_profile(session: Session, *, actor: User, patient_id: uuid.UUID) -> PatientProfile:
@@ -63,7 +64,7 @@ def get_profile(session: Session, *, actor: User, patient_id: uuid.UUID) -> Pati
     check_patient_access(session, actor=actor, patient_id=patient_id, action="patient.profile.read")
     patient = session.get(User, patient_id)
     if patient is None or patient.role is not Role.patient:
-        raise NotFound("Patient not found.")
+        raise NotFound(_("Patient not found."))
     profile = ensure_profile(session, user=patient)
     audit_service.record(
         session,
@@ -79,7 +80,7 @@ def get_profile(session: Session, *, actor: User, patient_id: uuid.UUID) -> Pati
 def update_own_profile(session: Session, *, actor: User, data: ProfileUpdate) -> PatientProfile:
     """A patient edits their own profile (audited, with the names of changed fields only)."""
     if actor.role is not Role.patient:
-        raise Forbidden("Only patients have a profile to edit.")
+        raise Forbidden(_("Only patients have a profile to edit."))
     profile = ensure_profile(session, user=actor)
     changed = []
     for field, value in data.model_dump().items():
