@@ -93,11 +93,11 @@ def session_counts(session: Session, *, user_ids: Sequence[uuid.UUID]) -> dict[u
     if not user_ids:
         return {}
     rows = session.execute(
-        select(UserSession.user_id, func.count())
+        select(UserSession.user_id, func.count().label("n"))
         .where(UserSession.user_id.in_(user_ids), UserSession.expires_at > utcnow())
         .group_by(UserSession.user_id)
-    ).tuples()
-    return dict(rows.all())
+    )
+    return {row.user_id: row.n for row in rows}
 
 
 def role_counts(session: Session) -> dict[str, int]:
@@ -199,7 +199,10 @@ def audit_page(session: Session, *, flt: audit_service.AuditFilter, page: int = 
     )
     actor_ids = {event.actor_id for event in events if event.actor_id}
     emails = (
-        dict(session.execute(select(User.id, User.email).where(User.id.in_(actor_ids))).tuples())
+        {
+            row.id: row.email
+            for row in session.execute(select(User.id, User.email).where(User.id.in_(actor_ids)))
+        }
         if actor_ids
         else {}
     )
