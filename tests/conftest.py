@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -88,11 +89,24 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="session")
-def live_server(engine: Engine) -> Iterator[str]:
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny real classifier artifact (random BERT trained a few steps), built once a session."""
+    from medconsult.ml.testing import build_tiny_artifact
+
+    return build_tiny_artifact(tmp_path_factory.mktemp("models") / "tiny-test-model")
+
+
+@pytest.fixture(scope="session")
+def live_server(engine: Engine, tiny_model_dir: Path) -> Iterator[str]:
     """The real app (lifespan included) served by uvicorn on a free local port.
 
     It commits for real into this process's test database: browser tests use unique emails.
+    Its in-process analysis worker loads the tiny test model.
     """
+    os.environ["MEDCONSULT_MODEL_DIR"] = str(tiny_model_dir)
+    from medconsult.config import get_settings
+
+    get_settings.cache_clear()
     import socket
     import threading
     import time
@@ -104,7 +118,9 @@ def live_server(engine: Engine) -> Iterator[str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(
+        create_app(start_worker=True), host="127.0.0.1", port=port, log_level="warning"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -115,7 +131,9 @@ def live_server(engine: Engine) -> Iterator[str]:
         time.sleep(0.05)
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
-    thread.join(timeout=15)
+    thread.join(timeout=45)
+    os.environ.pop("MEDCONSULT_MODEL_DIR", None)
+    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")
