@@ -169,15 +169,21 @@ def list_artifacts(root: str | Path) -> list[ArtifactInfo]:
     return infos
 
 
-def resolve_default_model_dir(settings: _ModelSettings) -> Path:
-    """``settings.model_dir`` if set (validated), else the newest complete artifact under
-    ``settings.artifacts_dir``; ``ArtifactError`` if there is none."""
+def resolve_default_model_dir(settings: _ModelSettings) -> Path | None:
+    """``settings.model_dir`` if set (validated: ``ArtifactError`` if it is not a complete
+    artifact), else the newest complete artifact under ``settings.artifacts_dir``, else None."""
     if settings.model_dir is not None:
         return validate_artifact(settings.model_dir)
     artifacts = list_artifacts(settings.artifacts_dir)
-    if not artifacts:
+    return artifacts[0].path if artifacts else None
+
+
+def require_default_model_dir(settings: _ModelSettings) -> Path:
+    """Like ``resolve_default_model_dir`` but ``ArtifactError`` when there is no model."""
+    path = resolve_default_model_dir(settings)
+    if path is None:
         raise ArtifactError(
             f"no trained model: no complete artifact under {settings.artifacts_dir}; "
             "run `medconsult train` or set MEDCONSULT_MODEL_DIR"
         )
-    return artifacts[0].path
+    return path

@@ -260,9 +260,9 @@ def format_report(report: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     """Handler of ``medconsult evaluate`` (see commands.py)."""
     from medconsult.config import get_settings
-    from medconsult.ml.artifacts import resolve_default_model_dir
+    from medconsult.ml.artifacts import require_default_model_dir
 
-    model_dir = Path(args.model) if args.model else resolve_default_model_dir(get_settings())
+    model_dir = Path(args.model) if args.model else require_default_model_dir(get_settings())
     data_path = Path(args.data) if args.data else default_data_path()
     report, plot_data = evaluate(
         model_dir, data_path, split=args.split, device=args.device, int8=args.int8

@@ -61,14 +61,13 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_EVIDENCE = 5  # evidence spans per suggestion
 EVIDENCE_MIN_RELATIVE_SCORE = 0.2  # drop words scoring under 20% of the strongest word
 # Function words carry attribution mass but explain nothing to a doctor.
-EVIDENCE_STOPWORDS = frozenset(
-    (
-        "a an and are as at be been being but by for from had has have having he her his i i'm "
-        "i've in is it its it's me my myself of on or our she so that the their them then there "
-        "these they this to too very was we were what when which while who with you your also "
-        "am do does did been lately recently"
-    ).split()  # noqa: SIM905
+_STOPWORDS_TEXT = (
+    "a an and are as at be been being but by for from had has have having he her his i i'm "
+    "i've in is it its it's me my myself of on or our she so that the their them then there "
+    "these they this to too very was we were what when which while who with you your also "
+    "am do does did been lately recently"
 )
+EVIDENCE_STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 # ----------------------------------------------------------------------------------------------
 
 
@@ -440,9 +439,9 @@ def format_suggestion(suggestion: Suggestion) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from medconsult.config import get_settings
-    from medconsult.ml.artifacts import resolve_default_model_dir
+    from medconsult.ml.artifacts import require_default_model_dir
 
-    model_dir = args.model or resolve_default_model_dir(get_settings())
+    model_dir = args.model or require_default_model_dir(get_settings())
     classifier = Classifier.load(model_dir, device=args.device, int8=args.int8, top_k=args.top_k)
     suggestions = classifier.suggest(list(args.text), explain=not args.no_evidence)
     if args.format == "json":

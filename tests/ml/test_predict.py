@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from medconsult.ml.errors import ArtifactError, InputTextError
+from medconsult.ml.predict import Classifier, main
+from medconsult.ml.types import Suggestion
+
+TEXTS = [
+    "I have a runny nose, sneezing and a sore throat.",
+    "Pimples and blackheads all over my face.",
+]
+
+
+def test_suggest_ranked_calibrated_and_typed(tiny_classifier: Classifier) -> None:
+    suggestions = tiny_classifier.suggest(TEXTS)
+    assert len(suggestions) == 2
+    for suggestion in suggestions:
+        assert isinstance(suggestion, Suggestion)
+        assert len(suggestion.ranked) == 5
+        probabilities = [item.probability for item in suggestion.ranked]
+        assert probabilities == sorted(probabilities, reverse=True)
+        assert 0.0 < sum(probabilities) <= 1.0 + 1e-6
+        assert all(item.icd10 and item.display_name for item in suggestion.ranked)
+        assert suggestion.model_version == tiny_classifier.version
+        assert suggestion.windowed is False and suggestion.n_windows == 1
+        assert suggestion.abstained == (probabilities[0] < tiny_classifier.threshold)
+
+
+def test_calibrated_probabilities_match_suggest(tiny_classifier: Classifier) -> None:
+    probs = tiny_classifier.probabilities(TEXTS)
+    assert np.allclose(probs.sum(axis=1), 1.0)
+    top = tiny_classifier.suggest(TEXTS, explain=False)[0].top
+    assert top.probability == pytest.approx(probs[0].max(), abs=1e-5)
+
+
+def test_evidence_spans_lie_inside_the_text(tiny_classifier: Classifier) -> None:
+    text = "For three days I have had a high fever, chills and a splitting headache."
+    suggestion = tiny_classifier.suggest([text])[0]
+    assert suggestion.evidence
+    for span in suggestion.evidence:
+        assert text[span.start : span.end] == span.text
+        assert 0.0 < span.score <= 1.0
+    assert max(span.score for span in suggestion.evidence) == 1.0
+
+
+def test_long_text_is_windowed_not_truncated(tiny_classifier: Classifier, long_text: str) -> None:
+    suggestion = tiny_classifier.suggest([long_text])[0]
+    assert suggestion.windowed is True
+    assert suggestion.n_windows > 1
+    for span in suggestion.evidence:
+        assert long_text[span.start : span.end] == span.text
+    # The red flag sits at the very end, beyond the first window.
+    assert suggestion.urgency == "emergency"
+    assert suggestion.red_flags[0].rule_id == "chest_pain_breathless"
+    windows = tiny_classifier.encode([long_text])
+    assert max(end for w in windows for _, end in w.offsets) == len(long_text.rstrip())
+
+
+def test_red_flags_survive_abstention(tiny_classifier: Classifier) -> None:
+    suggestion = tiny_classifier.suggest(["I want to kill myself and I have a headache"])[0]
+    assert suggestion.urgency == "emergency"
+    assert [flag.rule_id for flag in suggestion.red_flags] == ["suicide_self_harm"]
+
+
+def test_suggestion_json_round_trip(tiny_classifier: Classifier) -> None:
+    suggestion = tiny_classifier.suggest(["I have chest pain and shortness of breath"])[0]
+    data = json.loads(json.dumps(suggestion.to_dict()))
+    assert Suggestion.from_dict(data) == suggestion
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("", "text is empty"), ("   \n\t", "text is empty"), ("x" * 20_001, "too long: 20001")],
+)
+def test_bad_text(tiny_classifier: Classifier, text: str, message: str) -> None:
+    with pytest.raises(InputTextError, match=message):
+        tiny_classifier.suggest([text])
+
+
+def test_bad_text_in_a_batch_is_named(tiny_classifier: Classifier) -> None:
+    with pytest.raises(InputTextError, match="text 1: text is empty"):
+        tiny_classifier.suggest(["fine", " "])
+
+
+def test_max_text_chars_defaults_to_the_setting(tiny_artifact: Path) -> None:
+    from medconsult.config import get_settings
+
+    classifier = Classifier.load(tiny_artifact, device="cpu")
+    assert classifier.max_text_chars == get_settings().max_text_chars
+
+
+def test_missing_artifact(tmp_path: Path) -> None:
+    with pytest.raises(ArtifactError, match="not found"):
+        Classifier.load(tmp_path / "nope")
+
+
+def test_incomplete_artifact(tiny_artifact: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_artifact, broken)
+    (broken / "calibration.json").chmod(0o644)
+    (broken / "calibration.json").unlink()
+    with pytest.raises(ArtifactError, match="missing calibration.json"):
+        Classifier.load(broken)
+
+
+def test_corrupt_weights(tiny_artifact: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "corrupt"
+    shutil.copytree(tiny_artifact, broken)
+    weights = broken / "model.safetensors"
+    weights.chmod(0o644)
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(ArtifactError, match="cannot load model"):
+        Classifier.load(broken)
+
+
+def test_corrupt_json(tiny_artifact: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "badjson"
+    shutil.copytree(tiny_artifact, broken)
+    (broken / "config.json").chmod(0o644)
+    (broken / "config.json").write_text("{not json")
+    with pytest.raises(ArtifactError, match="corrupt"):
+        Classifier.load(broken)
+
+
+def test_int8_is_close_to_fp32(tiny_artifact: Path, tiny_classifier: Classifier) -> None:
+    quantised = Classifier.load(tiny_artifact, device="cpu", int8=True)
+    assert quantised.int8 and quantised.fast_model is not quantised.model
+    fp32 = tiny_classifier.probabilities(TEXTS)
+    int8 = quantised.probabilities(TEXTS)
+    assert np.abs(fp32 - int8).max() < 0.05
+    suggestion = quantised.suggest(TEXTS[:1])[0]
+    assert suggestion.evidence  # evidence uses the full-precision weights
+
+
+def test_predict_cli(tiny_artifact: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--model", str(tiny_artifact), "I have a fever and chest pain and I fainted"]) == 0
+    out = capsys.readouterr().out
+    assert "urgency: EMERGENCY" in out and "RED FLAG [loss_of_consciousness]" in out
+    assert "evidence:" in out
+    assert main(["--model", str(tiny_artifact), "--format", "json", "a cough"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert Suggestion.from_dict(data[0]).ranked
+
+
+def test_predict_cli_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--model", str(tmp_path / "missing"), "a cough"]) == 2
+    err = capsys.readouterr().err
+    assert "model artifact directory not found" in err and "Traceback" not in err

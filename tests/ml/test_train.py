@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from medconsult.ml.artifacts import REQUIRED_FILES, read_artifact_info, validate_artifact
+from medconsult.ml.data import LABELS
+
+
+def test_tiny_artifact_is_complete_and_self_describing(tiny_artifact: Path) -> None:
+    for name in REQUIRED_FILES:
+        assert (tiny_artifact / name).is_file(), name
+    config = json.loads((tiny_artifact / "config.json").read_text())
+    assert [config["id2label"][str(i)] for i in range(len(LABELS))] == list(LABELS)
+    assert config["label2id"]["gerd"] == LABELS.index("gerd")
+    args = json.loads((tiny_artifact / "training_args.json").read_text())
+    assert args["seed"] == 0 and args["val_fraction"] == 0.34
+    assert len(args["data_sha256"]) == 64
+    assert args["window_aggregation"] == "mean of window logits"
+    metrics = json.loads((tiny_artifact / "metrics.json").read_text())
+    for key in ("accuracy", "macro_f1", "top3_accuracy", "ece", "abstain_rate"):
+        assert key in metrics["validation"]
+        assert key in metrics["baseline_tfidf_logreg"]
+    calibration = json.loads((tiny_artifact / "calibration.json").read_text())
+    assert calibration["temperature"] > 0
+    assert 0.0 <= calibration["threshold"] <= 1.0
+    assert "precision" in calibration["threshold_rule"]
+    validate_artifact(tiny_artifact)
+
+
+def test_model_card(tiny_artifact: Path) -> None:
+    card = (tiny_artifact / "README.md").read_text()
+    assert card.startswith("---\n")
+    assert "pipeline_tag: text-classification" in card
+    assert "Not for clinical decision-making on its own" in card
+    assert "reviewed" in card.lower() or "reviews" in card.lower()
+    assert "## Limitations" in card and "## Calibration" in card
+    assert "K64.9" in card
+
+
+def test_artifact_files_are_read_only(tiny_artifact: Path) -> None:
+    assert not (tiny_artifact / "model.safetensors").stat().st_mode & 0o222
+
+
+def test_artifact_info(tiny_artifact: Path) -> None:
+    info = read_artifact_info(tiny_artifact)
+    assert info.version == tiny_artifact.name
+    assert info.base_model == "tiny-random"
+    assert "accuracy" in info.metrics and "accuracy" in info.baseline_metrics
+    assert info.card_path == tiny_artifact / "README.md"
+
+
+def test_refuses_to_overwrite_a_non_empty_dir(tmp_path: Path) -> None:
+    from medconsult.ml.errors import ArtifactError
+    from medconsult.ml.testing import build_tiny_artifact
+
+    out = tmp_path / "existing"
+    out.mkdir()
+    (out / "keep.txt").write_text("do not touch")
+    with pytest.raises(ArtifactError, match="refusing to overwrite"):
+        build_tiny_artifact(out)
+    assert (out / "keep.txt").read_text() == "do not touch"
+
+
+def test_training_data_with_unknown_labels_is_refused(tmp_path: Path) -> None:
+    from medconsult.ml.errors import DataFormatError
+    from medconsult.ml.testing import build_tiny_artifact
+
+    with pytest.raises(DataFormatError, match="'Flu' \\(1 rows\\)"):
+        build_tiny_artifact(tmp_path / "a", rows=[("Acne", "pimples"), ("Flu", "aches")])
+
+
+def test_train_cli_reports_bad_data_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from medconsult.ml import train
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("diagnosis,description\nx,y\n")
+    status = train.main(["--data", str(bad), "--out", str(tmp_path / "out"), "--tiny"])
+    captured = capsys.readouterr()
+    assert status == 2
+    assert "needs columns 'label' and 'text'" in captured.err
+    assert "Traceback" not in captured.err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_packaged_checkpoint_end_to_end(tmp_path: Path) -> None:
+    """The real base model, one epoch on a small subset: artifact, card and metrics."""
+    import csv
+
+    from medconsult.ml.data import default_data_path, load_dataset
+    from medconsult.ml.predict import Classifier
+    from medconsult.ml.train import TrainConfig, train
+
+    dataset = load_dataset(default_data_path())
+    per_label: dict[str, int] = {}
+    rows = []
+    for raw, label, text in zip(dataset.raw_labels, dataset.labels, dataset.texts, strict=True):
+        if per_label.get(str(label), 0) < 6:
+            per_label[str(label)] = per_label.get(str(label), 0) + 1
+            rows.append((raw, text))
+    data = tmp_path / "subset.csv"
+    with data.open("w", newline="") as handle:
+        csv.writer(handle).writerows([("label", "text"), *rows])
+    out = train(TrainConfig(data=data, out=tmp_path / "real", epochs=1, progress=False))
+    validate_artifact(out)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["validation"]["n"] == 48
+    assert (
+        "all-MiniLM-L6-v2" in (out / "README.md").read_text()
+        or "model" in (out / "README.md").read_text()
+    )
+    suggestion = Classifier.load(out, device="cpu").suggest(["I sneeze and my nose runs"])[0]
+    assert len(suggestion.ranked) == 5
