@@ -58,5 +58,5 @@ def test_validate_reports_mismatched_labels(tiny_artifact: Path, tmp_path: Path)
     labels = copy / "labels.json"
     labels.chmod(0o644)
     labels.write_text('{"labels": []}')
-    with pytest.raises(ArtifactError, match="does not match labels.json"):
+    with pytest.raises(ArtifactError, match=r"does not match labels\.json"):
         validate_artifact(copy)

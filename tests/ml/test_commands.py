@@ -10,11 +10,17 @@ def test_register_adds_subcommands_with_handlers() -> None:
     subparsers = parser.add_subparsers(dest="command")
     register(subparsers)
     args = parser.parse_args(["train", "--epochs", "3", "--seed", "7", "--max-length", "64"])
-    assert callable(args.func) and args.epochs == 3 and args.seed == 7 and args.max_length == 64
+    assert callable(args.func)
+    assert args.epochs == 3
+    assert args.seed == 7
+    assert args.max_length == 64
     args = parser.parse_args(["evaluate", "--model", "m", "--format", "json", "--int8"])
-    assert callable(args.func) and args.format == "json" and args.int8
+    assert callable(args.func)
+    assert args.format == "json"
+    assert args.int8
     args = parser.parse_args(["predict", "--model", "m", "I have a cough"])
-    assert callable(args.func) and args.text == ["I have a cough"]
+    assert callable(args.func)
+    assert args.text == ["I have a cough"]
 
 
 def test_handler_turns_model_errors_into_status_2(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]

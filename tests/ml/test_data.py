@@ -71,7 +71,8 @@ def test_stratified_split_is_fixed_and_stratified() -> None:
 
 def test_single_row_label_stays_in_training() -> None:
     train, val = stratified_split(["a", "b", "b"], 0.5, 0)
-    assert 0 in train and len(val) == 1
+    assert 0 in train
+    assert len(val) == 1
 
 
 def test_encode_windows_covers_long_text_with_offsets() -> None:
@@ -82,7 +83,7 @@ def test_encode_windows_covers_long_text_with_offsets() -> None:
     tokenizer = AutoTokenizer.from_pretrained(str(default_base_model()), local_files_only=True)
     long_text = "I have a fever and a rash on my arms. " * 40
     windows = encode_windows(tokenizer, ["short text", long_text], max_length=64, stride=16)
-    assert [w.text_index for w in windows][0] == 0
+    assert next(w.text_index for w in windows) == 0
     long_windows = [w for w in windows if w.text_index == 1]
     assert len(long_windows) > 1
     assert all(len(w.input_ids) <= 64 for w in windows)

@@ -70,7 +70,8 @@ def test_text_report_writes_plots(
     plots = tmp_path / "plots"
     assert main(["--model", str(tiny_artifact), "--data", str(data), "--plots", str(plots)]) == 0
     out = capsys.readouterr().out
-    assert "macro-F1" in out and "baseline" in out
+    assert "macro-F1" in out
+    assert "baseline" in out
     for name in ("confusion_matrix.png", "reliability_diagram.png"):
         assert (plots / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -82,4 +83,5 @@ def test_bad_csv_exits_2(
     bad.write_text("a,b\n1,2\n")
     assert main(["--model", str(tiny_artifact), "--data", str(bad), "--format", "json"]) == 2
     err = capsys.readouterr().err
-    assert "needs columns 'label' and 'text'" in err and "Traceback" not in err
+    assert "needs columns 'label' and 'text'" in err
+    assert "Traceback" not in err

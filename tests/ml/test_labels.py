@@ -20,7 +20,9 @@ def test_24_labels_with_complete_metadata() -> None:
     for label in labels:
         assert ICD10.match(label.icd10), label
         assert label.urgency in URGENCY_ORDER
-        assert label.display_name and label.description and label.icd10_title
+        assert label.display_name
+        assert label.description
+        assert label.icd10_title
 
 
 def test_every_raw_spelling_in_the_data_maps_to_a_label() -> None:

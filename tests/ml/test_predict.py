@@ -28,7 +28,8 @@ def test_suggest_ranked_calibrated_and_typed(tiny_classifier: Classifier) -> Non
         assert 0.0 < sum(probabilities) <= 1.0 + 1e-6
         assert all(item.icd10 and item.display_name for item in suggestion.ranked)
         assert suggestion.model_version == tiny_classifier.version
-        assert suggestion.windowed is False and suggestion.n_windows == 1
+        assert suggestion.windowed is False
+        assert suggestion.n_windows == 1
         assert suggestion.abstained == (probabilities[0] < tiny_classifier.threshold)
 
 
@@ -105,7 +106,7 @@ def test_incomplete_artifact(tiny_artifact: Path, tmp_path: Path) -> None:
     shutil.copytree(tiny_artifact, broken)
     (broken / "calibration.json").chmod(0o644)
     (broken / "calibration.json").unlink()
-    with pytest.raises(ArtifactError, match="missing calibration.json"):
+    with pytest.raises(ArtifactError, match=r"missing calibration\.json"):
         Classifier.load(broken)
 
 
@@ -130,7 +131,8 @@ def test_corrupt_json(tiny_artifact: Path, tmp_path: Path) -> None:
 
 def test_int8_is_close_to_fp32(tiny_artifact: Path, tiny_classifier: Classifier) -> None:
     quantised = Classifier.load(tiny_artifact, device="cpu", int8=True)
-    assert quantised.int8 and quantised.fast_model is not quantised.model
+    assert quantised.int8
+    assert quantised.fast_model is not quantised.model
     fp32 = tiny_classifier.probabilities(TEXTS)
     int8 = quantised.probabilities(TEXTS)
     assert np.abs(fp32 - int8).max() < 0.05
@@ -141,7 +143,8 @@ def test_int8_is_close_to_fp32(tiny_artifact: Path, tiny_classifier: Classifier)
 def test_predict_cli(tiny_artifact: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--model", str(tiny_artifact), "I have a fever and chest pain and I fainted"]) == 0
     out = capsys.readouterr().out
-    assert "urgency: EMERGENCY" in out and "RED FLAG [loss_of_consciousness]" in out
+    assert "urgency: EMERGENCY" in out
+    assert "RED FLAG [loss_of_consciousness]" in out
     assert "evidence:" in out
     assert main(["--model", str(tiny_artifact), "--format", "json", "a cough"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -151,4 +154,5 @@ def test_predict_cli(tiny_artifact: Path, capsys: pytest.CaptureFixture[str]) ->
 def test_predict_cli_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--model", str(tmp_path / "missing"), "a cough"]) == 2
     err = capsys.readouterr().err
-    assert "model artifact directory not found" in err and "Traceback" not in err
+    assert "model artifact directory not found" in err
+    assert "Traceback" not in err

@@ -16,7 +16,8 @@ def test_tiny_artifact_is_complete_and_self_describing(tiny_artifact: Path) -> N
     assert [config["id2label"][str(i)] for i in range(len(LABELS))] == list(LABELS)
     assert config["label2id"]["gerd"] == LABELS.index("gerd")
     args = json.loads((tiny_artifact / "training_args.json").read_text())
-    assert args["seed"] == 0 and args["val_fraction"] == 0.34
+    assert args["seed"] == 0
+    assert args["val_fraction"] == 0.34
     assert len(args["data_sha256"]) == 64
     assert args["window_aggregation"] == "mean of window logits"
     metrics = json.loads((tiny_artifact / "metrics.json").read_text())
@@ -36,7 +37,8 @@ def test_model_card(tiny_artifact: Path) -> None:
     assert "pipeline_tag: text-classification" in card
     assert "Not for clinical decision-making on its own" in card
     assert "reviewed" in card.lower() or "reviews" in card.lower()
-    assert "## Limitations" in card and "## Calibration" in card
+    assert "## Limitations" in card
+    assert "## Calibration" in card
     assert "K64.9" in card
 
 
@@ -48,7 +50,8 @@ def test_artifact_info(tiny_artifact: Path) -> None:
     info = read_artifact_info(tiny_artifact)
     assert info.version == tiny_artifact.name
     assert info.base_model == "tiny-random"
-    assert "accuracy" in info.metrics and "accuracy" in info.baseline_metrics
+    assert "accuracy" in info.metrics
+    assert "accuracy" in info.baseline_metrics
     assert info.card_path == tiny_artifact / "README.md"
 
 
