@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from medconsult.audit.models import AuditEvent
+from medconsult.consultations import service as consultations_service
 from medconsult.consultations.models import ConsultationStatus, JobStatus
 from medconsult.db import utcnow
 from medconsult.patients import service as patients_service
@@ -252,6 +253,19 @@ class TestCasePage:
         assert "Penicillin" in response.text
         assert "Old rash" in response.text
         assert "Psoriasis (L40.9)" in response.text
+
+    def test_shows_messages_escaped(self, client: TestClient, session: Session) -> None:
+        login(client, session, create_doctor(session))
+        patient = create_patient(session)
+        consultation = create_consultation(session, patient=patient)
+        consultations_service.post_message(
+            session, actor=patient, consultation_id=consultation.id, body="<i>It got worse</i>"
+        )
+
+        response = client.get(f"/doctor/consultations/{consultation.id}")
+
+        assert "&lt;i&gt;It got worse&lt;/i&gt;" in response.text
+        assert f'action="/consultations/{consultation.id}/messages"' in response.text
 
     def test_read_is_audited(self, client: TestClient, session: Session) -> None:
         doctor = create_doctor(session)

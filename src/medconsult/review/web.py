@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from medconsult.auth import DoctorUser
+from medconsult.consultations import service as consultations_service
 from medconsult.consultations.models import ConsultationStatus, Urgency
 from medconsult.db import SessionDep
 from medconsult.errors import ValidationFailed
@@ -131,6 +132,9 @@ def _render_case(
     status_code: int = 200,
 ) -> Response:
     case = review_service.get_case(session, actor=user, consultation_id=consultation_id)
+    messages = consultations_service.list_messages(
+        session, actor=user, consultation_id=consultation_id
+    )
     form = form or {}
     label_query = form.get("q", "")
     return render(
@@ -138,6 +142,9 @@ def _render_case(
         "doctor/case.html",
         {
             "case": case,
+            # The messages partial is shared with the patient's page and reads these two names.
+            "consultation": case.consultation,
+            "messages": messages,
             "form": form,
             "errors": errors or {},
             "labels": review_service.search_labels(actor=user, query=label_query, limit=50),
