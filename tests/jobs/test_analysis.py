@@ -1,0 +1,267 @@
+"""The analysis steps on PostgreSQL with a fake model: claim, store, retry, give up, wait."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from medconsult.config import Settings, get_settings
+from medconsult.consultations import service as consultations_service
+from medconsult.consultations.models import (
+    AnalysisJob,
+    Consultation,
+    ConsultationStatus,
+    JobStatus,
+)
+from medconsult.consultations.schemas import ConsultationCreate
+from medconsult.diagnosis.models import AISuggestion
+from medconsult.jobs import analysis
+from medconsult.ml.errors import InputTextError, ModelError
+from tests import factories
+from tests.consultations.samples import suggestion
+from tests.jobs.fakes import FakeModels
+
+
+@pytest.fixture
+def factory(session: Session) -> sessionmaker[Session]:
+    """Sessions that work inside the test's rolled-back transaction (one savepoint each)."""
+    return sessionmaker(bind=session.connection(), join_transaction_mode="create_savepoint")
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return get_settings().model_copy(update={"job_max_attempts": 2})
+
+
+def _submitted(session: Session) -> uuid.UUID:
+    patient = factories.create_patient(session)
+    consultation, _ = consultations_service.submit(
+        session,
+        actor=patient,
+        data=ConsultationCreate(
+            chief_complaint="Fever",
+            history="High fever and chills for two days.",
+            ai_consent=True,
+            idempotency_key=uuid.uuid4().hex,
+        ),
+        uploads=[],
+    )
+    return consultation.id
+
+
+def _job(session: Session, consultation_id: uuid.UUID) -> AnalysisJob:
+    session.expire_all()
+    job = session.scalar(select(AnalysisJob).where(AnalysisJob.consultation_id == consultation_id))
+    assert job is not None
+    return job
+
+
+def _current_count(session: Session, consultation_id: uuid.UUID) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(AISuggestion)
+            .where(AISuggestion.consultation_id == consultation_id, AISuggestion.is_current)
+        )
+        or 0
+    )
+
+
+class TestSuccessfulAnalysis:
+    def test_stores_suggestion_and_moves_to_review(
+        self, session: Session, factory: sessionmaker[Session], settings: Settings
+    ) -> None:
+        consultation_id = _submitted(session)
+        models = FakeModels(result=suggestion(urgency="urgent", model_version="fake-v1"))
+
+        outcome = analysis.analyse(
+            factory, consultation_id=consultation_id, models=models, settings=settings
+        )
+
+        assert outcome == "succeeded"
+        job = _job(session, consultation_id)
+        assert job.status is JobStatus.succeeded
+        assert job.attempts == 1
+        stored = session.scalar(
+            select(AISuggestion).where(AISuggestion.consultation_id == consultation_id)
+        )
+        assert stored is not None
+        assert stored.model_version == "fake-v1"
+        assert stored.analysed_text.startswith("Chief complaint: Fever")
+        consultation = session.get(Consultation, consultation_id)
+        assert consultation is not None
+        assert consultation.status is ConsultationStatus.awaiting_review
+        assert consultation.urgency_rank == 1
+
+    def test_reanalysis_keeps_exactly_one_current_suggestion(
+        self, session: Session, factory: sessionmaker[Session], settings: Settings
+    ) -> None:
+        consultation_id = _submitted(session)
+        analysis.analyse(
+            factory,
+            consultation_id=consultation_id,
+            models=FakeModels(result=suggestion(model_version="v1")),
+            settings=settings,
+        )
+        job = _job(session, consultation_id)
+        job.status = JobStatus.queued  # e.g. a new model version was activated
+        session.flush()
+
+        analysis.analyse(
+            factory,
+            consultation_id=consultation_id,
+            models=FakeModels(result=suggestion(model_version="v2")),
+            settings=settings,
+        )
+
+        assert _current_count(session, consultation_id) == 1
+        current = session.scalar(
+            select(AISuggestion).where(
+                AISuggestion.consultation_id == consultation_id, AISuggestion.is_current
+            )
+        )
+        assert current is not None
+        assert current.model_version == "v2"
+
+    def test_duplicate_delivery_does_nothing(
+        self, session: Session, factory: sessionmaker[Session], settings: Settings
+    ) -> None:
+        consultation_id = _submitted(session)
+        models = FakeModels(result=suggestion())
+        analysis.analyse(factory, consultation_id=consultation_id, models=models, settings=settings)
+
+        outcome = analysis.analyse(
+            factory, consultation_id=consultation_id, models=models, settings=settings
+        )
+
+        assert outcome == "done"
+        assert len(models.texts) == 1
+
+
+class TestFailures:
+    def test_transient_error_asks_for_a_retry(
+        self, session: Session, factory: sessionmaker[Session], settings: Settings
+    ) -> None:
+        consultation_id = _submitted(session)
+
+        with pytest.raises(analysis.RetryLater):
+            analysis.analyse(
+                factory,
+                consultation_id=consultation_id,
+                models=FakeModels(error=ModelError("out of memory")),
+                settings=settings,
+            )
+
+        job = _job(session, consultation_id)
+        assert job.status is JobStatus.queued
+        assert job.last_error == "ModelError: out of memory"
+
+    def test_marked_failed_after_max_attempts_and_released_to_doctors(
+        self, session: Session, factory: sessionmaker[Session], settings: Settings
+    ) -> None:
+        consultation_id = _submitted(session)
+        failing = FakeModels(error=ModelError("out of memory"))
+        with pytest.raises(analysis.RetryLater):
+            analysis.analyse(
+                factory, consultation_id=consultation_id, models=failing, settings=settings
+            )
+
+        outcome = analysis.analyse(
+            factory, consultation_id=consultation_id, models=failing, settings=settings
+        )
+
+        assert outcome == "failed"
+        job = _job(session, consultation_id)
+        assert job.status is JobStatus.failed
+        assert job.attempts == 2
+        consultation = session.get(Consultation, consultation_id)
+        assert consultation is not None
+        assert consultation.status is ConsultationStatus.awaiting_review
+
+    def test_claims_beyond_the_limit_fail_without_running(
+        self, session: Session, factory: sessionmaker[Session], settings: Settings
+    ) -> None:
+        consultation_id = _submitted(session)
+        job = _job(session, consultation_id)
+        job.attempts = settings.job_max_attempts  # earlier attempts died with their worker
+        job.status = JobStatus.running
+        session.flush()
+        models = FakeModels(result=suggestion())
+
+        outcome = analysis.analyse(
+            factory, consultation_id=consultation_id, models=models, settings=settings
+        )
+
+        assert outcome == "failed"
+        assert models.texts == []
+        assert _job(session, consultation_id).status is JobStatus.failed
+
+    def test_bad_input_fails_at_once(
+        self, session: Session, factory: sessionmaker[Session], settings: Settings
+    ) -> None:
+        consultation_id = _submitted(session)
+
+        outcome = analysis.analyse(
+            factory,
+            consultation_id=consultation_id,
+            models=FakeModels(error=InputTextError("text is empty")),
+            settings=settings,
+        )
+
+        assert outcome == "failed"
+        assert _job(session, consultation_id).attempts == 1
+
+
+class TestNoModel:
+    def test_waits_for_a_model_and_doctors_can_review(
+        self, session: Session, factory: sessionmaker[Session], settings: Settings
+    ) -> None:
+        consultation_id = _submitted(session)
+
+        outcome = analysis.analyse(
+            factory,
+            consultation_id=consultation_id,
+            models=FakeModels(available=False),
+            settings=settings,
+        )
+
+        assert outcome == "waiting_for_model"
+        job = _job(session, consultation_id)
+        assert job.status is JobStatus.waiting_for_model
+        assert job.attempts == 0
+        consultation = session.get(Consultation, consultation_id)
+        assert consultation is not None
+        assert consultation.status is ConsultationStatus.awaiting_review
+
+
+class TestConcludedBeforeAnalysis:
+    def test_no_suggestion_is_attached_after_the_doctor_decided(
+        self, session: Session, factory: sessionmaker[Session], settings: Settings
+    ) -> None:
+        consultation_id = _submitted(session)
+        consultation = session.get(Consultation, consultation_id)
+        assert consultation is not None
+        consultation.status = ConsultationStatus.concluded
+        session.flush()
+
+        outcome = analysis.analyse(
+            factory,
+            consultation_id=consultation_id,
+            models=FakeModels(result=suggestion()),
+            settings=settings,
+        )
+
+        assert outcome == "concluded"
+        assert _current_count(session, consultation_id) == 0
+
+
+class TestHoldHook:
+    def test_ignored_outside_testing(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv(analysis.HOLD_ENV, "30")
+
+        production = get_settings().model_copy(update={"env": "production"})
+
+        assert analysis.hold_seconds(production) == 0.0
