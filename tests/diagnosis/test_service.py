@@ -1,0 +1,124 @@
+"""Diagnosis service: the analysed text, stored suggestions, the patient's view."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from medconsult.consultations.models import Consultation, ReportFile, Urgency
+from medconsult.diagnosis import service
+from medconsult.diagnosis.models import AISuggestion
+from tests import factories
+from tests.consultations.samples import suggestion
+
+
+def _consultation(session: Session) -> Consultation:
+    consultation = factories.create_consultation(
+        session, patient=factories.create_patient(session), history="Fever and cough."
+    )
+    consultation.past_history = "Asthma."
+    consultation.current_medications = "Salbutamol."
+    session.add(
+        ReportFile(
+            consultation_id=consultation.id,
+            original_name="xray.txt",
+            content_type="text/plain; charset=utf-8",
+            size_bytes=10,
+            sha256="0" * 64,
+            storage_key="abc123",
+            extracted_text="Right lower lobe opacity.",
+        )
+    )
+    session.flush()
+    session.refresh(consultation)
+    return consultation
+
+
+class TestComposeAnalysedText:
+    def test_patient_sections_first_then_reports(self, session: Session) -> None:
+        consultation = _consultation(session)
+
+        composed = service.compose_analysed_text(consultation, max_chars=10_000)
+
+        assert composed == (
+            "Chief complaint: Cough and fever\n\n"
+            "History of the present illness: Fever and cough.\n\n"
+            "Past history: Asthma.\n\n"
+            "Current medications: Salbutamol.\n\n"
+            "Report: Right lower lobe opacity."
+        )
+
+    def test_bounded_by_the_classifier_limit(self, session: Session) -> None:
+        consultation = _consultation(session)
+
+        composed = service.compose_analysed_text(consultation, max_chars=40)
+
+        assert len(composed) <= 40
+        assert composed.startswith("Chief complaint")
+
+
+class TestStoreSuggestion:
+    def test_supersedes_the_previous_and_syncs_urgency(self, session: Session) -> None:
+        consultation = _consultation(session)
+        first = service.store_suggestion(
+            session, consultation=consultation, suggestion=suggestion(), analysed_text="a"
+        )
+
+        second = service.store_suggestion(
+            session,
+            consultation=consultation,
+            suggestion=suggestion(urgency="emergency", model_version="v2"),
+            analysed_text="b",
+        )
+
+        session.refresh(first)
+        assert not first.is_current
+        assert first.superseded_at is not None
+        assert second.is_current
+        assert second.model_version == "v2"
+        assert second.ranked[0]["label"] == "pneumonia"
+        assert consultation.urgency is Urgency.emergency
+        assert consultation.urgency_rank == 0
+        current = session.scalar(
+            select(func.count())
+            .select_from(AISuggestion)
+            .where(AISuggestion.consultation_id == consultation.id, AISuggestion.is_current)
+        )
+        assert current == 1
+
+
+class TestConfidenceBand:
+    @pytest.mark.parametrize(
+        ("probability", "rank", "band"),
+        [
+            (0.8, 0, "most_likely"),
+            (0.8, 1, "possible"),
+            (0.3, 0, "possible"),
+            (0.1, 0, "less_likely"),
+            (0.05, 2, "less_likely"),
+        ],
+    )
+    def test_bands(self, probability: float, rank: int, band: str) -> None:
+        assert service.confidence_band(probability, rank=rank) == band
+
+
+class TestPatientView:
+    def test_top_three_with_words_and_red_flag_reasons(self, session: Session) -> None:
+        consultation = _consultation(session)
+        stored = service.store_suggestion(
+            session,
+            consultation=consultation,
+            suggestion=suggestion(urgency="emergency", red_flag_reason="Chest pain"),
+            analysed_text="x",
+        )
+
+        view = service.patient_view(stored)
+
+        assert [i.display_name for i in view.items] == [
+            "Pneumonia",
+            "Common cold",
+            "Bronchial asthma",
+        ]
+        assert [i.band_label for i in view.items] == ["Most likely", "Possible", "Less likely"]
+        assert view.red_flag_reasons == ("Chest pain",)
