@@ -359,6 +359,28 @@ class TestClaimAndSignOff:
         assert bad_decision.status_code == 422
         assert 'id="decision-error"' in bad_decision.text
 
+    def test_oversized_note_rerenders_with_message(
+        self, client: TestClient, session: Session
+    ) -> None:
+        doctor = create_doctor(session)
+        token = login(client, session, doctor)
+        consultation = create_consultation(session, patient=create_patient(session))
+        review_service.claim(session, actor=doctor, consultation_id=consultation.id)
+
+        response = client.post(
+            f"/doctor/consultations/{consultation.id}/review",
+            data={
+                "csrf_token": token,
+                "decision": "modify",
+                "label_key": "malaria",
+                "private_note": "x" * 20_001,
+            },
+        )
+
+        assert response.status_code == 422
+        assert 'id="private_note-error"' in response.text
+        assert review_service.latest_review(session, consultation_id=consultation.id) is None
+
     def test_unclaimed_case_review_is_409(self, client: TestClient, session: Session) -> None:
         token = login(client, session, create_doctor(session))
         consultation = create_consultation(session, patient=create_patient(session))

@@ -18,7 +18,6 @@ from medconsult.db import SessionDep
 from medconsult.errors import ValidationFailed
 from medconsult.i18n import _, ngettext
 from medconsult.review import service as review_service
-from medconsult.review.models import Decision
 from medconsult.review.schemas import QueueStatusFilter, ReviewCreate
 from medconsult.web.templating import is_htmx, redirect, render
 
@@ -151,7 +150,6 @@ def _render_case(
             "selected_label": form.get("label_key", ""),
             "status_names": STATUS_NAMES,
             "urgency_names": URGENCY_NAMES,
-            "decisions": list(Decision),
         },
         status_code=status_code,
     )
@@ -217,10 +215,8 @@ def submit_review(
             session, actor=user, consultation_id=consultation_id, data=data
         )
     except ValidationError as exc:
-        errors = {
-            str(e["loc"][0]) if e["loc"] else "decision": _review_field_message(str(e["loc"][0]))
-            for e in exc.errors()
-        }
+        fields = [str(error["loc"][0]) if error["loc"] else "decision" for error in exc.errors()]
+        errors = {name: _review_field_message(name) for name in fields}
         return _render_case(
             request, session, user, consultation_id, form=form, errors=errors, status_code=422
         )
