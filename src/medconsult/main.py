@@ -27,6 +27,8 @@ from medconsult.errors import MedconsultError, NotAuthenticated, TooManyRequests
 from medconsult.middleware import PlatformMiddleware
 from medconsult.patients import api as patients_api
 from medconsult.patients import web as patients_web
+from medconsult.review import api as review_api
+from medconsult.review import web as review_web
 from medconsult.web import pages
 from medconsult.web.templating import STATIC_DIR, render
 
@@ -136,6 +138,8 @@ def create_app(
     app.include_router(patients_api.router, prefix="/api/v1")
     app.include_router(consultations_web.router)
     app.include_router(consultations_api.router, prefix="/api/v1")
+    app.include_router(review_web.router)
+    app.include_router(review_api.router, prefix="/api/v1")
     return app
 
 
