@@ -18,6 +18,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from medconsult import health
 from medconsult.accounts import api as accounts_api
 from medconsult.accounts import web as accounts_web
+from medconsult.admin import api as admin_api
+from medconsult.admin import web as admin_web
 from medconsult.auth import CSRFProtect
 from medconsult.config import get_settings
 from medconsult.consultations import api as consultations_api
@@ -61,7 +63,11 @@ def _error_response(
 def _register_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MedconsultError)
     async def medconsult_error(request: Request, exc: MedconsultError) -> Response:
-        if isinstance(exc, NotAuthenticated) and not _wants_json(request) and request.method == "GET":
+        if (
+            isinstance(exc, NotAuthenticated)
+            and not _wants_json(request)
+            and request.method == "GET"
+        ):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         extra: dict[str, Any] = {}
         if exc.field:
@@ -140,6 +146,8 @@ def create_app(
     app.include_router(consultations_api.router, prefix="/api/v1")
     app.include_router(review_web.router)
     app.include_router(review_api.router, prefix="/api/v1")
+    app.include_router(admin_web.router)
+    app.include_router(admin_api.router, prefix="/api/v1")
     return app
 
 
