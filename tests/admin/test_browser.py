@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session
 
 from medconsult.accounts.models import Role, User
 from medconsult.config import get_settings
 from medconsult.diagnosis import registry
+from medconsult.diagnosis.models import ModelVersion
 from tests import factories
 
 pytestmark = pytest.mark.browser
@@ -60,13 +61,15 @@ class TestCreateDoctorAccount:
         admin_page.get_by_label("Email").fill(email)
         admin_page.get_by_label("Full name").fill("Dr Browser")
         admin_page.get_by_label("Role").select_option("doctor")
-        admin_page.get_by_role("button", name="Create account").click()
+        with admin_page.expect_navigation():
+            admin_page.get_by_role("button", name="Create account").click()
         link = admin_page.get_by_label("Set-password link").input_value()
         doctor = second_context.new_page()
         doctor.goto(link)
         doctor.get_by_label("New password", exact=True).fill("browser chosen password 9")
         doctor.get_by_label("Repeat new password").fill("browser chosen password 9")
-        doctor.get_by_role("button", name="Set password").click()
+        with doctor.expect_navigation():
+            doctor.get_by_role("button", name="Set password").click()
 
         _sign_in(doctor, email, "browser chosen password 9")
 
@@ -91,6 +94,16 @@ class TestDeactivateUser:
         assert "/login" in doctor_page.url
 
 
+@pytest.fixture
+def forget_versions(engine: Engine) -> Iterator[list[str]]:
+    """Versions the test registers; removed afterwards so later tests see the registry as before."""
+    versions: list[str] = []
+    yield versions
+    with Session(engine) as session:
+        session.execute(delete(ModelVersion).where(ModelVersion.version.in_(versions)))
+        session.commit()
+
+
 class TestSwitchActiveModel:
     def test_activating_another_version_is_served_next(
         self,
@@ -98,10 +111,12 @@ class TestSwitchActiveModel:
         engine: Engine,
         tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch,
+        forget_versions: list[str],
     ) -> None:
         # The live server runs in this process and reads the artifacts folder at call time.
         monkeypatch.setattr(get_settings(), "artifacts_dir", tmp_path)
         monkeypatch.setattr(get_settings(), "model_dir", None)
+        forget_versions.extend(["20260101T000000Z-old", "20260201T000000Z-new"])
         factories.write_minimal_artifact(tmp_path, "20260101T000000Z-old")
         factories.write_minimal_artifact(tmp_path, "20260201T000000Z-new", accuracy=0.9)
         admin_page.goto("/admin/models")

@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from medconsult.accounts import service as accounts_service
@@ -190,7 +190,9 @@ class TestAuditQuery:
 
 
 @pytest.fixture
-def artifacts_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def artifacts_root(session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    # Start from an empty registry (rolled back with the test): browser tests commit versions.
+    session.execute(delete(ModelVersion))
     root = tmp_path / "artifacts"
     root.mkdir()
     monkeypatch.setattr(get_settings(), "artifacts_dir", root)
