@@ -43,14 +43,16 @@ class TestCreate:
     def test_replay_returns_the_same_consultation(
         self, client: TestClient, session: Session
     ) -> None:
-        token = factories.login(client, session, factories.create_patient(session))
+        patient = factories.create_patient(session)
+        token = factories.login(client, session, patient)
         first = client.post("/api/v1/consultations", data=_form(token))
 
         second = client.post("/api/v1/consultations", data=_form(token))
 
         assert second.status_code == 200
         assert second.json()["id"] == first.json()["id"]
-        assert session.scalar(select(func.count()).select_from(Consultation)) == 1
+        count = select(func.count()).where(Consultation.patient_id == patient.id)
+        assert session.scalar(count) == 1
 
     def test_missing_consent_is_422_with_field(self, client: TestClient, session: Session) -> None:
         token = factories.login(client, session, factories.create_patient(session))

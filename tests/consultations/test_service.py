@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from medconsult.accounts.models import User
 from medconsult.audit.models import AuditEvent, Outcome
 from medconsult.config import get_settings
 from medconsult.consultations import service
@@ -41,8 +42,12 @@ def _data(**overrides: object) -> ConsultationCreate:
     return ConsultationCreate.model_validate(values)
 
 
-def _count(session: Session, model: type) -> int:
-    return int(session.scalar(select(func.count()).select_from(model)) or 0)
+def _count(session: Session, model: type, patient: User) -> int:
+    """Rows of ``model`` belonging to ``patient`` (the live server commits other patients' rows)."""
+    query = select(func.count()).select_from(model)
+    if model is not Consultation:
+        query = query.join(Consultation, Consultation.id == model.consultation_id)  # type: ignore[attr-defined]
+    return int(session.scalar(query.where(Consultation.patient_id == patient.id)) or 0)
 
 
 class TestSubmit:
@@ -95,8 +100,8 @@ class TestSubmit:
 
         assert not created
         assert second.id == first.id
-        assert _count(session, Consultation) == 1
-        assert _count(session, AnalysisJob) == 1
+        assert _count(session, Consultation, patient) == 1
+        assert _count(session, AnalysisJob, patient) == 1
 
     def test_doctor_cannot_submit(self, session: Session) -> None:
         doctor = factories.create_doctor(session)
@@ -116,7 +121,7 @@ class TestSubmit:
             service.submit(session, actor=patient, data=_data(history=too_long), uploads=[])
 
         assert "history" in raised.value.errors
-        assert _count(session, Consultation) == 0
+        assert _count(session, Consultation, patient) == 0
 
 
 class TestReports:
@@ -177,7 +182,7 @@ class TestReports:
             )
 
         assert "not a PDF" in raised.value.errors["reports"]
-        assert _count(session, Consultation) == 0
+        assert _count(session, Consultation, patient) == 0
 
     def test_too_many_files_are_refused(self, session: Session) -> None:
         patient = factories.create_patient(session)
@@ -187,7 +192,7 @@ class TestReports:
         with pytest.raises(ValidationFailed, match="at most"):
             service.submit(session, actor=patient, data=_data(), uploads=uploads)
 
-        assert _count(session, ReportFile) == 0
+        assert _count(session, ReportFile, patient) == 0
 
     def test_file_over_the_size_limit_is_refused(
         self, session: Session, monkeypatch: pytest.MonkeyPatch
@@ -204,7 +209,7 @@ class TestReports:
                 settings=settings,
             )
 
-        assert _count(session, Consultation) == 0
+        assert _count(session, Consultation, patient) == 0
 
     def test_files_over_the_consultation_total_are_refused(self, session: Session) -> None:
         patient = factories.create_patient(session)
@@ -335,7 +340,7 @@ class TestMessages:
             )
         )
         assert denied is not None
-        assert _count(session, Message) == 0
+        assert _count(session, Message, patient) == 0
 
     def test_admin_is_forbidden(self, session: Session) -> None:
         admin = factories.create_admin(session)

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from medconsult.accounts.models import User
 from medconsult.consultations.models import Consultation, ConsultationStatus, JobStatus
 from tests import factories
 from tests.consultations.samples import EXECUTABLE, PNG_1PX, minimal_pdf
@@ -32,8 +33,10 @@ def _new_form(client: TestClient) -> dict[str, str]:
     }
 
 
-def _count(session: Session) -> int:
-    return int(session.scalar(select(func.count()).select_from(Consultation)) or 0)
+def _count(session: Session, patient: User) -> int:
+    """The patient's consultations (the live server commits other patients' rows)."""
+    query = select(func.count()).select_from(Consultation)
+    return int(session.scalar(query.where(Consultation.patient_id == patient.id)) or 0)
 
 
 class TestNewConsultationForm:
@@ -77,19 +80,21 @@ class TestNewConsultationForm:
     def test_double_submit_creates_one_consultation(
         self, client: TestClient, session: Session
     ) -> None:
-        factories.login(client, session, factories.create_patient(session))
+        patient = factories.create_patient(session)
+        factories.login(client, session, patient)
         form = _new_form(client)
 
         first = client.post("/consultations/new", data=form, follow_redirects=False)
         second = client.post("/consultations/new", data=form, follow_redirects=False)
 
         assert first.headers["location"] == second.headers["location"]
-        assert _count(session) == 1
+        assert _count(session, patient) == 1
 
     def test_missing_consent_shows_a_message_and_creates_nothing(
         self, client: TestClient, session: Session
     ) -> None:
-        factories.login(client, session, factories.create_patient(session))
+        patient = factories.create_patient(session)
+        factories.login(client, session, patient)
         form = _new_form(client)
         del form["ai_consent"]
 
@@ -98,12 +103,13 @@ class TestNewConsultationForm:
         assert response.status_code == 422
         assert "agree to the AI-assisted analysis" in response.text
         assert "A dull headache for two days." in response.text
-        assert _count(session) == 0
+        assert _count(session, patient) == 0
 
     def test_file_of_a_forbidden_type_shows_a_message(
         self, client: TestClient, session: Session
     ) -> None:
-        factories.login(client, session, factories.create_patient(session))
+        patient = factories.create_patient(session)
+        factories.login(client, session, patient)
 
         response = client.post(
             "/consultations/new",
@@ -113,7 +119,7 @@ class TestNewConsultationForm:
 
         assert response.status_code == 422
         assert "is not a PDF, a plain text file" in response.text
-        assert _count(session) == 0
+        assert _count(session, patient) == 0
 
     def test_script_in_history_is_shown_as_text(self, client: TestClient, session: Session) -> None:
         factories.login(client, session, factories.create_patient(session))
@@ -241,14 +247,17 @@ class TestReportFile:
         content_type: str,
         disposition: str,
     ) -> None:
-        factories.login(client, session, factories.create_patient(session))
+        patient = factories.create_patient(session)
+        factories.login(client, session, patient)
         created = client.post(
             "/consultations/new",
             data=_new_form(client),
             files=[("reports", (name, data, "application/octet-stream"))],
             follow_redirects=False,
         )
-        consultation = session.scalar(select(Consultation))
+        consultation = session.scalar(
+            select(Consultation).where(Consultation.patient_id == patient.id)
+        )
         assert created.status_code == 303
         assert consultation is not None
         report = consultation.reports[0]
