@@ -92,3 +92,15 @@ def test_encode_windows_covers_long_text_with_offsets() -> None:
     for window in long_windows:
         for start, end in window.offsets:
             assert 0 <= start <= end <= len(long_text)
+
+
+def test_ddxplus_patients_render_as_text() -> None:
+    folder = default_data_path().parents[1] / "ddxplus"
+    dataset = load_dataset(folder)
+    assert dataset.format == "ddxplus"
+    assert len(dataset) == 1974
+    assert dataset.texts[0].startswith("Age 11, sex F. Do you have swollen or painful lymph nodes?")
+    assert "Characterize your pain: sensitive" in dataset.texts[0]
+    assert load_dataset(folder / "patients.csv").format == "ddxplus"
+    # Its 49 pathologies are mostly not diagnoses the classifier knows: counted, not fatal.
+    assert sum(dataset.unknown_labels.values()) > 1000

@@ -55,6 +55,10 @@ def render_model_card(
         f"| `{label.key}` | {label.display_name} | {label.icd10} | {label.urgency} |"
         for label in labels
     )
+    base_name = str(training_args.get("base_model_name"))
+    base_model = (
+        "sentence-transformers/all-MiniLM-L6-v2" if base_name == "all-MiniLM-L6-v2" else base_name
+    )
     dataset_name = (
         f"symptom2disease (validation split, seed {training_args.get('seed')}, "
         f"fraction {training_args.get('val_fraction')})"
@@ -69,7 +73,7 @@ language: en
 library_name: transformers
 pipeline_tag: text-classification
 license: other
-base_model: sentence-transformers/all-MiniLM-L6-v2
+base_model: {base_model}
 tags:
   - medical
   - text-classification

@@ -149,13 +149,92 @@ def load_label_text_csv(path: Path) -> list[tuple[str, str]]:
     return rows
 
 
+def _is_ddxplus(path: Path) -> bool:
+    folder = path if path.is_dir() else path.parent
+    return (folder / "patients.csv").is_file() and (folder / "release_evidences.json").is_file()
+
+
+def _ddxplus_value(evidence: dict[str, Any], value: str) -> str:
+    meaning = evidence.get("value_meaning", {}).get(value)
+    if isinstance(meaning, dict):
+        return str(meaning.get("en", value))
+    return value
+
+
+def render_ddxplus_patient(
+    age: str, sex: str, features: Sequence[str], evidences: dict[str, Any]
+) -> str:
+    """A DDXPlus patient as a free-text history: "Age 8, sex M. <question> Yes. ..."
+
+    Evidence codes: ``E_9`` (yes/no: "Yes."), ``E_54_@_V_161`` (categorical or multiple choice:
+    the value's English meaning, several values of one question joined), ``E_56_@_4`` (numeric).
+    Questions keep the questionnaire's order of first appearance.
+    """
+    answers: dict[str, list[str]] = {}
+    for feature in features:
+        code, _, value = feature.partition("_@_")
+        evidence = evidences.get(code)
+        if evidence is None:
+            continue
+        answer = _ddxplus_value(evidence, value) if value else "Yes"
+        if answer != "NA":
+            answers.setdefault(code, []).append(answer)
+    parts = [f"Age {age}, sex {sex}."]
+    for code, values in answers.items():
+        question = str(evidences[code].get("question_en", code)).strip()
+        parts.append(f"{question} {', '.join(values)}.")
+    return " ".join(parts)
+
+
+@register_format("ddxplus", sniff=_is_ddxplus)
+def load_ddxplus(path: Path) -> list[tuple[str, str]]:
+    """DDXPlus patients (``patients.csv`` + ``release_evidences.json``) rendered as text.
+
+    ``path`` is the folder or its ``patients.csv``. Labels are the English pathology names;
+    those not in labels.json count as unknown labels (the 24 symptom2disease conditions and the
+    49 DDXPlus pathologies barely overlap).
+    """
+    import ast
+    import json
+
+    folder = path if path.is_dir() else path.parent
+    try:
+        evidences = json.loads((folder / "release_evidences.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataFormatError(f"{folder}: unreadable release_evidences.json: {exc}") from exc
+    reader = csv.DictReader(io.StringIO(_read_text(folder / "patients.csv")))
+    needed = {"age", "sex", "diagnosis", "features"}
+    if not needed <= set(reader.fieldnames or []):
+        raise DataFormatError(
+            f"{folder}/patients.csv needs columns {', '.join(sorted(needed))} "
+            f"(found: {', '.join(reader.fieldnames or []) or 'no header'})"
+        )
+    rows = []
+    for line_number, record in enumerate(reader, start=2):
+        try:
+            features = ast.literal_eval(record["features"])
+        except (ValueError, SyntaxError) as exc:
+            raise DataFormatError(
+                f"{folder}/patients.csv line {line_number}: bad features list"
+            ) from exc
+        text = render_ddxplus_patient(record["age"], record["sex"], features, evidences)
+        rows.append((record["diagnosis"].strip(), text))
+    if not rows:
+        raise DataFormatError(f"{folder}/patients.csv: no data rows")
+    return rows
+
+
 def load_dataset(path: str | Path, fmt: str = "auto") -> Dataset:
     """Load a labelled data set; ``fmt`` is a registered format name or ``auto``."""
     path = Path(path)
     if not path.exists():
         raise DataFormatError(f"data file not found: {path}")
     if fmt == "auto":
+        # Most specific first: a DDXPlus patients.csv is also a CSV.
         matches = [name for name, sniff in _SNIFFERS.items() if sniff(path)]
+        if "ddxplus" in matches:
+            matches.remove("ddxplus")
+            matches.insert(0, "ddxplus")
         if not matches:
             raise DataFormatError(
                 f"{path}: cannot tell the data format; use one of {', '.join(available_formats())}"

