@@ -230,7 +230,10 @@ class TestAdminGuards:
         accounts_service.set_role(session, actor=admin, user_id=patient.id, role=Role.doctor)
 
         event = session.scalars(
-            select(AuditEvent).where(AuditEvent.action == "account.role_changed")
+            select(AuditEvent).where(
+                AuditEvent.action == "account.role_changed",
+                AuditEvent.record_id == str(patient.id),
+            )
         ).one()
         assert event.actor_id == admin.id
         assert event.record_id == str(patient.id)

@@ -45,7 +45,9 @@ class TestUpdateProfile:
         )
 
         event = session.scalars(
-            select(AuditEvent).where(AuditEvent.action == "patient.profile.update")
+            select(AuditEvent).where(
+                AuditEvent.action == "patient.profile.update", AuditEvent.actor_id == patient.id
+            )
         ).one()
         assert response.status_code == 200
         assert response.json()["allergies"] == "penicillin"
