@@ -63,7 +63,7 @@ from medconsult.ml.predict import Classifier
 
 # --- defaults --------------------------------------------------------------------------------
 DEFAULT_REQUESTS = 384  # requests per configuration; ~3 minutes in all on 2 CPU cores
-DEFAULT_CONCURRENCY = 16  # client threads, like worker threads serving many consultations
+DEFAULT_CONCURRENCY = 32  # client threads (worker threads serving consultations); = max batch
 DEFAULT_LONG_FRACTION = 0.2  # share of long "history + report" texts in the mix
 LONG_TEXT_PARTS = (4, 10)  # descriptions stitched into one long text (min, max)
 MATMUL_SIZE = 2048  # square fp32 matmul used as the machine's practical peak
