@@ -112,10 +112,10 @@ def test_packaged_checkpoint_end_to_end(tmp_path: Path) -> None:
     out = train(TrainConfig(data=data, out=tmp_path / "real", epochs=1, progress=False))
     validate_artifact(out)
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["validation"]["n"] == 48
-    assert (
-        "all-MiniLM-L6-v2" in (out / "README.md").read_text()
-        or "model" in (out / "README.md").read_text()
-    )
+    assert metrics["validation"]["n"] == 24  # round(6 * 0.2) = 1 row per label
+    assert metrics["history"][0]["epoch"] == 1
+    card = (out / "README.md").read_text()
+    assert "base_model: sentence-transformers/all-MiniLM-L6-v2" in card
+    assert out.name.endswith("real")
     suggestion = Classifier.load(out, device="cpu").suggest(["I sneeze and my nose runs"])[0]
     assert len(suggestion.ranked) == 5
