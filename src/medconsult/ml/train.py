@@ -76,6 +76,7 @@ from medconsult.ml.options import (
     DEFAULT_LEARNING_RATE,
     DEFAULT_MAX_GRAD_NORM,
     DEFAULT_MAX_LENGTH,
+    DEFAULT_LABEL_SMOOTHING,
     DEFAULT_PATIENCE,
     DEFAULT_SEED,
     DEFAULT_STRIDE,
@@ -132,6 +133,7 @@ class TrainConfig:
     batch_size: int = DEFAULT_BATCH_SIZE
     max_grad_norm: float = DEFAULT_MAX_GRAD_NORM
     patience: int = DEFAULT_PATIENCE
+    label_smoothing: float = DEFAULT_LABEL_SMOOTHING
     max_length: int = DEFAULT_MAX_LENGTH
     stride: int = DEFAULT_STRIDE
     val_fraction: float = DEFAULT_VAL_FRACTION
@@ -160,6 +162,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         weight_decay=args.weight_decay,
         batch_size=args.batch_size,
         patience=args.patience,
+        label_smoothing=args.label_smoothing,
         max_length=args.max_length,
         stride=args.stride,
         val_fraction=args.val_fraction,
@@ -372,7 +375,10 @@ def train(config: TrainConfig, dataset: Dataset | None = None) -> Path:
             batch = pad_batch([train_windows[i] for i in chunk], tokenizer.pad_token_id, device)
             labels = torch.tensor([window_targets[i] for i in chunk], device=device)
             with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-                loss = model(**batch, labels=labels).loss
+                logits = model(**batch).logits
+                loss = torch.nn.functional.cross_entropy(
+                    logits.float(), labels, label_smoothing=config.label_smoothing
+                )
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
