@@ -460,3 +460,25 @@ class TestLabelSearch:
         response = client.get("/doctor/labels?q=zzzzzz", headers=HTMX)
 
         assert "No diagnosis in the list matches" in response.text
+
+
+class TestCaseMessagesWithoutJavaScript:
+    def test_message_form_returns_to_the_case_page(
+        self, client: TestClient, session: Session
+    ) -> None:
+        doctor = create_doctor(session)
+        consultation = create_consultation(session, patient=create_patient(session))
+        token = login(client, session, doctor)
+        case_url = f"/doctor/consultations/{consultation.id}"
+
+        page = client.get(case_url)
+        sent = client.post(
+            f"/consultations/{consultation.id}/messages",
+            data={"csrf_token": token, "body": "Any fever today?", "next": f"{case_url}#messages"},
+            follow_redirects=False,
+        )
+
+        assert "Messages with the patient" in page.text
+        assert f'name="next" value="{case_url}#messages"' in page.text
+        assert sent.status_code == 303
+        assert sent.headers["location"].startswith(case_url)
