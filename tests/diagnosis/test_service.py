@@ -58,6 +58,29 @@ class TestComposeAnalysedText:
         assert composed.startswith("Chief complaint")
 
 
+class TestEvidenceOutsideTitles:
+    def test_spans_on_section_titles_are_dropped(self) -> None:
+        text = "Chief complaint: Fever\n\nHistory of the present illness: chills at night"
+        on_title = {"start": 6, "end": 15, "text": "complaint", "score": 0.9}
+        on_words = {
+            "start": text.index("chills"),
+            "end": text.index("chills") + 6,
+            "text": "chills",
+            "score": 0.5,
+        }
+
+        kept = service.evidence_outside_titles([on_title, on_words], text)
+
+        assert kept == [on_words]
+
+    def test_title_words_in_the_patients_own_text_are_kept(self) -> None:
+        text = "History of the present illness: my chief complaint: Report: headache"
+        start = text.index("chief complaint")
+        span = {"start": start, "end": start + 15, "text": "chief complaint", "score": 0.4}
+
+        assert service.evidence_outside_titles([span], text) == [span]
+
+
 class TestStoreSuggestion:
     def test_supersedes_the_previous_and_syncs_urgency(self, session: Session) -> None:
         consultation = _consultation(session)

@@ -5,6 +5,7 @@ Torch-free: the worker hands in a ``medconsult.ml.types.Suggestion``; pages read
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,31 @@ _SECTION_TITLES = (
 )
 
 
+REPORT_TITLE = "Report"
+_TITLE_PATTERN = re.compile(
+    "(?m)^(?:"
+    + "|".join(re.escape(title) for _attr, title in (*_SECTION_TITLES, ("", REPORT_TITLE)))
+    + "): "
+)
+
+
+def section_title_spans(text: str) -> list[tuple[int, int]]:
+    """Character ranges of the section titles that compose_analysed_text adds."""
+    return [match.span() for match in _TITLE_PATTERN.finditer(text)]
+
+
+def evidence_outside_titles(
+    evidence: list[dict[str, Any]], analysed_text: str
+) -> list[dict[str, Any]]:
+    """Drop evidence on our own section titles: they are layout, not what the patient said."""
+    titles = section_title_spans(analysed_text)
+    return [
+        span
+        for span in evidence
+        if not any(int(span["start"]) < end and int(span["end"]) > start for start, end in titles)
+    ]
+
+
 def compose_analysed_text(consultation: Consultation, *, max_chars: int) -> str:
     """The text the classifier reads: the patient's own words first, then report text.
 
@@ -46,7 +72,7 @@ def compose_analysed_text(consultation: Consultation, *, max_chars: int) -> str:
     for report in consultation.reports:
         extracted = (report.extracted_text or "").strip()
         if extracted:
-            parts.append(f"Report: {extracted}")
+            parts.append(f"{REPORT_TITLE}: {extracted}")
     return "\n\n".join(parts)[:max_chars].strip()
 
 
@@ -84,7 +110,9 @@ def store_suggestion(
         top1_probability=top.probability if top else None,
         urgency=suggestion.urgency,
         abstained=suggestion.abstained,
-        evidence=[span.to_dict() for span in suggestion.evidence],
+        evidence=evidence_outside_titles(
+            [span.to_dict() for span in suggestion.evidence], analysed_text
+        ),
         red_flags=[flag.to_dict() for flag in suggestion.red_flags],
         windowed=suggestion.windowed,
         n_windows=suggestion.n_windows,
