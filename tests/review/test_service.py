@@ -16,6 +16,7 @@ from medconsult.accounts.models import User
 from medconsult.audit.models import AuditEvent, Outcome
 from medconsult.consultations.models import Consultation, ConsultationStatus, JobStatus, Urgency
 from medconsult.db import utcnow
+from medconsult.diagnosis import service as diagnosis_service
 from medconsult.errors import Conflict, Forbidden, ValidationFailed
 from medconsult.review import service as review_service
 from medconsult.review.models import Decision, DoctorReview
@@ -595,3 +596,27 @@ class TestEvidenceSegments:
             ("h", False),
             ("ij", True),
         ]
+
+
+class TestCaseShowsWhatTheAIDidNotRead:
+    def test_text_beyond_the_analysis_limit_is_counted(self, session: Session) -> None:
+        doctor = create_doctor(session)
+        consultation = create_consultation(
+            session, patient=create_patient(session), history="Fever for a week."
+        )
+        full = diagnosis_service.compose_analysed_text(consultation, max_chars=10_000)
+        create_suggestion(session, consultation=consultation, analysed_text=full[:20])
+
+        case = review_service.get_case(session, actor=doctor, consultation_id=consultation.id)
+
+        assert case.unanalysed_chars == len(full) - 20
+
+    def test_nothing_unread_when_the_whole_text_was_analysed(self, session: Session) -> None:
+        doctor = create_doctor(session)
+        consultation = create_consultation(session, patient=create_patient(session))
+        full = diagnosis_service.compose_analysed_text(consultation, max_chars=10_000)
+        create_suggestion(session, consultation=consultation, analysed_text=full)
+
+        case = review_service.get_case(session, actor=doctor, consultation_id=consultation.id)
+
+        assert case.unanalysed_chars == 0

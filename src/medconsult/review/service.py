@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from medconsult.consultations.models import (
     Urgency,
 )
 from medconsult.db import utcnow
+from medconsult.diagnosis import service as diagnosis_service
 from medconsult.diagnosis.models import AISuggestion
 from medconsult.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from medconsult.i18n import _
@@ -302,6 +304,8 @@ class CaseView:
     suggestion: AISuggestion | None
     job: AnalysisJob | None
     segments: list[TextSegment]
+    # Characters of the consultation (report text, mostly) beyond the analysis limit.
+    unanalysed_chars: int
     earlier: list[EarlierConsultation]
     reviews: list[DoctorReview]
     claimed_by_actor: bool
@@ -345,6 +349,15 @@ def get_case(session: Session, *, actor: User, consultation_id: uuid.UUID) -> Ca
         if suggestion is not None and suggestion.analysed_text
         else []
     )
+    unanalysed_chars = (
+        max(
+            0,
+            len(diagnosis_service.compose_analysed_text(consultation, max_chars=sys.maxsize))
+            - len(suggestion.analysed_text),
+        )
+        if suggestion is not None
+        else 0
+    )
     earlier_consultations = list(
         session.scalars(
             select(Consultation)
@@ -376,6 +389,7 @@ def get_case(session: Session, *, actor: User, consultation_id: uuid.UUID) -> Ca
         suggestion=suggestion,
         job=job,
         segments=segments,
+        unanalysed_chars=unanalysed_chars,
         earlier=[EarlierConsultation(c, conclusions.get(c.id)) for c in earlier_consultations],
         reviews=reviews,
         claimed_by_actor=claimed_by_actor,
