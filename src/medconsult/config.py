@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     inference_max_batch_size: int = 32
     inference_max_wait_ms: float = 10.0
     inference_int8: bool = False  # dynamic int8 quantisation on CPU
+    inference_packed: bool = True  # CPU: padding-free forward (ml/engine.py); False: HF forward
     run_worker_in_serve: bool = True
     job_max_attempts: int = 3
 

@@ -87,7 +87,10 @@ class ModelCache:
         from medconsult.ml.predict import Classifier
 
         classifier = Classifier.load(
-            model_dir, device=self.settings.inference_device, int8=self.settings.inference_int8
+            model_dir,
+            device=self.settings.inference_device,
+            int8=self.settings.inference_int8,
+            packed=self.settings.inference_packed,
         )
         return DynamicBatcher(
             classifier,

@@ -13,9 +13,11 @@ Used by the web app's worker (through ``DynamicBatcher`` or directly); imports n
   the original text through the tokenizer's offsets, summed per word, maxed over windows.
 - Red flags (``triage.py``) raise urgency to emergency whatever the model says.
 - The classification forward runs under ``torch.inference_mode()`` with bf16/fp16 autocast on
-  GPU, or on CPU optionally with int8 dynamic quantisation of the Linear layers. Evidence needs
-  gradients with respect to the input embeddings (weights stay frozen), so it runs as a second,
-  full-precision pass outside inference mode; ``explain=False`` skips it.
+  GPU, or on CPU optionally with int8 dynamic quantisation of the Linear layers. On CPU it runs
+  through ``engine.PackedBertClassifier`` (no padding, fused query/key/value, last layer for the
+  [CLS] rows only; same logits) unless ``packed=False`` or the model is not a BERT classifier.
+  Evidence needs gradients with respect to the input embeddings (weights stay frozen), so it
+  runs as a second, full-precision pass outside inference mode; ``explain=False`` skips it.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from transformers.utils import logging as transformers_logging
 
 from medconsult.ml.artifacts import validate_artifact
 from medconsult.ml.data import Window, encode_windows
+from medconsult.ml.engine import PackedBertClassifier, supports
 from medconsult.ml.errors import ArtifactError, InputTextError, ModelError
 from medconsult.ml.labels import LabelInfo, parse_labels
 from medconsult.ml.metrics import softmax
@@ -117,6 +120,8 @@ class Classifier:
         max_text_chars: int,
         top_k: int = DEFAULT_TOP_K,
         batch_size: int = DEFAULT_INFERENCE_BATCH_SIZE,
+        engine: PackedBertClassifier | None = None,
+        evidence_engine: PackedBertClassifier | None = None,
     ) -> None:
         self.model = model  # full precision: evidence (gradients) and the GPU path
         self.fast_model = fast_model  # what classifies: the int8 copy on CPU when requested
@@ -132,6 +137,8 @@ class Classifier:
         self.max_text_chars = max_text_chars
         self.top_k = top_k
         self.batch_size = batch_size
+        self.engine = engine  # packed forward for classification (None: the model's own)
+        self.evidence_engine = evidence_engine  # packed float forward for gradients
         if device.type == "cuda":
             self.autocast_dtype: torch.dtype | None = (
                 torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -152,11 +159,14 @@ class Classifier:
         max_text_chars: int | None = None,
         top_k: int = DEFAULT_TOP_K,
         batch_size: int = DEFAULT_INFERENCE_BATCH_SIZE,
+        packed: bool = True,
     ) -> Classifier:
         """Load an artifact directory once; ``ArtifactError`` if it is missing or corrupt.
 
         ``int8`` quantises the Linear layers to int8 (dynamic) for CPU inference; it is
         ignored, with a warning, on a GPU, where bf16/fp16 autocast is used instead.
+        ``packed`` runs CPU inference through ``engine.PackedBertClassifier`` when the model is
+        a BERT classifier (same logits, less work); False keeps the Hugging Face forward.
         """
         directory = validate_artifact(model_dir)
         torch_device = pick_device(device)
@@ -196,6 +206,10 @@ class Classifier:
         elif int8:
             logger.warning("int8 dynamic quantisation is CPU-only; using autocast on %s", device)
             int8 = False
+        engine = evidence_engine = None
+        if packed and torch_device.type == "cpu" and supports(model):
+            evidence_engine = PackedBertClassifier(model)
+            engine = PackedBertClassifier(model, fast_model) if int8 else evidence_engine
         return cls(
             model=model,
             fast_model=fast_model,
@@ -211,6 +225,8 @@ class Classifier:
             max_text_chars=max_text_chars or default_max_text_chars(),
             top_k=min(top_k, len(labels)),
             batch_size=batch_size,
+            engine=engine,
+            evidence_engine=evidence_engine,
         )
 
     # --- input ---------------------------------------------------------------------------------
@@ -246,9 +262,31 @@ class Classifier:
         order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
         return [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
 
+    def _token_budget_batches(self, windows: Sequence[Window]) -> list[list[int]]:
+        """Window indices in length order, cut so that no batch has more than ``batch_size``
+        full windows' worth of tokens (the packed engine has no padding to bound)."""
+        budget = self.batch_size * self.max_length
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
+        batches: list[list[int]] = [[]]
+        tokens = 0
+        for index in order:
+            length = len(windows[index].input_ids)
+            if batches[-1] and tokens + length > budget:
+                batches.append([])
+                tokens = 0
+            batches[-1].append(index)
+            tokens += length
+        return batches if batches[0] else []
+
     def window_logits(self, windows: Sequence[Window]) -> np.ndarray:
         """Raw logits per window, batched by length, under inference mode."""
         result = np.zeros((len(windows), len(self.labels)), dtype=np.float64)
+        if self.engine is not None:
+            with torch.inference_mode():
+                for chunk in self._token_budget_batches(windows):
+                    logits = self.engine.logits([windows[i].input_ids for i in chunk])
+                    result[chunk] = logits.float().numpy()
+            return result
         with torch.inference_mode():
             for chunk in self._length_sorted_batches(windows):
                 ids, mask = self._pad([windows[i] for i in chunk])
@@ -291,6 +329,15 @@ class Classifier:
         """Gradient x input (summed over the embedding dimension) per token of each window,
         for the logit of ``targets[window.text_index]``."""
         scores: list[np.ndarray] = [np.zeros(0)] * len(windows)
+        if self.evidence_engine is not None:
+            for chunk in self._token_budget_batches(windows):
+                chunk_scores = self.evidence_engine.token_attributions(
+                    [windows[i].input_ids for i in chunk],
+                    [targets[windows[i].text_index] for i in chunk],
+                )
+                for index, score in zip(chunk, chunk_scores, strict=True):
+                    scores[index] = score.numpy()
+            return scores
         embeddings = self.model.get_input_embeddings()
         for chunk in self._length_sorted_batches(windows):
             ids, mask = self._pad([windows[i] for i in chunk])

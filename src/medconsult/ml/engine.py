@@ -1,0 +1,291 @@
+"""Packed (padding-free) forward pass of a BERT sequence classifier, for serving.
+
+``PackedBertClassifier`` computes the same logits as ``BertForSequenceClassification`` on a set
+of windows, but does less work:
+
+- The windows' tokens are packed into one ``[tokens, hidden]`` matrix, so every Linear layer is
+  one large matrix product with no padding rows; only attention is computed per group of
+  windows of similar length (padded to the group's longest window, masked).
+- Query, key and value are one fused matrix product (fp32).
+- The last layer is computed for the ``[CLS]`` rows only: the pooler reads nothing else, so the
+  other rows' query, attention output and feed-forward work would be thrown away.
+
+It reads the weights of a loaded Hugging Face model (no copy for the int8 path: it calls the
+model's dynamically quantised Linear modules), has no trainable state of its own and runs under
+whatever grad mode the caller chose. ``supports(model)`` says whether a model has the expected
+shape (BERT encoder, absolute positions, GELU, pooler + linear classifier); otherwise the
+caller keeps the Hugging Face forward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+# --- defaults --------------------------------------------------------------------------------
+ATTENTION_BUCKET = (
+    16  # windows whose lengths round up to the same multiple share one attention call
+)
+# ----------------------------------------------------------------------------------------------
+
+Linear = Callable[[torch.Tensor], torch.Tensor]
+
+
+def supports(model: torch.nn.Module) -> bool:
+    """Whether ``model`` is a BERT sequence classifier this engine reproduces exactly."""
+    config = getattr(model, "config", None)
+    bert = getattr(model, "bert", None)
+    return (
+        config is not None
+        and bert is not None
+        and getattr(config, "model_type", None) == "bert"
+        and getattr(config, "position_embedding_type", "absolute") == "absolute"
+        and getattr(config, "hidden_act", None) == "gelu"
+        and not getattr(config, "is_decoder", False)
+        and not getattr(config, "add_cross_attention", False)
+        and getattr(bert, "pooler", None) is not None
+        and isinstance(getattr(model, "classifier", None), torch.nn.Linear)
+    )
+
+
+def _fp32_linear(*modules: Any) -> Linear:
+    """One ``x @ W.T + b`` for the given Linear modules, their outputs concatenated."""
+    weight = torch.cat([m.weight.detach() for m in modules]).t().contiguous()  # [in, out]
+    bias = torch.cat([m.bias.detach() for m in modules]).contiguous()
+
+    def linear(x: torch.Tensor) -> torch.Tensor:
+        return torch.addmm(bias, x, weight)
+
+    return linear
+
+
+def _module_linear(*modules: torch.nn.Module) -> Linear:
+    """The modules' own forward (e.g. dynamically quantised int8), outputs concatenated."""
+    if len(modules) == 1:
+        return modules[0]
+
+    def linear(x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([m(x) for m in modules], dim=-1)
+
+    return linear
+
+
+@dataclass(frozen=True)
+class _LayerNorm:
+    weight: torch.Tensor
+    bias: torch.Tensor
+    eps: float
+
+    @classmethod
+    def of(cls, module: Any) -> _LayerNorm:
+        return cls(module.weight.detach(), module.bias.detach(), float(module.eps))
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return F.layer_norm(x, (x.shape[-1],), self.weight, self.bias, self.eps)
+
+
+@dataclass(frozen=True)
+class _Layer:
+    qkv: Linear  # hidden -> 3 * hidden (query, key, value)
+    query: Linear  # hidden -> hidden; the last layer's [CLS] rows
+    key_value: Linear  # hidden -> 2 * hidden; the last layer
+    attention_out: Linear
+    attention_norm: _LayerNorm
+    intermediate: Linear
+    output: Linear
+    output_norm: _LayerNorm
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Windows sharing one attention call: packed rows ``start:stop``, padded to ``width``."""
+
+    start: int
+    stop: int
+    count: int
+    width: int
+    gather: torch.Tensor | None  # [count * width] packed row per padded slot; None: no padding
+    valid: torch.Tensor | None  # [valid slots] positions of real tokens among padded slots
+    mask: torch.Tensor | None  # [count, 1, 1, width] True where a key is a real token
+    cls_rows: torch.Tensor  # [count] packed rows of each window's first token
+
+
+class PackedBertClassifier:
+    """Logits of a BERT sequence classifier on packed windows (see the module docstring)."""
+
+    def __init__(self, model: torch.nn.Module, quantised: torch.nn.Module | None = None) -> None:
+        """``model``: the float model (weights are read once). ``quantised``: the same model
+        with dynamically quantised Linear modules, whose Linear forwards are then used."""
+        if not supports(model):
+            raise ValueError("model is not a BERT sequence classifier this engine supports")
+        config: Any = model.config
+        self.heads = int(config.num_attention_heads)
+        self.hidden = int(config.hidden_size)
+        self.head_size = self.hidden // self.heads
+        source: Any = quantised if quantised is not None else model
+        make: Callable[..., Linear] = _module_linear if quantised is not None else _fp32_linear
+        bert: Any = model.bert
+        embeddings = bert.embeddings
+        self.word_embeddings = embeddings.word_embeddings.weight.detach()
+        self.position_embeddings = embeddings.position_embeddings.weight.detach()
+        self.token_type_embedding = embeddings.token_type_embeddings.weight.detach()[0]
+        self.embedding_norm = _LayerNorm.of(embeddings.LayerNorm)
+        self.layers = []
+        for float_layer, layer in zip(bert.encoder.layer, source.bert.encoder.layer, strict=True):
+            attention = layer.attention.self
+            self.layers.append(
+                _Layer(
+                    qkv=make(attention.query, attention.key, attention.value),
+                    query=make(attention.query),
+                    key_value=make(attention.key, attention.value),
+                    attention_out=make(layer.attention.output.dense),
+                    attention_norm=_LayerNorm.of(float_layer.attention.output.LayerNorm),
+                    intermediate=make(layer.intermediate.dense),
+                    output=make(layer.output.dense),
+                    output_norm=_LayerNorm.of(float_layer.output.LayerNorm),
+                )
+            )
+        self.pooler = make(source.bert.pooler.dense)
+        self.classifier = make(source.classifier)
+        self.device = self.word_embeddings.device
+
+    # --- layout ----------------------------------------------------------------------------------
+
+    def _groups(self, lengths: Sequence[int]) -> list[_Group]:
+        """Consecutive windows (sorted by length) whose lengths share an attention bucket."""
+        groups: list[_Group] = []
+        starts = [0]
+        for length in lengths:
+            starts.append(starts[-1] + length)
+        first = 0
+        while first < len(lengths):
+            bucket = -(-lengths[first] // ATTENTION_BUCKET)
+            last = first + 1
+            while last < len(lengths) and -(-lengths[last] // ATTENTION_BUCKET) == bucket:
+                last += 1
+            own = lengths[first:last]
+            width = max(own)
+            count = last - first
+            cls_rows = torch.tensor(starts[first:last], device=self.device)
+            if all(length == width for length in own):
+                gather = valid = mask = None
+            else:
+                slots = torch.arange(width, device=self.device)
+                own_t = torch.tensor(own, device=self.device)
+                real = slots[None, :] < own_t[:, None]  # [count, width]
+                # Padded slots read the window's first row; the mask hides them as keys.
+                gather = (cls_rows[:, None] + torch.where(real, slots[None, :], 0)).reshape(-1)
+                valid = real.reshape(-1).nonzero().squeeze(1)
+                mask = real[:, None, None, :]
+            groups.append(
+                _Group(starts[first], starts[last], count, width, gather, valid, mask, cls_rows)
+            )
+            first = last
+        return groups
+
+    def _split_heads(self, packed: torch.Tensor, group: _Group, parts: int) -> torch.Tensor:
+        """Rows of one group as ``[parts, count, heads, width, head_size]``."""
+        rows = (
+            packed[group.start : group.stop]
+            if group.gather is None
+            else packed.index_select(0, group.gather)
+        )
+        shaped = rows.view(group.count, group.width, parts, self.heads, self.head_size)
+        return shaped.permute(2, 0, 3, 1, 4)
+
+    def _merge_heads(self, attended: torch.Tensor, group: _Group, out: torch.Tensor) -> None:
+        """``[count, heads, width, head_size]`` into the group's packed rows ``out``."""
+        if group.valid is None:
+            out.view(group.count, group.width, self.heads, self.head_size).copy_(
+                attended.transpose(1, 2)
+            )
+        else:
+            rows = attended.transpose(1, 2).reshape(group.count * group.width, self.hidden)
+            out.copy_(rows.index_select(0, group.valid))  # (out= would not be differentiable)
+
+    # --- forward ---------------------------------------------------------------------------------
+
+    def _pack(
+        self, windows: Sequence[Sequence[int]]
+    ) -> tuple[list[int], list[int], torch.Tensor, torch.Tensor]:
+        """(length order, sorted lengths, packed token ids, packed position ids)."""
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
+        lengths = [len(windows[i]) for i in order]
+        ids = torch.tensor([t for i in order for t in windows[i]], device=self.device)
+        positions = torch.cat([torch.arange(n, device=self.device) for n in lengths])
+        return order, lengths, ids, positions
+
+    def logits(self, windows: Sequence[Sequence[int]]) -> torch.Tensor:
+        """``[len(windows), labels]`` logits; ``windows`` are token ids, each starting [CLS]."""
+        order, lengths, ids, positions = self._pack(windows)
+        logits = self.encode(self.embed(ids, positions), self._groups(lengths))
+        result = torch.empty_like(logits)
+        result[torch.tensor(order, device=self.device)] = logits
+        return result
+
+    def token_attributions(
+        self, windows: Sequence[Sequence[int]], targets: Sequence[int]
+    ) -> list[torch.Tensor]:
+        """Gradient x input on the word embeddings (summed over the hidden dimension), per token
+        of each window, for the logit ``targets[i]`` of window ``i``. Needs a float engine."""
+        order, lengths, ids, positions = self._pack(windows)
+        with torch.enable_grad():
+            words = F.embedding(ids, self.word_embeddings).detach().requires_grad_(True)
+            logits = self.encode(self.embed(ids, positions, words), self._groups(lengths))
+            target = torch.tensor([targets[i] for i in order], device=self.device)
+            # Windows are independent, so the gradient of the sum is each window's own.
+            selected = logits.float().gather(1, target[:, None]).sum()
+            (gradient,) = torch.autograd.grad(selected, words)
+        per_token = (gradient * words).sum(dim=-1).detach().float()
+        scores: list[torch.Tensor] = [per_token[:0]] * len(windows)
+        for index, part in zip(order, torch.split(per_token, lengths), strict=True):
+            scores[index] = part
+        return scores
+
+    def embed(
+        self, ids: torch.Tensor, positions: torch.Tensor, words: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Embedding layer; ``words`` replaces the word-embedding lookup (for attributions)."""
+        if words is None:
+            words = F.embedding(ids, self.word_embeddings)
+        summed = (
+            words + self.token_type_embedding + F.embedding(positions, self.position_embeddings)
+        )
+        return self.embedding_norm(summed)
+
+    def encode(self, hidden: torch.Tensor, groups: Sequence[_Group]) -> torch.Tensor:
+        """Encoder, pooler and classifier on packed embeddings; logits in packed order."""
+        for layer in self.layers[:-1]:
+            qkv = layer.qkv(hidden)
+            attended = qkv.new_empty((qkv.shape[0], self.hidden))
+            for group in groups:
+                query, key, value = self._split_heads(qkv, group, 3).unbind(0)
+                out = F.scaled_dot_product_attention(query, key, value, attn_mask=group.mask)
+                self._merge_heads(out, group, attended[group.start : group.stop])
+            hidden = layer.attention_norm(layer.attention_out(attended) + hidden)
+            inner = F.gelu(layer.intermediate(hidden))
+            hidden = layer.output_norm(layer.output(inner) + hidden)
+        # Last layer: keys and values for every token, everything else for [CLS] rows only.
+        layer = self.layers[-1]
+        key_value = layer.key_value(hidden)
+        cls_rows = torch.cat([group.cls_rows for group in groups])
+        cls_hidden = hidden.index_select(0, cls_rows)
+        query = layer.query(cls_hidden).view(-1, self.heads, 1, self.head_size)
+        attended_parts = []
+        offset = 0
+        for group in groups:
+            key, value = self._split_heads(key_value, group, 2)
+            own_query = query[offset : offset + group.count]
+            offset += group.count
+            out = F.scaled_dot_product_attention(own_query, key, value, attn_mask=group.mask)
+            attended_parts.append(out.reshape(group.count, self.hidden))
+        attended = torch.cat(attended_parts)
+        cls_hidden = layer.attention_norm(layer.attention_out(attended) + cls_hidden)
+        inner = F.gelu(layer.intermediate(cls_hidden))
+        cls_hidden = layer.output_norm(layer.output(inner) + cls_hidden)
+        pooled = torch.tanh(self.pooler(cls_hidden))
+        return self.classifier(pooled)

@@ -1,0 +1,97 @@
+"""The packed engine gives the Hugging Face forward's logits, suggestions and evidence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from medconsult.ml.engine import PackedBertClassifier, supports
+from medconsult.ml.predict import Classifier
+
+TEXTS = [
+    "I have a runny nose, sneezing and a sore throat.",
+    "Pimples and blackheads all over my face.",
+    "Pimples.",
+    "Burning when I urinate and I need to go all the time, with lower belly pain and fever.",
+    "A throbbing one-sided headache with nausea.",
+    "A throbbing one-sided headache with nausea, worse in bright light.",
+]
+
+
+@pytest.fixture(scope="module")
+def plain_classifier(tiny_artifact: Path) -> Classifier:
+    return Classifier.load(tiny_artifact, device="cpu", max_text_chars=20_000, packed=False)
+
+
+def test_tiny_model_is_served_packed(
+    tiny_classifier: Classifier, plain_classifier: Classifier
+) -> None:
+    assert supports(tiny_classifier.model)
+    assert tiny_classifier.engine is not None
+    assert plain_classifier.engine is None
+
+
+def test_packed_window_logits_match_plain(
+    tiny_classifier: Classifier, plain_classifier: Classifier, long_text: str
+) -> None:
+    windows = tiny_classifier.encode([*TEXTS, long_text])
+    assert len({len(w.input_ids) for w in windows}) > 3  # padded and unpadded attention groups
+    packed = tiny_classifier.window_logits(windows)
+    plain = plain_classifier.window_logits(windows)
+    np.testing.assert_allclose(packed, plain, atol=1e-4)
+    assert (packed.argmax(axis=1) == plain.argmax(axis=1)).all()
+
+
+def test_packed_suggestions_match_plain(
+    tiny_classifier: Classifier, plain_classifier: Classifier, long_text: str
+) -> None:
+    texts = [*TEXTS, long_text]
+    packed = tiny_classifier.suggest(texts)
+    plain = plain_classifier.suggest(texts)
+    for got, want in zip(packed, plain, strict=True):
+        assert [r.key for r in got.ranked] == [r.key for r in want.ranked]
+        for a, b in zip(got.ranked, want.ranked, strict=True):
+            assert a.probability == pytest.approx(b.probability, abs=1e-5)
+        assert (got.urgency, got.abstained, got.n_windows) == (
+            want.urgency,
+            want.abstained,
+            want.n_windows,
+        )
+        assert [(s.start, s.end) for s in got.evidence] == [(s.start, s.end) for s in want.evidence]
+        for a_span, b_span in zip(got.evidence, want.evidence, strict=True):
+            assert a_span.score == pytest.approx(b_span.score, abs=1e-3)
+
+
+def test_token_budget_batches_cover_every_window_once(
+    tiny_classifier: Classifier, long_text: str
+) -> None:
+    windows = tiny_classifier.encode([*TEXTS, long_text] * 20)
+    batches = tiny_classifier._token_budget_batches(windows)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(windows)))
+    budget = tiny_classifier.batch_size * tiny_classifier.max_length
+    assert all(sum(len(windows[i].input_ids) for i in b) <= budget for b in batches)
+    assert tiny_classifier._token_budget_batches([]) == []
+
+
+def test_int8_packed_matches_int8_plain(tiny_artifact: Path) -> None:
+    packed = Classifier.load(tiny_artifact, device="cpu", int8=True, max_text_chars=20_000)
+    plain = Classifier.load(
+        tiny_artifact, device="cpu", int8=True, max_text_chars=20_000, packed=False
+    )
+    assert packed.engine is not None
+    assert packed.engine is not packed.evidence_engine  # evidence stays full precision
+    windows = packed.encode(TEXTS)
+    # Dynamic quantisation scales activations by each matrix's own range, so int8 logits depend
+    # a little on what shares the batch (padding rows included): close, not equal.
+    np.testing.assert_allclose(
+        packed.window_logits(windows), plain.window_logits(windows), atol=0.02
+    )
+
+
+def test_engine_refuses_other_models() -> None:
+    assert not supports(torch.nn.Linear(2, 2))
+    with pytest.raises(ValueError, match="not a BERT"):
+        PackedBertClassifier(torch.nn.Linear(2, 2))
