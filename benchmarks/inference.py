@@ -15,14 +15,18 @@ artifact's max length with its stride, logits averaged per text; nothing truncat
     fails with "Already borrowed" under concurrent calls), so clients share it behind a lock, as
     a worker using it would have to.
 (b) the service: ``Classifier`` + ``DynamicBatcher`` (batching across requests, windows sorted by
-    length to limit padding, ``torch.inference_mode``), in fp32 and with int8 dynamic
-    quantisation; classification only (``explain=False``), to compare like with like. The same
-    service with the evidence pass (gradient x input) is measured too, for information.
+    length, ``torch.inference_mode``, the packed engine unless ``MEDCONSULT_INFERENCE_PACKED``
+    is off), in fp32 and with int8 dynamic quantisation; classification only
+    (``explain=False``), to compare like with like. For information: the same service with the
+    evidence pass (gradient x input), and the fp32 service on the Hugging Face forward (padded
+    batches, ``packed=False``).
 
 ``speedup_vs_pipeline`` is throughput (b)/(a) for the service's default configuration (fp32, as
 ``MEDCONSULT_INFERENCE_INT8`` is off by default; batch size and wait from the settings).
 ``share_of_matmul_peak`` is the fp32 service's achieved FLOP/s (useful, unpadded encoder FLOPs)
-divided by the FLOP/s of a plain large fp32 ``torch.matmul`` measured in the same run.
+divided by the FLOP/s of a plain large fp32 ``torch.matmul`` measured in the same run. The packed
+engine computes the last layer for the [CLS] rows only, so it executes fewer FLOPs than that
+count; ``executed_share_of_matmul_peak`` counts only what it executes.
 The last line printed is one JSON object.
 
 --model defaults to the active artifact (``resolve_default_model_dir``); without one, the
@@ -80,6 +84,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (all CPUs)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-evidence", action="store_true", help="skip the evidence run")
+    parser.add_argument("--skip-hf", action="store_true", help="skip the HF-forward service run")
     return parser.parse_args(argv)
 
 
@@ -194,8 +199,12 @@ def pipeline_handler(model_dir: Path, classifier: Classifier) -> Callable[[str],
     return handle
 
 
-def encoder_flops(classifier: Classifier, texts: Sequence[str]) -> float:
-    """Useful forward FLOPs of the encoder on the texts' windows (no padding counted)."""
+def encoder_flops(
+    classifier: Classifier, texts: Sequence[str], cls_only_last_layer: bool = False
+) -> float:
+    """Useful forward FLOPs of the encoder on the texts' windows (no padding counted);
+    ``cls_only_last_layer``: what the packed engine executes (last layer: keys and values for
+    every token, the rest for the [CLS] row only)."""
     config = classifier.model.config
     hidden, inner, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
     total = 0.0
@@ -204,6 +213,9 @@ def encoder_flops(classifier: Classifier, texts: Sequence[str]) -> float:
         linear = 2 * length * (4 * hidden * hidden + 2 * hidden * inner)
         attention = 2 * 2 * length * length * hidden
         total += layers * (linear + attention)
+        if cls_only_last_layer:
+            last = 2 * (2 * length + 2) * hidden * hidden + 2 * (2 * hidden * inner)
+            total += last + 2 * 2 * length * hidden - linear - attention
     return total
 
 
@@ -248,14 +260,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if model_dir is None:
             print("no trained artifact: using the packaged checkpoint with an untrained head")
             model_dir = packaged_checkpoint_artifact(scratch / "packaged-untrained")
-        fp32 = Classifier.load(model_dir, device="cpu")
-        int8 = Classifier.load(model_dir, device="cpu", int8=True)
+        packed = get_settings().inference_packed
+        fp32 = Classifier.load(model_dir, device="cpu", packed=packed)
+        int8 = Classifier.load(model_dir, device="cpu", int8=True, packed=packed)
         windows = fp32.encode(texts)
         n_long = sum(1 for t in texts if len(fp32.encode([t])) > 1)
         print(
             f"model {model_dir.name}; {len(texts)} requests ({n_long} long, {len(windows)} windows "
             f"of <= {fp32.max_length} tokens, stride {fp32.stride}); {args.concurrency} clients; "
-            f"{threads} torch threads"
+            f"{threads} torch threads; packed engine {'on' if fp32.engine else 'off'}"
         )
 
         peak = matmul_flops_per_s()
@@ -275,18 +288,27 @@ def main(argv: Sequence[str] | None = None) -> int:
                 fp32, texts, args.concurrency, explain=True
             )
             print(f"    service fp32 with evidence: {results['service_fp32_evidence']}")
+        if not args.skip_hf:
+            hf = Classifier.load(model_dir, device="cpu", packed=False)
+            results["service_fp32_hf"] = service_run(hf, texts, args.concurrency, explain=False)
+            print(f"    service fp32, Hugging Face forward: {results['service_fp32_hf']}")
 
         base = results["pipeline"]["throughput_texts_per_s"]
         default_key = "service_int8" if get_settings().inference_int8 else "service_fp32"
         speedup = results[default_key]["throughput_texts_per_s"] / base
         flops = encoder_flops(fp32, texts)
         engine = flops / results["service_fp32"]["wall_s"]
+        executed = (
+            encoder_flops(fp32, texts, cls_only_last_layer=True) if fp32.engine else flops
+        ) / results["service_fp32"]["wall_s"]
         summary = {
             "speedup_vs_pipeline": round(speedup, 2),
             "speedup_int8_vs_pipeline": round(
                 results["service_int8"]["throughput_texts_per_s"] / base, 2
             ),
             "share_of_matmul_peak": round(engine / peak, 3),
+            "executed_share_of_matmul_peak": round(executed / peak, 3),
+            "packed_engine": fp32.engine is not None,
             "default_config": default_key,
             "engine_gflops": round(engine / 1e9, 2),
             "matmul_gflops": round(peak / 1e9, 2),
