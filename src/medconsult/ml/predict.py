@@ -80,6 +80,12 @@ def default_max_text_chars() -> int:
     return get_settings().max_text_chars
 
 
+def default_packed() -> bool:
+    from medconsult.config import get_settings
+
+    return get_settings().inference_packed
+
+
 def pick_device(requested: str) -> torch.device:
     if requested not in ("auto", "cpu", "cuda"):
         raise ModelError(f"unknown device {requested!r}; use auto, cpu or cuda")
@@ -159,14 +165,15 @@ class Classifier:
         max_text_chars: int | None = None,
         top_k: int = DEFAULT_TOP_K,
         batch_size: int = DEFAULT_INFERENCE_BATCH_SIZE,
-        packed: bool = True,
+        packed: bool | None = None,
     ) -> Classifier:
         """Load an artifact directory once; ``ArtifactError`` if it is missing or corrupt.
 
         ``int8`` quantises the Linear layers to int8 (dynamic) for CPU inference; it is
         ignored, with a warning, on a GPU, where bf16/fp16 autocast is used instead.
         ``packed`` runs CPU inference through ``engine.PackedBertClassifier`` when the model is
-        a BERT classifier (same logits, less work); False keeps the Hugging Face forward.
+        a BERT classifier (same logits, less work); False keeps the Hugging Face forward;
+        None reads ``inference_packed`` from the settings.
         """
         directory = validate_artifact(model_dir)
         torch_device = pick_device(device)
@@ -206,6 +213,8 @@ class Classifier:
         elif int8:
             logger.warning("int8 dynamic quantisation is CPU-only; using autocast on %s", device)
             int8 = False
+        if packed is None:
+            packed = default_packed()
         engine = evidence_engine = None
         if packed and torch_device.type == "cpu" and supports(model):
             evidence_engine = PackedBertClassifier(model)
