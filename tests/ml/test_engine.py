@@ -95,3 +95,32 @@ def test_engine_refuses_other_models() -> None:
     assert not supports(torch.nn.Linear(2, 2))
     with pytest.raises(ValueError, match="not a BERT"):
         PackedBertClassifier(torch.nn.Linear(2, 2))
+
+
+def test_single_pass_evidence_matches_two_passes(
+    tiny_classifier: Classifier, long_text: str
+) -> None:
+    texts = [*TEXTS, long_text]
+    windows = tiny_classifier.encode(texts)
+    assert tiny_classifier._single_pass_evidence(windows)
+    one_pass = tiny_classifier.suggest(texts, explain=True)
+    without = tiny_classifier.suggest(texts, explain=False)
+    top_ids = [
+        int(row.argmax())
+        for row in tiny_classifier.aggregate(
+            windows, tiny_classifier.window_logits(windows), len(texts)
+        )
+    ]
+    two_pass = tiny_classifier._token_attributions(windows, top_ids)
+    _, attribute = tiny_classifier.engine.logits_for_attribution(  # type: ignore[union-attr]
+        [w.input_ids for w in windows]
+    )
+    for got, want in zip(
+        attribute([top_ids[w.text_index] for w in windows]), two_pass, strict=True
+    ):
+        np.testing.assert_allclose(got.numpy(), want, atol=1e-6)
+    for a, b in zip(one_pass, without, strict=True):
+        assert [(r.key, r.probability) for r in a.ranked] == [
+            (r.key, r.probability) for r in b.ranked
+        ]
+    assert any(suggestion.evidence for suggestion in one_pass)

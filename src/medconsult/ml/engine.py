@@ -232,19 +232,36 @@ class PackedBertClassifier:
     ) -> list[torch.Tensor]:
         """Gradient x input on the word embeddings (summed over the hidden dimension), per token
         of each window, for the logit ``targets[i]`` of window ``i``. Needs a float engine."""
+        _, attribute = self.logits_for_attribution(windows)
+        return attribute(targets)
+
+    def logits_for_attribution(
+        self, windows: Sequence[Sequence[int]]
+    ) -> tuple[torch.Tensor, Callable[[Sequence[int]], list[torch.Tensor]]]:
+        """One differentiable forward: the windows' logits (detached, window order) and a
+        function of per-window targets giving ``token_attributions`` from that same forward,
+        so choosing the targets from the logits costs no second forward. Float engine only."""
         order, lengths, ids, positions = self._pack(windows)
         with torch.enable_grad():
             words = F.embedding(ids, self.word_embeddings).detach().requires_grad_(True)
             logits = self.encode(self.embed(ids, positions, words), self._groups(lengths))
+        result = torch.empty_like(logits, requires_grad=False)
+        with torch.no_grad():
+            result[torch.tensor(order, device=self.device)] = logits
+
+        def attribute(targets: Sequence[int]) -> list[torch.Tensor]:
             target = torch.tensor([targets[i] for i in order], device=self.device)
-            # Windows are independent, so the gradient of the sum is each window's own.
-            selected = logits.float().gather(1, target[:, None]).sum()
-            (gradient,) = torch.autograd.grad(selected, words)
-        per_token = (gradient * words).sum(dim=-1).detach().float()
-        scores: list[torch.Tensor] = [per_token[:0]] * len(windows)
-        for index, part in zip(order, torch.split(per_token, lengths), strict=True):
-            scores[index] = part
-        return scores
+            with torch.enable_grad():
+                # Windows are independent, so the gradient of the sum is each window's own.
+                selected = logits.float().gather(1, target[:, None]).sum()
+                (gradient,) = torch.autograd.grad(selected, words)
+            per_token = (gradient * words).sum(dim=-1).detach().float()
+            scores: list[torch.Tensor] = [per_token[:0]] * len(windows)
+            for index, part in zip(order, torch.split(per_token, lengths), strict=True):
+                scores[index] = part
+            return scores
+
+        return result, attribute
 
     def embed(
         self, ids: torch.Tensor, positions: torch.Tensor, words: torch.Tensor | None = None

@@ -308,6 +308,17 @@ class Classifier:
                 result[chunk] = logits.float().cpu().numpy()
         return result
 
+    def _single_pass_evidence(self, windows: Sequence[Window]) -> bool:
+        """Whether classification and evidence can share one differentiable forward: the
+        classifying engine is the full-precision one and the windows fit one token budget
+        (the graph of every window is kept until the top labels are known)."""
+        return (
+            self.engine is not None
+            and self.engine is self.evidence_engine
+            and sum(len(window.input_ids) for window in windows)
+            <= self.batch_size * self.max_length
+        )
+
     @staticmethod
     def aggregate(windows: Sequence[Window], window_logits: np.ndarray, n_texts: int) -> np.ndarray:
         """Mean of window logits per text (every window of a long text counts equally)."""
@@ -430,10 +441,22 @@ class Classifier:
         if not texts:
             return []
         windows = self.encode(texts)
-        logits = self.aggregate(windows, self.window_logits(windows), len(texts))
-        probs = softmax(logits, self.temperature)
-        top_ids = [int(row.argmax()) for row in probs]
-        token_scores = self._token_attributions(windows, top_ids) if explain else None
+        token_scores: list[np.ndarray] | None = None
+        if explain and self._single_pass_evidence(windows):
+            assert self.engine is not None
+            window_logits, attribute = self.engine.logits_for_attribution(
+                [window.input_ids for window in windows]
+            )
+            logits = self.aggregate(windows, window_logits.double().numpy(), len(texts))
+            probs = softmax(logits, self.temperature)
+            top_ids = [int(row.argmax()) for row in probs]
+            scores = attribute([top_ids[window.text_index] for window in windows])
+            token_scores = [score.numpy() for score in scores]
+        else:
+            logits = self.aggregate(windows, self.window_logits(windows), len(texts))
+            probs = softmax(logits, self.temperature)
+            top_ids = [int(row.argmax()) for row in probs]
+            token_scores = self._token_attributions(windows, top_ids) if explain else None
 
         by_text: dict[int, list[int]] = defaultdict(list)
         for index, window in enumerate(windows):
