@@ -73,10 +73,10 @@ from medconsult.ml.options import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_EPOCHS,
     DEFAULT_INFERENCE_BATCH_SIZE,
+    DEFAULT_LABEL_SMOOTHING,
     DEFAULT_LEARNING_RATE,
     DEFAULT_MAX_GRAD_NORM,
     DEFAULT_MAX_LENGTH,
-    DEFAULT_LABEL_SMOOTHING,
     DEFAULT_PATIENCE,
     DEFAULT_SEED,
     DEFAULT_STRIDE,
@@ -380,7 +380,7 @@ def train(config: TrainConfig, dataset: Dataset | None = None) -> Path:
                     logits.float(), labels, label_smoothing=config.label_smoothing
                 )
             optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
+            torch.autograd.backward(scaler.scale(loss))
             scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
             scaler.step(optimizer)
