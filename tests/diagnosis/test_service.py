@@ -126,6 +126,12 @@ class TestConfidenceBand:
         assert service.confidence_band(probability, rank=rank) == band
 
 
+class TestAbstainedBand:
+    def test_no_most_likely_when_the_model_abstained(self) -> None:
+        assert service.confidence_band(0.9, rank=0, abstained=True) == "possible"
+        assert service.confidence_band(0.9, rank=0, abstained=False) == "most_likely"
+
+
 class TestPatientView:
     def test_top_three_with_words_and_red_flag_reasons(self, session: Session) -> None:
         consultation = _consultation(session)

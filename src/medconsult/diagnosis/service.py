@@ -136,9 +136,10 @@ def current_suggestion(session: Session, *, consultation_id: uuid.UUID) -> AISug
     )
 
 
-def confidence_band(probability: float, *, rank: int) -> str:
-    """Plain words for a calibrated probability; only the first suggestion can be 'most likely'."""
-    if rank == 0 and probability >= MOST_LIKELY_MIN:
+def confidence_band(probability: float, *, rank: int, abstained: bool = False) -> str:
+    """Plain words for a calibrated probability; only the first suggestion can be 'most likely',
+    and not when the model abstained (it was not confident enough to name one)."""
+    if rank == 0 and not abstained and probability >= MOST_LIKELY_MIN:
         return "most_likely"
     if probability >= POSSIBLE_MIN:
         return "possible"
@@ -175,7 +176,11 @@ def patient_view(suggestion: AISuggestion) -> PatientSuggestionView:
     items = tuple(
         PatientSuggestionItem(
             display_name=str(row.get("display_name") or row.get("label") or ""),
-            band=(band := confidence_band(float(row.get("probability", 0.0)), rank=rank)),
+            band=(
+                band := confidence_band(
+                    float(row.get("probability", 0.0)), rank=rank, abstained=suggestion.abstained
+                )
+            ),
             band_label=_(BAND_LABELS[band]),
         )
         for rank, row in enumerate(suggestion.ranked[:PATIENT_TOP_K])
