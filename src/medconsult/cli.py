@@ -123,21 +123,17 @@ def _command_plugins() -> list[
     Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]
 ]:
     """Domain commands; each module adds its own subcommands without importing heavy libraries."""
-    plugins = []
-    for module_name in (
-        "medconsult.ml.commands",
-        "medconsult.setup_commands",
-        "medconsult.jobs.commands",
-        "medconsult.audit.commands",
-    ):
-        try:
-            module = __import__(module_name, fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        plugins.append(module.register)
-    return plugins
+    from medconsult import setup_commands
+    from medconsult.audit import commands as audit_commands
+    from medconsult.jobs import commands as jobs_commands
+    from medconsult.ml import commands as ml_commands
+
+    return [
+        ml_commands.register,
+        setup_commands.register,
+        jobs_commands.register,
+        audit_commands.register,
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

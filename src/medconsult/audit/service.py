@@ -149,6 +149,9 @@ def iter_events(session: Session, *, flt: AuditFilter, batch: int = 1000) -> Ite
             return
         yield from rows
         last_seq = rows[-1].seq
+        # Keep memory flat over a long trail: a batch already read need not stay in the session.
+        for row in rows:
+            session.expunge(row)
 
 
 @dataclass(frozen=True)
