@@ -69,7 +69,7 @@ def app(session: Session, engine: Engine) -> object:
 
 @pytest.fixture
 def client(app: object) -> Iterator[TestClient]:
-    with TestClient(app, base_url="http://testserver") as test_client:  # type: ignore[arg-type]
+    with TestClient(app, base_url="https://testserver") as test_client:  # type: ignore[arg-type]
         yield test_client
 
 

@@ -62,7 +62,8 @@ class Settings(BaseSettings):
 
     @property
     def secure_cookies(self) -> bool:
-        return self.env == "production"
+        # Secure (and the __Host- prefix) everywhere but local development over plain http.
+        return self.env != "development"
 
 
 @lru_cache

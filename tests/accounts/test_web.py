@@ -40,6 +40,9 @@ class TestLoginPage:
         cookie = response.headers["set-cookie"]
         assert COOKIE in cookie
         assert "HttpOnly" in cookie
+        # Outside development (the suite runs as "testing"): Secure, with the __Host- prefix.
+        assert "Secure" in cookie
+        assert cookie.startswith("__Host-medconsult_session=")
         assert "SameSite=lax" in cookie or "samesite=lax" in cookie.lower()
 
     def test_wrong_password_generic_message(self, client: TestClient, session: Session) -> None:

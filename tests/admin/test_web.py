@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
@@ -59,7 +60,7 @@ class TestCreateStaffPage:
             },
         )
         link = response.text.split('id="set-password-link" readonly value="')[1].split('"')[0]
-        path = link.removeprefix("http://testserver")
+        path = urlsplit(link).path
         set_password = client.post(
             path,
             data={
