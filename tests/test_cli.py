@@ -67,3 +67,47 @@ class TestBootstrapAndCreateUser:
         assert weak.returncode == 2
         assert "password" in weak.stderr
         assert roles == {Role.admin: 2, Role.doctor: 1, Role.patient: 1}
+
+
+class TestServeStopsTheEmbeddedDatabase:
+    def test_sigterm_stops_server_and_embedded_postgres(self) -> None:
+        import json
+        import signal
+        import socket
+        import time
+        import urllib.request
+        import uuid
+        from pathlib import Path
+
+        data_dir = Path("/tmp") / f"medconsult-serve-{uuid.uuid4().hex[:8]}" / "pgdata"
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MEDCONSULT_DATABASE_URL")}
+        env.update(MEDCONSULT_EMBEDDED_DB_DIR=str(data_dir), MEDCONSULT_RUN_WORKER_IN_SERVE="false")
+        server = subprocess.Popen(
+            [sys.executable, "-m", "medconsult.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+                    ready = json.loads(r.read())
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            server.kill()
+            raise AssertionError(server.stdout.read() if server.stdout else "no output")
+
+        server.send_signal(signal.SIGTERM)
+        exit_code = server.wait(timeout=60)
+
+        assert ready["database"] == "ok"
+        assert exit_code == 0
+        assert json.loads((data_dir / ".handle_pids.json").read_text()) == []
+        assert not (data_dir / "postmaster.pid").exists()

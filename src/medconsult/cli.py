@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -68,6 +69,10 @@ def _create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -79,6 +84,11 @@ def _serve(args: argparse.Namespace) -> int:
     database_url(settings)
     if not args.no_migrate:
         run_migrations()
+    # After a graceful shutdown uvicorn re-raises the signal it caught; with the default
+    # handlers that kills the process before atexit runs, leaving the embedded PostgreSQL up.
+    # Exiting normally instead lets it stop its server.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _exit_quietly)
     host_for_url = "localhost" if args.host in ("0.0.0.0", "127.0.0.1") else args.host
     print(f"MedConsult is running at http://{host_for_url}:{args.port}/  (Ctrl+C to stop)")
     uvicorn.run(
