@@ -14,6 +14,7 @@ from medconsult.accounts.schemas import UserRead
 from medconsult.admin import monitoring
 from medconsult.admin import service as admin_service
 from medconsult.admin.deps import ADMIN_ONLY
+from medconsult.admin.http import AuditQueryDep, audit_csv_response
 from medconsult.admin.schemas import (
     AgreementRead,
     AuditEventRead,
@@ -119,15 +120,9 @@ def end_user_session(
 def audit_events(
     session: SessionDep,
     admin: AdminUser,
-    actor: Text = "",
-    patient: Text = "",
-    action: Annotated[str, Query(max_length=100)] = "",
-    outcome: Annotated[str, Query(max_length=20)] = "",
-    since: Annotated[str, Query(max_length=10)] = "",
-    until: Annotated[str, Query(max_length=10)] = "",
+    query: AuditQueryDep,
     page: Annotated[int, Query(ge=1, le=admin_service.MAX_PAGE)] = 1,
 ) -> AuditPageRead:
-    query = admin_service.AuditQuery(actor, patient, action, outcome, since, until)
     flt = admin_service.parse_audit_query(session, query)
     result = admin_service.audit_page(session, flt=flt, page=page)
     return AuditPageRead(
@@ -142,20 +137,9 @@ def audit_events(
 def audit_export(
     session: SessionDep,
     admin: AdminUser,
-    actor: Text = "",
-    patient: Text = "",
-    action: Annotated[str, Query(max_length=100)] = "",
-    outcome: Annotated[str, Query(max_length=20)] = "",
-    since: Annotated[str, Query(max_length=10)] = "",
-    until: Annotated[str, Query(max_length=10)] = "",
+    query: AuditQueryDep,
 ) -> StreamingResponse:
-    query = admin_service.AuditQuery(actor, patient, action, outcome, since, until)
-    flt = admin_service.parse_audit_query(session, query)
-    return StreamingResponse(
-        admin_service.audit_csv_chunks(session, actor=admin, flt=flt),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="audit-events.csv"'},
-    )
+    return audit_csv_response(session, admin=admin, query=query)
 
 
 @router.post("/audit/verify", response_model=ChainReportRead)

@@ -19,6 +19,7 @@ from medconsult.accounts.models import Role, User
 from medconsult.admin import feedback, monitoring
 from medconsult.admin import service as admin_service
 from medconsult.admin.deps import ADMIN_ONLY
+from medconsult.admin.http import AuditQueryDep, audit_csv_response
 from medconsult.audit.models import Outcome
 from medconsult.auth import AdminUser
 from medconsult.config import get_settings
@@ -260,26 +261,14 @@ def end_session(
 # --- audit trail -----------------------------------------------------------------------------
 
 
-def _audit_query(
-    actor: str, patient: str, action: str, outcome: str, since: str, until: str
-) -> admin_service.AuditQuery:
-    return admin_service.AuditQuery(actor, patient, action, outcome, since, until)
-
-
 @router.get("/audit", name="admin:audit")
 def audit(
     request: Request,
     session: SessionDep,
     admin: AdminUser,
-    actor: Short = "",
-    patient: Short = "",
-    action: Annotated[str, Query(max_length=100)] = "",
-    outcome: Annotated[str, Query(max_length=20)] = "",
-    since: Annotated[str, Query(max_length=10)] = "",
-    until: Annotated[str, Query(max_length=10)] = "",
+    query: AuditQueryDep,
     page: Annotated[int, Query(ge=1, le=admin_service.MAX_PAGE)] = 1,
 ) -> Response:
-    query = _audit_query(actor, patient, action, outcome, since, until)
     context: dict[str, object] = {
         "query": query,
         "params": query.as_params(),
@@ -299,20 +288,9 @@ def audit(
 def audit_export(
     session: SessionDep,
     admin: AdminUser,
-    actor: Short = "",
-    patient: Short = "",
-    action: Annotated[str, Query(max_length=100)] = "",
-    outcome: Annotated[str, Query(max_length=20)] = "",
-    since: Annotated[str, Query(max_length=10)] = "",
-    until: Annotated[str, Query(max_length=10)] = "",
+    query: AuditQueryDep,
 ) -> Response:
-    query = _audit_query(actor, patient, action, outcome, since, until)
-    flt = admin_service.parse_audit_query(session, query)
-    return StreamingResponse(
-        admin_service.audit_csv_chunks(session, actor=admin, flt=flt),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="audit-events.csv"'},
-    )
+    return audit_csv_response(session, admin=admin, query=query)
 
 
 @router.post("/audit/verify")

@@ -1,0 +1,39 @@
+"""What the admin pages and the admin API share at the HTTP edge: the audit filter's query
+parameters and the streamed CSV export."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Query
+from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
+
+from medconsult.accounts.models import User
+from medconsult.admin import service as admin_service
+
+
+def audit_query(
+    actor: Annotated[str, Query(max_length=254)] = "",
+    patient: Annotated[str, Query(max_length=254)] = "",
+    action: Annotated[str, Query(max_length=100)] = "",
+    outcome: Annotated[str, Query(max_length=20)] = "",
+    since: Annotated[str, Query(max_length=10)] = "",
+    until: Annotated[str, Query(max_length=10)] = "",
+) -> admin_service.AuditQuery:
+    return admin_service.AuditQuery(actor, patient, action, outcome, since, until)
+
+
+AuditQueryDep = Annotated[admin_service.AuditQuery, Depends(audit_query)]
+
+
+def audit_csv_response(
+    session: Session, *, admin: User, query: admin_service.AuditQuery
+) -> StreamingResponse:
+    """The matching audit events as a streamed CSV download (the export itself is audited)."""
+    flt = admin_service.parse_audit_query(session, query)
+    return StreamingResponse(
+        admin_service.audit_csv_chunks(session, actor=admin, flt=flt),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="audit-events.csv"'},
+    )
