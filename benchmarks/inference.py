@@ -16,17 +16,19 @@ artifact's max length with its stride, logits averaged per text; nothing truncat
     a worker using it would have to.
 (b) the service: ``Classifier`` + ``DynamicBatcher`` (batching across requests, windows sorted by
     length, ``torch.inference_mode``, the packed engine unless ``MEDCONSULT_INFERENCE_PACKED``
-    is off), in fp32 and with int8 dynamic quantisation; classification only
-    (``explain=False``), to compare like with like. For information: the same service with the
-    evidence pass (gradient x input), and the fp32 service on the Hugging Face forward (padded
-    batches, ``packed=False``).
+    is off) in its default configuration (``MEDCONSULT_INFERENCE_PRECISION``, ``auto``: bf16 on
+    a CPU with native bf16 dot products, else fp32; batch size and wait from the settings), and
+    also in fp32 and with int8 dynamic quantisation; classification only (``explain=False``),
+    to compare like with like. For information: the default service with the evidence pass
+    (gradient x input), and the fp32 service on the Hugging Face forward (padded batches,
+    ``packed=False``).
 
-``speedup_vs_pipeline`` is throughput (b)/(a) for the service's default configuration (fp32, as
-``MEDCONSULT_INFERENCE_INT8`` is off by default; batch size and wait from the settings).
-``share_of_matmul_peak`` is the fp32 service's achieved FLOP/s (useful, unpadded encoder FLOPs)
-divided by the FLOP/s of a plain large fp32 ``torch.matmul`` measured in the same run. The packed
-engine computes the last layer for the [CLS] rows only, so it executes fewer FLOPs than that
-count; ``executed_share_of_matmul_peak`` counts only what it executes.
+``speedup_vs_pipeline`` is throughput (b)/(a) for the service's default configuration.
+``share_of_matmul_peak`` is that service's achieved FLOP/s (useful, unpadded encoder FLOPs)
+divided by the FLOP/s of a plain large ``torch.matmul`` in the same precision (fp32 or bf16)
+measured in the same run; ``fp32_share_of_matmul_peak`` is the same for the fp32 service. The
+packed engine computes the last layer for the [CLS] rows only, so it executes fewer FLOPs than
+that count; ``executed_share_of_matmul_peak`` counts only what it executes.
 The last line printed is one JSON object.
 
 --model defaults to the active artifact (``resolve_default_model_dir``); without one, the
@@ -219,9 +221,9 @@ def encoder_flops(
     return total
 
 
-def matmul_flops_per_s(repeats: int = 10) -> float:
-    a = torch.randn(MATMUL_SIZE, MATMUL_SIZE)
-    b = torch.randn(MATMUL_SIZE, MATMUL_SIZE)
+def matmul_flops_per_s(dtype: torch.dtype = torch.float32, repeats: int = 10) -> float:
+    a = torch.randn(MATMUL_SIZE, MATMUL_SIZE).to(dtype)
+    b = torch.randn(MATMUL_SIZE, MATMUL_SIZE).to(dtype)
     with torch.inference_mode():
         torch.matmul(a, b)
         started = time.perf_counter()
@@ -260,58 +262,84 @@ def main(argv: Sequence[str] | None = None) -> int:
         if model_dir is None:
             print("no trained artifact: using the packaged checkpoint with an untrained head")
             model_dir = packaged_checkpoint_artifact(scratch / "packaged-untrained")
-        packed = get_settings().inference_packed
-        fp32 = Classifier.load(model_dir, device="cpu", packed=packed)
-        int8 = Classifier.load(model_dir, device="cpu", int8=True, packed=packed)
+        settings = get_settings()
+        packed = settings.inference_packed
+        default = Classifier.load(
+            model_dir, device="cpu", precision=settings.inference_precision, packed=packed
+        )
+        fp32 = Classifier.load(model_dir, device="cpu", precision="fp32", packed=packed)
+        int8 = Classifier.load(model_dir, device="cpu", precision="int8", packed=packed)
         windows = fp32.encode(texts)
         n_long = sum(1 for t in texts if len(fp32.encode([t])) > 1)
         print(
             f"model {model_dir.name}; {len(texts)} requests ({n_long} long, {len(windows)} windows "
             f"of <= {fp32.max_length} tokens, stride {fp32.stride}); {args.concurrency} clients; "
-            f"{threads} torch threads; packed engine {'on' if fp32.engine else 'off'}"
+            f"{threads} torch threads; packed engine {'on' if fp32.engine else 'off'}; "
+            f"default precision {default.precision}"
         )
 
-        peak = matmul_flops_per_s()
-        print(f"matmul {MATMUL_SIZE}x{MATMUL_SIZE} fp32: {peak / 1e9:.1f} GFLOP/s")
+        peaks = {"fp32": matmul_flops_per_s(torch.float32)}
+        if default.precision == "bf16":
+            peaks["bf16"] = matmul_flops_per_s(torch.bfloat16)
+        for name, peak in peaks.items():
+            print(f"matmul {MATMUL_SIZE}x{MATMUL_SIZE} {name}: {peak / 1e9:.1f} GFLOP/s")
 
         handle = pipeline_handler(Path(model_dir), fp32)
         run_clients(texts[:WARMUP_REQUESTS], args.concurrency, handle)
         results: dict[str, dict[str, float]] = {}
         results["pipeline"] = run_clients(texts, args.concurrency, handle)
         print(f"(a) pipeline, one text at a time: {results['pipeline']}")
-        results["service_fp32"] = service_run(fp32, texts, args.concurrency, explain=False)
-        print(f"(b) service fp32, dynamic batching: {results['service_fp32']}")
-        results["service_int8"] = service_run(int8, texts, args.concurrency, explain=False)
-        print(f"(b) service int8, dynamic batching: {results['service_int8']}")
+        default_key = f"service_{default.precision}"
+        results[default_key] = service_run(default, texts, args.concurrency, explain=False)
+        print(
+            f"(b) service {default.precision} (default), dynamic batching: {results[default_key]}"
+        )
+        for name, classifier in (("fp32", fp32), ("int8", int8)):
+            if f"service_{name}" not in results:
+                results[f"service_{name}"] = service_run(
+                    classifier, texts, args.concurrency, explain=False
+                )
+                print(f"(b) service {name}, dynamic batching: {results[f'service_{name}']}")
         if not args.skip_evidence:
-            results["service_fp32_evidence"] = service_run(
-                fp32, texts, args.concurrency, explain=True
+            results["service_default_evidence"] = service_run(
+                default, texts, args.concurrency, explain=True
             )
-            print(f"    service fp32 with evidence: {results['service_fp32_evidence']}")
+            print(
+                f"    service {default.precision} with evidence: "
+                f"{results['service_default_evidence']}"
+            )
         if not args.skip_hf:
-            hf = Classifier.load(model_dir, device="cpu", packed=False)
+            hf = Classifier.load(model_dir, device="cpu", precision="fp32", packed=False)
             results["service_fp32_hf"] = service_run(hf, texts, args.concurrency, explain=False)
             print(f"    service fp32, Hugging Face forward: {results['service_fp32_hf']}")
 
         base = results["pipeline"]["throughput_texts_per_s"]
-        default_key = "service_int8" if get_settings().inference_int8 else "service_fp32"
         speedup = results[default_key]["throughput_texts_per_s"] / base
         flops = encoder_flops(fp32, texts)
-        engine = flops / results["service_fp32"]["wall_s"]
-        executed = (
+        executed_flops = (
             encoder_flops(fp32, texts, cls_only_last_layer=True) if fp32.engine else flops
-        ) / results["service_fp32"]["wall_s"]
+        )
+        default_peak = peaks.get(default.precision, peaks["fp32"])
+        engine = flops / results[default_key]["wall_s"]
         summary = {
             "speedup_vs_pipeline": round(speedup, 2),
+            "share_of_matmul_peak": round(engine / default_peak, 3),
+            "executed_share_of_matmul_peak": round(
+                executed_flops / results[default_key]["wall_s"] / default_peak, 3
+            ),
+            "default_config": default_key,
+            "speedup_fp32_vs_pipeline": round(
+                results["service_fp32"]["throughput_texts_per_s"] / base, 2
+            ),
             "speedup_int8_vs_pipeline": round(
                 results["service_int8"]["throughput_texts_per_s"] / base, 2
             ),
-            "share_of_matmul_peak": round(engine / peak, 3),
-            "executed_share_of_matmul_peak": round(executed / peak, 3),
+            "fp32_share_of_matmul_peak": round(
+                flops / results["service_fp32"]["wall_s"] / peaks["fp32"], 3
+            ),
             "packed_engine": fp32.engine is not None,
-            "default_config": default_key,
             "engine_gflops": round(engine / 1e9, 2),
-            "matmul_gflops": round(peak / 1e9, 2),
+            **{f"matmul_{name}_gflops": round(peak / 1e9, 2) for name, peak in peaks.items()},
             "requests": len(texts),
             "long_requests": n_long,
             "windows": len(windows),
@@ -324,7 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         print(
             f"speedup of the service ({default_key}) over the pipeline: {speedup:.2f}x; "
-            f"engine at {100 * engine / peak:.1f}% of matmul FLOP/s"
+            f"engine at {100 * engine / default_peak:.1f}% of {default.precision} matmul FLOP/s"
         )
         print(json.dumps(summary))
     finally:

@@ -47,7 +47,8 @@ class Settings(BaseSettings):
     inference_device: Literal["auto", "cpu", "cuda"] = "auto"
     inference_max_batch_size: int = 32
     inference_max_wait_ms: float = 10.0
-    inference_int8: bool = False  # dynamic int8 quantisation on CPU
+    # auto: bf16 on GPUs and on CPUs with native bf16 dot products, else fp32; int8: CPU only.
+    inference_precision: Literal["auto", "fp32", "bf16", "int8"] = "auto"
     inference_packed: bool = True  # CPU: padding-free forward (ml/engine.py); False: HF forward
     run_worker_in_serve: bool = True
     job_max_attempts: int = 3

@@ -23,7 +23,8 @@ def tiny_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_classifier(tiny_artifact: Path):  # type: ignore[no-untyped-def]
     from medconsult.ml.predict import Classifier
 
-    return Classifier.load(tiny_artifact, device="cpu", max_text_chars=20_000)
+    # fp32, the reference precision: the engine tests compare it with the plain forward exactly.
+    return Classifier.load(tiny_artifact, device="cpu", precision="fp32", max_text_chars=20_000)
 
 
 @pytest.fixture

@@ -14,12 +14,14 @@ def test_register_adds_subcommands_with_handlers() -> None:
     assert args.epochs == 3
     assert args.seed == 7
     assert args.max_length == 64
-    args = parser.parse_args(["evaluate", "--model", "m", "--format", "json", "--int8"])
+    args = parser.parse_args(["evaluate", "--model", "m", "--format", "json", "--int8", "--bf16"])
     assert callable(args.func)
     assert args.format == "json"
     assert args.int8
+    assert args.bf16
     args = parser.parse_args(["predict", "--model", "m", "I have a cough"])
     assert callable(args.func)
+    assert args.precision == "auto"
     assert args.text == ["I have a cough"]
 
 

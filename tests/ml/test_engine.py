@@ -23,7 +23,9 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def plain_classifier(tiny_artifact: Path) -> Classifier:
-    return Classifier.load(tiny_artifact, device="cpu", max_text_chars=20_000, packed=False)
+    return Classifier.load(
+        tiny_artifact, device="cpu", precision="fp32", max_text_chars=20_000, packed=False
+    )
 
 
 def test_tiny_model_is_served_packed(
@@ -77,9 +79,9 @@ def test_token_budget_batches_cover_every_window_once(
 
 
 def test_int8_packed_matches_int8_plain(tiny_artifact: Path) -> None:
-    packed = Classifier.load(tiny_artifact, device="cpu", int8=True, max_text_chars=20_000)
+    packed = Classifier.load(tiny_artifact, device="cpu", precision="int8", max_text_chars=20_000)
     plain = Classifier.load(
-        tiny_artifact, device="cpu", int8=True, max_text_chars=20_000, packed=False
+        tiny_artifact, device="cpu", precision="int8", max_text_chars=20_000, packed=False
     )
     assert packed.engine is not None
     assert packed.engine is not packed.evidence_engine  # evidence stays full precision
@@ -91,10 +93,55 @@ def test_int8_packed_matches_int8_plain(tiny_artifact: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("packed", [True, False])
+def test_bf16_is_close_to_fp32(
+    tiny_artifact: Path, tiny_classifier: Classifier, long_text: str, packed: bool
+) -> None:
+    """bf16 (the packed engine's own bf16 weights, or autocast on the Hugging Face forward)
+    keeps the fp32 ranking and probabilities to within bf16 rounding."""
+    bf16 = Classifier.load(
+        tiny_artifact, device="cpu", precision="bf16", max_text_chars=20_000, packed=packed
+    )
+    texts = [*TEXTS, long_text]
+    assert (bf16.engine is not None) == packed
+    windows = bf16.encode(texts)
+    got = bf16.window_logits(windows)
+    want = tiny_classifier.window_logits(windows)
+    assert got.dtype == want.dtype
+    np.testing.assert_allclose(got, want, atol=0.05)
+    assert not np.array_equal(got, want)  # it did run in bf16
+    np.testing.assert_allclose(
+        bf16.probabilities(texts), tiny_classifier.probabilities(texts), atol=0.01
+    )
+    suggestions = bf16.suggest(texts)
+    assert any(suggestion.evidence for suggestion in suggestions)
+    for suggestion, text in zip(suggestions, texts, strict=True):
+        for span in suggestion.evidence:
+            assert text[span.start : span.end] == span.text
+
+
+def test_bf16_evidence_matches_fp32_evidence(
+    tiny_artifact: Path, tiny_classifier: Classifier
+) -> None:
+    bf16 = Classifier.load(tiny_artifact, device="cpu", precision="bf16", max_text_chars=20_000)
+    pairs = list(zip(bf16.suggest(TEXTS), tiny_classifier.suggest(TEXTS), strict=True))
+    assert any(want.evidence for _, want in pairs)
+    for got, want in pairs:
+        # Gradients in bf16 move scores slightly; the strongest word is the same.
+        assert [s.text for s in got.evidence[:1]] == [s.text for s in want.evidence[:1]]
+
+
 def test_engine_refuses_other_models() -> None:
     assert not supports(torch.nn.Linear(2, 2))
     with pytest.raises(ValueError, match="not a BERT"):
         PackedBertClassifier(torch.nn.Linear(2, 2))
+
+
+def test_int8_engine_has_no_float_matmul_type(tiny_classifier: Classifier) -> None:
+    with pytest.raises(ValueError, match="int8 engine"):
+        PackedBertClassifier(
+            tiny_classifier.model, tiny_classifier.model, matmul_dtype=torch.bfloat16
+        )
 
 
 def test_single_pass_evidence_matches_two_passes(

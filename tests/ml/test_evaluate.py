@@ -27,7 +27,16 @@ def test_json_report_on_the_validation_split(
 ) -> None:
     data = _training_csv(tiny_artifact)
     status = main(
-        ["--model", str(tiny_artifact), "--data", str(data), "--format", "json", "--int8"]
+        [
+            "--model",
+            str(tiny_artifact),
+            "--data",
+            str(data),
+            "--format",
+            "json",
+            "--int8",
+            "--bf16",
+        ]
     )
     assert status == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -41,7 +50,12 @@ def test_json_report_on_the_validation_split(
     for key in METRIC_KEYS:
         assert key in report["baseline"]
         assert key in report["int8"]
+        assert key in report["bf16"]
     assert 0.0 <= report["int8"]["agreement_with_fp32"] <= 1.0
+    # bf16 keeps the fp32 decisions on the tiny model's validation rows.
+    assert report["bf16"]["agreement_with_fp32"] >= 0.95
+    assert report["bf16"]["max_abs_probability_difference"] < 0.05
+    assert report["served_precision"] in ("fp32", "bf16")
 
 
 def test_other_csv_is_scored_whole_and_unknown_labels_counted(

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
-from medconsult.ml.errors import ArtifactError, InputTextError
-from medconsult.ml.predict import Classifier, main
+from medconsult.ml import predict
+from medconsult.ml.errors import ArtifactError, InputTextError, ModelError
+from medconsult.ml.predict import Classifier, main, resolve_precision
 from medconsult.ml.types import Suggestion
 
 TEXTS = [
@@ -130,14 +132,43 @@ def test_corrupt_json(tiny_artifact: Path, tmp_path: Path) -> None:
 
 
 def test_int8_is_close_to_fp32(tiny_artifact: Path, tiny_classifier: Classifier) -> None:
-    quantised = Classifier.load(tiny_artifact, device="cpu", int8=True)
-    assert quantised.int8
+    quantised = Classifier.load(tiny_artifact, device="cpu", precision="int8")
+    assert quantised.precision == "int8"
     assert quantised.fast_model is not quantised.model
     fp32 = tiny_classifier.probabilities(TEXTS)
     int8 = quantised.probabilities(TEXTS)
     assert np.abs(fp32 - int8).max() < 0.05
     suggestion = quantised.suggest(TEXTS[:1])[0]
     assert suggestion.evidence  # evidence uses the full-precision weights
+
+
+@pytest.mark.parametrize(("native", "expected"), [(True, "bf16"), (False, "fp32")])
+def test_auto_precision_on_cpu_is_bf16_only_with_native_bf16(
+    monkeypatch: pytest.MonkeyPatch, native: bool, expected: str
+) -> None:
+    monkeypatch.setattr(predict, "cpu_has_native_bf16", lambda: native)
+    assert resolve_precision("auto", torch.device("cpu")) == expected
+    for forced in ("fp32", "bf16", "int8"):
+        assert resolve_precision(forced, torch.device("cpu")) == forced
+
+
+def test_unknown_precision_is_named(tiny_artifact: Path) -> None:
+    with pytest.raises(ModelError, match="unknown precision 'fp8'"):
+        Classifier.load(tiny_artifact, device="cpu", precision="fp8")
+
+
+def test_auto_precision_loads_what_the_cpu_runs_best(
+    tiny_artifact: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(predict, "cpu_has_native_bf16", lambda: True)
+    classifier = Classifier.load(tiny_artifact, device="cpu")
+    assert classifier.precision == "bf16"
+    assert classifier.engine is not None
+    assert classifier.engine.matmul_dtype == torch.bfloat16
+    # The bf16 engine is differentiable: one forward gives logits and evidence.
+    assert classifier.evidence_engine is classifier.engine
+    monkeypatch.setattr(predict, "cpu_has_native_bf16", lambda: False)
+    assert Classifier.load(tiny_artifact, device="cpu").precision == "fp32"
 
 
 def test_predict_cli(tiny_artifact: Path, capsys: pytest.CaptureFixture[str]) -> None:

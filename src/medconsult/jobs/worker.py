@@ -89,7 +89,7 @@ class ModelCache:
         classifier = Classifier.load(
             model_dir,
             device=self.settings.inference_device,
-            int8=self.settings.inference_int8,
+            precision=self.settings.inference_precision,
             packed=self.settings.inference_packed,
         )
         return DynamicBatcher(

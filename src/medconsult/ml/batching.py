@@ -3,8 +3,9 @@
 A single background thread waits for the first request, then collects more for up to
 ``max_wait_ms`` or until ``max_batch_size`` texts are waiting, and runs them as one
 ``Classifier.suggest`` call (which sorts windows by length to limit padding and classifies under
-``torch.inference_mode()``, with bf16/fp16 autocast on GPU or int8 dynamic quantisation on CPU
-when the classifier was loaded with it). Every worker thread shares one batcher.
+``torch.inference_mode()`` at the classifier's precision: bf16/fp16 on GPU, bf16 on CPUs with
+native bf16 dot products, fp32 elsewhere, or int8 when asked for). Every worker thread shares one
+batcher.
 
     batcher = DynamicBatcher(classifier, max_batch_size=32, max_wait_ms=10)
     suggestion = batcher.suggest("I have a fever and a bad cough")   # blocks

@@ -1,7 +1,7 @@
 """Evaluate an artifact honestly: calibrated metrics, a same-split TF-IDF baseline, plots.
 
     python -m medconsult.ml.evaluate --model DIR [--data CSV] [--split auto] [--format json]
-                                     [--plots DIR] [--int8]
+                                     [--plots DIR] [--int8] [--bf16]
 
 Which rows are scored (``--split auto``, the default): when ``--data`` is the very file the model
 was trained on (same sha256 as recorded in ``training_args.json``), the validation split is
@@ -15,8 +15,10 @@ fitted in this run on the model's own training split (rebuilt from the recorded 
 and scored on the same rows with its raw probabilities and no abstention.
 
 Metrics: accuracy, macro-F1, top-3 accuracy, ECE (15 equal-width bins, calibrated
-probabilities), abstention rate and precision on the answered rows. ``--int8`` adds the same
-metrics for the int8 dynamically quantised model and its agreement with full precision.
+probabilities), abstention rate and precision on the answered rows, for the model in fp32 (the
+reference). ``--int8`` and ``--bf16`` add the same metrics for the int8 dynamically quantised
+model and for bf16 matrix products (what the CPU service runs by default where the CPU has native
+bf16), each with its agreement with fp32 and the largest probability difference.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from medconsult.ml.data import (
 from medconsult.ml.errors import ArtifactError, ModelError
 from medconsult.ml.metrics import classification_metrics, reliability_bins, softmax
 from medconsult.ml.options import add_evaluate_arguments
-from medconsult.ml.predict import Classifier
+from medconsult.ml.predict import Classifier, resolve_precision
 
 
 def _read_training_args(model_dir: Path) -> dict[str, Any]:
@@ -99,9 +101,10 @@ def evaluate(
     split: str = "auto",
     device: str = "auto",
     int8: bool = False,
+    bf16: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Return (report, plot data). The report is what ``--format json`` prints."""
-    classifier = Classifier.load(model_dir, device=device, max_text_chars=10**9)
+    classifier = Classifier.load(model_dir, device=device, precision="fp32", max_text_chars=10**9)
     training_args = _read_training_args(Path(model_dir))
     dataset = load_dataset(data_path)
     rows, split_name = choose_rows(dataset, data_path, training_args, split)
@@ -124,6 +127,8 @@ def evaluate(
         "temperature": classifier.temperature,
         "threshold": classifier.threshold,
         "device": str(classifier.device),
+        # What the service runs at on this machine by default (see --bf16 / --int8).
+        "served_precision": resolve_precision("auto", classifier.device),
     }
     uncalibrated = classification_metrics(softmax(logits), targets, classifier.threshold)
     report["ece_uncalibrated"] = uncalibrated.ece
@@ -142,15 +147,23 @@ def evaluate(
         ).to_dict()
         report["baseline"]["note"] = "TF-IDF + LR on the model's training split; no abstention"
 
-    if int8:
-        quantised = Classifier.load(model_dir, device="cpu", int8=True, max_text_chars=10**9)
-        q_probs = softmax(quantised.logits(texts), quantised.temperature)
-        report["int8"] = {
-            **classification_metrics(q_probs, targets, quantised.threshold).to_dict(),
-            "agreement_with_fp32": float((q_probs.argmax(1) == probs.argmax(1)).mean())
+    for precision, wanted in (("int8", int8), ("bf16", bf16)):
+        if not wanted:
+            continue
+        # int8 is CPU-only; bf16 runs where the reference ran (packed engine on CPU).
+        other = Classifier.load(
+            model_dir,
+            device="cpu" if precision == "int8" else device,
+            precision=precision,
+            max_text_chars=10**9,
+        )
+        other_probs = softmax(other.logits(texts), other.temperature)
+        report[precision] = {
+            **classification_metrics(other_probs, targets, other.threshold).to_dict(),
+            "agreement_with_fp32": float((other_probs.argmax(1) == probs.argmax(1)).mean())
             if len(texts)
             else 0.0,
-            "max_abs_probability_difference": float(np.abs(q_probs - probs).max())
+            "max_abs_probability_difference": float(np.abs(other_probs - probs).max())
             if len(texts)
             else 0.0,
         }
@@ -234,8 +247,10 @@ def format_report(report: dict[str, Any]) -> str:
         ("precision_when_answered", "precision when answered"),
     ]
     baseline = report.get("baseline") or {}
-    int8 = report.get("int8") or {}
-    header = f"{'metric':<26}{'model':>10}{'baseline':>10}" + (f"{'int8':>10}" if int8 else "")
+    others = {name: report[name] for name in ("int8", "bf16") if report.get(name)}
+    header = f"{'metric':<26}{'model':>10}{'baseline':>10}" + "".join(
+        f"{name:>10}" for name in others
+    )
     lines = [
         f"model {report['model_version']} on {report['data']} ({report['split']}, "
         f"n={report['n']}, unknown labels: {report['unknown_labels']})",
@@ -246,12 +261,15 @@ def format_report(report: dict[str, Any]) -> str:
     for key, title in keys:
         line = f"{title:<26}{report[key]:>10.4f}"
         line += f"{baseline[key]:>10.4f}" if key in baseline else f"{'-':>10}"
-        if int8:
-            line += f"{int8[key]:>10.4f}"
+        for other in others.values():
+            line += f"{other[key]:>10.4f}"
         lines.append(line)
     lines.append(f"{'ECE before calibration':<26}{report['ece_uncalibrated']:>10.4f}")
-    if int8:
-        lines.append(f"int8 agrees with fp32 on {100 * int8['agreement_with_fp32']:.1f}% of rows")
+    for name, other in others.items():
+        lines.append(
+            f"{name} agrees with fp32 on {100 * other['agreement_with_fp32']:.1f}% of rows "
+            f"(largest probability difference {other['max_abs_probability_difference']:.4f})"
+        )
     if report.get("baseline_skipped"):
         lines.append(f"baseline skipped: {report['baseline_skipped']}")
     return "\n".join(lines)
@@ -265,7 +283,12 @@ def run(args: argparse.Namespace) -> int:
     model_dir = Path(args.model) if args.model else require_default_model_dir(get_settings())
     data_path = Path(args.data) if args.data else default_data_path()
     report, plot_data = evaluate(
-        model_dir, data_path, split=args.split, device=args.device, int8=args.int8
+        model_dir,
+        data_path,
+        split=args.split,
+        device=args.device,
+        int8=args.int8,
+        bf16=args.bf16,
     )
     title = f"{report['model_version']} ({report['split']}, n={report['n']})"
     if args.format == "json":

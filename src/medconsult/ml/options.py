@@ -116,6 +116,9 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=["text", "json"], default="text")
     parser.add_argument("--plots", type=Path, default=None, help="where to write the PNG plots")
     parser.add_argument("--int8", action="store_true", help="also report int8 quantised metrics")
+    parser.add_argument(
+        "--bf16", action="store_true", help="also report metrics with bf16 matrix products"
+    )
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
 
 
@@ -123,7 +126,13 @@ def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("text", nargs="+", help="patient text(s) to classify")
     parser.add_argument("--model", type=Path, default=None, help="artifact dir (default: active)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    parser.add_argument("--int8", action="store_true", help="int8 dynamic quantisation (CPU)")
+    parser.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16", "int8"],
+        default="auto",
+        help="auto: bf16 on GPUs and on CPUs with native bf16, else fp32; int8: CPU dynamic "
+        "quantisation (default: %(default)s)",
+    )
     parser.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help="default: %(default)s")
     parser.add_argument("--no-evidence", action="store_true", help="skip the evidence pass")
     parser.add_argument("--format", choices=["text", "json"], default="text")

@@ -12,12 +12,18 @@ Used by the web app's worker (through ``DynamicBatcher`` or directly); imports n
 - Evidence is gradient x input on the word embeddings for the top label, per token, mapped to
   the original text through the tokenizer's offsets, summed per word, maxed over windows.
 - Red flags (``triage.py``) raise urgency to emergency whatever the model says.
-- The classification forward runs under ``torch.inference_mode()`` with bf16/fp16 autocast on
-  GPU, or on CPU optionally with int8 dynamic quantisation of the Linear layers. On CPU it runs
-  through ``engine.PackedBertClassifier`` (no padding, fused query/key/value, last layer for the
-  [CLS] rows only; same logits) unless ``packed=False`` or the model is not a BERT classifier.
+- The classification forward runs under ``torch.inference_mode()``. Precision (``precision``,
+  setting ``inference_precision``): ``auto`` is bf16/fp16 autocast on GPU, and on CPU bf16 where
+  the CPU has native bf16 dot products (AVX-512 BF16 or AMX; several times the fp32 matmul
+  throughput, logits within a few hundredths of fp32, see ``evaluate --bf16``) and fp32
+  elsewhere (emulated bf16 would be slower). ``fp32``, ``bf16`` and ``int8`` (CPU dynamic
+  quantisation of the Linear layers) force one. On CPU it runs through
+  ``engine.PackedBertClassifier`` (no padding, fused query/key/value, last layer for the [CLS]
+  rows only; same logits) unless ``packed=False`` or the model is not a BERT classifier.
   Evidence needs gradients with respect to the input embeddings (weights stay frozen), so it
-  runs as a second, full-precision pass outside inference mode; ``explain=False`` skips it.
+  runs outside inference mode: one differentiable forward of the float engine gives both the
+  logits and the gradients when the batch fits; an int8 engine is not differentiable, so int8
+  needs a second, full-precision pass. ``explain=False`` skips evidence.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ import warnings
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 # Offline before transformers is imported: artifacts are local folders, never hub names.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -86,6 +92,33 @@ def default_packed() -> bool:
     return get_settings().inference_packed
 
 
+Precision = Literal["auto", "fp32", "bf16", "int8"]
+PRECISIONS: tuple[Precision, ...] = ("auto", "fp32", "bf16", "int8")
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU has bf16 dot-product instructions (AVX-512 BF16 or AMX tiles)."""
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+def resolve_precision(requested: str, device: torch.device) -> str:
+    """The precision a classifier runs at: ``fp32``, ``bf16``, ``int8`` (CPU) or ``fp16``
+    (GPU autocast where bf16 is unsupported). ``ModelError`` for an unknown name."""
+    if requested not in PRECISIONS:
+        raise ModelError(f"unknown precision {requested!r}; use one of {', '.join(PRECISIONS)}")
+    if device.type == "cuda":
+        if requested == "fp32":
+            return "fp32"
+        if requested == "int8":
+            logger.warning("int8 dynamic quantisation is CPU-only; using autocast on the GPU")
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if requested == "auto":
+        return "bf16" if cpu_has_native_bf16() else "fp32"
+    if requested == "bf16" and not cpu_has_native_bf16():
+        logger.warning("this CPU has no native bf16 dot products: bf16 will be slower than fp32")
+    return requested
+
+
 def pick_device(requested: str) -> torch.device:
     if requested not in ("auto", "cpu", "cuda"):
         raise ModelError(f"unknown device {requested!r}; use auto, cpu or cuda")
@@ -122,7 +155,7 @@ class Classifier:
         stride: int,
         device: torch.device,
         version: str,
-        int8: bool,
+        precision: str,
         max_text_chars: int,
         top_k: int = DEFAULT_TOP_K,
         batch_size: int = DEFAULT_INFERENCE_BATCH_SIZE,
@@ -130,7 +163,7 @@ class Classifier:
         evidence_engine: PackedBertClassifier | None = None,
     ) -> None:
         self.model = model  # full precision: evidence (gradients) and the GPU path
-        self.fast_model = fast_model  # what classifies: the int8 copy on CPU when requested
+        self.fast_model = fast_model  # what classifies: the int8 copy when precision is int8
         self.tokenizer = tokenizer
         self.labels = labels
         self.temperature = temperature
@@ -139,18 +172,18 @@ class Classifier:
         self.stride = stride
         self.device = device
         self.version = version
-        self.int8 = int8
+        self.precision = precision  # resolved: fp32, bf16, int8 (CPU) or fp16 (GPU)
         self.max_text_chars = max_text_chars
         self.top_k = top_k
         self.batch_size = batch_size
         self.engine = engine  # packed forward for classification (None: the model's own)
         self.evidence_engine = evidence_engine  # packed float forward for gradients
-        if device.type == "cuda":
-            self.autocast_dtype: torch.dtype | None = (
-                torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-            )
-        else:
-            self.autocast_dtype = None
+        # The Hugging Face forward (GPU, or CPU without the packed engine) reaches bf16/fp16
+        # through autocast; the packed engine has its own bf16 weights.
+        self.autocast_dtype: torch.dtype | None = {
+            "bf16": torch.bfloat16,
+            "fp16": torch.float16,
+        }.get(precision)
         # Fast tokenizers are not safe to call from several threads at once ("Already
         # borrowed"); tokenising is cheap, so one lock around it is enough.
         self._tokenizer_lock = threading.Lock()
@@ -160,7 +193,7 @@ class Classifier:
         cls,
         model_dir: str | Path,
         device: str = "auto",
-        int8: bool = False,
+        precision: str = "auto",
         *,
         max_text_chars: int | None = None,
         top_k: int = DEFAULT_TOP_K,
@@ -169,8 +202,8 @@ class Classifier:
     ) -> Classifier:
         """Load an artifact directory once; ``ArtifactError`` if it is missing or corrupt.
 
-        ``int8`` quantises the Linear layers to int8 (dynamic) for CPU inference; it is
-        ignored, with a warning, on a GPU, where bf16/fp16 autocast is used instead.
+        ``precision``: ``auto``, ``fp32``, ``bf16`` or ``int8`` (see the module docstring and
+        ``resolve_precision``); int8 is CPU-only and becomes autocast, with a warning, on a GPU.
         ``packed`` runs CPU inference through ``engine.PackedBertClassifier`` when the model is
         a BERT classifier (same logits, less work); False keeps the Hugging Face forward;
         None reads ``inference_packed`` from the settings.
@@ -200,8 +233,9 @@ class Classifier:
         for parameter in model.parameters():
             parameter.requires_grad_(False)  # evidence needs input gradients only
         model.to(torch_device)
+        resolved = resolve_precision(precision, torch_device)
         fast_model: torch.nn.Module = model
-        if int8 and torch_device.type == "cpu":
+        if resolved == "int8":
             with warnings.catch_warnings():
                 # torch announces a future move of quantisation APIs; behaviour is unchanged.
                 warnings.simplefilter("ignore", category=UserWarning)
@@ -210,15 +244,16 @@ class Classifier:
                     model, {torch.nn.Linear}, dtype=torch.qint8, inplace=False
                 )
             fast_model.eval()
-        elif int8:
-            logger.warning("int8 dynamic quantisation is CPU-only; using autocast on %s", device)
-            int8 = False
         if packed is None:
             packed = default_packed()
         engine = evidence_engine = None
         if packed and torch_device.type == "cpu" and supports(model):
-            evidence_engine = PackedBertClassifier(model)
-            engine = PackedBertClassifier(model, fast_model) if int8 else evidence_engine
+            if resolved == "int8":
+                engine = PackedBertClassifier(model, fast_model)
+                evidence_engine = PackedBertClassifier(model)
+            else:
+                dtype = torch.bfloat16 if resolved == "bf16" else torch.float32
+                engine = evidence_engine = PackedBertClassifier(model, matmul_dtype=dtype)
         return cls(
             model=model,
             fast_model=fast_model,
@@ -230,7 +265,7 @@ class Classifier:
             stride=int(training_args.get("stride", 32)),
             device=torch_device,
             version=directory.name,
-            int8=int8,
+            precision=resolved,
             max_text_chars=max_text_chars or default_max_text_chars(),
             top_k=min(top_k, len(labels)),
             batch_size=batch_size,
@@ -521,7 +556,9 @@ def run(args: argparse.Namespace) -> int:
     from medconsult.ml.artifacts import require_default_model_dir
 
     model_dir = args.model or require_default_model_dir(get_settings())
-    classifier = Classifier.load(model_dir, device=args.device, int8=args.int8, top_k=args.top_k)
+    classifier = Classifier.load(
+        model_dir, device=args.device, precision=args.precision, top_k=args.top_k
+    )
     suggestions = classifier.suggest(list(args.text), explain=not args.no_evidence)
     if args.format == "json":
         print(json.dumps([s.to_dict() for s in suggestions], indent=2))
