@@ -92,6 +92,13 @@ class ModelCache:
             precision=self.settings.inference_precision,
             packed=self.settings.inference_packed,
         )
+        log.info(
+            "loaded model %s on %s at %s precision (%s forward)",
+            classifier.version,
+            classifier.device,
+            classifier.precision,
+            "packed" if classifier.engine is not None else "Hugging Face",
+        )
         return DynamicBatcher(
             classifier,
             max_batch_size=self.settings.inference_max_batch_size,
