@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 
@@ -366,3 +367,60 @@ class TestMessages:
 
         with pytest.raises(Conflict):
             service.post_message(session, actor=patient, consultation_id=consultation.id, body="Hi")
+
+
+class TestPruneOrphanReports:
+    def _prune(self, session: Session, upload_dir: Path, *, age: float = 7200.0) -> int:
+        # ``now`` in the future: every file on disk is ``age`` seconds old.
+        return service.prune_orphan_reports(
+            session, upload_dir=upload_dir, grace_seconds=3600.0, now=time.time() + age
+        )
+
+    def test_file_of_a_rolled_back_submission_is_deleted(
+        self, session: Session, upload_dir: Path
+    ) -> None:
+        patient = factories.create_patient(session)
+        savepoint = session.begin_nested()
+        consultation, _ = service.submit(
+            session, actor=patient, data=_data(), uploads=[UploadedFile("scan.png", PNG_1PX)]
+        )
+        key = consultation.reports[0].storage_key
+        savepoint.rollback()
+        assert list(upload_dir.rglob(key))  # on disk, referenced by nothing
+
+        assert self._prune(session, upload_dir) == 1
+
+        assert not list(upload_dir.rglob(key))
+
+    def test_referenced_files_are_kept(self, session: Session, upload_dir: Path) -> None:
+        patient = factories.create_patient(session)
+        consultation, _ = service.submit(
+            session, actor=patient, data=_data(), uploads=[UploadedFile("scan.png", PNG_1PX)]
+        )
+
+        assert self._prune(session, upload_dir) == 0
+
+        assert service.get_report(
+            session,
+            actor=patient,
+            consultation_id=consultation.id,
+            report_id=consultation.reports[0].id,
+        )
+
+    def test_recent_orphans_and_partial_writes_wait_for_the_grace_period(
+        self, session: Session, upload_dir: Path
+    ) -> None:
+        folder = upload_dir / "ab"
+        folder.mkdir(parents=True)
+        (folder / "ab12").write_bytes(b"orphan")
+        (folder / "ab34.part").write_bytes(b"partial")
+
+        assert self._prune(session, upload_dir, age=60.0) == 0
+        assert self._prune(session, upload_dir) == 2
+
+        assert list(folder.iterdir()) == []
+
+    def test_missing_upload_folder_is_nothing_to_prune(
+        self, session: Session, tmp_path: Path
+    ) -> None:
+        assert self._prune(session, tmp_path / "none") == 0

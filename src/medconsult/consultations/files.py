@@ -11,6 +11,7 @@ import io
 import logging
 import secrets
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -182,6 +183,27 @@ def store_bytes(upload_dir: Path, storage_key: str, data: bytes) -> None:
     partial = path.with_suffix(".part")
     partial.write_bytes(data)
     partial.replace(path)
+
+
+def stored_before(upload_dir: Path, cutoff: float) -> Iterator[tuple[str, Path]]:
+    """(storage key, path) of every stored report last modified before ``cutoff`` (a Unix
+    time); a partial write (``KEY.part``) is listed under its key, with its own path."""
+    if not upload_dir.is_dir():
+        return
+    for folder in upload_dir.iterdir():
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            try:
+                modified = path.stat().st_mtime
+            except FileNotFoundError:  # removed meanwhile
+                continue
+            if path.is_file() and modified < cutoff and path.stem.isalnum():
+                yield path.stem, path
+
+
+def delete_stored(path: Path) -> None:
+    path.unlink(missing_ok=True)
 
 
 def read_bytes(upload_dir: Path, storage_key: str) -> bytes:

@@ -3,9 +3,12 @@ report files and messages. Every read and write of patient data is checked and a
 
 from __future__ import annotations
 
+import logging
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +34,8 @@ from medconsult.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from medconsult.i18n import _
 from medconsult.jobs import queue
 from medconsult.review.models import Decision, DoctorReview
+
+log = logging.getLogger(__name__)
 
 # Statuses in which the AI analysis has not produced its result yet.
 PENDING_STATUSES = frozenset({ConsultationStatus.submitted, ConsultationStatus.analysing})
@@ -230,6 +235,42 @@ def submit(
     session.flush()
     session.refresh(consultation, attribute_names=["reports"])
     return consultation, True
+
+
+ORPHAN_BATCH = 1000  # storage keys looked up per query when pruning
+
+
+def prune_orphan_reports(
+    session: Session, *, upload_dir: Path, grace_seconds: float, now: float | None = None
+) -> int:
+    """Delete stored report files that no report row references, once older than
+    ``grace_seconds``; returns how many were deleted.
+
+    ``submit`` writes files before its transaction commits, so a rollback (a failed request, a
+    crash before commit) leaves them on disk with nothing pointing at them: patient documents
+    nobody can see or erase. Partial writes (``.part``) are such files too. The grace period
+    spares files whose submission is still in flight. Reads only; the caller's transaction
+    holds nothing.
+    """
+    cutoff = (time.time() if now is None else now) - grace_seconds
+    candidates = list(report_files.stored_before(upload_dir, cutoff))
+    deleted = 0
+    for start in range(0, len(candidates), ORPHAN_BATCH):
+        batch = candidates[start : start + ORPHAN_BATCH]
+        referenced = set(
+            session.scalars(
+                select(ReportFile.storage_key).where(
+                    ReportFile.storage_key.in_([key for key, _ in batch])
+                )
+            )
+        )
+        for key, path in batch:
+            if key not in referenced or path.suffix == ".part":
+                report_files.delete_stored(path)
+                deleted += 1
+    if deleted:
+        log.info("deleted %d report files that no consultation references", deleted)
+    return deleted
 
 
 # --- what the patient's page shows ---------------------------------------------------------------

@@ -12,7 +12,9 @@ Every worker also runs a recovery sweep every few seconds:
   worker died, was killed or lost its connection) goes back to the queue;
 - consultations waiting for analysis without a live engine job (e.g. written by a process that
   crashed between commit and defer, or restored from a backup) get one;
-- consultations waiting for a model (``waiting_for_model``) are queued again once one exists.
+- consultations waiting for a model (``waiting_for_model``) are queued again once one exists;
+- and, less often, report files that no consultation references (left by a submission whose
+  transaction rolled back) are deleted once past a grace period.
 
 This module imports torch only when it loads a model (``ModelCache``).
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -35,6 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from medconsult.config import Settings, get_settings
+from medconsult.consultations import service as consultations_service
 from medconsult.consultations.models import AnalysisJob, Consultation, JobStatus
 from medconsult.db import database_url, session_factory
 from medconsult.jobs import analysis, queue
@@ -152,6 +156,8 @@ class WorkerOptions:
     heartbeat_seconds: float = 10.0
     stalled_seconds: float = 30.0  # a job's lease: no heartbeat for this long and it is retried
     sweep_seconds: float = 10.0
+    prune_seconds: float = 3600.0  # how often orphaned report files are looked for
+    orphan_grace_seconds: float = 3600.0  # an unreferenced file younger than this is spared
     poll_seconds: float = 2.0  # fallback to LISTEN/NOTIFY
     name: str = "medconsult-worker"
 
@@ -292,17 +298,30 @@ async def _sweep_forever(
     factory: sessionmaker[Session],
     models: analysis.ModelProvider,
     options: WorkerOptions,
+    settings: Settings,
 ) -> None:
     def sweep_tables() -> int:
         with factory() as session, session.begin():
             return requeue_orphans(session, models=models)
 
+    def prune_files() -> int:
+        with factory() as session, session.begin():
+            return consultations_service.prune_orphan_reports(
+                session,
+                upload_dir=settings.upload_dir,
+                grace_seconds=options.orphan_grace_seconds,
+            )
+
+    next_prune = 0.0
     while True:
         try:
             recovered = await recover_stalled_jobs(app, stalled_seconds=options.stalled_seconds)
             requeued = await asyncio.to_thread(sweep_tables)
             if recovered or requeued:
                 log.info("recovery sweep: %d stalled, %d requeued", recovered, requeued)
+            if time.monotonic() >= next_prune:
+                next_prune = time.monotonic() + options.prune_seconds
+                await asyncio.to_thread(prune_files)
         except Exception:  # the sweep must outlive a lost connection; it retries next round
             log.exception("recovery sweep failed")
         await asyncio.sleep(options.sweep_seconds)
@@ -322,7 +341,7 @@ async def run_worker(
     models = models or ModelCache(settings)
     app = build_app(settings=settings, factory=factory, models=models)
     async with app.open_async():
-        sweeper = asyncio.create_task(_sweep_forever(app, factory, models, options))
+        sweeper = asyncio.create_task(_sweep_forever(app, factory, models, options, settings))
         try:
             await app.run_worker_async(
                 queues=[queue.ANALYSIS_QUEUE],
