@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
 import os
 import signal
 import sys
@@ -80,6 +81,12 @@ def _serve(args: argparse.Namespace) -> int:
     from medconsult.db import database_url
 
     settings = get_settings()
+    # The app's own messages (model loaded and its precision, recovery sweeps) at INFO; other
+    # libraries only when they warn. uvicorn configures its own loggers.
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    logging.getLogger("medconsult").setLevel(logging.INFO)
     # Start the embedded database (if configured) before the server so its URL is stable.
     database_url(settings)
     if not args.no_migrate:
