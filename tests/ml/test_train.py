@@ -24,6 +24,12 @@ def test_tiny_artifact_is_complete_and_self_describing(tiny_artifact: Path) -> N
     for key in ("accuracy", "macro_f1", "top3_accuracy", "ece", "abstain_rate"):
         assert key in metrics["validation"]
         assert key in metrics["baseline_tfidf_logreg"]
+    bf16 = metrics["validation_bf16"]
+    for key in ("accuracy", "macro_f1", "ece", "agreement_with_fp32"):
+        assert key in bf16
+    assert bf16["forward"] == "packed"
+    assert bf16["agreement_with_fp32"] >= 0.9
+    assert bf16["max_abs_probability_difference"] < 0.05
     calibration = json.loads((tiny_artifact / "calibration.json").read_text())
     assert calibration["temperature"] > 0
     assert 0.0 <= calibration["threshold"] <= 1.0
@@ -39,6 +45,8 @@ def test_model_card(tiny_artifact: Path) -> None:
     assert "reviewed" in card.lower() or "reviews" in card.lower()
     assert "## Limitations" in card
     assert "## Calibration" in card
+    assert "## Serving precision" in card
+    assert "bf16 agrees with full precision on" in card
     assert "K64.9" in card
 
 
@@ -119,3 +127,27 @@ def test_packaged_checkpoint_end_to_end(tmp_path: Path) -> None:
     assert out.name.endswith("real")
     suggestion = Classifier.load(out, device="cpu").suggest(["I sneeze and my nose runs"])[0]
     assert len(suggestion.ranked) == 5
+
+
+def test_bf16_check_falls_back_to_autocast_for_other_architectures(
+    tiny_artifact: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from medconsult.ml import train
+
+    model = AutoModelForSequenceClassification.from_pretrained(str(tiny_artifact))
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_artifact))
+    config = train.TrainConfig(max_length=32, stride=8)
+    texts = ["I sneeze and my nose runs", "Burning when I pee and a fever " * 6]
+    reference = train.text_logits(model, tokenizer, texts, config, torch.device("cpu"))
+    packed, forward = train.bf16_text_logits(model, tokenizer, texts, config)
+    assert forward == "packed"
+    monkeypatch.setattr(train, "supports", lambda _model: False)
+    autocast, forward = train.bf16_text_logits(model, tokenizer, texts, config)
+    assert forward == "autocast"
+    for logits in (packed, autocast):
+        np.testing.assert_allclose(logits, reference, atol=0.05)
+        assert not np.array_equal(logits, reference)  # bf16 did run

@@ -59,6 +59,7 @@ from medconsult.ml.data import (
     load_dataset,
     stratified_split,
 )
+from medconsult.ml.engine import PackedBertClassifier, supports
 from medconsult.ml.errors import ArtifactError, DataFormatError, ModelError
 from medconsult.ml.labels import LABELS_FILE
 from medconsult.ml.metrics import (
@@ -250,8 +251,10 @@ def text_logits(
     texts: Sequence[str],
     config: TrainConfig,
     device: torch.device,
+    dtype: torch.dtype | None = None,
 ) -> np.ndarray:
-    """Per-text logits: windows scored in length-sorted batches, averaged per text."""
+    """Per-text logits: windows scored in length-sorted batches, averaged per text; under
+    autocast to ``dtype`` (default: the training device's, none on CPU)."""
     windows = encode_windows(tokenizer, texts, config.max_length, config.stride)
     order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
     window_logits = np.zeros((len(windows), len(LABELS)), dtype=np.float64)
@@ -260,8 +263,8 @@ def text_logits(
         for start in range(0, len(order), DEFAULT_INFERENCE_BATCH_SIZE):
             chunk = order[start : start + DEFAULT_INFERENCE_BATCH_SIZE]
             batch = pad_batch([windows[i] for i in chunk], tokenizer.pad_token_id, device)
-            dtype = autocast_dtype(device)
-            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            cast = dtype or autocast_dtype(device)
+            with torch.autocast(device.type, dtype=cast, enabled=cast is not None):
                 logits = model(**batch).logits
             window_logits[chunk] = logits.float().cpu().numpy()
     sums = np.zeros((len(texts), len(LABELS)), dtype=np.float64)
@@ -271,6 +274,48 @@ def text_logits(
         counts[window.text_index] += 1
     result: np.ndarray = sums / counts[:, None]
     return result
+
+
+def bf16_text_logits(
+    model: PreTrainedModel, tokenizer: Any, texts: Sequence[str], config: TrainConfig
+) -> tuple[np.ndarray, str]:
+    """Per-text logits with bf16 matrix products on the CPU, as the service runs by default on
+    CPUs with native bf16: the packed engine when it supports the model, else CPU autocast on the
+    model's own forward. Returns (logits, which forward)."""
+    model.to("cpu")  # type: ignore[arg-type]
+    if not supports(model):
+        logits = text_logits(model, tokenizer, texts, config, torch.device("cpu"), torch.bfloat16)
+        return logits, "autocast"
+    engine = PackedBertClassifier(model, matmul_dtype=torch.bfloat16)
+    windows = encode_windows(tokenizer, texts, config.max_length, config.stride)
+    sums = np.zeros((len(texts), len(LABELS)), dtype=np.float64)
+    counts = np.zeros(len(texts), dtype=np.float64)
+    with torch.inference_mode():
+        for start in range(0, len(windows), DEFAULT_INFERENCE_BATCH_SIZE):
+            chunk = windows[start : start + DEFAULT_INFERENCE_BATCH_SIZE]
+            logits = engine.logits([window.input_ids for window in chunk]).double().numpy()
+            for window, row in zip(chunk, logits, strict=True):
+                sums[window.text_index] += row
+                counts[window.text_index] += 1
+    result: np.ndarray = sums / np.maximum(counts, 1.0)[:, None]
+    return result, "packed"
+
+
+def precision_check(
+    val_logits: np.ndarray,
+    other_logits: np.ndarray,
+    targets: np.ndarray,
+    temperature: float,
+    threshold: float,
+) -> dict[str, Any]:
+    """Validation metrics at another precision, with its agreement with full precision."""
+    reference = softmax(val_logits, temperature)
+    other = softmax(other_logits, temperature)
+    return {
+        **classification_metrics(other, targets, threshold).to_dict(),
+        "agreement_with_fp32": float((other.argmax(1) == reference.argmax(1)).mean()),
+        "max_abs_probability_difference": float(np.abs(other - reference).max()),
+    }
 
 
 # --- training ----------------------------------------------------------------------------------
@@ -434,6 +479,14 @@ def train(config: TrainConfig, dataset: Dataset | None = None) -> Path:
     model_metrics = classification_metrics(val_probs, val_targets, threshold)
     uncalibrated = classification_metrics(softmax(val_logits), val_targets, threshold=0.0)
 
+    # What the service's default precision on CPUs with native bf16 does to these same rows,
+    # recorded in the artifact so that it describes the model as it will be served.
+    bf16_logits, bf16_forward = bf16_text_logits(model, tokenizer, val_set.texts, config)
+    bf16_metrics = {
+        **precision_check(val_logits, bf16_logits, val_targets, temperature, threshold),
+        "forward": bf16_forward,
+    }
+
     baseline = TfidfBaseline(len(LABELS)).fit(train_set.texts, targets_of(train_set).tolist())
     baseline_metrics = classification_metrics(
         baseline.predict_proba(val_set.texts), val_targets, threshold=0.0
@@ -470,6 +523,7 @@ def train(config: TrainConfig, dataset: Dataset | None = None) -> Path:
         "split": "validation",
         "validation": model_metrics.to_dict(),
         "validation_uncalibrated": uncalibrated.to_dict(),
+        "validation_bf16": bf16_metrics,
         "baseline_tfidf_logreg": baseline_metrics.to_dict(),
         "history": [asdict(record) for record in history],
     }
