@@ -553,6 +553,37 @@ class TestQueue:
 
         assert consultation.id not in {r.consultation.id for r in page.rows}
 
+    def test_refreshes_are_audited_only_when_the_page_changes(self, session: Session) -> None:
+        doctor = create_doctor(session)
+        patient = create_patient(session)
+        create_consultation(session, patient=patient, chief_complaint="first")
+        session.flush()
+
+        def reads() -> int:
+            return len(
+                session.scalars(
+                    select(AuditEvent).where(
+                        AuditEvent.actor_id == doctor.id,
+                        AuditEvent.action == "consultation.queue.read",
+                    )
+                ).all()
+            )
+
+        flt = review_service.QueueFilter(mine=False)
+        review_service.queue_page(session, actor=doctor, flt=flt)
+        assert reads() == 1
+        for _ in range(3):  # the table's periodic refresh shows the same cases
+            review_service.queue_page(session, actor=doctor, flt=flt, refresh=True)
+        assert reads() == 1
+
+        create_consultation(session, patient=patient, chief_complaint="second")
+        session.flush()
+        review_service.queue_page(session, actor=doctor, flt=flt, refresh=True)
+        assert reads() == 2  # a new case was disclosed
+
+        review_service.queue_page(session, actor=doctor, flt=flt)
+        assert reads() == 3  # opening the page is always audited
+
     def test_patient_cannot_read_the_queue(self, session: Session) -> None:
         patient = create_patient(session)
 

@@ -121,6 +121,17 @@ def _filtered(query: Select[Any], flt: AuditFilter) -> Select[Any]:
     return query
 
 
+def last_details(session: Session, *, actor_id: uuid.UUID, action: str) -> dict[str, Any] | None:
+    """Details of ``actor_id``'s most recent event of ``action`` (None if there is none)."""
+    details: dict[str, Any] | None = session.scalar(
+        select(AuditEvent.details)
+        .where(AuditEvent.actor_id == actor_id, AuditEvent.action == action)
+        .order_by(AuditEvent.occurred_at.desc(), AuditEvent.seq.desc())
+        .limit(1)
+    )
+    return details
+
+
 def list_events(
     session: Session, *, flt: AuditFilter, limit: int = 50, offset: int = 0
 ) -> tuple[Sequence[AuditEvent], int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import sys
@@ -178,8 +179,14 @@ def queue_page(
     flt: QueueFilter,
     page: int = 1,
     per_page: int = QUEUE_PAGE_SIZE,
+    refresh: bool = False,
 ) -> QueuePage:
-    """One page of the doctors' queue: emergencies first, then the longest waiting (audited)."""
+    """One page of the doctors' queue: emergencies first, then the longest waiting (audited).
+
+    ``refresh``: an automatic re-read of a page the doctor has open (the queue polls every few
+    seconds). It is audited only when what it shows differs from the doctor's last audited
+    queue read, so the trail records every disclosure without one event per poll.
+    """
     _require_doctor(session, actor=actor, action="consultation.queue.read")
     page = max(1, page)
     total = session.scalar(
@@ -229,16 +236,42 @@ def queue_page(
         QueueRow(consultation=c, profile=p, suggestion=s, job=j)
         for c, p, s, j in session.execute(_queue_filtered(query, actor=actor, flt=flt))
     ]
-    audit_service.record(
-        session,
-        actor=actor,
-        action="consultation.queue.read",
-        record_type="consultation_queue",
-        details={"page": page, "rows": len(rows), "status": flt.status},
+    shown = _queue_fingerprint(rows, page=page, flt=flt, total=total or 0)
+    last = (
+        audit_service.last_details(session, actor_id=actor.id, action="consultation.queue.read")
+        if refresh
+        else None
     )
+    if last is None or last.get("shown") != shown:
+        audit_service.record(
+            session,
+            actor=actor,
+            action="consultation.queue.read",
+            record_type="consultation_queue",
+            details={
+                "page": page,
+                "rows": len(rows),
+                "status": flt.status,
+                "refresh": refresh,
+                "shown": shown,
+            },
+        )
     return QueuePage(
         rows=rows, total=total or 0, page=page, per_page=per_page, counts=counts, now=utcnow()
     )
+
+
+def _queue_fingerprint(rows: Sequence[QueueRow], *, page: int, flt: QueueFilter, total: int) -> str:
+    """A digest of what a queue page discloses: which cases, in which state, with which
+    suggestion (it names no patient and no clinical text)."""
+    parts = [f"{page}|{flt.status}|{flt.urgency}|{flt.mine}|{total}"]
+    for row in rows:
+        consultation = row.consultation
+        parts.append(
+            f"{consultation.id}|{consultation.status}|{consultation.doctor_id}|"
+            f"{row.suggestion.id if row.suggestion else ''}|{row.job.status if row.job else ''}"
+        )
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 
 # --- Case page --------------------------------------------------------------------------------

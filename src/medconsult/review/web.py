@@ -91,7 +91,10 @@ def queue_page(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
     flt = review_service.QueueFilter(status=status, urgency=_parse_urgency(urgency), mine=mine)
-    result = review_service.queue_page(session, actor=user, flt=flt, page=page)
+    # htmx requests of this page are the table's own periodic refresh.
+    result = review_service.queue_page(
+        session, actor=user, flt=flt, page=page, refresh=is_htmx(request)
+    )
     filters: dict[str, Any] = {"status": status}
     if urgency:
         filters["urgency"] = urgency
