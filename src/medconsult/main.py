@@ -26,6 +26,7 @@ from medconsult.consultations import api as consultations_api
 from medconsult.consultations import web as consultations_web
 from medconsult.db import session_factory
 from medconsult.errors import MedconsultError, NotAuthenticated, TooManyRequests
+from medconsult.i18n import _
 from medconsult.middleware import PlatformMiddleware
 from medconsult.patients import api as patients_api
 from medconsult.patients import web as patients_web
@@ -91,6 +92,14 @@ def _register_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and str(exc.detail).startswith("Part exceeded maximum size"):
+            # The form parser refuses any single text field over 1 MB before a route sees it;
+            # every text field has a limit far below that, so say so plainly.
+            message = _(
+                "One of the text fields is far too long. Please keep each under "
+                "%(limit)d characters and try again."
+            ) % {"limit": get_settings().max_text_chars}
+            return _error_response(request, 413, "field_too_large", message)
         messages = {404: "Page not found.", 405: "Method not allowed."}
         message = messages.get(exc.status_code, str(exc.detail))
         return _error_response(request, exc.status_code, "http_error", message)

@@ -40,6 +40,23 @@ def _count(session: Session, patient: User) -> int:
 
 
 class TestNewConsultationForm:
+    def test_a_field_over_the_form_parser_limit_gets_a_clear_413(
+        self, client: TestClient, session: Session
+    ) -> None:
+        patient = factories.create_patient(session)
+        factories.login(client, session, patient)
+        form = _new_form(client)
+        form["history"] = "x" * (1024 * 1024 + 1)
+
+        response = client.post(
+            "/consultations/new", data=form, files={"reports": ("a.txt", b"", "text/plain")}
+        )
+
+        assert response.status_code == 413
+        assert "One of the text fields is far too long" in response.text
+        assert "20000 characters" in response.text
+        assert _count(session, patient) == 0
+
     def test_every_field_has_a_label(self, client: TestClient, session: Session) -> None:
         factories.login(client, session, factories.create_patient(session))
 
