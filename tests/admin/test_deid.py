@@ -132,3 +132,40 @@ class TestDates:
 
         assert "[DATE]" in result
         assert not any(ch.isdigit() for ch in result)
+
+
+class TestAddresses:
+    @pytest.mark.parametrize(
+        ("text", "leaked"),
+        [
+            ("I live at 42 Baker Street, London NW1 6XE and I have a cough.", "Baker"),
+            ("I live at 42 Baker Street, London NW1 6XE and I have a cough.", "London"),
+            ("My address is 12 rue de la Paix, Paris; fever since Monday.", "Paix"),
+            ("i live in springfield, il 62704 with my wife", "springfield"),
+            ("Fell down the stairs at 1200 North Oak Ave. last night", "Oak"),
+            ("Postcode SW1A 1AA, rash on both arms", "SW1A"),
+            ("Portland, OR 97201-1234. Chest tightness.", "97201"),
+        ],
+    )
+    def test_addresses_are_removed(self, text: str, leaked: str) -> None:
+        result = deidentify(text)
+
+        assert leaked.lower() not in result.lower()
+        assert "[ADDRESS]" in result
+
+    def test_the_clinical_rest_of_the_sentence_stays(self) -> None:
+        result = deidentify("I live at 42 Baker Street and I have had a fever for 3 days.")
+
+        assert result == "I live at [ADDRESS] and I have had a fever for 3 days."
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "I live on my own and feel dizzy when I stand up.",
+            "I live alone since my wife died.",
+            "Took 2 pills on the way to work.",
+            "Temperature 38.5, BP 120/80, 3 times a day.",
+        ],
+    )
+    def test_social_history_and_doses_are_not_addresses(self, text: str) -> None:
+        assert deidentify(text) == text

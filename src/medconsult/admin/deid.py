@@ -2,12 +2,15 @@
 
 Rule-based and deliberately greedy: removing a harmless word costs the model little, leaving a
 name in costs the patient a lot. Replaced, in this order: e-mail addresses ``[EMAIL]``, web
-addresses ``[URL]``, dates (numeric and written, birth dates included) ``[DATE]``, phone and other
-long numbers ``[PHONE]``, then names ``[NAME]``: the patient's own names as known to the
-platform, words after a self-introduction ("my name is", "I am", "I'm", "call me", "this is"),
-and capitalised words after a title (Mr, Mrs, Ms, Dr, ...).
+addresses ``[URL]``, dates (numeric and written, birth dates included) ``[DATE]``, addresses
+``[ADDRESS]`` (what follows "I live at/on/in", "my address is", "address:" up to the end of the
+clause; a house number with capitalised words and a street suffix, "42 Baker Street"; UK
+postcodes; US state + ZIP), phone and other long numbers ``[PHONE]``, then names ``[NAME]``: the
+patient's own names as known to the platform, words after a self-introduction ("my name is",
+"I am", "I'm", "call me", "this is"), and capitalised words after a title (Mr, Mrs, Ms, Dr, ...).
 
-Not covered (documented limits): street addresses, names that appear with no cue at all.
+Not covered (documented limit): names that appear with no cue at all (telling "Tom" from
+"Crohn" or "Tylenol" needs a name model this project does not have).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ URL = "[URL]"
 DATE = "[DATE]"
 PHONE = "[PHONE]"
 NAME = "[NAME]"
+ADDRESS = "[ADDRESS]"
 
 _MONTHS = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
@@ -47,6 +51,35 @@ _DATE_RES = (
     # "born in 1985", "DOB 1985": a bare year next to a birth cue
     re.compile(r"(?<=\bborn in\s)\d{4}\b|(?<=\bborn\s)\d{4}\b", re.IGNORECASE),
 )
+_STREET_SUFFIX = (
+    r"(?:street|st|road|rd|avenue|ave|lane|ln|drive|boulevard|blvd|way|court|ct|place|pl"
+    r"|terrace|close|crescent|square|sq|highway|hwy|parkway|pkwy|gardens|grove|row|walk)"
+)
+_ADDRESS_RES = (
+    # "I live at 42 baker street, flat 3, and ...": the rest of the clause after the cue.
+    re.compile(
+        r"\b(?P<cue>i live (?:at|on|in)|i'm living (?:at|on|in)|i am living (?:at|on|in)"
+        r"|my address is|my address:|address:|living at)\s+"
+        # "I live on my own", "I live alone with...": social history, not an address.
+        r"(?!(?:my own|alone|by myself|myself|with)\b)"
+        r"(?P<address>[^.;:!?\n]+?)(?=[.;:!?\n]|\s+(?:and|but|since|so|for|with|where)\b|$)",
+        re.IGNORECASE,
+    ),
+    # "42 Baker Street", "7a Rue Street", "1200 North Oak Ave.": number, capitalised words, suffix.
+    re.compile(rf"\b\d{{1,5}}[A-Za-z]?,?\s+(?:[A-Z][\w'-]*\s+){{1,3}}(?i:{_STREET_SUFFIX})\b\.?"),
+    # UK postcodes: "NW1 6XE", "SW1A 1AA".
+    re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b"),
+    # US state and ZIP: "NY 10001", "CA 94103-1234".
+    re.compile(r"\b[A-Z]{2}\s+\d{5}(?:-\d{4})?\b"),
+)
+
+
+def _replace_address(match: re.Match[str]) -> str:
+    if "cue" in match.re.groupindex:
+        return f"{match.group('cue')} {ADDRESS}"
+    return ADDRESS
+
+
 # Seven or more digits, possibly with a leading + and separators: phone, record or ID numbers.
 # Temperatures, doses and blood pressures have fewer digits and stay.
 _PHONE_RE = re.compile(r"(?<![\w\[])\+?\(?\d(?:[\d\s().-]*\d)?(?![\w\]])")
@@ -146,6 +179,8 @@ def deidentify(
     result = _URL_RE.sub(URL, result)
     for pattern in _DATE_RES:
         result = pattern.sub(DATE, result)
+    for pattern in _ADDRESS_RES:
+        result = pattern.sub(_replace_address, result)
     result = _PHONE_RE.sub(_replace_phone, result)
     for part in _known_name_parts(names):
         result = re.sub(rf"(?<!\w){re.escape(part)}(?!\w)", NAME, result, flags=re.IGNORECASE)
