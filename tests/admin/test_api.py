@@ -200,6 +200,14 @@ class TestModelsApi:
         assert response.json()["is_active"] is True
         assert [m["version"] for m in listing.json() if m["is_active"]] == ["v-api"]
 
+    def test_reanalyse_open_consultations(self, client: TestClient, session: Session) -> None:
+        token = factories.login(client, session, factories.create_admin(session))
+
+        response = client.post("/api/v1/admin/models/reanalyse", headers={"X-CSRF-Token": token})
+
+        assert response.status_code == 200
+        assert response.json()["queued"] >= 0
+
     def test_unknown_version_is_not_found(self, client: TestClient, session: Session) -> None:
         token = factories.login(client, session, factories.create_admin(session))
 

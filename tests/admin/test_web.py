@@ -175,6 +175,12 @@ class TestModelsPage:
         assert "<script>alert(1)</script>" not in card.text
         assert activated.status_code == 200
         assert '<dd id="active-version">v-page</dd>' in activated.text
+        assert "Re-analyse open consultations" in activated.text
+
+        reanalysed = client.post("/admin/models/reanalyse", data={"csrf_token": admin_token})
+
+        assert reanalysed.status_code == 200
+        assert "are being analysed again with the active model" in reanalysed.text
 
 
 class TestMonitoringPage:

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from medconsult.audit.models import AuditEvent
 from medconsult.config import Settings, get_settings
 from medconsult.consultations import service as consultations_service
 from medconsult.consultations.models import (
@@ -265,3 +266,132 @@ class TestHoldHook:
         production = get_settings().model_copy(update={"env": "production"})
 
         assert analysis.hold_seconds(production) == 0.0
+
+
+class TestReanalysis:
+    def _analysed(
+        self, session: Session, factory: sessionmaker[Session], settings: Settings
+    ) -> uuid.UUID:
+        consultation_id = _submitted(session)
+        analysis.analyse(
+            factory,
+            consultation_id=consultation_id,
+            models=FakeModels(result=suggestion(model_version="v1")),
+            settings=settings,
+        )
+        return consultation_id
+
+    def _current_version(self, session: Session, consultation_id: uuid.UUID) -> str:
+        session.expire_all()
+        current = session.scalar(
+            select(AISuggestion.model_version).where(
+                AISuggestion.consultation_id == consultation_id, AISuggestion.is_current
+            )
+        )
+        assert current is not None
+        return current
+
+    def test_queues_only_unclaimed_cases_waiting_for_a_doctor(
+        self, session: Session, factory: sessionmaker[Session], settings: Settings
+    ) -> None:
+        open_case = self._analysed(session, factory, settings)
+        claimed_case = self._analysed(session, factory, settings)
+        concluded_case = self._analysed(session, factory, settings)
+        doctor = factories.create_doctor(session)
+        for case_id, status in (
+            (claimed_case, ConsultationStatus.in_review),
+            (concluded_case, ConsultationStatus.concluded),
+        ):
+            consultation = session.get(Consultation, case_id)
+            assert consultation is not None
+            consultation.doctor_id = doctor.id
+            consultation.status = status
+        session.flush()
+        admin = factories.create_admin(session)
+
+        queued = analysis.reanalyse_unclaimed(session, actor=admin)
+
+        assert queued >= 1
+        job = _job(session, open_case)
+        assert (job.status, job.attempts) == (JobStatus.queued, 0)
+        assert job.engine_job_id is not None
+        assert _job(session, claimed_case).status is JobStatus.succeeded
+        assert _job(session, concluded_case).status is JobStatus.succeeded
+        event = session.scalar(
+            select(AuditEvent).where(
+                AuditEvent.actor_id == admin.id,
+                AuditEvent.action == "consultation.reanalysis.queued",
+            )
+        )
+        assert event is not None
+        assert event.details["consultations"] == queued
+
+    def test_the_new_model_replaces_the_suggestion(
+        self, session: Session, factory: sessionmaker[Session], settings: Settings
+    ) -> None:
+        consultation_id = self._analysed(session, factory, settings)
+        analysis.reanalyse_unclaimed(session, actor=factories.create_admin(session))
+
+        outcome = analysis.analyse(
+            factory,
+            consultation_id=consultation_id,
+            models=FakeModels(result=suggestion(model_version="v2")),
+            settings=settings,
+        )
+
+        assert outcome == "succeeded"
+        assert self._current_version(session, consultation_id) == "v2"
+        assert _current_count(session, consultation_id) == 1
+        consultation = session.get(Consultation, consultation_id)
+        assert consultation is not None
+        assert consultation.status is ConsultationStatus.awaiting_review
+
+    def test_a_doctor_who_claims_first_keeps_the_suggestion_they_opened(
+        self, session: Session, factory: sessionmaker[Session], settings: Settings
+    ) -> None:
+        consultation_id = self._analysed(session, factory, settings)
+        analysis.reanalyse_unclaimed(session, actor=factories.create_admin(session))
+        consultation = session.get(Consultation, consultation_id)
+        assert consultation is not None
+        consultation.doctor_id = factories.create_doctor(session).id
+        consultation.status = ConsultationStatus.in_review
+        session.flush()
+        models = FakeModels(result=suggestion(model_version="v2"))
+
+        outcome = analysis.analyse(
+            factory, consultation_id=consultation_id, models=models, settings=settings
+        )
+
+        assert outcome == "claimed"
+        assert models.texts == []
+        assert self._current_version(session, consultation_id) == "v1"
+        assert _job(session, consultation_id).status is JobStatus.succeeded
+
+    def test_a_claim_during_the_analysis_keeps_the_suggestion_too(
+        self, session: Session, factory: sessionmaker[Session], settings: Settings
+    ) -> None:
+        consultation_id = self._analysed(session, factory, settings)
+        analysis.reanalyse_unclaimed(session, actor=factories.create_admin(session))
+        with factory() as inner, inner.begin():
+            claimed = analysis.claim(
+                inner, consultation_id=consultation_id, models=FakeModels(), settings=settings
+            )
+        assert isinstance(claimed, analysis.Claim)
+        session.expire_all()
+        consultation = session.get(Consultation, consultation_id)
+        assert consultation is not None
+        consultation.doctor_id = factories.create_doctor(session).id
+        consultation.status = ConsultationStatus.in_review
+        session.flush()
+
+        with factory() as inner, inner.begin():
+            stored = analysis.store(
+                inner,
+                consultation_id=consultation_id,
+                suggestion=suggestion(model_version="v2"),
+                text=claimed.text,
+            )
+
+        assert stored is False
+        assert self._current_version(session, consultation_id) == "v1"
+        assert _job(session, consultation_id).status is JobStatus.succeeded

@@ -25,6 +25,7 @@ from medconsult.admin.schemas import (
     ModelVersionRead,
     MonitoringRead,
     PasswordResetIssued,
+    ReanalysisQueued,
     RoleChange,
     SessionRead,
     StaffCreate,
@@ -34,6 +35,7 @@ from medconsult.admin.schemas import (
 from medconsult.auth import AdminUser
 from medconsult.db import SessionDep
 from medconsult.diagnosis import registry
+from medconsult.jobs import analysis
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[ADMIN_ONLY])
 
@@ -177,6 +179,12 @@ def list_models(session: SessionDep, admin: AdminUser) -> list[ModelVersionRead]
 def activate_model(body: ModelActivate, session: SessionDep, admin: AdminUser) -> ModelVersionRead:
     registry.activate_version(session, actor=admin, version=body.version)
     return _model_read(registry.get_entry(session, version=body.version))
+
+
+@router.post("/models/reanalyse", response_model=ReanalysisQueued)
+def reanalyse_open(session: SessionDep, admin: AdminUser) -> ReanalysisQueued:
+    """Analyse again, with the active model, open consultations no doctor has claimed."""
+    return ReanalysisQueued(queued=analysis.reanalyse_unclaimed(session, actor=admin))
 
 
 def _agreement(a: monitoring.Agreement) -> AgreementRead:

@@ -104,6 +104,10 @@ class ModelActivate(BaseModel):
     version: str = Field(max_length=200)
 
 
+class ReanalysisQueued(BaseModel):
+    queued: int  # consultations whose analysis was queued again
+
+
 class AgreementRead(BaseModel):
     key: str | None
     reviewed: int

@@ -27,6 +27,7 @@ from medconsult.db import SessionDep
 from medconsult.diagnosis import registry
 from medconsult.errors import Conflict, NotFound, ValidationFailed
 from medconsult.i18n import _
+from medconsult.jobs import analysis
 from medconsult.web.templating import is_htmx, redirect, render
 
 router = APIRouter(prefix="/admin", include_in_schema=False, dependencies=[ADMIN_ONLY])
@@ -40,6 +41,8 @@ DONE_MESSAGES = {
     "role": "The role is changed; the user's sessions have ended.",
     "session": "The session has ended.",
     "activated": "The model version is active. New analyses use it from now on.",
+    "reanalysing": "Open consultations that no doctor has claimed are being analysed again "
+    "with the active model; their current suggestions stay until the new ones arrive.",
 }
 
 
@@ -339,6 +342,12 @@ def activate_model(
 ) -> Response:
     registry.activate_version(session, actor=admin, version=version)
     return redirect(request, "/admin/models?done=activated")
+
+
+@router.post("/models/reanalyse")
+def reanalyse_open(request: Request, session: SessionDep, admin: AdminUser) -> Response:
+    analysis.reanalyse_unclaimed(session, actor=admin)
+    return redirect(request, "/admin/models?done=reanalysing")
 
 
 # --- monitoring ------------------------------------------------------------------------------

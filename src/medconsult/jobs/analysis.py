@@ -25,12 +25,14 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from medconsult.accounts.models import User
 from medconsult.audit import service as audit_service
 from medconsult.audit.models import Outcome
 from medconsult.config import Settings
 from medconsult.consultations.models import AnalysisJob, Consultation, ConsultationStatus, JobStatus
 from medconsult.db import utcnow
 from medconsult.diagnosis import service as diagnosis_service
+from medconsult.jobs import queue
 from medconsult.ml.errors import InputTextError
 from medconsult.ml.types import Suggestion
 
@@ -118,6 +120,57 @@ def _mark_failed(
     )
 
 
+def _overtaken_by_doctor(session: Session, consultation: Consultation) -> bool:
+    """A re-analysis (the case already has a suggestion) of a case a doctor has claimed since:
+    the doctor keeps the suggestion they opened rather than see it change under them."""
+    return consultation.doctor_id is not None and (
+        diagnosis_service.current_suggestion(session, consultation_id=consultation.id) is not None
+    )
+
+
+REANALYSE_LIMIT = 1000  # consultations queued by one request; the rest on the next
+
+
+def reanalyse_unclaimed(session: Session, *, actor: User, limit: int = REANALYSE_LIMIT) -> int:
+    """Queue a fresh analysis, by whichever model is active when it runs, of every consented
+    consultation waiting for a doctor that no doctor has claimed (caller commits); how many.
+
+    Doctors keep seeing the current suggestion until the new one replaces it; a case a doctor
+    claims in between keeps the suggestion the doctor opened (``_overtaken_by_doctor``).
+    """
+    rows = session.execute(
+        select(Consultation, AnalysisJob)
+        .join(AnalysisJob, AnalysisJob.consultation_id == Consultation.id)
+        .where(
+            Consultation.status == ConsultationStatus.awaiting_review,
+            Consultation.doctor_id.is_(None),
+            Consultation.ai_consent,
+            AnalysisJob.status.in_(
+                (JobStatus.succeeded, JobStatus.failed, JobStatus.waiting_for_model)
+            ),
+        )
+        .order_by(Consultation.urgency_rank, Consultation.submitted_at)
+        .limit(limit)
+        # Rows another transaction holds (a doctor claiming, an analysis storing) are left out.
+        .with_for_update(skip_locked=True)
+    ).all()
+    for consultation, job in rows:
+        job.status = JobStatus.queued
+        job.attempts = 0
+        job.last_error = None
+        job.finished_at = None
+        job.engine_job_id = queue.defer_analysis(session, consultation_id=consultation.id)
+    session.flush()
+    audit_service.record(
+        session,
+        actor=actor,
+        action="consultation.reanalysis.queued",
+        record_type="analysis_job",
+        details={"consultations": len(rows)},
+    )
+    return len(rows)
+
+
 def claim(
     session: Session,
     *,
@@ -126,7 +179,7 @@ def claim(
     settings: Settings,
 ) -> Claim | str:
     """Take the job for this run (caller commits); a ``Claim``, or the reason there is nothing
-    to run: "missing", "done", "concluded", "waiting_for_model" or "failed"."""
+    to run: "missing", "done", "claimed", "concluded", "waiting_for_model" or "failed"."""
     consultation, job = _lock(session, consultation_id)
     if consultation is None:
         return "missing"
@@ -140,6 +193,10 @@ def claim(
         return "done"  # a duplicate delivery: the analysis is already stored
     if job.status is JobStatus.failed:
         return "failed"
+    if _overtaken_by_doctor(session, consultation):
+        job.status = JobStatus.succeeded
+        job.finished_at = utcnow()
+        return "claimed"
     if consultation.status in FINAL_CONSULTATION_STATUSES:
         # The doctor decided without AI; a suggestion they never saw would mislead the record.
         _mark_failed(session, consultation, job, "The consultation was concluded before analysis.")
@@ -171,6 +228,10 @@ def store(
     """Store the result as the current suggestion (caller commits); False if it is stale."""
     consultation, job = _lock(session, consultation_id)
     if consultation is None or job is None or job.status is not JobStatus.running:
+        return False
+    if _overtaken_by_doctor(session, consultation):
+        job.status = JobStatus.succeeded
+        job.finished_at = utcnow()
         return False
     diagnosis_service.store_suggestion(
         session, consultation=consultation, suggestion=suggestion, analysed_text=text
