@@ -42,7 +42,12 @@ from medconsult.ml.data import (
     stratified_split,
 )
 from medconsult.ml.errors import ArtifactError, ModelError
-from medconsult.ml.metrics import classification_metrics, reliability_bins, softmax
+from medconsult.ml.metrics import (
+    classification_metrics,
+    precision_comparison,
+    reliability_bins,
+    softmax,
+)
 from medconsult.ml.options import add_evaluate_arguments
 from medconsult.ml.predict import Classifier, resolve_precision
 
@@ -158,15 +163,7 @@ def evaluate(
             max_text_chars=10**9,
         )
         other_probs = softmax(other.logits(texts), other.temperature)
-        report[precision] = {
-            **classification_metrics(other_probs, targets, other.threshold).to_dict(),
-            "agreement_with_fp32": float((other_probs.argmax(1) == probs.argmax(1)).mean())
-            if len(texts)
-            else 0.0,
-            "max_abs_probability_difference": float(np.abs(other_probs - probs).max())
-            if len(texts)
-            else 0.0,
-        }
+        report[precision] = precision_comparison(probs, other_probs, targets, other.threshold)
     plot_data = {
         "targets": targets,
         "predictions": probs.argmax(axis=1) if len(texts) else np.zeros(0, dtype=np.int64),

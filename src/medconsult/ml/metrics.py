@@ -173,3 +173,19 @@ def classification_metrics(probs: FloatArray, targets: IntArray, threshold: floa
         abstain_rate=float(1.0 - answered.mean()),
         precision_when_answered=float(correct[answered].mean()) if answered.any() else 0.0,
     )
+
+
+def precision_comparison(
+    reference: FloatArray, other: FloatArray, targets: IntArray, threshold: float
+) -> dict[str, Any]:
+    """Metrics of ``other`` (calibrated probabilities of the same model at another numeric
+    precision, bf16 or int8) with its top-1 agreement with ``reference`` (full precision) and
+    the largest probability difference between them."""
+    empty = len(targets) == 0
+    return {
+        **classification_metrics(other, targets, threshold).to_dict(),
+        "agreement_with_fp32": 0.0
+        if empty
+        else float((other.argmax(1) == reference.argmax(1)).mean()),
+        "max_abs_probability_difference": 0.0 if empty else float(np.abs(other - reference).max()),
+    }

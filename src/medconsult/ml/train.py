@@ -68,6 +68,7 @@ from medconsult.ml.metrics import (
     classification_metrics,
     fit_temperature,
     negative_log_likelihood,
+    precision_comparison,
     softmax,
 )
 from medconsult.ml.options import (
@@ -301,23 +302,6 @@ def bf16_text_logits(
     return result, "packed"
 
 
-def precision_check(
-    val_logits: np.ndarray,
-    other_logits: np.ndarray,
-    targets: np.ndarray,
-    temperature: float,
-    threshold: float,
-) -> dict[str, Any]:
-    """Validation metrics at another precision, with its agreement with full precision."""
-    reference = softmax(val_logits, temperature)
-    other = softmax(other_logits, temperature)
-    return {
-        **classification_metrics(other, targets, threshold).to_dict(),
-        "agreement_with_fp32": float((other.argmax(1) == reference.argmax(1)).mean()),
-        "max_abs_probability_difference": float(np.abs(other - reference).max()),
-    }
-
-
 # --- training ----------------------------------------------------------------------------------
 
 
@@ -483,7 +467,9 @@ def train(config: TrainConfig, dataset: Dataset | None = None) -> Path:
     # recorded in the artifact so that it describes the model as it will be served.
     bf16_logits, bf16_forward = bf16_text_logits(model, tokenizer, val_set.texts, config)
     bf16_metrics = {
-        **precision_check(val_logits, bf16_logits, val_targets, temperature, threshold),
+        **precision_comparison(
+            val_probs, softmax(bf16_logits, temperature), val_targets, threshold
+        ),
         "forward": bf16_forward,
     }
 
