@@ -98,7 +98,10 @@ PRECISIONS: tuple[Precision, ...] = ("auto", "fp32", "bf16", "int8")
 
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU has bf16 dot-product instructions (AVX-512 BF16 or AMX tiles)."""
-    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:  # these probes are private to torch: assume none if they go away
+        return False
 
 
 def resolve_precision(requested: str, device: torch.device) -> str:
