@@ -145,7 +145,6 @@ class PackedBertClassifier:
         self.head_size = self.hidden // self.heads
         self.scale = self.head_size**-0.5
         self.matmul_dtype = matmul_dtype
-        self.quantised = quantised is not None
         source: Any = quantised if quantised is not None else model
         make: Callable[..., Linear]
         if quantised is not None:
