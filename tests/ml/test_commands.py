@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import argparse
 
+import pytest
+
 from medconsult.ml.commands import register
 
 
@@ -31,3 +33,16 @@ def test_handler_turns_model_errors_into_status_2(tmp_path, capsys) -> None:  # 
     args = parser.parse_args(["predict", "--model", str(tmp_path / "missing"), "a cough"])
     assert args.func(args) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_expected_errors_exit_with_status_2_and_a_message(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from medconsult.ml.errors import ArtifactError, exit_status
+
+    def failing() -> int:
+        raise ArtifactError("artifact x is missing")
+
+    assert exit_status(failing) == 2
+    assert capsys.readouterr().err == "error: artifact x is missing\n"
+    assert exit_status(lambda: 0) == 0

@@ -8,38 +8,27 @@ rest of the CLI (and the web app) stays fast and torch-free.
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Callable
 
 from medconsult.ml import options
-from medconsult.ml.errors import ModelError
+from medconsult.ml.errors import exit_status
 
 
 def _train(args: argparse.Namespace) -> int:
     from medconsult.ml import train
 
-    return _guard(lambda: train.run(args))
+    return exit_status(lambda: train.run(args))
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     from medconsult.ml import evaluate
 
-    return _guard(lambda: evaluate.run(args))
+    return exit_status(lambda: evaluate.run(args))
 
 
 def _predict(args: argparse.Namespace) -> int:
     from medconsult.ml import predict
 
-    return _guard(lambda: predict.run(args))
-
-
-def _guard(handler: Callable[[], int]) -> int:
-    """Expected errors (bad data, bad artifact, bad text): message and exit status 2."""
-    try:
-        return handler()
-    except ModelError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return exit_status(lambda: predict.run(args))
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

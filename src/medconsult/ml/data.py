@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from medconsult.ml.errors import DataFormatError
 from medconsult.ml.labels import all_labels, canonical_key
 
@@ -332,3 +334,18 @@ def encode_windows(
             )
         )
     return windows
+
+
+def mean_window_logits(
+    windows: Sequence[Window], window_logits: Sequence[Sequence[float]] | Any, n_texts: int
+) -> np.ndarray:
+    """Per-text logits: the mean of its windows' logits (every window of a long text counts
+    equally), the one aggregation used in training, evaluation and serving."""
+    rows = np.asarray(window_logits, dtype=np.float64)
+    sums = np.zeros((n_texts, rows.shape[1] if rows.ndim == 2 else 0), dtype=np.float64)
+    counts = np.zeros(n_texts, dtype=np.float64)
+    for window, row in zip(windows, rows, strict=True):
+        sums[window.text_index] += row
+        counts[window.text_index] += 1
+    result: np.ndarray = sums / np.maximum(counts, 1.0)[:, None]
+    return result

@@ -6,6 +6,9 @@ with status 2 without a traceback.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+
 
 class ModelError(Exception):
     """Base class of every expected error of the ml package."""
@@ -21,3 +24,12 @@ class InputTextError(ModelError, ValueError):
 
 class DataFormatError(ModelError, ValueError):
     """A data file cannot be read as a labelled data set."""
+
+
+def exit_status(command: Callable[[], int]) -> int:
+    """Run a command; an expected error becomes its message on stderr and exit status 2."""
+    try:
+        return command()
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -41,7 +41,7 @@ from medconsult.ml.data import (
     load_dataset,
     stratified_split,
 )
-from medconsult.ml.errors import ArtifactError, ModelError
+from medconsult.ml.errors import ArtifactError, ModelError, exit_status
 from medconsult.ml.metrics import (
     classification_metrics,
     precision_comparison,
@@ -305,11 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="medconsult evaluate", description=__doc__.split("\n")[0])
     add_evaluate_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except ModelError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return exit_status(lambda: run(args))
 
 
 if __name__ == "__main__":

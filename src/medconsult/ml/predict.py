@@ -51,9 +51,9 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreT
 from transformers.utils import logging as transformers_logging
 
 from medconsult.ml.artifacts import validate_artifact
-from medconsult.ml.data import Window, encode_windows
+from medconsult.ml.data import Window, encode_windows, mean_window_logits
 from medconsult.ml.engine import PackedBertClassifier, supports
-from medconsult.ml.errors import ArtifactError, InputTextError, ModelError
+from medconsult.ml.errors import ArtifactError, InputTextError, ModelError, exit_status
 from medconsult.ml.labels import LabelInfo, parse_labels
 from medconsult.ml.metrics import softmax
 from medconsult.ml.options import (
@@ -359,14 +359,8 @@ class Classifier:
 
     @staticmethod
     def aggregate(windows: Sequence[Window], window_logits: np.ndarray, n_texts: int) -> np.ndarray:
-        """Mean of window logits per text (every window of a long text counts equally)."""
-        sums = np.zeros((n_texts, window_logits.shape[1]), dtype=np.float64)
-        counts = np.zeros(n_texts, dtype=np.float64)
-        for window, row in zip(windows, window_logits, strict=True):
-            sums[window.text_index] += row
-            counts[window.text_index] += 1
-        aggregated: np.ndarray = sums / np.maximum(counts, 1.0)[:, None]
-        return aggregated
+        """Mean of window logits per text (``data.mean_window_logits``)."""
+        return mean_window_logits(windows, window_logits, n_texts)
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         """Uncalibrated logits per text (windows averaged); texts are checked first."""
@@ -574,11 +568,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="medconsult predict", description=__doc__.split("\n")[0])
     add_predict_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except ModelError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return exit_status(lambda: run(args))
 
 
 if __name__ == "__main__":

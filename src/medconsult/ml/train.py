@@ -57,10 +57,11 @@ from medconsult.ml.data import (
     encode_windows,
     file_sha256,
     load_dataset,
+    mean_window_logits,
     stratified_split,
 )
 from medconsult.ml.engine import PackedBertClassifier, supports
-from medconsult.ml.errors import ArtifactError, DataFormatError, ModelError
+from medconsult.ml.errors import ArtifactError, DataFormatError, ModelError, exit_status
 from medconsult.ml.labels import LABELS_FILE
 from medconsult.ml.metrics import (
     TARGET_PRECISION,
@@ -268,13 +269,7 @@ def text_logits(
             with torch.autocast(device.type, dtype=cast, enabled=cast is not None):
                 logits = model(**batch).logits
             window_logits[chunk] = logits.float().cpu().numpy()
-    sums = np.zeros((len(texts), len(LABELS)), dtype=np.float64)
-    counts = np.zeros(len(texts), dtype=np.float64)
-    for window, logits_row in zip(windows, window_logits, strict=True):
-        sums[window.text_index] += logits_row
-        counts[window.text_index] += 1
-    result: np.ndarray = sums / counts[:, None]
-    return result
+    return mean_window_logits(windows, window_logits, len(texts))
 
 
 def bf16_text_logits(
@@ -289,17 +284,13 @@ def bf16_text_logits(
         return logits, "autocast"
     engine = PackedBertClassifier(model, matmul_dtype=torch.bfloat16)
     windows = encode_windows(tokenizer, texts, config.max_length, config.stride)
-    sums = np.zeros((len(texts), len(LABELS)), dtype=np.float64)
-    counts = np.zeros(len(texts), dtype=np.float64)
+    window_logits = np.zeros((len(windows), len(LABELS)), dtype=np.float64)
     with torch.inference_mode():
         for start in range(0, len(windows), DEFAULT_INFERENCE_BATCH_SIZE):
             chunk = windows[start : start + DEFAULT_INFERENCE_BATCH_SIZE]
-            logits = engine.logits([window.input_ids for window in chunk]).double().numpy()
-            for window, row in zip(chunk, logits, strict=True):
-                sums[window.text_index] += row
-                counts[window.text_index] += 1
-    result: np.ndarray = sums / np.maximum(counts, 1.0)[:, None]
-    return result, "packed"
+            packed = engine.logits([window.input_ids for window in chunk])
+            window_logits[start : start + len(chunk)] = packed.double().numpy()
+    return mean_window_logits(windows, window_logits, len(texts)), "packed"
 
 
 # --- training ----------------------------------------------------------------------------------
@@ -587,13 +578,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        config = parse_args(argv)
-        train(config)
-    except ModelError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    def command() -> int:
+        train(parse_args(argv))
+        return 0
+
+    return exit_status(command)
 
 
 if __name__ == "__main__":
