@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests import db_setup
@@ -48,23 +48,36 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def session(engine: Engine) -> Iterator[Session]:
+def connection(engine: Engine) -> Iterator[Connection]:
+    """One connection per test, inside an outer transaction that is always rolled back."""
     with engine.connect() as connection:
         transaction = connection.begin()
-        session = Session(bind=connection, join_transaction_mode="create_savepoint")
-        yield session
-        session.close()
+        yield connection
         transaction.rollback()
 
 
 @pytest.fixture
-def app(session: Session, engine: Engine) -> object:
-    from medconsult.db import get_session
+def session_maker(connection: Connection) -> sessionmaker[Session]:
+    """Sessions joined to the test's transaction: their commits and rollbacks really happen (as
+    savepoints), and the outer rollback undoes everything at the end of the test."""
+    return sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+
+
+@pytest.fixture
+def session(session_maker: sessionmaker[Session]) -> Iterator[Session]:
+    with session_maker() as session:
+        yield session
+
+
+@pytest.fixture
+def app(session_maker: sessionmaker[Session]) -> object:
+    """The real app with its real request boundary (get_session commits or rolls back each
+    request), its sessions joined to the test's transaction."""
     from medconsult.main import create_app
 
-    application = create_app(factory=sessionmaker(bind=engine))
-    application.dependency_overrides[get_session] = lambda: session
-    return application
+    return create_app(factory=session_maker)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from medconsult.accounts import passwords
 from medconsult.accounts import service as accounts_service
 from medconsult.accounts.models import Role, User
-from medconsult.auth import CSRF_COOKIE, _signed, session_cookie_name
+from medconsult.auth import CSRF_COOKIE, signed_csrf_token, session_cookie_name
 from medconsult.config import get_settings
 from medconsult.consultations.models import (
     URGENCY_RANK,
@@ -102,7 +102,7 @@ def csrf(client: TestClient) -> str:
     if not value:
         value = secrets.token_urlsafe(32)
         client.cookies.set(CSRF_COOKIE, value)
-    return _signed(value)
+    return signed_csrf_token(value, client.cookies.get(session_cookie_name(get_settings())))
 
 
 # --- AI suggestions and analysis jobs (doctor review) -------------------------------------------

@@ -5,10 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import uuid
+from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Response
+from sqlalchemy.exc import SQLAlchemyError
 
 from medconsult.accounts import service as accounts_service
 from medconsult.accounts.models import Role, User
@@ -38,6 +41,8 @@ def set_session_cookie(response: Response, token: str, settings: Settings) -> No
         secure=settings.secure_cookies,
         path="/",
     )
+    # A new session gets a new CSRF secret: a token seen before sign-in is worthless after it.
+    rotate_csrf_cookie(response, settings)
 
 
 def clear_session_cookie(response: Response, settings: Settings) -> None:
@@ -47,6 +52,18 @@ def clear_session_cookie(response: Response, settings: Settings) -> None:
         httponly=True,
         samesite="lax",
         secure=settings.secure_cookies,
+    )
+    rotate_csrf_cookie(response, settings)
+
+
+def rotate_csrf_cookie(response: Response, settings: Settings) -> None:
+    response.set_cookie(
+        CSRF_COOKIE,
+        secrets.token_urlsafe(32),
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/",
     )
 
 
@@ -62,6 +79,21 @@ def session_token(request: Request) -> str | None:
     return _bearer_token(request) or request.cookies.get(session_cookie_name(settings))
 
 
+@dataclass(frozen=True)
+class Viewer:
+    """What pages show of the signed-in user: plain values, safe to read after a rollback."""
+
+    id: uuid.UUID
+    role: Role
+    email: str
+    full_name: str
+    must_change_password: bool
+
+    @classmethod
+    def of(cls, user: User) -> Viewer:
+        return cls(user.id, user.role, user.email, user.full_name, user.must_change_password)
+
+
 def get_optional_user(request: Request, session: SessionDep) -> User | None:
     """The signed-in user, resolved once per request, or None."""
     if hasattr(request.state, "user"):
@@ -75,7 +107,22 @@ def get_optional_user(request: Request, session: SessionDep) -> User | None:
     )
     request.state.user = active.user if active else None
     request.state.session_id = active.session_id if active else None
+    # Captured now: an error page is rendered after the rollback has expired the ORM user.
+    request.state.viewer = Viewer.of(active.user) if active else None
     return request.state.user  # type: ignore[no-any-return]
+
+
+def current_viewer(request: Request) -> Viewer | None:
+    """The signed-in user as pages show them: fresh when the ORM user is still readable (a
+    route may have changed it), else as captured when the request began."""
+    user = getattr(request.state, "user", None)
+    if user is not None:
+        try:
+            return Viewer.of(user)
+        except SQLAlchemyError:
+            pass
+    viewer: Viewer | None = getattr(request.state, "viewer", None)
+    return viewer
 
 
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]
@@ -107,9 +154,17 @@ AdminUser = Annotated[User, require_role(Role.admin)]
 # --- CSRF -------------------------------------------------------------------------------------
 
 
-def _signed(value: str) -> str:
+def signed_csrf_token(value: str, session_cookie: str | None) -> str:
+    """The token for a CSRF secret, bound to the session cookie it is used with: a token taken
+    from one session (even with its CSRF cookie) is refused in any other."""
     key = get_settings().secret_key.get_secret_value().encode()
-    return hmac.new(key, b"csrf:" + value.encode(), hashlib.sha256).hexdigest()
+    binding = hashlib.sha256((session_cookie or "").encode()).hexdigest()
+    message = b"csrf:" + value.encode() + b":" + binding.encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def _session_cookie(request: Request) -> str | None:
+    return request.cookies.get(session_cookie_name(get_settings()))
 
 
 def ensure_csrf_cookie(request: Request) -> str:
@@ -123,7 +178,7 @@ def ensure_csrf_cookie(request: Request) -> str:
 
 def csrf_token(request: Request) -> str:
     """The token to embed in forms and send in the X-CSRF-Token header."""
-    return _signed(ensure_csrf_cookie(request))
+    return signed_csrf_token(ensure_csrf_cookie(request), _session_cookie(request))
 
 
 def _same_origin(request: Request, origin: str) -> bool:
@@ -162,7 +217,11 @@ async def verify_csrf(request: Request) -> None:
         form = await request.form()
         field = form.get(CSRF_FIELD)
         supplied = field if isinstance(field, str) else None
-    if not cookie or not supplied or not hmac.compare_digest(supplied, _signed(cookie)):
+    if (
+        not cookie
+        or not supplied
+        or not hmac.compare_digest(supplied, signed_csrf_token(cookie, _session_cookie(request)))
+    ):
         raise CSRFError(
             _("Your form has expired or was not sent from this site. Please try again.")
         )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,6 +15,8 @@ from sqlalchemy import DateTime, Engine, MetaData, create_engine, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from medconsult.config import Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -103,8 +106,44 @@ def session_factory(engine: Engine | None = None) -> sessionmaker[Session]:
     return sessionmaker(bind=engine or get_engine(), expire_on_commit=False)
 
 
+# Writes that must survive the request's rollback (denial audit events, failed-login counters):
+# applied at once, and applied again in a transaction of their own if the unit of work rolls back.
+_DURABLE_WRITES = "medconsult.durable_writes"
+
+DurableWrite = Callable[[Session], object]
+
+
+def keep_on_rollback(session: Session, write: DurableWrite) -> None:
+    """Apply ``write`` now; if this unit of work rolls back, apply it again and commit it alone.
+
+    Only the request boundary (``get_session``) replays; elsewhere the write simply joins the
+    caller's transaction.
+    """
+    write(session)
+    session.info.setdefault(_DURABLE_WRITES, []).append(write)
+
+
+def _replay_durable_writes(session: Session) -> None:
+    writes: list[DurableWrite] = session.info.pop(_DURABLE_WRITES, [])
+    if not writes:
+        return
+    try:
+        for write in writes:
+            write(session)
+        session.commit()
+    except Exception:
+        # Never let the audit of a failure hide the failure itself; the log keeps the trace.
+        log.exception("could not keep %d write(s) past a rolled-back request", len(writes))
+        session.rollback()
+
+
 def get_session(request: Request) -> Iterator[Session]:
-    """A request is one unit of work: commit on success, roll back on error."""
+    """A request is one unit of work: commit on success, roll back on error.
+
+    Used with ``scope="function"`` (see ``SessionDep``): the commit runs as soon as the route
+    returns and before its response is sent, so a 2xx/3xx means the write is durable and visible
+    to the next request, and a commit that fails becomes an error response instead.
+    """
     factory: sessionmaker[Session] = request.app.state.session_factory
     with factory() as session:
         try:
@@ -112,7 +151,10 @@ def get_session(request: Request) -> Iterator[Session]:
             session.commit()
         except BaseException:
             session.rollback()
+            _replay_durable_writes(session)
             raise
+        finally:
+            session.info.pop(_DURABLE_WRITES, None)
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]

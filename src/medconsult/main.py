@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -33,32 +33,10 @@ from medconsult.patients import web as patients_web
 from medconsult.review import api as review_api
 from medconsult.review import web as review_web
 from medconsult.web import pages
-from medconsult.web.templating import STATIC_DIR, render
+from medconsult.web.errors import error_response, wants_json
+from medconsult.web.templating import STATIC_DIR
 
 log = logging.getLogger(__name__)
-
-
-def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or request.url.path in {"/healthz", "/readyz"}
-
-
-def _error_response(
-    request: Request, status_code: int, code: str, message: str, extra: dict[str, Any] | None = None
-) -> Response:
-    headers = {}
-    if status_code == 429 and extra and "retry_after" in extra:
-        headers["Retry-After"] = str(extra["retry_after"])
-    if _wants_json(request):
-        body: dict[str, Any] = {"error": {"code": code, "message": message, **(extra or {})}}
-        return JSONResponse(body, status_code=status_code, headers=headers)
-    response = render(
-        request,
-        "error.html",
-        {"status_code": status_code, "message": message},
-        status_code=status_code,
-    )
-    response.headers.update(headers)
-    return response
 
 
 def _register_error_handlers(app: FastAPI) -> None:
@@ -66,7 +44,7 @@ def _register_error_handlers(app: FastAPI) -> None:
     async def medconsult_error(request: Request, exc: MedconsultError) -> Response:
         if (
             isinstance(exc, NotAuthenticated)
-            and not _wants_json(request)
+            and not wants_json(request)
             and request.method == "GET"
         ):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
@@ -77,7 +55,7 @@ def _register_error_handlers(app: FastAPI) -> None:
             extra["fields"] = exc.errors
         if isinstance(exc, TooManyRequests):
             extra["retry_after"] = exc.retry_after_seconds
-        return _error_response(request, exc.status_code, exc.code, exc.message, extra)
+        return error_response(request, exc.status_code, exc.code, exc.message, extra)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -87,8 +65,10 @@ def _register_error_handlers(app: FastAPI) -> None:
             )
             for err in exc.errors()
         }
-        message = "; ".join(f"{k or 'request'}: {v}" for k, v in fields.items()) or "Invalid input."
-        return _error_response(request, 422, "validation_failed", message, {"fields": fields})
+        message = "; ".join(f"{k or 'request'}: {v}" for k, v in fields.items()) or _(
+            "Invalid input."
+        )
+        return error_response(request, 422, "validation_failed", message, {"fields": fields})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -99,10 +79,10 @@ def _register_error_handlers(app: FastAPI) -> None:
                 "One of the text fields is far too long. Please keep each under "
                 "%(limit)d characters and try again."
             ) % {"limit": get_settings().max_text_chars}
-            return _error_response(request, 413, "field_too_large", message)
-        messages = {404: "Page not found.", 405: "Method not allowed."}
+            return error_response(request, 413, "field_too_large", message)
+        messages = {404: _("Page not found."), 405: _("Method not allowed.")}
         message = messages.get(exc.status_code, str(exc.detail))
-        return _error_response(request, exc.status_code, "http_error", message)
+        return error_response(request, exc.status_code, "http_error", message)
 
 
 @asynccontextmanager

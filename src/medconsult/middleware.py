@@ -1,17 +1,23 @@
-"""Pure ASGI middleware: request size limit, client address, CSRF cookie, security headers."""
+"""Pure ASGI middleware: request size limit, client address, CSRF cookie, security and cache
+headers, and the last-resort error page."""
 
 from __future__ import annotations
 
-import json
+import logging
 from typing import Any
 
 from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from medconsult import i18n
 from medconsult.audit.service import client_address_var
 from medconsult.auth import CSRF_COOKIE
 from medconsult.config import get_settings
+from medconsult.i18n import _
+from medconsult.web.errors import error_response
+
+log = logging.getLogger(__name__)
 
 SECURITY_HEADERS = {
     # No external CDN: everything comes from this origin.
@@ -42,6 +48,9 @@ class PlatformMiddleware:
             return
         settings = get_settings()
         limit = settings.max_request_bytes
+        # Error pages rendered here (413, 500) may be sent before the router has seen the request.
+        if "app" in scope and hasattr(scope["app"], "router"):
+            scope.setdefault("router", scope["app"].router)
         headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
         client = scope.get("client")
         token = client_address_var.set(client[0] if client else None)
@@ -53,7 +62,7 @@ class PlatformMiddleware:
         except ValueError:
             declared = 0
         if declared > limit:
-            await self._reject_too_large(scope, send, limit)
+            await self._reject_too_large(scope, receive, send, limit)
             client_address_var.reset(token)
             i18n.current_locale.reset(locale_token)
             return
@@ -77,9 +86,17 @@ class PlatformMiddleware:
                 out = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     out.setdefault(name, value)
+                if not scope["path"].startswith("/static/"):
+                    # Pages and API answers carry patient or admin data: never keep a copy in a
+                    # browser or proxy cache (shared clinic computers, the back button).
+                    out["cache-control"] = "no-store"
+                    out.setdefault("pragma", "no-cache")
                 state: dict[str, Any] = scope.get("state", {})
                 new_csrf = state.get("new_csrf_cookie")
-                if new_csrf and CSRF_COOKIE not in headers.get("cookie", ""):
+                sets_csrf = any(
+                    value.startswith(f"{CSRF_COOKIE}=") for value in out.getlist("set-cookie")
+                )
+                if new_csrf and not sets_csrf and CSRF_COOKIE not in headers.get("cookie", ""):
                     secure = "; Secure" if settings.secure_cookies else ""
                     out.append(
                         "set-cookie",
@@ -91,23 +108,30 @@ class PlatformMiddleware:
             await self.app(scope, limited_receive, send_with_headers)
         except _TooLarge:
             if not response_started:
-                await self._reject_too_large(scope, send, limit)
+                await self._reject_too_large(scope, receive, send_with_headers, limit)
+        except Exception:
+            # Anything the app's handlers did not turn into a response: log it and answer with
+            # the site's own error page (never a stack trace, never a blank page).
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if not response_started:
+                await self._server_error(scope, receive, send_with_headers)
         finally:
             client_address_var.reset(token)
             i18n.current_locale.reset(locale_token)
 
     @staticmethod
-    async def _reject_too_large(scope: Scope, send: Send, limit: int) -> None:
-        message = f"The request is too large (limit {limit // (1024 * 1024)} MB)."
-        body = json.dumps({"error": {"code": "payload_too_large", "message": message}}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
+    async def _reject_too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        message = _("The request is too large (limit %(limit)d MB).") % {
+            "limit": limit // (1024 * 1024)
+        }
+        response = error_response(Request(scope, receive), 413, "payload_too_large", message)
+        response.headers["connection"] = "close"  # the rest of the body is not read
+        await response(scope, receive, send)
+
+    @staticmethod
+    async def _server_error(scope: Scope, receive: Receive, send: Send) -> None:
+        message = _(
+            "Something went wrong on our side and nothing was saved. Please try again in a moment."
         )
-        await send({"type": "http.response.body", "body": body})
+        response = error_response(Request(scope, receive), 500, "server_error", message)
+        await response(scope, receive, send)

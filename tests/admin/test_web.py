@@ -97,6 +97,7 @@ class TestUserActions:
 
         assert response.status_code == 200
         assert "sessions have ended" in response.text
+        session.refresh(doctor)
         assert not doctor.is_active
 
     def test_last_admin_demotion_is_explained(self, client: TestClient, session: Session) -> None:

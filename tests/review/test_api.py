@@ -118,6 +118,7 @@ class TestReviewsApi:
         assert amended.status_code == 201
         assert amended.json()["amends_id"] == signed.json()["id"]
         assert [r["id"] for r in listed.json()] == [amended.json()["id"], signed.json()["id"]]
+        session.refresh(consultation)
         assert consultation.status is ConsultationStatus.concluded
 
     def test_validation_errors_name_the_fields(self, client: TestClient, session: Session) -> None:

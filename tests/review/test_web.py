@@ -312,6 +312,7 @@ class TestClaimAndSignOff:
         )
         page = client.get(signed.headers["location"])
 
+        session.refresh(consultation)  # changed by the request's own session
         assert claimed.status_code == 303
         assert signed.status_code == 303
         assert consultation.status is ConsultationStatus.concluded
@@ -438,6 +439,7 @@ class TestClaimAndSignOff:
 
         assert response.status_code == 303
         assert response.headers["location"] == "/doctor"
+        session.refresh(consultation)
         assert consultation.doctor_id is None
 
 

@@ -24,7 +24,6 @@ from medconsult.auth import (
 )
 from medconsult.config import get_settings
 from medconsult.db import SessionDep
-from medconsult.errors import MedconsultError
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -54,17 +53,14 @@ def _started(
 def login(
     body: LoginRequest, request: Request, response: Response, session: SessionDep
 ) -> SessionStarted:
-    try:
-        user = accounts_service.authenticate(
-            session,
-            email=body.email,
-            password=body.password,
-            client_address=_client(request),
-            settings=get_settings(),
-        )
-    except MedconsultError:
-        session.commit()  # the failure counts towards throttling
-        raise
+    # A failure rolls the request back; the service keeps its throttling count and audit event.
+    user = accounts_service.authenticate(
+        session,
+        email=body.email,
+        password=body.password,
+        client_address=_client(request),
+        settings=get_settings(),
+    )
     return _started(request, response, session, user)
 
 

@@ -18,7 +18,7 @@ from medconsult.accounts.models import LoginFailure, PasswordToken, Role, User, 
 from medconsult.audit import service as audit_service
 from medconsult.audit.models import Outcome
 from medconsult.config import Settings
-from medconsult.db import utcnow
+from medconsult.db import keep_on_rollback, utcnow
 from medconsult.errors import (
     Conflict,
     Forbidden,
@@ -220,7 +220,11 @@ def authenticate(
     # Verify against a dummy hash for unknown users so timing does not reveal accounts.
     ok = passwords.verify_password(user.password_hash if user else passwords.DUMMY_HASH, password)
     if user is None or not ok or not user.is_active:
-        session.add(LoginFailure(email=email_key, client_address=client_address))
+        # Counted even though the request ends in an error (throttling depends on it).
+        keep_on_rollback(
+            session,
+            lambda target: target.add(LoginFailure(email=email_key, client_address=client_address)),
+        )
         audit_service.record(
             session,
             actor=user,

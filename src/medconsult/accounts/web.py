@@ -63,8 +63,7 @@ def login(
             settings=settings,
         )
     except (NotAuthenticated, TooManyRequests) as exc:
-        # The failure is recorded (throttling counts it) even though the page re-renders.
-        session.commit()
+        # The failure is recorded (throttling counts it): the page re-renders, which commits.
         return render(
             request,
             "accounts/login.html",
@@ -159,7 +158,6 @@ def change_password(
             session, user=user, current=current_password, new=new_password
         )
     except ValidationFailed as exc:
-        session.commit()  # keep the audited failure
         return render(request, "accounts/password.html", {"errors": exc.errors}, status_code=422)
     # Every session ended, this one too: sign in again with the new password.
     response = render(request, "accounts/password_changed.html")

@@ -15,7 +15,7 @@ from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
 from medconsult.audit.models import AuditEvent, Outcome
-from medconsult.db import utcnow
+from medconsult.db import keep_on_rollback, utcnow
 
 if TYPE_CHECKING:
     from medconsult.accounts.models import User
@@ -68,26 +68,44 @@ def record(
     details: dict[str, Any] | None = None,
     client_address: str | None = None,
 ) -> AuditEvent:
-    """Append one audit event to the chain (flushes; the caller's transaction commits)."""
+    """Append one audit event to the chain (flushes; the caller's transaction commits).
+
+    Denials and failures are usually followed by an error that rolls the request back; they are
+    kept anyway (``keep_on_rollback``), in a transaction of their own.
+    """
     details = dict(details or {})
     leaked = _FORBIDDEN_DETAIL_KEYS.intersection(k.lower() for k in details)
     if leaked:
         raise ValueError(f"audit details may not contain {sorted(leaked)}")
+    # Read everything now: after a rollback the actor object is expired.
+    fields: dict[str, Any] = {
+        "actor_id": actor.id if actor is not None else None,
+        "actor_role": str(actor.role) if actor is not None else None,
+        "action": action,
+        "record_type": record_type,
+        "record_id": str(record_id) if record_id is not None else None,
+        "patient_id": patient_id,
+        "client_address": client_address or client_address_var.get(),
+        "outcome": outcome,
+        "details": details,
+    }
+    appended: list[AuditEvent] = []
+
+    def append(target: Session) -> None:
+        appended.append(_append(target, fields))
+
+    if outcome is Outcome.success:
+        append(session)
+    else:
+        keep_on_rollback(session, append)
+    return appended[0]
+
+
+def _append(session: Session, fields: dict[str, Any]) -> AuditEvent:
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
     prev = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1))
     event = AuditEvent(
-        id=uuid.uuid4(),
-        occurred_at=utcnow(),
-        actor_id=actor.id if actor is not None else None,
-        actor_role=str(actor.role) if actor is not None else None,
-        action=action,
-        record_type=record_type,
-        record_id=str(record_id) if record_id is not None else None,
-        patient_id=patient_id,
-        client_address=client_address or client_address_var.get(),
-        outcome=outcome,
-        details=details,
-        prev_hash=prev or GENESIS_HASH,
+        id=uuid.uuid4(), occurred_at=utcnow(), prev_hash=prev or GENESIS_HASH, **fields
     )
     event.hash = compute_hash(event)
     session.add(event)

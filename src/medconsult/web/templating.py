@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from medconsult import i18n
-from medconsult.auth import csrf_token
+from medconsult.auth import csrf_token, current_viewer
 from medconsult.config import get_settings
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[3] / "templates"
@@ -37,6 +37,7 @@ def _format_dt(value: datetime | None) -> str:
 
 templates.env.filters["dt"] = _format_dt
 templates.env.globals["settings"] = get_settings
+templates.env.globals["current_locale"] = i18n.current_locale.get
 
 
 def is_htmx(request: Request) -> bool:
@@ -48,7 +49,7 @@ def render(
 ) -> HTMLResponse:
     ctx: dict[str, Any] = {
         "csrf_token": csrf_token(request),
-        "current_user": getattr(request.state, "user", None),
+        "current_user": current_viewer(request),
     }
     ctx.update(context or {})
     return templates.TemplateResponse(request, name, ctx, status_code=status_code)
