@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from medconsult.accounts import passwords
 from medconsult.accounts import service as accounts_service
 from medconsult.accounts.models import Role, User
-from medconsult.auth import CSRF_COOKIE, signed_csrf_token, session_cookie_name
+from medconsult.auth import CSRF_COOKIE, session_cookie_name, signed_csrf_token
 from medconsult.config import get_settings
 from medconsult.consultations.models import (
     URGENCY_RANK,

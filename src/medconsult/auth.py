@@ -15,6 +15,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from medconsult.accounts import service as accounts_service
 from medconsult.accounts.models import Role, User
+from medconsult.audit import service as audit_service
+from medconsult.audit.models import Outcome
 from medconsult.config import Settings, get_settings
 from medconsult.db import SessionDep
 from medconsult.errors import CSRFError, Forbidden, NotAuthenticated
@@ -138,8 +140,16 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
 def require_role(*roles: Role) -> object:
-    def dependency(user: CurrentUser) -> User:
+    def dependency(request: Request, session: SessionDep, user: CurrentUser) -> User:
         if user.role not in roles:
+            route = request.scope.get("route")
+            audit_service.record(
+                session,
+                actor=user,
+                action="access.role_denied",
+                outcome=Outcome.denied,
+                details={"route": getattr(route, "path", request.url.path)[:200]},
+            )
             raise Forbidden(_("You do not have access to this page."))
         return user
 

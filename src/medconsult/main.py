@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -20,7 +20,7 @@ from medconsult.accounts import api as accounts_api
 from medconsult.accounts import web as accounts_web
 from medconsult.admin import api as admin_api
 from medconsult.admin import web as admin_web
-from medconsult.auth import CSRFProtect
+from medconsult.auth import CSRFProtect, get_optional_user
 from medconsult.config import get_settings
 from medconsult.consultations import api as consultations_api
 from medconsult.consultations import web as consultations_web
@@ -34,9 +34,14 @@ from medconsult.review import api as review_api
 from medconsult.review import web as review_web
 from medconsult.web import pages
 from medconsult.web.errors import error_response, wants_json
+from medconsult.web.input_guard import InputGuard
 from medconsult.web.templating import STATIC_DIR
 
 log = logging.getLogger(__name__)
+
+
+# What Starlette's form parsers say when one field or file part passes their own limits.
+_FIELD_TOO_LARGE_DETAILS = ("Part exceeded maximum size", "Field exceeded maximum size")
 
 
 def _register_error_handlers(app: FastAPI) -> None:
@@ -72,7 +77,9 @@ def _register_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if exc.status_code == 400 and str(exc.detail).startswith("Part exceeded maximum size"):
+        if exc.status_code == 413:
+            return error_response(request, 413, "payload_too_large", str(exc.detail))
+        if exc.status_code == 400 and str(exc.detail).startswith(_FIELD_TOO_LARGE_DETAILS):
             # The form parser refuses any single text field over 1 MB before a route sees it;
             # every text field has a limit far below that, so say so plainly.
             message = _(
@@ -113,7 +120,8 @@ def create_app(
             "AI output is decision support, never a diagnosis on its own."
         ),
         lifespan=lifespan,
-        dependencies=[CSRFProtect],
+        # The caller first, so that any error page, even for refused input, shows their navigation.
+        dependencies=[Depends(get_optional_user), InputGuard, CSRFProtect],
         docs_url="/api/docs",
         redoc_url=None,
     )

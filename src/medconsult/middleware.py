@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,8 +33,18 @@ SECURITY_HEADERS = {
 }
 
 
-class _TooLarge(Exception):
-    pass
+class RequestTooLarge(HTTPException):
+    """A body that grew past the limit while it was read (chunked, or a lying Content-Length).
+
+    An HTTPException so that FastAPI's body parser passes it on instead of calling it a 400.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, too_large_message(limit))
+
+
+def too_large_message(limit: int) -> str:
+    return _("The request is too large (limit %(limit)d MB).") % {"limit": limit // (1024 * 1024)}
 
 
 class PlatformMiddleware:
@@ -76,7 +87,7 @@ class PlatformMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _TooLarge
+                    raise RequestTooLarge(limit)
             return message
 
         async def send_with_headers(message: Message) -> None:
@@ -106,7 +117,7 @@ class PlatformMiddleware:
 
         try:
             await self.app(scope, limited_receive, send_with_headers)
-        except _TooLarge:
+        except RequestTooLarge:
             if not response_started:
                 await self._reject_too_large(scope, receive, send_with_headers, limit)
         except Exception:
@@ -121,9 +132,7 @@ class PlatformMiddleware:
 
     @staticmethod
     async def _reject_too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-        message = _("The request is too large (limit %(limit)d MB).") % {
-            "limit": limit // (1024 * 1024)
-        }
+        message = too_large_message(limit)
         response = error_response(Request(scope, receive), 413, "payload_too_large", message)
         response.headers["connection"] = "close"  # the rest of the body is not read
         await response(scope, receive, send)

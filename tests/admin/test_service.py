@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from medconsult.accounts import service as accounts_service
 from medconsult.accounts.models import Role, UserSession
@@ -175,13 +175,19 @@ class TestAuditQuery:
         assert page.events[0].action == "zz.test.kept"
         assert page.actor_emails[admin.id] == admin.email
 
-    def test_csv_export_is_audited_and_streams_matching_events(self, session: Session) -> None:
+    def test_csv_export_is_audited_and_streams_matching_events(
+        self, session: Session, session_maker: sessionmaker[Session]
+    ) -> None:
         admin = factories.create_admin(session)
         audit_service.record(session, actor=admin, action="zz.csv.one", details={"n": 1})
         audit_service.record(session, actor=admin, action="zz.csv.two")
         flt = audit_service.AuditFilter(action="zz.csv")
 
-        body = "".join(admin_service.audit_csv_chunks(session, actor=admin, flt=flt))
+        body = "".join(
+            admin_service.audit_csv_chunks(
+                session, actor=admin, flt=flt, stream_session=session_maker
+            )
+        )
 
         rows = list(csv.DictReader(io.StringIO(body)))
         assert [r["action"] for r in rows] == ["zz.csv.one", "zz.csv.two"]
@@ -383,7 +389,7 @@ class TestMonitoring:
 
 class TestFeedbackExport:
     def test_export_is_deidentified_labelled_and_loads_for_training(
-        self, session: Session, tmp_path: Path
+        self, session: Session, session_maker: sessionmaker[Session], tmp_path: Path
     ) -> None:
         admin = factories.create_admin(session)
         patient = factories.create_patient(session, full_name="Grace Hopper")
@@ -411,7 +417,7 @@ class TestFeedbackExport:
         )
         assert pending is not None
 
-        body = "".join(feedback.csv_chunks(session, actor=admin))
+        body = "".join(feedback.csv_chunks(session, actor=admin, stream_session=session_maker))
         path = tmp_path / "export.csv"
         path.write_text(body, encoding="utf-8")
         dataset = load_dataset(path)

@@ -137,11 +137,12 @@ def audit_events(
 
 @router.get("/audit/export.csv")
 def audit_export(
+    request: Request,
     session: SessionDep,
     admin: AdminUser,
     query: AuditQueryDep,
 ) -> StreamingResponse:
-    return audit_csv_response(session, admin=admin, query=query)
+    return audit_csv_response(request, session, admin=admin, query=query)
 
 
 @router.post("/audit/verify", response_model=ChainReportRead)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -117,8 +117,15 @@ def iter_rows(
         yield label, text
 
 
-def csv_chunks(session: Session, *, actor: User, since: datetime | None = None) -> Iterator[str]:
-    """Record the export, then stream the CSV in chunks."""
+def csv_chunks(
+    session: Session,
+    *,
+    actor: User,
+    stream_session: Callable[[], Session],
+    since: datetime | None = None,
+) -> Iterator[str]:
+    """Record the export, then stream the CSV in chunks, read through ``stream_session`` (the
+    request's own session has committed and closed by the time the stream is read)."""
     audit_service.record(
         session,
         actor=actor,
@@ -134,12 +141,13 @@ def csv_chunks(session: Session, *, actor: User, since: datetime | None = None) 
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(CSV_HEADER)
-        for count, row in enumerate(iter_rows(session, since=since), start=1):
-            writer.writerow(row)
-            if count % _BATCH == 0:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
+        with stream_session() as reader, reader.begin():
+            for count, row in enumerate(iter_rows(reader, since=since), start=1):
+                writer.writerow(row)
+                if count % _BATCH == 0:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
         yield buffer.getvalue()
 
     return generate()

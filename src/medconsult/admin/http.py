@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
@@ -28,12 +28,14 @@ AuditQueryDep = Annotated[admin_service.AuditQuery, Depends(audit_query)]
 
 
 def audit_csv_response(
-    session: Session, *, admin: User, query: admin_service.AuditQuery
+    request: Request, session: Session, *, admin: User, query: admin_service.AuditQuery
 ) -> StreamingResponse:
     """The matching audit events as a streamed CSV download (the export itself is audited)."""
     flt = admin_service.parse_audit_query(session, query)
     return StreamingResponse(
-        admin_service.audit_csv_chunks(session, actor=admin, flt=flt),
+        admin_service.audit_csv_chunks(
+            session, actor=admin, flt=flt, stream_session=request.app.state.session_factory
+        ),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="audit-events.csv"'},
     )

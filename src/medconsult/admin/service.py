@@ -11,7 +11,7 @@ import csv
 import io
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -234,9 +234,17 @@ def _cell(value: object) -> str:
 
 
 def audit_csv_chunks(
-    session: Session, *, actor: User, flt: audit_service.AuditFilter
+    session: Session,
+    *,
+    actor: User,
+    flt: audit_service.AuditFilter,
+    stream_session: Callable[[], Session],
 ) -> Iterator[str]:
-    """Record the export, then stream the matching events as CSV, oldest first."""
+    """Record the export, then stream the matching events as CSV, oldest first.
+
+    The rows are read after the request's unit of work has committed and closed, so the stream
+    reads through a session of its own (``stream_session``), closed when the stream ends.
+    """
     audit_service.record(
         session,
         actor=actor,
@@ -248,31 +256,34 @@ def audit_csv_chunks(
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(AUDIT_CSV_COLUMNS)
-        for count, event in enumerate(audit_service.iter_events(session, flt=flt), start=1):
-            writer.writerow(
-                [
-                    _cell(event.seq),
-                    _cell(event.occurred_at.isoformat()),
-                    _cell(event.actor_id),
-                    _cell(event.actor_role),
-                    _cell(event.action),
-                    _cell(event.record_type),
-                    _cell(event.record_id),
-                    _cell(event.patient_id),
-                    _cell(event.client_address),
-                    _cell(event.outcome),
-                    _cell(json.dumps(event.details, sort_keys=True)),
-                    _cell(event.prev_hash),
-                    _cell(event.hash),
-                ]
-            )
-            if count % 500 == 0:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
+        with stream_session() as reader, reader.begin():
+            for count, event in enumerate(audit_service.iter_events(reader, flt=flt), start=1):
+                writer.writerow([_cell(value) for value in _audit_row(event)])
+                if count % 500 == 0:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
         yield buffer.getvalue()
 
     return generate()
+
+
+def _audit_row(event: AuditEvent) -> list[object]:
+    return [
+        event.seq,
+        event.occurred_at.isoformat(),
+        event.actor_id,
+        event.actor_role,
+        event.action,
+        event.record_type,
+        event.record_id,
+        event.patient_id,
+        event.client_address,
+        event.outcome,
+        json.dumps(event.details, sort_keys=True),
+        event.prev_hash,
+        event.hash,
+    ]
 
 
 def verify_audit_chain(session: Session, *, actor: User) -> audit_service.ChainReport:

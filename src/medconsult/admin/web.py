@@ -289,11 +289,12 @@ def audit(
 
 @router.get("/audit/export.csv", name="admin:audit_export")
 def audit_export(
+    request: Request,
     session: SessionDep,
     admin: AdminUser,
     query: AuditQueryDep,
 ) -> Response:
-    return audit_csv_response(session, admin=admin, query=query)
+    return audit_csv_response(request, session, admin=admin, query=query)
 
 
 @router.post("/audit/verify")
@@ -421,7 +422,12 @@ def feedback_export(
             status_code=422,
         )
     return StreamingResponse(
-        feedback.csv_chunks(session, actor=admin, since=since_at),
+        feedback.csv_chunks(
+            session,
+            actor=admin,
+            since=since_at,
+            stream_session=request.app.state.session_factory,
+        ),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="feedback-training.csv"'},
     )

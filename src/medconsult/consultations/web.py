@@ -191,6 +191,8 @@ def post_message(
     try:
         service.post_message(session, actor=user, consultation_id=consultation_id, body=body)
     except ValidationFailed as exc:
+        if not is_htmx(request):
+            raise  # a whole page (the error page, with the field's message and a way back)
         consultation = service.get_consultation(
             session, actor=user, consultation_id=consultation_id
         )
