@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from medconsult.config import Settings, get_settings
 from medconsult.db import SessionDep
 from medconsult.errors import CSRFError, Forbidden, NotAuthenticated
 from medconsult.i18n import _
+
+log = logging.getLogger(__name__)
 
 CSRF_COOKIE = "medconsult_csrf"
 CSRF_FIELD = "csrf_token"
@@ -112,6 +115,24 @@ def get_optional_user(request: Request, session: SessionDep) -> User | None:
     # Captured now: an error page is rendered after the rollback has expired the ORM user.
     request.state.viewer = Viewer.of(active.user) if active else None
     return request.state.user  # type: ignore[no-any-return]
+
+
+def resolve_viewer_late(request: Request) -> None:
+    """Find the signed-in user for an error page raised before the request's own resolution
+    (a body refused while it was read): a short read-only look-up, rolled back."""
+    if hasattr(request.state, "viewer"):
+        return
+    request.state.viewer = None
+    token = session_token(request)
+    if not token:
+        return
+    try:
+        with request.app.state.session_factory() as session:
+            active = accounts_service.resolve_session(session, token=token, settings=get_settings())
+            request.state.viewer = Viewer.of(active.user) if active else None
+            session.rollback()  # an error page does not count as activity
+    except SQLAlchemyError:
+        log.warning("could not resolve the user for an error page", exc_info=True)
 
 
 def current_viewer(request: Request) -> Viewer | None:

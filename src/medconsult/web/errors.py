@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
+from medconsult.auth import resolve_viewer_late
 from medconsult.web.templating import render
 
 
@@ -32,6 +33,7 @@ def error_response(
     if wants_json(request):
         body: dict[str, Any] = {"error": {"code": code, "message": message, **(extra or {})}}
         return JSONResponse(body, status_code=status_code, headers=headers)
+    resolve_viewer_late(request)
     response = render(
         request,
         "error.html",
