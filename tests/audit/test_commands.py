@@ -29,6 +29,7 @@ class TestVerifyCommand:
         admin = factories.create_admin(session)
         first = audit_service.record(session, actor=admin, action="test.one")
         audit_service.record(session, actor=admin, action="test.two")
+        audit_service.seal_all(session)
         session.execute(text("SET LOCAL session_replication_role = replica"))
         session.execute(
             text("UPDATE audit_events SET outcome = 'denied' WHERE id = :id"), {"id": first.id}

@@ -13,10 +13,12 @@ from tests import factories
 
 def _three_events(session: Session) -> list[object]:
     admin = factories.create_admin(session)
-    return [
+    events = [
         audit_service.record(session, actor=admin, action=f"test.step{i}", details={"i": i})
         for i in range(3)
     ]
+    audit_service.seal_all(session)
+    return events
 
 
 def _bypass_append_only_trigger(session: Session) -> None:
@@ -93,3 +95,68 @@ class TestAppendOnly:
 
         with pytest.raises(DBAPIError), session.begin_nested():
             session.execute(text(statement), {"id": event.id})  # type: ignore[attr-defined]
+
+
+class TestSealing:
+    def test_recording_takes_no_lock_and_leaves_the_event_unsealed(self, session: Session) -> None:
+        admin = factories.create_admin(session)
+
+        event = audit_service.record(session, actor=admin, action="test.unsealed")
+        locks = session.scalar(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND pid = pg_backend_pid()"
+            )
+        )
+
+        assert locks == 0
+        assert event.chain_pos is None
+        assert event.hash is None
+        assert audit_service.pending_count(session) >= 1
+
+    def test_sealing_links_events_in_order_and_the_chain_verifies(self, session: Session) -> None:
+        events = _three_events(session)
+
+        positions = [e.chain_pos for e in events]  # type: ignore[attr-defined]
+        report = audit_service.verify_chain(session)
+
+        assert positions == sorted(positions)
+        assert events[1].prev_hash == events[0].hash  # type: ignore[attr-defined]
+        assert events[2].prev_hash == events[1].hash  # type: ignore[attr-defined]
+        assert report.ok
+        assert report.pending == 0
+
+    def test_a_sealed_event_can_never_be_sealed_again(self, session: Session) -> None:
+        event = _three_events(session)[0]
+
+        with pytest.raises(DBAPIError), session.begin_nested():
+            session.execute(
+                text("UPDATE audit_events SET chain_pos = chain_pos + 100000 WHERE id = :id"),
+                {"id": event.id},  # type: ignore[attr-defined]
+            )
+
+    def test_sealing_cannot_change_the_content(self, session: Session) -> None:
+        admin = factories.create_admin(session)
+        event = audit_service.record(session, actor=admin, action="test.honest")
+
+        with pytest.raises(DBAPIError), session.begin_nested():
+            session.execute(
+                text(
+                    "UPDATE audit_events SET chain_pos = 999999999, hash = 'x', "
+                    "action = 'test.forged' WHERE id = :id"
+                ),
+                {"id": event.id},
+            )
+
+    def test_a_second_sealer_leaves_the_work_to_the_first(
+        self, session: Session, engine: object
+    ) -> None:
+        admin = factories.create_admin(session)
+        audit_service.record(session, actor=admin, action="test.one")
+        audit_service.seal_pending(session)  # holds the seal lock until the test ends
+
+        with Session(bind=engine) as other:  # type: ignore[arg-type]
+            sealed = audit_service.seal_pending(other)
+            other.rollback()
+
+        assert sealed == 0

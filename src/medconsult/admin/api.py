@@ -154,6 +154,7 @@ def audit_verify(session: SessionDep, admin: AdminUser) -> ChainReportRead:
         broken_seq=report.broken_seq,
         broken_id=report.broken_id,
         reason=report.reason,
+        pending=report.pending,
     )
 
 

@@ -68,8 +68,8 @@ class AuditEventRead(BaseModel):
     client_address: str | None
     outcome: Outcome
     details: dict[str, Any]
-    prev_hash: str
-    hash: str
+    prev_hash: str | None  # None until the sealer links the event into the chain
+    hash: str | None
 
 
 class AuditPageRead(BaseModel):
@@ -85,6 +85,7 @@ class ChainReportRead(BaseModel):
     broken_seq: int | None
     broken_id: uuid.UUID | None
     reason: str | None
+    pending: int = 0  # recorded but not yet sealed into the chain
 
 
 class ModelVersionRead(BaseModel):

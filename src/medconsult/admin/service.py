@@ -287,7 +287,8 @@ def _audit_row(event: AuditEvent) -> list[object]:
 
 
 def verify_audit_chain(session: Session, *, actor: User) -> audit_service.ChainReport:
-    """Recompute the chain (audited, with the result)."""
+    """Seal what is pending, then recompute the chain (audited, with the result)."""
+    audit_service.seal_all(session)
     report = audit_service.verify_chain(session)
     audit_service.record(
         session,

@@ -15,7 +15,8 @@ def verify_and_report(session: Session, *, out: TextIO) -> int:
     """Verify the chain; print the outcome; 0 when intact, 1 naming the first broken event."""
     report = audit_service.verify_chain(session)
     if report.ok:
-        print(f"Audit trail intact: {report.checked} events checked.", file=out)
+        pending = f" ({report.pending} recorded since, not sealed yet)" if report.pending else ""
+        print(f"Audit trail intact: {report.checked} events checked{pending}.", file=out)
         return 0
     print(
         f"Audit trail BROKEN at seq {report.broken_seq} (event {report.broken_id}): "
@@ -28,7 +29,12 @@ def verify_and_report(session: Session, *, out: TextIO) -> int:
 def _verify(args: argparse.Namespace) -> int:
     from medconsult.db import session_factory
 
-    with session_factory()() as session:
+    factory = session_factory()
+    with factory() as session, session.begin():
+        sealed = audit_service.seal_all(session)
+    if sealed:
+        print(f"Sealed {sealed} pending events into the chain.", file=sys.stdout)
+    with factory() as session:
         # Read-only: a repeatable-read snapshot so events appended meanwhile cannot look broken.
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         try:

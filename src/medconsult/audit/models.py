@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Enum, Identity, Index, String
+from sqlalchemy import BigInteger, DateTime, Enum, Identity, Index, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -26,6 +26,7 @@ class AuditEvent(UUIDPk, Base):
         Index("ix_audit_events_actor_time", "actor_id", "occurred_at"),
         Index("ix_audit_events_patient_time", "patient_id", "occurred_at"),
         Index("ix_audit_events_action_time", "action", "occurred_at"),
+        Index("ix_audit_events_unsealed", "seq", postgresql_where=text("chain_pos IS NULL")),
     )
 
     seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True), unique=True)
@@ -41,5 +42,8 @@ class AuditEvent(UUIDPk, Base):
     outcome: Mapped[Outcome] = mapped_column(Enum(Outcome, name="audit_outcome"))
     # Identifiers and codes only: never a password, token or clinical text.
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
+    # Set once, by the sealer (``audit_service.seal_pending``), never by the request that
+    # recorded the event: appending takes no lock, so requests never wait on each other.
+    chain_pos: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))

@@ -21,9 +21,10 @@ if TYPE_CHECKING:
     from medconsult.accounts.models import User
 
 GENESIS_HASH = "0" * 64
-# One chain for the whole trail: writers take this transaction-scoped lock so the
-# "previous hash" they read is still the last one when they commit.
-_CHAIN_LOCK_KEY = 0x6D63_6175_6474  # "mcaudt"
+# One chain for the whole trail, extended by one sealer at a time (a try-lock: a second sealer
+# simply leaves the work to the first). Requests that record events never take it.
+_SEAL_LOCK_KEY = 0x6D63_6175_6474  # "mcaudt"
+SEAL_BATCH = 5000
 
 # Set per request by the client-address middleware; read when recording.
 client_address_var: ContextVar[str | None] = ContextVar("client_address", default=None)
@@ -102,15 +103,64 @@ def record(
 
 
 def _append(session: Session, fields: dict[str, Any]) -> AuditEvent:
-    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
-    prev = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1))
-    event = AuditEvent(
-        id=uuid.uuid4(), occurred_at=utcnow(), prev_hash=prev or GENESIS_HASH, **fields
-    )
-    event.hash = compute_hash(event)
+    # No lock and no read of the chain's end: the sealer links the event once it is committed.
+    event = AuditEvent(id=uuid.uuid4(), occurred_at=utcnow(), **fields)
     session.add(event)
     session.flush()
     return event
+
+
+def seal_pending(session: Session, *, limit: int = SEAL_BATCH) -> int:
+    """Link committed, unsealed events onto the end of the chain, in the order they are found
+    (by seq); returns how many were sealed. The caller commits.
+
+    Events are sealed in the order the sealer sees them committed, not strictly by ``seq``: a
+    long transaction's event is sealed after later ones that committed first. ``chain_pos``
+    records the chain's order and ``verify_chain`` walks it.
+    """
+    acquired = session.scalar(
+        text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _SEAL_LOCK_KEY}
+    )
+    if not acquired:
+        return 0  # another sealer is at work; it will take these too
+    last = session.execute(
+        select(AuditEvent.chain_pos, AuditEvent.hash)
+        .where(AuditEvent.chain_pos.is_not(None))
+        .order_by(AuditEvent.chain_pos.desc())
+        .limit(1)
+    ).first()
+    position, prev = (last[0] or 0, last[1] or GENESIS_HASH) if last else (0, GENESIS_HASH)
+    pending = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.chain_pos.is_(None))
+        .order_by(AuditEvent.seq)
+        .limit(limit)
+    ).all()
+    for event in pending:
+        position += 1
+        event.chain_pos = position
+        event.prev_hash = prev
+        event.hash = compute_hash(event)
+        prev = event.hash
+    session.flush()
+    return len(pending)
+
+
+def seal_all(session: Session) -> int:
+    """Seal until nothing committed is left unsealed (the caller commits)."""
+    total = 0
+    while (sealed := seal_pending(session)) == SEAL_BATCH:
+        total += sealed
+    return total + sealed
+
+
+def pending_count(session: Session) -> int:
+    return (
+        session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.chain_pos.is_(None))
+        )
+        or 0
+    )
 
 
 @dataclass(frozen=True)
@@ -190,17 +240,40 @@ class ChainReport:
     broken_seq: int | None = None
     broken_id: uuid.UUID | None = None
     reason: str | None = None
+    pending: int = 0  # recorded but not sealed yet (the sealer runs every few seconds)
+
+
+def _iter_chain(session: Session, *, batch: int = 1000) -> Iterator[AuditEvent]:
+    last_pos = 0
+    while True:
+        rows = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.chain_pos > last_pos)
+            .order_by(AuditEvent.chain_pos)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        last_pos = rows[-1].chain_pos or last_pos
+        for row in rows:
+            session.expunge(row)
 
 
 def verify_chain(session: Session) -> ChainReport:
-    """Recompute every hash in order; report the first event whose link is broken."""
+    """Recompute every sealed hash in chain order; report the first event whose link is broken."""
     expected_prev = GENESIS_HASH
     checked = 0
-    for event in iter_events(session, flt=AuditFilter()):
+    pending = pending_count(session)
+    for event in _iter_chain(session):
         if event.prev_hash != expected_prev:
-            return ChainReport(False, checked, event.seq, event.id, "previous-hash link broken")
+            return ChainReport(
+                False, checked, event.seq, event.id, "previous-hash link broken", pending
+            )
         if compute_hash(event) != event.hash:
-            return ChainReport(False, checked, event.seq, event.id, "event content changed")
+            return ChainReport(
+                False, checked, event.seq, event.id, "event content changed", pending
+            )
         expected_prev = event.hash
         checked += 1
-    return ChainReport(True, checked)
+    return ChainReport(True, checked, pending=pending)

@@ -37,6 +37,7 @@ from sqlalchemy import exists, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from medconsult.audit import service as audit_service
 from medconsult.config import Settings, get_settings
 from medconsult.consultations import service as consultations_service
 from medconsult.consultations.models import AnalysisJob, Consultation, JobStatus
@@ -304,6 +305,10 @@ async def _sweep_forever(
         with factory() as session, session.begin():
             return requeue_orphans(session, models=models)
 
+    def seal_audit() -> int:
+        with factory() as session, session.begin():
+            return audit_service.seal_all(session)
+
     def prune_files() -> int:
         with factory() as session, session.begin():
             return consultations_service.prune_orphan_reports(
@@ -319,6 +324,7 @@ async def _sweep_forever(
             requeued = await asyncio.to_thread(sweep_tables)
             if recovered or requeued:
                 log.info("recovery sweep: %d stalled, %d requeued", recovered, requeued)
+            await asyncio.to_thread(seal_audit)
             if time.monotonic() >= next_prune:
                 next_prune = time.monotonic() + options.prune_seconds
                 await asyncio.to_thread(prune_files)
