@@ -175,3 +175,29 @@ def test_read_after_write_300_registrations(live_server: str) -> None:
             if registered.status_code != 303 or profile.status_code != 200:
                 failures.append((index, registered.status_code, profile.status_code))
     assert failures == []
+
+
+class TestPoolExhausted:
+    def test_no_connection_is_503_with_retry_after_and_recovers(self, database_url: str) -> None:
+        from medconsult.db import make_engine, to_sqlalchemy_url
+
+        engine = make_engine(
+            to_sqlalchemy_url(database_url), pool_size=1, max_overflow=0, pool_timeout=0.3
+        )
+        app = create_app(factory=sessionmaker(bind=engine, expire_on_commit=False))
+        try:
+            with TestClient(app, base_url="https://testserver") as client:
+                client.cookies.set("__Host-medconsult_session", "some-session-token")
+                held = engine.connect()  # the only connection, busy elsewhere
+                try:
+                    busy = client.get("/consultations", follow_redirects=False)
+                finally:
+                    held.close()
+                recovered = client.get("/consultations", follow_redirects=False)
+        finally:
+            engine.dispose()
+
+        assert busy.status_code == 503
+        assert busy.headers["retry-after"] == "2"
+        assert "busy" in busy.text
+        assert recovered.status_code == 303  # unknown session: sign in, the server is back

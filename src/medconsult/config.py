@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     inference_precision: Literal["auto", "fp32", "bf16", "int8"] = "auto"
     inference_packed: bool = True  # CPU: padding-free forward (ml/engine.py); False: HF forward
     run_worker_in_serve: bool = True
+
+    # Database connections. The web threadpool is sized to the pool (see main.lifespan), so
+    # requests wait for a thread rather than pile up waiting for a connection.
+    db_pool_size: int = 10
+    db_max_overflow: int = 5
+    db_pool_timeout_seconds: float = 3.0
+    busy_retry_after_seconds: int = 2
     job_max_attempts: int = 3
 
     @model_validator(mode="after")

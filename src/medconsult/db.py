@@ -80,7 +80,16 @@ def database_url(settings: Settings | None = None) -> str:
 
 
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
-    return create_engine(url or database_url(), pool_pre_ping=True, future=True, **kwargs)
+    settings = get_settings()
+    options: dict[str, Any] = {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_max_overflow,
+        # Seconds, not the default 30: a request that cannot get a connection quickly is
+        # answered 503 with Retry-After instead of holding its thread (and the client) hostage.
+        "pool_timeout": settings.db_pool_timeout_seconds,
+    }
+    options.update(kwargs)
+    return create_engine(url or database_url(), pool_pre_ping=True, future=True, **options)
 
 
 _engine: Engine | None = None

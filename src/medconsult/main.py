@@ -8,10 +8,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -42,6 +45,14 @@ log = logging.getLogger(__name__)
 
 # What Starlette's form parsers say when one field or file part passes their own limits.
 _FIELD_TOO_LARGE_DETAILS = ("Part exceeded maximum size", "Field exceeded maximum size")
+
+
+def _busy(request: Request) -> Response:
+    retry = get_settings().busy_retry_after_seconds
+    message = _(
+        "The service is busy right now and nothing was changed. Please try again in a few seconds."
+    )
+    return error_response(request, 503, "busy", message, {"retry_after": retry})
 
 
 def _register_error_handlers(app: FastAPI) -> None:
@@ -75,6 +86,18 @@ def _register_error_handlers(app: FastAPI) -> None:
         )
         return error_response(request, 422, "validation_failed", message, {"fields": fields})
 
+    @app.exception_handler(SQLAlchemyTimeoutError)
+    async def pool_exhausted(request: Request, exc: SQLAlchemyTimeoutError) -> Response:
+        # Every connection is busy: nothing was done (the unit of work rolled back); ask the
+        # client to come back shortly rather than wait for a connection that may not come.
+        log.warning("database pool exhausted: %s", exc)
+        return _busy(request)
+
+    @app.exception_handler(OperationalError)
+    async def database_unreachable(request: Request, exc: OperationalError) -> Response:
+        log.error("database unreachable: %s", exc)
+        return _busy(request)
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 413:
@@ -94,6 +117,12 @@ def _register_error_handlers(app: FastAPI) -> None:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings = get_settings()
+    # Sync routes run in anyio's threadpool (40 threads by default). More threads than
+    # connections only queue on the pool; as many as the pool keeps the waiting in one place.
+    anyio.to_thread.current_default_thread_limiter().total_tokens = (
+        settings.db_pool_size + settings.db_max_overflow
+    )
     worker = None
     if app.state.start_worker:
         # The analysis worker runs beside the web server by default (one process to deploy);
