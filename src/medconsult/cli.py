@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import logging
 import os
 import signal
 import sys
@@ -77,16 +76,14 @@ def _exit_quietly(signum: int, frame: object) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from medconsult import logs
     from medconsult.config import get_settings
     from medconsult.db import database_url
 
     settings = get_settings()
     # The app's own messages (model loaded and its precision, recovery sweeps) at INFO; other
     # libraries only when they warn. uvicorn configures its own loggers.
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    logging.getLogger("medconsult").setLevel(logging.INFO)
+    logs.configure(settings)
     # Start the embedded database (if configured) before the server so its URL is stable.
     database_url(settings)
     if not args.no_migrate:

@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     db_max_overflow: int = 5
     db_pool_timeout_seconds: float = 3.0
     busy_retry_after_seconds: int = 2
+
+    # Operations. /metrics answers these addresses, or anyone with the token (Bearer).
+    metrics_allowed_addresses: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    metrics_token: SecretStr | None = None
+    log_format: Literal["text", "json"] = "text"
     job_max_attempts: int = 3
 
     @model_validator(mode="after")

@@ -18,7 +18,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from medconsult import health
+from medconsult import health, metrics
 from medconsult.accounts import api as accounts_api
 from medconsult.accounts import web as accounts_web
 from medconsult.admin import api as admin_api
@@ -27,15 +27,16 @@ from medconsult.auth import CSRFProtect, get_optional_user
 from medconsult.config import get_settings
 from medconsult.consultations import api as consultations_api
 from medconsult.consultations import web as consultations_web
-from medconsult.db import session_factory
+from medconsult.db import get_engine, session_factory
 from medconsult.errors import MedconsultError, NotAuthenticated, TooManyRequests
 from medconsult.i18n import _
+from medconsult.metrics import POOL_TIMEOUTS
 from medconsult.middleware import PlatformMiddleware
 from medconsult.patients import api as patients_api
 from medconsult.patients import web as patients_web
 from medconsult.review import api as review_api
 from medconsult.review import web as review_web
-from medconsult.web import pages
+from medconsult.web import metrics_route, pages
 from medconsult.web.errors import error_response, wants_json
 from medconsult.web.input_guard import InputGuard
 from medconsult.web.templating import STATIC_DIR
@@ -91,6 +92,7 @@ def _register_error_handlers(app: FastAPI) -> None:
         # Every connection is busy: nothing was done (the unit of work rolled back); ask the
         # client to come back shortly rather than wait for a connection that may not come.
         log.warning("database pool exhausted: %s", exc)
+        POOL_TIMEOUTS.inc()
         return _busy(request)
 
     @app.exception_handler(OperationalError)
@@ -161,8 +163,10 @@ def create_app(
     )
     app.add_middleware(PlatformMiddleware)
     _register_error_handlers(app)
+    metrics.register_collectors(engine=get_engine, sessions=app.state.session_factory)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(health.router)
+    app.include_router(metrics_route.router)
     app.include_router(pages.router)
     app.include_router(accounts_web.router)
     app.include_router(patients_web.router)

@@ -4,6 +4,7 @@ headers, and the last-resort error page."""
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from starlette.datastructures import MutableHeaders
@@ -16,6 +17,7 @@ from medconsult.audit.service import client_address_var
 from medconsult.auth import CSRF_COOKIE
 from medconsult.config import get_settings
 from medconsult.i18n import _
+from medconsult.metrics import REQUEST_SECONDS
 from medconsult.web.errors import error_response
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,8 @@ class PlatformMiddleware:
 
         received = 0
         response_started = False
+        status_code = 500
+        started = time.perf_counter()
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -91,9 +95,10 @@ class PlatformMiddleware:
             return message
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal response_started
+            nonlocal response_started, status_code
             if message["type"] == "http.response.start":
                 response_started = True
+                status_code = int(message["status"])
                 out = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     out.setdefault(name, value)
@@ -129,6 +134,10 @@ class PlatformMiddleware:
         finally:
             client_address_var.reset(token)
             i18n.current_locale.reset(locale_token)
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            REQUEST_SECONDS.labels(
+                scope.get("method", ""), route, f"{status_code // 100}xx"
+            ).observe(time.perf_counter() - started)
 
     @staticmethod
     async def _reject_too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:

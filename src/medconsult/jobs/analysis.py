@@ -33,6 +33,7 @@ from medconsult.consultations.models import AnalysisJob, Consultation, Consultat
 from medconsult.db import utcnow
 from medconsult.diagnosis import service as diagnosis_service
 from medconsult.jobs import queue
+from medconsult.metrics import SUBMIT_TO_SUGGESTION_SECONDS
 from medconsult.ml.errors import InputTextError
 from medconsult.ml.types import Suggestion
 
@@ -239,6 +240,7 @@ def store(
     job.status = JobStatus.succeeded
     job.last_error = None
     job.finished_at = utcnow()
+    SUBMIT_TO_SUGGESTION_SECONDS.observe((job.finished_at - job.created_at).total_seconds())
     _release_to_doctors(consultation)
     audit_service.record(
         session,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from typing import Any
 
 
@@ -42,7 +41,10 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.concurrency < 1:
         raise SystemExit("--concurrency must be at least 1")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from medconsult import logs
+    from medconsult.config import get_settings
+
+    logs.configure(get_settings())
     options = WorkerOptions(
         concurrency=args.concurrency,
         heartbeat_seconds=args.heartbeat_seconds,

@@ -43,6 +43,7 @@ from medconsult.consultations import service as consultations_service
 from medconsult.consultations.models import AnalysisJob, Consultation, JobStatus
 from medconsult.db import database_url, session_factory
 from medconsult.jobs import analysis, queue
+from medconsult.metrics import MODEL_LOAD_SECONDS, MODEL_LOADED
 from medconsult.ml.types import Suggestion
 
 log = logging.getLogger(__name__)
@@ -91,12 +92,14 @@ class ModelCache:
         from medconsult.ml.batching import DynamicBatcher
         from medconsult.ml.predict import Classifier
 
-        classifier = Classifier.load(
-            model_dir,
-            device=self.settings.inference_device,
-            precision=self.settings.inference_precision,
-            packed=self.settings.inference_packed,
-        )
+        with MODEL_LOAD_SECONDS.time():
+            classifier = Classifier.load(
+                model_dir,
+                device=self.settings.inference_device,
+                precision=self.settings.inference_precision,
+                packed=self.settings.inference_packed,
+            )
+        MODEL_LOADED.labels(classifier.version).set(1)
         log.info(
             "loaded model %s on %s at %s precision (%s forward)",
             classifier.version,

@@ -22,6 +22,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from types import TracebackType
 
+from medconsult.metrics import BATCH_SIZE
 from medconsult.ml.errors import InputTextError, ModelError
 from medconsult.ml.predict import Classifier
 from medconsult.ml.types import Suggestion
@@ -139,6 +140,7 @@ class DynamicBatcher:
             live = [request for request in batch if request.future.set_running_or_notify_cancel()]
             if not live:
                 continue
+            BATCH_SIZE.observe(len(live))
             try:
                 results = self.classifier.suggest(
                     [request.text for request in live], explain=self.explain
