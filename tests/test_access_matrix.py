@@ -30,7 +30,8 @@ from tests import factories
 
 MARKER = "Zanzibar-quokka-7731"  # appears only in patient A's clinical records
 NAME_MARKER = "Wolfenstein"  # patient A's surname: admins manage accounts and may see it
-PUBLIC = {"/", "/login", "/register", "/healthz", "/readyz", "/set-password/{token}"}
+# /metrics answers only its configured addresses or token (404 to everyone else).
+PUBLIC = {"/", "/login", "/register", "/healthz", "/readyz", "/metrics", "/set-password/{token}"}
 PUBLIC_POST = {"/login", "/register", "/logout", "/set-password/{token}"}
 PUBLIC_API = {"/api/v1/auth/login", "/api/v1/auth/register", "/api/v1/auth/logout"}
 # Routes only doctors use, whoever's record it is: 403 before any record is looked up.

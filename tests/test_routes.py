@@ -20,6 +20,7 @@ PUBLIC_GET = {
     "/register",
     "/healthz",
     "/readyz",
+    "/metrics",
     "/set-password/{token}",
     "/openapi.json",
     "/api/docs",
