@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from medconsult.auth import DoctorUser
+from medconsult.auth import CurrentUser, DoctorUser
 from medconsult.consultations.models import Consultation, Urgency
 from medconsult.db import SessionDep
 from medconsult.i18n import _
@@ -118,10 +118,11 @@ def labels(user: DoctorUser, q: Annotated[str, Query(max_length=100)] = "") -> l
 
 @router.get("/doctor/advice/{label_key}", response_model=AdviceDraftRead)
 def advice_draft(
-    label_key: Annotated[str, Path(max_length=100)], session: SessionDep, user: DoctorUser
+    label_key: Annotated[str, Path(max_length=100)], session: SessionDep, user: CurrentUser
 ) -> AdviceDraftRead:
     """The reviewed advice draft for a diagnosis label; submit a review with its label and
-    version in ``advice_template_label``/``advice_template_version`` to record its use."""
+    version in ``advice_template_label``/``advice_template_version`` to record its use.
+    Any signed-in user reaches the service, so that a refusal is audited there."""
     draft = review_service.advice_draft(session, actor=user, label_key=label_key)
     entry = draft.entry
     return AdviceDraftRead(

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from medconsult.auth import DoctorUser
+from medconsult.auth import CurrentUser, DoctorUser
 from medconsult.consultations import service as consultations_service
 from medconsult.consultations.models import ConsultationStatus, Urgency
 from medconsult.db import SessionDep
@@ -341,7 +341,7 @@ def label_search(
 def advice_draft(
     request: Request,
     session: SessionDep,
-    user: DoctorUser,
+    user: CurrentUser,
     consultation_id: uuid.UUID,
     decision: FormShort = "",
     accepted_label: FormShort = "",
@@ -350,7 +350,9 @@ def advice_draft(
     advice_template_label: FormShort = "",
     advice_action: FormShort = "",
 ) -> Response:
-    """The advice field of the review form after the doctor's decision (an htmx fragment)."""
+    """The advice field of the review form after the doctor's decision (an htmx fragment).
+
+    Any signed-in user reaches the service, which audits a refusal."""
     draft = review_service.advice_draft_for_case(
         session,
         actor=user,
