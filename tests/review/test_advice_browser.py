@@ -118,3 +118,35 @@ class TestAdviceDraftJourney:
             assert review.advice_template_label == "pneumonia"
             assert review.advice_template_version == entry.version
             assert review.advice_template_outcome is AdviceTemplateOutcome.edited
+
+    def test_searched_diagnosis_gets_its_draft_and_discard_is_recorded(
+        self, page: Any, seeded: dict[str, Any], engine: Engine
+    ) -> None:
+        malaria = advice_library.entry_for("malaria")
+        assert malaria is not None
+        consultation_id: uuid.UUID = seeded["consultation_id"]
+        _sign_in(page, seeded["doctor_email"])
+        page.goto(f"/doctor/consultations/{consultation_id}")
+        page.get_by_role("button", name="Claim this case").click()
+        advice = page.get_by_label("Advice to the patient")
+
+        page.get_by_label("Choose another diagnosis").check()
+        page.get_by_label("Search diagnoses by name or ICD-10 code").fill("malaria")
+        page.get_by_label("Acne (L70.0)").wait_for(state="detached")
+        page.get_by_label("Malaria (B54)").check()
+        page.get_by_role("heading", name="Reviewed advice draft: Malaria").wait_for()
+        assert malaria.next_steps[0] in advice.input_value()
+        page.get_by_role("button", name="Discard the draft").click()
+        page.get_by_text("Draft discarded: write your own advice").wait_for()
+        assert advice.input_value() == ""
+        advice.fill("Go to the hospital today for a blood test.")
+        page.get_by_role("button", name="Sign off").click()
+        page.get_by_text("Your review is signed.").wait_for()
+
+        with Session(engine) as session:
+            review = review_service.latest_review(session, consultation_id=consultation_id)
+            assert review is not None
+            assert review.final_label == "malaria"
+            assert review.advice == "Go to the hospital today for a blood test."
+            assert review.advice_template_label == "malaria"
+            assert review.advice_template_outcome is AdviceTemplateOutcome.discarded
