@@ -16,6 +16,7 @@ from medconsult.admin import service as admin_service
 from medconsult.admin.deps import ADMIN_ONLY
 from medconsult.admin.http import AuditQueryDep, audit_csv_response
 from medconsult.admin.schemas import (
+    AdviceUsageRead,
     AgreementRead,
     AuditEventRead,
     AuditPageRead,
@@ -225,4 +226,15 @@ def monitoring_numbers(
         by_label=[_agreement(a) for a in m.by_label],
         by_week=[_agreement(a) for a in m.by_week],
         by_version=[_agreement(a) for a in m.by_version],
+        advice_drafts=[
+            AdviceUsageRead(
+                label=a.label,
+                reviews=a.reviews,
+                used=a.used,
+                edited=a.edited,
+                discarded=a.discarded,
+                without_draft=a.without_draft,
+            )
+            for a in m.advice
+        ],
     )

@@ -9,6 +9,8 @@ fast with a large history. Definitions:
   consultation's current suggestion when the review names none.
 - Top-1 agreement: the signed label is the model's first label. Top-3: it is among the first
   three of ``ranked``. A diagnosis outside the model's labels counts as a disagreement.
+- Advice drafts: every signed review (amendments included) with a diagnosis label, by whether
+  the library draft was signed unchanged, edited, discarded, or not used at all.
 """
 
 from __future__ import annotations
@@ -82,6 +84,35 @@ _AGREEMENT_SQL = text(
 )
 
 
+_ADVICE_SQL = text(
+    """
+    SELECT COALESCE(advice_template_label, final_label) AS label,
+           count(*) AS reviews,
+           count(*) FILTER (WHERE advice_template_outcome = 'used') AS used,
+           count(*) FILTER (WHERE advice_template_outcome = 'edited') AS edited,
+           count(*) FILTER (WHERE advice_template_outcome = 'discarded') AS discarded
+    FROM doctor_reviews
+    WHERE signed_at >= :since AND COALESCE(advice_template_label, final_label) IS NOT NULL
+    GROUP BY 1
+    """
+)
+
+
+@dataclass(frozen=True)
+class AdviceUsage:
+    """What doctors did with the advice draft of one condition, over ``reviews`` signed reviews."""
+
+    label: str
+    reviews: int
+    used: int
+    edited: int
+    discarded: int
+
+    @property
+    def without_draft(self) -> int:
+        return self.reviews - self.used - self.edited - self.discarded
+
+
 @dataclass(frozen=True)
 class DailyVolume:
     day: date
@@ -118,6 +149,7 @@ class Monitoring:
     by_label: list[Agreement]
     by_week: list[Agreement]  # key: the ISO date of the week's Monday
     by_version: list[Agreement]
+    advice: list[AdviceUsage] = field(default_factory=list)
     suggestions: int = field(init=False)
     abstained: int = field(init=False)
     emergencies: int = field(init=False)
@@ -173,6 +205,11 @@ def compute(session: Session, *, days: int = 30, now: datetime | None = None) ->
     by_label.sort(key=lambda a: (-a.reviewed, a.key or ""))
     by_week.sort(key=lambda a: a.key or "")
     by_version.sort(key=lambda a: a.key or "")
+    advice = [
+        AdviceUsage(row.label, row.reviews, row.used, row.edited, row.discarded)
+        for row in session.execute(_ADVICE_SQL, {"since": since})
+    ]
+    advice.sort(key=lambda a: (-a.reviews, a.label))
     return Monitoring(
         since=since,
         days=days,
@@ -182,6 +219,7 @@ def compute(session: Session, *, days: int = 30, now: datetime | None = None) ->
         by_label=by_label,
         by_week=by_week,
         by_version=by_version,
+        advice=advice,
     )
 
 

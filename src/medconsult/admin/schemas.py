@@ -125,6 +125,15 @@ class DailyVolumeRead(BaseModel):
     emergencies: int
 
 
+class AdviceUsageRead(BaseModel):
+    label: str
+    reviews: int
+    used: int
+    edited: int
+    discarded: int
+    without_draft: int
+
+
 class MonitoringRead(BaseModel):
     days: int
     since: datetime
@@ -137,3 +146,4 @@ class MonitoringRead(BaseModel):
     by_label: list[AgreementRead]
     by_week: list[AgreementRead]
     by_version: list[AgreementRead]
+    advice_drafts: list[AdviceUsageRead]

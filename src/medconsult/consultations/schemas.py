@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from medconsult.consultations.models import ConsultationStatus, JobStatus, Message
+from medconsult.i18n import _
+from medconsult.review import advice as advice_library
 
 if TYPE_CHECKING:
     from medconsult.consultations.service import ConsultationDetail
@@ -92,6 +94,9 @@ class ConclusionRead(BaseModel):
     advice: str
     ai_suggestion: str  # "accepted", "modified" or "overridden"
     signed_at: datetime
+    # Safety-netting that ends every conclusion: "Seek help now if ..." and what to do then.
+    seek_help_now: list[str]
+    emergency: str
 
 
 class ConsultationSummary(BaseModel):
@@ -144,6 +149,8 @@ def read_detail(info: ConsultationDetail) -> ConsultationRead:
             advice=info.review.advice,
             ai_suggestion=info.ai_verdict or "overridden",
             signed_at=info.review.signed_at,
+            seek_help_now=[_(line) for line in info.safety_netting],
+            emergency=_(advice_library.EMERGENCY_WORDING),
         )
     return ConsultationRead(
         id=consultation.id,

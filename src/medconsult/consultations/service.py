@@ -33,6 +33,7 @@ from medconsult.diagnosis.models import AISuggestion
 from medconsult.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from medconsult.i18n import _
 from medconsult.jobs import queue
+from medconsult.review import advice as advice_library
 from medconsult.review.models import Decision, DoctorReview
 
 log = logging.getLogger(__name__)
@@ -317,6 +318,8 @@ class ConsultationDetail:
     suggestion_preliminary: bool
     review: DoctorReview | None
     ai_verdict: str | None
+    # The "seek help now if ..." lines that end a signed conclusion (message ids).
+    safety_netting: tuple[str, ...]
     analysis_pending: bool
     awaiting_model: bool
     analysis_failed: bool
@@ -351,6 +354,9 @@ def detail(
         suggestion_preliminary=not concluded,
         review=review if concluded else None,
         ai_verdict=AI_VERDICTS.get(review.decision) if concluded and review else None,
+        safety_netting=(
+            advice_library.safety_netting(review.final_label) if concluded and review else ()
+        ),
         analysis_pending=_analysis_pending(consultation, job),
         awaiting_model=job is not None and job.status is JobStatus.waiting_for_model,
         analysis_failed=job is not None and job.status is JobStatus.failed,

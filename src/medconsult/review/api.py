@@ -5,14 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
-from medconsult.auth import DoctorUser
+from medconsult.auth import CurrentUser, DoctorUser
 from medconsult.consultations.models import Consultation, Urgency
 from medconsult.db import SessionDep
+from medconsult.i18n import _
 from medconsult.review import service as review_service
 from medconsult.review.models import DoctorReview
 from medconsult.review.schemas import (
+    AdviceDraftRead,
+    AdviceSource,
     ClaimRead,
     LabelRead,
     QueueItemRead,
@@ -111,3 +114,26 @@ def labels(user: DoctorUser, q: Annotated[str, Query(max_length=100)] = "") -> l
         )
         for label in review_service.search_labels(actor=user, query=q)
     ]
+
+
+@router.get("/doctor/advice/{label_key}", response_model=AdviceDraftRead)
+def advice_draft(
+    label_key: Annotated[str, Path(max_length=100)], session: SessionDep, user: CurrentUser
+) -> AdviceDraftRead:
+    """The reviewed advice draft for a diagnosis label; submit a review with its label and
+    version in ``advice_template_label``/``advice_template_version`` to record its use.
+    Any signed-in user reaches the service, so that a refusal is audited there."""
+    draft = review_service.advice_draft(session, actor=user, label_key=label_key)
+    entry = draft.entry
+    return AdviceDraftRead(
+        label=entry.label,
+        display_name=draft.display_name,
+        version=entry.version,
+        reviewed_on=entry.reviewed_on,
+        source=AdviceSource(name=entry.source_name, url=entry.source_url),
+        self_care=[_(line) for line in entry.self_care],
+        watch_for=[_(line) for line in entry.watch_for],
+        seek_help_now=[_(line) for line in entry.seek_help_now],
+        next_steps=[_(line) for line in entry.next_steps],
+        draft=draft.text,
+    )

@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, Enum, ForeignKey, String, Text
+from sqlalchemy import DateTime, Enum, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from medconsult.accounts.models import User
@@ -17,6 +17,14 @@ class Decision(enum.StrEnum):
     accept = "accept"
     modify = "modify"
     reject = "reject"
+
+
+class AdviceTemplateOutcome(enum.StrEnum):
+    """What the doctor did with the advice draft offered from the library."""
+
+    used = "used"  # signed unchanged
+    edited = "edited"  # signed after changing it
+    discarded = "discarded"  # thrown away (the advice sent is the doctor's own, or none)
 
 
 class DoctorReview(UUIDPk, Timestamped, Base):
@@ -36,6 +44,12 @@ class DoctorReview(UUIDPk, Timestamped, Base):
     reject_reason: Mapped[str] = mapped_column(Text, default="")
     advice: Mapped[str] = mapped_column(Text, default="")
     private_note: Mapped[str] = mapped_column(Text, default="")
+    # The advice library entry offered as the advice draft (None: no draft was used).
+    advice_template_label: Mapped[str | None] = mapped_column(String(100))
+    advice_template_version: Mapped[int | None] = mapped_column(Integer)
+    advice_template_outcome: Mapped[AdviceTemplateOutcome | None] = mapped_column(
+        Enum(AdviceTemplateOutcome, name="advice_template_outcome")
+    )
     signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     amends_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("doctor_reviews.id", ondelete="RESTRICT")

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from medconsult.consultations.models import ConsultationStatus, JobStatus, Urgency
-from medconsult.review.models import Decision
+from medconsult.review.models import AdviceTemplateOutcome, Decision
 
 # Hard upper bounds that keep a request small; the service applies the configured
 # limits (settings.max_text_chars) with a clear message per field.
@@ -43,6 +43,11 @@ class ReviewCreate(BaseModel):
     advice: str = Field(default="", max_length=_MAX_FIELD_CHARS)
     private_note: str = Field(default="", max_length=_MAX_FIELD_CHARS)
     amends_id: uuid.UUID | None = None
+    # The advice library draft the advice started from (GET /doctor/advice/{label}): its label
+    # and version; ``advice_template_discarded`` when the doctor threw the draft away.
+    advice_template_label: str = Field(default="", max_length=100)
+    advice_template_version: int | None = Field(default=None, ge=1, strict=True)
+    advice_template_discarded: bool = Field(default=False, strict=True)
 
 
 class ReviewRead(BaseModel):
@@ -63,6 +68,9 @@ class ReviewRead(BaseModel):
     private_note: str
     signed_at: datetime
     amends_id: uuid.UUID | None
+    advice_template_label: str | None
+    advice_template_version: int | None
+    advice_template_outcome: AdviceTemplateOutcome | None
 
 
 class ClaimRead(BaseModel):
@@ -110,3 +118,24 @@ class LabelRead(BaseModel):
     display_name: str
     icd10: str
     urgency: str
+
+
+class AdviceSource(BaseModel):
+    name: str
+    url: str
+
+
+class AdviceDraftRead(BaseModel):
+    """A reviewed advice library entry, offered to the doctor as an editable draft."""
+
+    label: str
+    display_name: str
+    version: int
+    reviewed_on: str
+    source: AdviceSource
+    self_care: list[str]
+    watch_for: list[str]
+    seek_help_now: list[str]
+    next_steps: list[str]
+    # The whole entry as plain text, as the review form offers it for "advice to the patient".
+    draft: str

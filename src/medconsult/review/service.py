@@ -34,7 +34,8 @@ from medconsult.i18n import _
 from medconsult.ml import labels as ml_labels
 from medconsult.patients import service as patients_service
 from medconsult.patients.models import PatientProfile
-from medconsult.review.models import Decision, DoctorReview
+from medconsult.review import advice as advice_library
+from medconsult.review.models import AdviceTemplateOutcome, Decision, DoctorReview
 from medconsult.review.schemas import QueueStatusFilter, ReviewCreate
 
 # The statuses a doctor still has work to do on.
@@ -565,7 +566,52 @@ def _chosen_diagnosis(
     return None
 
 
-def _validated(data: ReviewCreate, suggestion: AISuggestion | None) -> _Diagnosis | None:
+@dataclass(frozen=True)
+class _TemplateUse:
+    label: str
+    version: int
+    outcome: AdviceTemplateOutcome
+
+
+def template_outcome(
+    entry: advice_library.AdviceEntry, *, advice: str, discarded: bool
+) -> AdviceTemplateOutcome:
+    """Whether the signed advice is the library draft unchanged, an edit of it, or neither."""
+    if discarded or not advice.strip():
+        return AdviceTemplateOutcome.discarded
+    if advice_library.normalise(advice) == advice_library.normalise(
+        advice_library.compose_draft(entry)
+    ):
+        return AdviceTemplateOutcome.used
+    return AdviceTemplateOutcome.edited
+
+
+def _template_use(
+    data: ReviewCreate, diagnosis: _Diagnosis | None, errors: dict[str, str]
+) -> _TemplateUse | None:
+    """The advice draft the review started from, checked against the signed diagnosis."""
+    if not data.advice_template_label:
+        return None
+    entry = advice_library.entry_for(data.advice_template_label)
+    if entry is None or diagnosis is None or diagnosis.label != entry.label:
+        errors["advice"] = _(
+            "The advice draft is for another diagnosis: choose the diagnosis again to get its "
+            "draft, or discard the draft."
+        )
+        return None
+    if data.advice_template_version != entry.version:
+        errors["advice"] = _(
+            "The advice library has changed since the draft was offered: choose the diagnosis "
+            "again to get the current draft."
+        )
+        return None
+    outcome = template_outcome(entry, advice=data.advice, discarded=data.advice_template_discarded)
+    return _TemplateUse(label=entry.label, version=entry.version, outcome=outcome)
+
+
+def _validated(
+    data: ReviewCreate, suggestion: AISuggestion | None
+) -> tuple[_Diagnosis | None, _TemplateUse | None]:
     """Check a review before anything changes; raise ValidationFailed listing every problem."""
     limit = get_settings().max_text_chars
     errors: dict[str, str] = {}
@@ -581,9 +627,10 @@ def _validated(data: ReviewCreate, suggestion: AISuggestion | None) -> _Diagnosi
             errors[name] = _("This text is too long (at most {limit} characters).").format(
                 limit=limit
             )
+    template = None if errors else _template_use(data, diagnosis, errors)
     if errors:
         raise ValidationFailed(errors)
-    return diagnosis
+    return diagnosis, template
 
 
 def submit_review(
@@ -609,7 +656,7 @@ def submit_review(
                 _("The conclusion was amended meanwhile; reload the page and try again.")
             )
     suggestion = current_suggestion(session, consultation_id=consultation.id)
-    diagnosis = _validated(data, suggestion)
+    diagnosis, template = _validated(data, suggestion)
     now = utcnow()
     review = DoctorReview(
         consultation_id=consultation.id,
@@ -622,6 +669,9 @@ def submit_review(
         reject_reason=data.reject_reason if data.decision is Decision.reject else "",
         advice=data.advice,
         private_note=data.private_note,
+        advice_template_label=template.label if template else None,
+        advice_template_version=template.version if template else None,
+        advice_template_outcome=template.outcome if template else None,
         signed_at=now,
         amends_id=previous.id if previous is not None else None,
     )
@@ -642,6 +692,11 @@ def submit_review(
             "decision": review.decision.value,
             "suggestion_id": str(review.suggestion_id) if review.suggestion_id else None,
             "amends_id": str(review.amends_id) if review.amends_id else None,
+            "advice_template": (
+                {"label": template.label, "version": template.version, "outcome": template.outcome}
+                if template
+                else None
+            ),
         },
     )
     return review
@@ -670,3 +725,80 @@ def search_labels(*, actor: User, query: str, limit: int = 20) -> list[ml_labels
     if actor.role is not Role.doctor:
         raise Forbidden(_("Only doctors can search diagnoses."))
     return ml_labels.search_labels(query[:100], limit=limit)
+
+
+# --- Advice drafts ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AdviceDraft:
+    entry: advice_library.AdviceEntry
+    display_name: str
+    text: str
+
+
+def decided_label(
+    *, decision: str, accepted_label: str, label_key: str, suggestion: AISuggestion | None
+) -> str | None:
+    """The diagnosis label a (not yet signed) review form names, or None before a decision."""
+    if decision == Decision.accept:
+        ranked = suggestion.ranked if suggestion is not None else []
+        labels = {str(item.get("label")) for item in ranked}
+        return accepted_label if accepted_label in labels else None
+    if decision in (Decision.modify, Decision.reject) and label_key:
+        return label_key if label_key in {label.key for label in ml_labels.all_labels()} else None
+    return None
+
+
+def advice_draft(
+    session: Session,
+    *,
+    actor: User,
+    label_key: str,
+    consultation: Consultation | None = None,
+) -> AdviceDraft:
+    """The reviewed advice draft for a diagnosis label (doctors only, audited)."""
+    _require_doctor(session, actor=actor, action="advice.draft.read", consultation=consultation)
+    entry = advice_library.entry_for(label_key)
+    if entry is None:
+        raise NotFound(_("There is no reviewed advice for this diagnosis."))
+    audit_service.record(
+        session,
+        actor=actor,
+        action="advice.draft.read",
+        record_type="consultation" if consultation else "advice_template",
+        record_id=consultation.id if consultation else entry.label,
+        patient_id=consultation.patient_id if consultation else None,
+        details={"label": entry.label, "version": entry.version},
+    )
+    return AdviceDraft(
+        entry=entry,
+        display_name=ml_labels.get_label(entry.label).display_name,
+        text=advice_library.compose_draft(entry),
+    )
+
+
+def advice_draft_for_case(
+    session: Session,
+    *,
+    actor: User,
+    consultation_id: uuid.UUID,
+    decision: str,
+    accepted_label: str,
+    label_key: str,
+) -> AdviceDraft | None:
+    """The advice draft for the diagnosis a doctor has just chosen on a case's review form:
+    None before a decision, or for a diagnosis without reviewed advice (audited when offered)."""
+    consultation = _get_consultation(session, consultation_id=consultation_id)
+    _require_doctor(session, actor=actor, action="advice.draft.read", consultation=consultation)
+    if consultation.doctor_id != actor.id:
+        raise Forbidden(_("Only the doctor who claimed this consultation can review it."))
+    label = decided_label(
+        decision=decision,
+        accepted_label=accepted_label,
+        label_key=label_key,
+        suggestion=current_suggestion(session, consultation_id=consultation.id),
+    )
+    if advice_library.entry_for(label) is None or label is None:
+        return None
+    return advice_draft(session, actor=actor, label_key=label, consultation=consultation)

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from medconsult.auth import DoctorUser
+from medconsult.auth import CurrentUser, DoctorUser
 from medconsult.consultations import service as consultations_service
 from medconsult.consultations.models import ConsultationStatus, Urgency
 from medconsult.db import SessionDep
 from medconsult.errors import ValidationFailed
 from medconsult.i18n import _, ngettext
+from medconsult.review import advice as advice_library
 from medconsult.review import service as review_service
 from medconsult.review.schemas import QueueStatusFilter, ReviewCreate
 from medconsult.web.templating import is_htmx, redirect, render
@@ -123,6 +125,63 @@ def queue_page(
     return response
 
 
+AdviceMode = Literal["before_decision", "no_entry", "in_field", "discarded", "preview", "kept"]
+
+
+@dataclass(frozen=True)
+class AdviceField:
+    """The "advice to the patient" part of the review form, with the library draft's state."""
+
+    advice: str
+    mode: AdviceMode
+    draft: review_service.AdviceDraft | None = None
+    template: advice_library.AdviceEntry | None = None
+    discarded: bool = False
+
+
+def _kept_advice_field(form: dict[str, str]) -> AdviceField:
+    """The advice field as the doctor last submitted it (a form shown again with errors)."""
+    template = advice_library.entry_for(form.get("advice_template_label"))
+    return AdviceField(
+        advice=form.get("advice", ""),
+        mode="kept" if template else "before_decision",
+        template=template,
+        discarded=form.get("advice_template_discarded") == "1",
+    )
+
+
+def _advice_field(
+    draft: review_service.AdviceDraft | None,
+    *,
+    advice: str,
+    previous_label: str,
+    action: str,
+    decided: bool,
+) -> AdviceField:
+    """What the advice field shows after the doctor's decision changed or a draft button.
+
+    A draft fills the field unless the doctor has already written advice of their own, which is
+    never overwritten without asking: the draft is then shown beside it to use instead.
+    """
+    previous = advice_library.entry_for(previous_label)
+    holds_previous_draft = previous is not None and advice_library.normalise(
+        advice
+    ) == advice_library.normalise(advice_library.compose_draft(previous))
+    own_text = bool(advice.strip()) and not holds_previous_draft
+    if draft is None:
+        return AdviceField(
+            advice="" if holds_previous_draft else advice,
+            mode="no_entry" if decided else "before_decision",
+        )
+    if action == "discard":
+        return AdviceField(
+            advice="", mode="discarded", draft=draft, template=draft.entry, discarded=True
+        )
+    if action == "use" or not own_text:
+        return AdviceField(advice=draft.text, mode="in_field", draft=draft, template=draft.entry)
+    return AdviceField(advice=advice, mode="preview", draft=draft)
+
+
 def _render_case(
     request: Request,
     session: SessionDep,
@@ -151,6 +210,8 @@ def _render_case(
             "errors": errors or {},
             "labels": review_service.search_labels(actor=user, query=label_query, limit=50),
             "selected_label": form.get("label_key", ""),
+            "advice_field": _kept_advice_field(form),
+            "advice_url": f"/doctor/consultations/{consultation_id}/advice-draft",
             "status_names": STATUS_NAMES,
             "urgency_names": URGENCY_NAMES,
         },
@@ -197,6 +258,9 @@ def submit_review(
     advice: FormText = "",
     private_note: FormText = "",
     amends_id: FormShort = "",
+    advice_template_label: FormShort = "",
+    advice_template_version: FormShort = "",
+    advice_template_discarded: FormShort = "",
 ) -> Response:
     form = {
         "decision": decision,
@@ -209,11 +273,22 @@ def submit_review(
         "advice": advice,
         "private_note": private_note,
         "amends_id": amends_id,
+        "advice_template_label": advice_template_label,
+        "advice_template_version": advice_template_version,
+        "advice_template_discarded": advice_template_discarded,
     }
     try:
-        data = ReviewCreate.model_validate(
-            {k: v for k, v in form.items() if k != "q" and not (k == "amends_id" and not v)}
+        values: dict[str, Any] = {
+            k: v
+            for k, v in form.items()
+            if k not in ("q", "advice_template_version", "advice_template_discarded")
+            and not (k == "amends_id" and not v)
+        }
+        values["advice_template_version"] = (
+            int(advice_template_version) if advice_template_version.isdigit() else None
         )
+        values["advice_template_discarded"] = advice_template_discarded == "1"
+        data = ReviewCreate.model_validate(values)
         review_service.submit_review(
             session, actor=user, consultation_id=consultation_id, data=data
         )
@@ -241,6 +316,8 @@ def _review_field_message(field: str) -> str:
         return _("Choose whether you accept, change or reject the AI suggestion.")
     if field == "amends_id":
         return _("The conclusion to amend is not valid; reload the page.")
+    if field.startswith("advice_template"):
+        return _("The advice draft is not valid; choose the diagnosis again.")
     return _("This value is not valid.")
 
 
@@ -250,8 +327,53 @@ def label_search(
     user: DoctorUser,
     q: Annotated[str, Query(max_length=100)] = "",
     selected: Annotated[str, Query(max_length=100)] = "",
+    consultation: uuid.UUID | None = None,
 ) -> Response:
     labels = review_service.search_labels(actor=user, query=q, limit=50)
+    context: dict[str, Any] = {"labels": labels, "selected_label": selected}
+    if consultation is not None:
+        # Choosing a label on a case's review form asks for that label's advice draft.
+        context["advice_url"] = f"/doctor/consultations/{consultation}/advice-draft"
+    return render(request, "doctor/_label_results.html", context)
+
+
+@router.post("/consultations/{consultation_id}/advice-draft", name="review:advice_draft")
+def advice_draft(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    consultation_id: uuid.UUID,
+    decision: FormShort = "",
+    accepted_label: FormShort = "",
+    label_key: FormShort = "",
+    advice: FormText = "",
+    advice_template_label: FormShort = "",
+    advice_action: FormShort = "",
+) -> Response:
+    """The advice field of the review form after the doctor's decision (an htmx fragment).
+
+    Any signed-in user reaches the service, which audits a refusal."""
+    draft = review_service.advice_draft_for_case(
+        session,
+        actor=user,
+        consultation_id=consultation_id,
+        decision=decision,
+        accepted_label=accepted_label,
+        label_key=label_key,
+    )
+    field = _advice_field(
+        draft,
+        advice=advice,
+        previous_label=advice_template_label,
+        action=advice_action,
+        decided=bool(accepted_label if decision == "accept" else label_key),
+    )
     return render(
-        request, "doctor/_label_results.html", {"labels": labels, "selected_label": selected}
+        request,
+        "doctor/_advice_field.html",
+        {
+            "advice_field": field,
+            "advice_url": f"/doctor/consultations/{consultation_id}/advice-draft",
+            "errors": {},
+        },
     )
