@@ -90,8 +90,10 @@ def _fillings(path: str, world: World, caller: User | None) -> Iterator[tuple[st
         "session_id": str(uuid.uuid4()),
         "report_id": str(uuid.uuid4()),
         "token": "not-a-real-token",
+        "label": "pneumonia",
     }
-    yield "target", re.sub(r"\{(\w+)\}", lambda m: targets[m.group(1)], path)
+    # A parameter this sweep does not know yet still gets a value (and is caught by no-5xx).
+    yield "target", re.sub(r"\{(\w+)\}", lambda m: targets.get(m.group(1), "x"), path)
     yield "unknown", re.sub(r"\{(\w+)\}", lambda m: str(uuid.uuid4()), path)
     yield "malformed", re.sub(r"\{(\w+)\}", "not-a-uuid", path)
 

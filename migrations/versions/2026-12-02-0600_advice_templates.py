@@ -4,7 +4,7 @@ A signed review records which advice library entry (label and version) was offer
 advice draft, and whether the doctor signed it unchanged, edited it or discarded it.
 
 Revision ID: 0005_advice
-Revises: 0002
+Revises: 0008_audit_seal
 Create Date: 2026-12-02 06:00:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_advice"
-down_revision: str | None = "0002"
+down_revision: str | None = "0008_audit_seal"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

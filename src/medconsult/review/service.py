@@ -789,8 +789,9 @@ def advice_draft_for_case(
 ) -> AdviceDraft | None:
     """The advice draft for the diagnosis a doctor has just chosen on a case's review form:
     None before a decision, or for a diagnosis without reviewed advice (audited when offered)."""
+    # The role first: a patient or admin learns nothing about whether the case exists.
+    _require_doctor(session, actor=actor, action="advice.draft.read")
     consultation = _get_consultation(session, consultation_id=consultation_id)
-    _require_doctor(session, actor=actor, action="advice.draft.read", consultation=consultation)
     if consultation.doctor_id != actor.id:
         raise Forbidden(_("Only the doctor who claimed this consultation can review it."))
     label = decided_label(
