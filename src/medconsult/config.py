@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     inference_precision: Literal["auto", "fp32", "bf16", "int8"] = "auto"
     inference_packed: bool = True  # CPU: padding-free forward (ml/engine.py); False: HF forward
     run_worker_in_serve: bool = True
+    # Analyses in flight per worker. They share one model through the dynamic batcher, so this
+    # is what lets it form full batches: about the batch size, not the number of cores.
+    worker_concurrency: int = 16
+    # The worker's own connections (apart from the web pool): jobs wait for one, never 503.
+    worker_db_pool_size: int = 4
 
     # Database connections. The web threadpool is sized to the pool (see main.lifespan), so
     # requests wait for a thread rather than pile up waiting for a connection.

@@ -24,7 +24,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure(settings: Settings, *, app_level: int = logging.INFO) -> None:
+def configure(settings: Settings, *, info_loggers: tuple[str, ...] = ("medconsult",)) -> None:
     handler = logging.StreamHandler()
     if settings.log_format == "json":
         handler.setFormatter(JsonFormatter())
@@ -33,4 +33,5 @@ def configure(settings: Settings, *, app_level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
-    logging.getLogger("medconsult").setLevel(app_level)
+    for name in info_loggers:
+        logging.getLogger(name).setLevel(logging.INFO)

@@ -16,7 +16,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         ),
     )
     worker.add_argument(
-        "--concurrency", type=int, default=4, help="analyses in flight (they share one model)"
+        "--concurrency",
+        type=int,
+        default=None,
+        help="analyses in flight, sharing one model (default: MEDCONSULT_WORKER_CONCURRENCY)",
     )
     worker.add_argument(
         "--heartbeat-seconds", type=float, default=10.0, help="how often this worker heartbeats"
@@ -37,16 +40,18 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 def _run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from medconsult.jobs.worker import WorkerOptions, run_worker
-
-    if args.concurrency < 1:
-        raise SystemExit("--concurrency must be at least 1")
     from medconsult import logs
     from medconsult.config import get_settings
+    from medconsult.jobs.worker import WorkerOptions, run_worker
 
-    logs.configure(get_settings())
+    settings = get_settings()
+    concurrency = settings.worker_concurrency if args.concurrency is None else args.concurrency
+    if concurrency < 1:
+        raise SystemExit("--concurrency must be at least 1")
+    # The job engine's own lines (job started, retried, finished) belong in a worker's log.
+    logs.configure(settings, info_loggers=("medconsult", "procrastinate"))
     options = WorkerOptions(
-        concurrency=args.concurrency,
+        concurrency=concurrency,
         heartbeat_seconds=args.heartbeat_seconds,
         stalled_seconds=args.stalled_seconds,
         sweep_seconds=args.sweep_seconds,

@@ -41,7 +41,7 @@ from medconsult.audit import service as audit_service
 from medconsult.config import Settings, get_settings
 from medconsult.consultations import service as consultations_service
 from medconsult.consultations.models import AnalysisJob, Consultation, JobStatus
-from medconsult.db import database_url, session_factory
+from medconsult.db import database_url, make_engine, session_factory
 from medconsult.jobs import analysis, queue
 from medconsult.metrics import MODEL_LOAD_SECONDS, MODEL_LOADED
 from medconsult.ml.types import Suggestion
@@ -156,7 +156,7 @@ class ModelCache:
 
 @dataclass(frozen=True)
 class WorkerOptions:
-    concurrency: int = 4  # analyses in flight; they share the model through the batcher
+    concurrency: int = 16  # analyses in flight; they share the model through the batcher
     heartbeat_seconds: float = 10.0
     stalled_seconds: float = 30.0  # a job's lease: no heartbeat for this long and it is retried
     sweep_seconds: float = 10.0
@@ -346,7 +346,16 @@ async def run_worker(
 ) -> None:
     """Run one worker until cancelled (or until SIGINT/SIGTERM when it owns the process)."""
     settings = settings or get_settings()
-    factory = factory or session_factory()
+    engine = None
+    if factory is None:
+        # A pool of its own: in `serve` the web requests keep theirs, and a job that finds every
+        # worker connection busy waits for one instead of failing.
+        engine = make_engine(
+            pool_size=min(settings.worker_db_pool_size, options.concurrency),
+            max_overflow=0,
+            pool_timeout=60,
+        )
+        factory = session_factory(engine)
     models = models or ModelCache(settings)
     app = build_app(settings=settings, factory=factory, models=models)
     async with app.open_async():
@@ -368,13 +377,17 @@ async def run_worker(
             with suppress(asyncio.CancelledError):
                 await sweeper
             models.close()
+            if engine is not None:
+                engine.dispose()
 
 
 class ServeWorker:
     """The worker inside ``medconsult serve``: its own thread and loop, stopped with the app."""
 
     def __init__(self, options: WorkerOptions | None = None) -> None:
-        self.options = options or WorkerOptions(concurrency=2, name="medconsult-serve-worker")
+        self.options = options or WorkerOptions(
+            concurrency=get_settings().worker_concurrency, name="medconsult-serve-worker"
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._started = threading.Event()
