@@ -1,0 +1,307 @@
+"""Open-loop load through the real server: submissions arrive at a fixed rate whatever the
+server's answers, through the JSON API, analysed by the in-serve worker (or by separate
+`medconsult worker` processes), on a scratch database.
+
+Reports submit latency (p50/p95/p99), submit-to-suggestion latency (from the database's own
+timestamps), lost submissions (accepted but never analysed), errors by status, the drain time
+after the load stops, and the peak RSS of each process. As the baseline measured in the same
+run it loads the same model in this process and times it alone on full batches, and prints
+the pipeline's throughput as a share of it. The last line is one JSON object.
+
+    python benchmarks/load.py --model DIR --rate 20 --duration 60 [--separate-workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+PASSWORD = "load test passphrase 2026"
+
+
+def _texts() -> list[str]:
+    with (ROOT / "data/symptom2disease/symptom2disease.csv").open(newline="") as handle:
+        return [row["text"] for row in csv.DictReader(handle)]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _peak_rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def _percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p95": None, "p99": None, "max": None}
+    ordered = sorted(values)
+
+    def pick(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
+
+    return {"p50": pick(0.50), "p95": pick(0.95), "p99": pick(0.99), "max": round(ordered[-1], 3)}
+
+
+async def _register(client: Any, count: int) -> list[str]:
+    tokens = []
+    for _ in range(count):
+        response = await client.post(
+            "/api/v1/auth/register",
+            json={
+                "email": f"load-{uuid.uuid4().hex[:12]}@example.org",
+                "password": PASSWORD,
+                "full_name": "Load Test",
+            },
+        )
+        response.raise_for_status()
+        tokens.append(response.json()["token"])
+        client.cookies.clear()  # API clients here use bearer tokens, not the session cookie
+    return tokens
+
+
+async def _open_loop(
+    base_url: str, *, rate: float, duration: float, patients: int, texts: list[str]
+) -> tuple[list[str], list[float], Counter[str], float]:
+    import httpx
+
+    limits = httpx.Limits(max_connections=400, max_keepalive_connections=100)
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as client:
+        tokens = await _register(client, patients)
+        accepted: list[str] = []
+        submit_seconds: list[float] = []
+        outcomes: Counter[str] = Counter()
+        rng = random.Random(7)
+
+        async def submit(index: int) -> None:
+            started = time.perf_counter()
+            try:
+                response = await client.post(
+                    "/api/v1/consultations",
+                    data={
+                        "chief_complaint": "Symptoms",
+                        "history": rng.choice(texts),
+                        "ai_consent": "true",
+                        "idempotency_key": uuid.uuid4().hex,
+                    },
+                    headers={"Authorization": f"Bearer {tokens[index % len(tokens)]}"},
+                )
+            except httpx.HTTPError as exc:
+                outcomes[f"client_{type(exc).__name__}"] += 1
+                return
+            submit_seconds.append(time.perf_counter() - started)
+            outcomes[str(response.status_code)] += 1
+            if response.status_code == 201:
+                accepted.append(response.json()["id"])
+
+        total = int(rate * duration)
+        start = time.perf_counter()
+        tasks = []
+        for index in range(total):
+            # Open loop: each arrival has its own time, late answers do not slow the next one.
+            delay = start + index / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(submit(index)))
+        await asyncio.gather(*tasks)
+        load_end = time.perf_counter()
+        return accepted, submit_seconds, outcomes, load_end
+
+
+def _analysed(url: str, ids: list[str]) -> dict[str, float]:
+    """submit-to-suggestion seconds of every accepted consultation analysed so far."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT c.id::text, extract(epoch FROM min(s.created_at) - c.created_at) "
+                    "FROM consultations c JOIN ai_suggestions s ON s.consultation_id = c.id "
+                    "WHERE c.id = ANY(CAST(:ids AS uuid[])) GROUP BY c.id, c.created_at"
+                ),
+                {"ids": ids},
+            ).all()
+    finally:
+        engine.dispose()
+    return {row[0]: float(row[1]) for row in rows}
+
+
+def _model_alone(model: Path, texts: list[str], seconds: float = 8.0) -> float:
+    """Baseline: texts/s of the same model, in this process, on full batches, explanations on."""
+    from medconsult.config import get_settings
+    from medconsult.ml.predict import Classifier
+
+    settings = get_settings()
+    classifier = Classifier.load(
+        model,
+        device=settings.inference_device,
+        precision=settings.inference_precision,
+        packed=settings.inference_packed,
+    )
+    batch = texts[: settings.inference_max_batch_size]
+    classifier.suggest(batch, explain=True)  # warm-up
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        classifier.suggest(batch, explain=True)
+        done += len(batch)
+    return done / (time.perf_counter() - started)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", type=Path, required=True, help="trained model directory")
+    parser.add_argument("--rate", type=float, default=20.0, help="submissions per second")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of load")
+    parser.add_argument("--patients", type=int, default=50)
+    parser.add_argument("--separate-workers", type=int, default=0, help="0: the in-serve worker")
+    parser.add_argument("--drain-timeout", type=float, default=300.0)
+    parser.add_argument("--skip-baseline", action="store_true")
+    args = parser.parse_args()
+    texts = _texts()
+
+    from tests import db_setup
+
+    with db_setup.fresh_database(prefix="medconsult_load") as url:
+        from medconsult.cli import run_migrations
+
+        run_migrations(url)
+        port = _free_port()
+        env = os.environ | {
+            "MEDCONSULT_DATABASE_URL": url,
+            "MEDCONSULT_MODEL_DIR": str(args.model.resolve()),
+            "MEDCONSULT_ENV": "development",
+            "MEDCONSULT_UPLOAD_DIR": f"/tmp/medconsult-load-{os.getpid()}",
+            "MEDCONSULT_RUN_WORKER_IN_SERVE": "false" if args.separate_workers else "true",
+        }
+        cli = [sys.executable, "-m", "medconsult.cli"]
+        logs = Path(f"/tmp/medconsult-load-{os.getpid()}-logs")
+        logs.mkdir(exist_ok=True)
+        processes = {
+            "server": subprocess.Popen(
+                [*cli, "serve", "--no-migrate", "--port", str(port)],
+                env=env,
+                stdout=(logs / "server.log").open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+        }
+        for n in range(args.separate_workers):
+            processes[f"worker{n + 1}"] = subprocess.Popen(
+                [*cli, "worker", "--name", f"load-worker-{n + 1}"],
+                env=env,
+                stdout=(logs / f"worker{n + 1}.log").open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            return _run(args, url, port, processes, texts)
+        finally:
+            for process in processes.values():
+                process.terminate()
+            for process in processes.values():
+                try:
+                    process.wait(timeout=40)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
+def _run(
+    args: argparse.Namespace,
+    url: str,
+    port: int,
+    processes: dict[str, subprocess.Popen[bytes]],
+    texts: list[str],
+) -> int:
+    import httpx
+
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit("the server did not become ready")
+        time.sleep(0.5)
+    # Warm the model up so the first arrivals do not measure its loading.
+    asyncio.run(_open_loop(base_url, rate=2, duration=2, patients=2, texts=texts))
+    time.sleep(3)
+
+    accepted, submit_seconds, outcomes, load_end = asyncio.run(
+        _open_loop(
+            base_url,
+            rate=args.rate,
+            duration=args.duration,
+            patients=args.patients,
+            texts=texts,
+        )
+    )
+    drain_deadline = time.perf_counter() + args.drain_timeout
+    analysed: dict[str, float] = {}
+    while time.perf_counter() < drain_deadline:
+        analysed = _analysed(url, accepted)
+        if len(analysed) == len(accepted):
+            break
+        time.sleep(0.5)
+    drain_seconds = time.perf_counter() - load_end
+    rss = {name: _peak_rss_mb(process.pid) for name, process in processes.items()}
+    latencies = list(analysed.values())
+    achieved = len(latencies) / (args.duration + drain_seconds) if latencies else 0.0
+
+    result: dict[str, Any] = {
+        "rate": args.rate,
+        "duration_s": args.duration,
+        "separate_workers": args.separate_workers,
+        "submitted": int(args.rate * args.duration),
+        "accepted": len(accepted),
+        "analysed": len(analysed),
+        "lost": len(accepted) - len(analysed),
+        "responses": dict(outcomes),
+        "server_errors": sum(v for k, v in outcomes.items() if k.startswith("5")),
+        "submit_s": _percentiles(submit_seconds),
+        "submit_to_suggestion_s": _percentiles(latencies),
+        "drain_after_load_s": round(drain_seconds, 2),
+        "suggestions_per_s": round(achieved, 2),
+        "peak_rss_mb": rss,
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
+    if not args.skip_baseline:
+        alone = _model_alone(args.model.resolve(), texts)
+        result["baseline_model_alone_texts_per_s"] = round(alone, 1)
+        result["pipeline_share_of_model"] = round(achieved / alone, 3) if alone else None
+    if latencies:
+        result["submit_to_suggestion_mean_s"] = round(statistics.fmean(latencies), 3)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
