@@ -25,7 +25,12 @@ from medconsult.config import get_settings
 from medconsult.consultations import api as consultations_api
 from medconsult.consultations import web as consultations_web
 from medconsult.db import session_factory
-from medconsult.errors import MedconsultError, NotAuthenticated, TooManyRequests
+from medconsult.errors import (
+    MedconsultError,
+    MfaEnrolmentRequired,
+    NotAuthenticated,
+    TooManyRequests,
+)
 from medconsult.i18n import _
 from medconsult.middleware import PlatformMiddleware
 from medconsult.patients import api as patients_api
@@ -53,6 +58,12 @@ def _register_error_handlers(app: FastAPI) -> None:
             and request.method == "GET"
         ):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        if (
+            isinstance(exc, MfaEnrolmentRequired)
+            and not wants_json(request)
+            and request.method == "GET"
+        ):
+            return RedirectResponse("/account/mfa", status_code=303)
         extra: dict[str, Any] = {}
         if exc.field:
             extra["field"] = exc.field
