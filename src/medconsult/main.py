@@ -33,6 +33,8 @@ from medconsult.errors import (
 )
 from medconsult.i18n import _
 from medconsult.middleware import PlatformMiddleware
+from medconsult.notifications import api as notifications_api
+from medconsult.notifications import web as notifications_web
 from medconsult.patients import api as patients_api
 from medconsult.patients import web as patients_web
 from medconsult.review import api as review_api
@@ -156,6 +158,8 @@ def create_app(
     app.include_router(review_api.router, prefix="/api/v1")
     app.include_router(admin_web.router)
     app.include_router(admin_api.router, prefix="/api/v1")
+    app.include_router(notifications_web.router)
+    app.include_router(notifications_api.router, prefix="/api/v1")
     return app
 
 

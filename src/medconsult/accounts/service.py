@@ -35,6 +35,8 @@ from medconsult.errors import (
     ValidationFailed,
 )
 from medconsult.i18n import N_, _
+from medconsult.notifications import service as notifications_service
+from medconsult.notifications.models import NotificationKind
 
 INVALID_LOGIN = N_("Incorrect email or password.")
 THROTTLED_LOGIN = N_(
@@ -142,6 +144,9 @@ def create_user(
         record_type="user",
         record_id=user.id,
         details={"role": str(role)},
+    )
+    notifications_service.notify(
+        session, user=user, kind=NotificationKind.account_created, link_path="/login"
     )
     return user, token
 
@@ -414,6 +419,9 @@ def reset_password(session: Session, *, actor: User, user_id: uuid.UUID) -> str:
     token = issue_password_token(session, user=user)
     audit_service.record(
         session, actor=actor, action="account.password_reset", record_type="user", record_id=user.id
+    )
+    notifications_service.notify(
+        session, user=user, kind=NotificationKind.password_reset, link_path="/login"
     )
     return token
 

@@ -41,7 +41,7 @@ from medconsult.config import Settings, get_settings
 from medconsult.consultations import service as consultations_service
 from medconsult.consultations.models import AnalysisJob, Consultation, JobStatus
 from medconsult.db import database_url, session_factory
-from medconsult.jobs import analysis, queue
+from medconsult.jobs import analysis, notifications, queue
 from medconsult.ml.types import Suggestion
 
 log = logging.getLogger(__name__)
@@ -198,6 +198,21 @@ def build_app(
             settings=settings,
         )
 
+    @app.task(
+        name=queue.NOTIFY_TASK,
+        queue=queue.NOTIFICATION_QUEUE,
+        retry=procrastinate.RetryStrategy(
+            # deliver() marks the e-mail failed at the last attempt; this only bounds the engine.
+            max_attempts=settings.notification_max_attempts,
+            exponential_wait=2,  # seconds: 2, 4, 8, 16, ... between attempts
+            retry_exceptions={notifications.SendLater},
+        ),
+    )
+    def send_notification_email(notification_id: str) -> str:
+        return notifications.deliver(
+            factory, notification_id=uuid.UUID(notification_id), settings=settings
+        )
+
     return app
 
 
@@ -206,9 +221,11 @@ def build_app(
 
 async def recover_stalled_jobs(app: procrastinate.App, *, stalled_seconds: float) -> int:
     """Put back jobs held by workers without a recent heartbeat; how many."""
-    stalled = await app.job_manager.get_stalled_jobs(
-        queue=queue.ANALYSIS_QUEUE, seconds_since_heartbeat=stalled_seconds
-    )
+    stalled: list[Any] = []
+    for name in (queue.ANALYSIS_QUEUE, queue.NOTIFICATION_QUEUE):
+        stalled += await app.job_manager.get_stalled_jobs(
+            queue=name, seconds_since_heartbeat=stalled_seconds
+        )
     recovered = 0
     for job in stalled:
         try:
@@ -344,7 +361,7 @@ async def run_worker(
         sweeper = asyncio.create_task(_sweep_forever(app, factory, models, options, settings))
         try:
             await app.run_worker_async(
-                queues=[queue.ANALYSIS_QUEUE],
+                queues=[queue.ANALYSIS_QUEUE, queue.NOTIFICATION_QUEUE],
                 name=options.name,
                 concurrency=options.concurrency,
                 wait=True,
