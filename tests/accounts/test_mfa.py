@@ -439,3 +439,72 @@ class TestApi:
         assert still_on
         assert done.status_code == 200
         assert not mfa.is_enabled(session, user=patient)
+
+
+class TestOptionalForPatients:
+    def test_patient_turns_it_off_with_a_code(self, client: TestClient, session: Session) -> None:
+        patient = create_patient(session)
+        secret, _ = enable_mfa(session, user=patient)
+        csrf_value = login(client, session, patient)
+
+        wrong = client.post("/account/mfa/disable", data={"csrf_token": csrf_value, "code": "1"})
+        still_on = mfa.is_enabled(session, user=patient)
+        right = client.post(
+            "/account/mfa/disable",
+            data={"csrf_token": csrf_value, "code": _code(secret)},
+            follow_redirects=False,
+        )
+
+        assert wrong.status_code == 401
+        assert still_on
+        assert right.status_code == 303
+        assert not mfa.is_enabled(session, user=patient)
+        assert _events(session, "account.mfa_disabled")
+
+
+class TestAdminResetPage:
+    def test_admin_button_resets_and_doctor_gets_403(
+        self, client: TestClient, session: Session
+    ) -> None:
+        admin = create_admin(session)
+        doctor = create_doctor(session)
+        target = create_doctor(session)
+        enable_mfa(session, user=target)
+
+        doctor_csrf = login(client, session, doctor)
+        denied = client.post(
+            f"/admin/users/{target.id}/mfa-reset", data={"csrf_token": doctor_csrf}
+        )
+        still_on = mfa.is_enabled(session, user=target)
+        client.cookies.clear()
+        admin_csrf = login(client, session, admin)
+        page = client.get(f"/admin/users/{target.id}")
+        done = client.post(
+            f"/admin/users/{target.id}/mfa-reset",
+            data={"csrf_token": admin_csrf},
+            follow_redirects=False,
+        )
+
+        assert denied.status_code == 403
+        assert still_on
+        assert "Reset two-step sign-in" in page.text
+        assert done.status_code == 303
+        assert not mfa.is_enabled(session, user=target)
+
+
+class TestStaffSignInRedirect:
+    @pytest.mark.usefixtures("staff_mfa_required")
+    def test_doctor_without_mfa_lands_on_setup_after_sign_in(
+        self, client: TestClient, session: Session
+    ) -> None:
+        doctor = create_doctor(session)
+        token = _form_token(client, "/login")
+
+        response = client.post(
+            "/login",
+            data={"csrf_token": token, "email": doctor.email, "password": DEFAULT_PASSWORD},
+            follow_redirects=False,
+        )
+
+        assert response.status_code == 303
+        assert response.headers["location"] == "/account/mfa"
