@@ -14,7 +14,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from medconsult.accounts import mfa
-from medconsult.accounts.models import LoginFailure, MfaCredential, MfaRecoveryCode, UserSession
+from medconsult.accounts.models import (
+    LoginFailure,
+    MfaChallenge,
+    MfaCredential,
+    MfaRecoveryCode,
+    UserSession,
+)
 from medconsult.audit.models import AuditEvent, Outcome
 from medconsult.auth import session_cookie_name
 from medconsult.config import get_settings
@@ -193,6 +199,45 @@ class TestVerify:
             )
 
         assert _events(session, "auth.mfa_throttled")
+
+
+class TestChallenge:
+    def test_expired_challenge_refused_even_with_right_code(self, session: Session) -> None:
+        user = create_patient(session)
+        secret, _ = enable_mfa(session, user=user)
+        token = mfa.start_challenge(session, user=user)
+        challenge = session.scalars(
+            select(MfaChallenge).where(MfaChallenge.user_id == user.id)
+        ).one()
+        challenge.expires_at = utcnow() - timedelta(seconds=1)
+        session.flush()
+
+        with pytest.raises(NotAuthenticated, match="expired"):
+            mfa.complete_challenge(
+                session,
+                token=token,
+                code=_code(secret),
+                client_address="c",
+                settings=get_settings(),
+            )
+
+    def test_challenge_redeemed_once_and_expired_ones_cleared(self, session: Session) -> None:
+        user = create_patient(session)
+        secret, _ = enable_mfa(session, user=user)
+        stale = mfa.start_challenge(session, user=user)
+        session.scalars(select(MfaChallenge)).one().expires_at = utcnow() - timedelta(minutes=1)
+        session.flush()
+        token = mfa.start_challenge(session, user=user)
+
+        signed_in = mfa.complete_challenge(
+            session, token=token, code=_code(secret), client_address="c", settings=get_settings()
+        )
+
+        assert signed_in.id == user.id
+        assert mfa.challenge_user(session, token=stale) is None
+        assert not session.scalars(
+            select(MfaChallenge).where(MfaChallenge.user_id == user.id)
+        ).all()
 
 
 class TestReset:

@@ -286,6 +286,12 @@ def reset(session: Session, *, actor: User, user_id: uuid.UUID) -> User:
 
 def start_challenge(session: Session, *, user: User) -> str:
     """After a correct password: a short-lived token that the second factor redeems."""
+    # Challenges left unanswered are cleared here rather than by a sweep.
+    session.execute(
+        delete(MfaChallenge).where(
+            MfaChallenge.user_id == user.id, MfaChallenge.expires_at <= utcnow()
+        )
+    )
     token = secrets.token_urlsafe(32)
     session.add(
         MfaChallenge(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
@@ -84,7 +84,7 @@ def login(
         )
     if accounts_service.mfa_enabled(session, user_id=user.id):
         challenge = mfa.start_challenge(session, user=user)
-        response = redirect(request, f"/login/mfa?next={_safe_next(next)}")
+        response = redirect(request, f"/login/mfa?next={quote(_safe_next(next))}")
         response.set_cookie(
             MFA_COOKIE,
             challenge,
