@@ -4,12 +4,13 @@ with the QR page, then sign in with a TOTP code computed here, as an authenticat
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pyotp
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session
 
 from medconsult.accounts.models import Role, User
@@ -19,13 +20,19 @@ from tests import factories
 pytestmark = pytest.mark.browser
 
 
-def _seed(engine: Engine, role: Role) -> User:
+@pytest.fixture
+def doctor(engine: Engine) -> Iterator[User]:
+    """A doctor committed for the live server; removed afterwards with everything that hangs off
+    the account (sessions, MFA rows), so later tests of this database see none of it."""
     with Session(engine, expire_on_commit=False) as session:
         user = factories.create_user(
-            session, role=role, email=f"mfa-{role.value}-{secrets.token_hex(6)}@example.org"
+            session, role=Role.doctor, email=f"mfa-doctor-{secrets.token_hex(6)}@example.org"
         )
         session.commit()
-        return user
+    yield user
+    with Session(engine) as session:
+        session.execute(delete(User).where(User.id == user.id))
+        session.commit()
 
 
 def _password_step(page: Any, email: str) -> None:
@@ -37,8 +44,7 @@ def _password_step(page: Any, email: str) -> None:
 
 
 class TestTwoStepSignIn:
-    def test_enrol_then_sign_in_with_totp(self, page: Any, engine: Engine) -> None:
-        doctor = _seed(engine, Role.doctor)
+    def test_enrol_then_sign_in_with_totp(self, page: Any, doctor: User) -> None:
         _password_step(page, doctor.email)
         page.goto("/account/password")
         with page.expect_navigation():
