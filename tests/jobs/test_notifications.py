@@ -8,6 +8,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import Engine, select, text
@@ -167,7 +168,9 @@ def _run_worker_once(settings: Settings, factory: sessionmaker[Session]) -> None
                 queues=[queue.NOTIFICATION_QUEUE], wait=False, install_signal_handlers=False
             )
 
-    asyncio.run(run())
+    # A thread of its own: a browser test's Playwright may hold this thread's event loop.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, run()).result(timeout=120)
 
 
 class TestWorker:
