@@ -151,6 +151,22 @@ class TestEmailContent:
         assert "Ada" not in body
         assert message["To"] == patient.email
 
+    def test_password_reset_email_carries_no_set_password_link(self, session: Session) -> None:
+        admin = factories.create_admin(session)
+        doctor = factories.create_doctor(session)
+        token = accounts_service.reset_password(session, actor=admin, user_id=doctor.id)
+        notice = _notices(session, doctor.id)[0]
+
+        message = notifications_service.compose_email(
+            notice, to=doctor.email, settings=get_settings()
+        )
+
+        body = message.get_content()
+        assert token not in body
+        assert "set-password" not in body
+        assert body.count("/login") == 1
+        assert "reset" in str(message["Subject"])
+
 
 class TestInApp:
     def test_list_badge_and_open(self, client: TestClient, session: Session) -> None:
