@@ -236,3 +236,20 @@ def write_minimal_artifact(
         encoding="utf-8",
     )
     return directory
+
+
+# --- Two-step sign-in ----------------------------------------------------------------------------
+
+
+def enable_mfa(session: Session, *, user: User) -> tuple[str, list[str]]:
+    """Turn TOTP on for ``user`` (as if enrolled, no code used yet); (secret, recovery codes)."""
+    import pyotp
+
+    from medconsult.accounts import mfa
+    from medconsult.accounts.models import MfaCredential
+    from medconsult.db import utcnow
+
+    secret = pyotp.random_base32()
+    session.add(MfaCredential(user_id=user.id, secret=secret, confirmed_at=utcnow()))
+    session.flush()
+    return secret, mfa._new_recovery_codes(session, user=user)

@@ -26,17 +26,35 @@ from medconsult.audit.models import AuditEvent, Outcome
 from medconsult.auth import CSRF_COOKIE, session_cookie_name, signed_csrf_token
 from medconsult.config import get_settings
 from medconsult.main import create_app
+from medconsult.notifications import service as notifications_service
+from medconsult.notifications.models import NotificationKind
 from tests import factories
 
 MARKER = "Zanzibar-quokka-7731"  # appears only in patient A's clinical records
 NAME_MARKER = "Wolfenstein"  # patient A's surname: admins manage accounts and may see it
 # /metrics answers only its configured addresses or token (404 to everyone else).
-PUBLIC = {"/", "/login", "/register", "/healthz", "/readyz", "/metrics", "/set-password/{token}"}
-PUBLIC_POST = {"/login", "/register", "/logout", "/set-password/{token}"}
-PUBLIC_API = {"/api/v1/auth/login", "/api/v1/auth/register", "/api/v1/auth/logout"}
+PUBLIC = {
+    "/",
+    "/login",
+    "/login/mfa",
+    "/register",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/set-password/{token}",
+}
+PUBLIC_POST = {"/login", "/login/mfa", "/register", "/logout", "/set-password/{token}"}
+PUBLIC_API = {
+    "/api/v1/auth/login",
+    "/api/v1/auth/mfa",
+    "/api/v1/auth/register",
+    "/api/v1/auth/logout",
+}
 # Routes only doctors use, whoever's record it is: 403 before any record is looked up.
 DOCTOR_ONLY = re.compile(r"^/api/v1/consultations/\{consultation_id\}/(claim|reviews)$")
 CLINICAL = re.compile(r"^(/api/v1)?/(consultations|doctor|patients)/\{")
+# Patient A's own notice: any other caller is told it does not exist.
+OWN_NOTICE = re.compile(r"^/notifications/\{notification_id\}/")
 
 
 def _routes() -> list[tuple[str, str]]:
@@ -58,6 +76,7 @@ class World:
     doctor: User
     admin: User
     consultation_id: uuid.UUID
+    notification_id: uuid.UUID  # patient A's notice
 
 
 @pytest.fixture
@@ -73,6 +92,12 @@ def world(session: Session) -> World:
         doctor=factories.create_doctor(session),
         admin=factories.create_admin(session),
         consultation_id=consultation.id,
+        notification_id=notifications_service.notify(
+            session,
+            user=patient_a,
+            kind=NotificationKind.doctor_message,
+            link_path=f"/consultations/{consultation.id}",
+        ).id,
     )
     session.commit()  # a savepoint of the test's transaction: visible to the app's sessions
     return world
@@ -89,6 +114,7 @@ def _fillings(path: str, world: World, caller: User | None) -> Iterator[tuple[st
         "user_id": str(world.patient_a.id if caller is None else caller.id),
         "session_id": str(uuid.uuid4()),
         "report_id": str(uuid.uuid4()),
+        "notification_id": str(world.notification_id),
         "token": "not-a-real-token",
         "label": "pneumonia",
     }
@@ -226,6 +252,8 @@ def _expected_status(caller: str, call: Call, api: bool) -> set[int] | None:
         return None if caller == "doctor" else {403}
     if DOCTOR_ONLY.match(template):
         return None if caller == "doctor" else {403}
+    if OWN_NOTICE.match(template) and call.kind == "target" and caller != "patient_a":
+        return {404}
     if CLINICAL.match(template) and call.kind == "target":
         if caller == "admin":
             return {403}

@@ -20,7 +20,7 @@ from medconsult.audit import service as audit_service
 from medconsult.audit.models import Outcome
 from medconsult.config import Settings, get_settings
 from medconsult.db import SessionDep
-from medconsult.errors import CSRFError, Forbidden, NotAuthenticated
+from medconsult.errors import CSRFError, Forbidden, MfaEnrolmentRequired, NotAuthenticated
 from medconsult.i18n import _
 
 log = logging.getLogger(__name__)
@@ -151,9 +151,25 @@ def current_viewer(request: Request) -> Viewer | None:
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]
 
 
-def get_current_user(user: OptionalUser) -> User:
+def get_signed_in_user(user: OptionalUser) -> User:
+    """The signed-in user, even one who still has to enrol a second factor (the MFA set-up,
+    password and sign-out pages only)."""
     if user is None:
         raise NotAuthenticated(_("Please sign in to continue."))
+    return user
+
+
+SignedInUser = Annotated[User, Depends(get_signed_in_user)]
+
+
+def get_current_user(session: SessionDep, user: SignedInUser) -> User:
+    """The signed-in user; staff who must use two-step sign-in are sent to set it up first."""
+    from medconsult.accounts import mfa
+
+    if mfa.enrolment_pending(session, user=user, settings=get_settings()):
+        raise MfaEnrolmentRequired(
+            _("Set up two-step sign-in to continue: it is required for your role.")
+        )
     return user
 
 

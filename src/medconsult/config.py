@@ -29,6 +29,20 @@ class Settings(BaseSettings):
     login_max_failures: int = 10
     login_max_failures_per_client: int = 50  # a clinic behind one NAT address shares this
     login_failure_window_minutes: int = 15
+    # Doctors and admins must enrol a second factor (TOTP) before using the app. Unset: true in
+    # production, false in development and testing (see ``staff_mfa_required``).
+    require_staff_mfa: bool | None = None
+
+    # Notifications: e-mails say only that something changed, with a link to sign in.
+    public_base_url: str = "http://localhost:8000"
+    smtp_host: str | None = None  # None: notices are logged and shown in-app only
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "MedConsult <no-reply@localhost>"
+    smtp_starttls: bool = True
+    smtp_timeout_seconds: float = 10.0
+    notification_max_attempts: int = 6  # retried with exponential backoff (2 s, 4 s, 8 s, ...)
 
     # Input limits: patient text is untrusted, everything is bounded.
     max_request_bytes: int = 30 * 1024 * 1024
@@ -77,6 +91,16 @@ class Settings(BaseSettings):
         if self.env == "production" and len(self.secret_key.get_secret_value()) < 32:
             raise ValueError("MEDCONSULT_SECRET_KEY must be at least 32 characters in production")
         return self
+
+    @property
+    def staff_mfa_required(self) -> bool:
+        if self.require_staff_mfa is not None:
+            return self.require_staff_mfa
+        return self.env == "production"
+
+    @property
+    def smtp_configured(self) -> bool:
+        return bool(self.smtp_host)
 
     @property
     def secure_cookies(self) -> bool:

@@ -29,6 +29,12 @@ class CSRFError(Forbidden):
     code = "csrf_failed"
 
 
+class MfaEnrolmentRequired(Forbidden):
+    """A staff account without a second factor where one is required: pages send it to set-up."""
+
+    code = "mfa_enrolment_required"
+
+
 class NotFound(MedconsultError):
     status_code = 404
     code = "not_found"

@@ -28,10 +28,17 @@ from medconsult.config import get_settings
 from medconsult.consultations import api as consultations_api
 from medconsult.consultations import web as consultations_web
 from medconsult.db import get_engine, session_factory
-from medconsult.errors import MedconsultError, NotAuthenticated, TooManyRequests
+from medconsult.errors import (
+    MedconsultError,
+    MfaEnrolmentRequired,
+    NotAuthenticated,
+    TooManyRequests,
+)
 from medconsult.i18n import _
 from medconsult.metrics import POOL_TIMEOUTS
 from medconsult.middleware import PlatformMiddleware
+from medconsult.notifications import api as notifications_api
+from medconsult.notifications import web as notifications_web
 from medconsult.patients import api as patients_api
 from medconsult.patients import web as patients_web
 from medconsult.review import api as review_api
@@ -65,6 +72,12 @@ def _register_error_handlers(app: FastAPI) -> None:
             and request.method == "GET"
         ):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        if (
+            isinstance(exc, MfaEnrolmentRequired)
+            and not wants_json(request)
+            and request.method == "GET"
+        ):
+            return RedirectResponse("/account/mfa", status_code=303)
         extra: dict[str, Any] = {}
         if exc.field:
             extra["field"] = exc.field
@@ -178,6 +191,8 @@ def create_app(
     app.include_router(review_api.router, prefix="/api/v1")
     app.include_router(admin_web.router)
     app.include_router(admin_api.router, prefix="/api/v1")
+    app.include_router(notifications_web.router)
+    app.include_router(notifications_api.router, prefix="/api/v1")
     return app
 
 

@@ -1,6 +1,15 @@
 """Import every domain's models so Alembic and tools see the whole schema."""
 
-from medconsult.accounts.models import LoginFailure, PasswordToken, Role, User, UserSession
+from medconsult.accounts.models import (
+    LoginFailure,
+    MfaChallenge,
+    MfaCredential,
+    MfaRecoveryCode,
+    PasswordToken,
+    Role,
+    User,
+    UserSession,
+)
 from medconsult.audit.models import AuditEvent, Outcome
 from medconsult.consultations.models import (
     AnalysisJob,
@@ -13,6 +22,7 @@ from medconsult.consultations.models import (
 )
 from medconsult.db import Base
 from medconsult.diagnosis.models import AISuggestion, ModelVersion
+from medconsult.notifications.models import EmailStatus, Notification, NotificationKind
 from medconsult.patients.models import PatientProfile, Sex
 from medconsult.review.models import Decision, DoctorReview
 
@@ -25,10 +35,16 @@ __all__ = [
     "ConsultationStatus",
     "Decision",
     "DoctorReview",
+    "EmailStatus",
     "JobStatus",
     "LoginFailure",
     "Message",
+    "MfaChallenge",
+    "MfaCredential",
+    "MfaRecoveryCode",
     "ModelVersion",
+    "Notification",
+    "NotificationKind",
     "Outcome",
     "PasswordToken",
     "PatientProfile",

@@ -1,4 +1,4 @@
-"""Accounts: users, server-side sessions, login failures, one-time password tokens."""
+"""Accounts: users, server-side sessions, login failures, one-time password tokens, MFA."""
 
 from __future__ import annotations
 
@@ -6,7 +6,18 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, Index, String, func, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from medconsult.db import Base, Timestamped, UUIDPk
@@ -81,3 +92,42 @@ class PasswordToken(UUIDPk, Timestamped, Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MfaCredential(UUIDPk, Timestamped, Base):
+    """A user's TOTP secret (RFC 6238); usable for sign-in once ``confirmed_at`` is set."""
+
+    __tablename__ = "mfa_credentials"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), unique=True
+    )
+    secret: Mapped[str] = mapped_column(String(64))  # base32
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The last accepted time step: a code is never accepted twice (RFC 6238 section 5.2).
+    last_used_step: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class MfaRecoveryCode(UUIDPk, Timestamped, Base):
+    """A one-time recovery code; only its SHA-256 is stored (the code is random, 50 bits)."""
+
+    __tablename__ = "mfa_recovery_codes"
+    __table_args__ = (UniqueConstraint("user_id", "code_hash"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MfaChallenge(UUIDPk, Timestamped, Base):
+    """A password check passed, the second factor still due: short-lived, used once."""
+
+    __tablename__ = "mfa_challenges"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

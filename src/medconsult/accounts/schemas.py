@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -62,3 +63,35 @@ class SessionStarted(BaseModel):
 class MeRead(BaseModel):
     user: UserRead
     csrf_token: str
+
+
+class MfaChallengeStarted(BaseModel):
+    """The password was right and the account has a second factor: POST the code with this
+    token to /api/v1/auth/mfa to get the session."""
+
+    mfa_required: Literal[True] = True
+    challenge_token: str
+    expires_in_seconds: int
+
+
+class MfaVerify(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    challenge_token: str = Field(max_length=200)
+    code: str = Field(max_length=64)  # a TOTP code or a recovery code
+
+
+class MfaCode(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(max_length=64)
+
+
+class MfaEnrolmentRead(BaseModel):
+    secret: str
+    otpauth_uri: str
+
+
+class RecoveryCodes(BaseModel):
+    # Shown once; only their hashes are stored.
+    recovery_codes: list[str]

@@ -14,7 +14,14 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from medconsult.accounts import passwords
-from medconsult.accounts.models import LoginFailure, PasswordToken, Role, User, UserSession
+from medconsult.accounts.models import (
+    LoginFailure,
+    MfaCredential,
+    PasswordToken,
+    Role,
+    User,
+    UserSession,
+)
 from medconsult.audit import service as audit_service
 from medconsult.audit.models import Outcome
 from medconsult.config import Settings
@@ -28,6 +35,8 @@ from medconsult.errors import (
     ValidationFailed,
 )
 from medconsult.i18n import N_, _
+from medconsult.notifications import service as notifications_service
+from medconsult.notifications.models import NotificationKind
 
 INVALID_LOGIN = N_("Incorrect email or password.")
 THROTTLED_LOGIN = N_(
@@ -136,6 +145,9 @@ def create_user(
         record_id=user.id,
         details={"role": str(role)},
     )
+    notifications_service.notify(
+        session, user=user, kind=NotificationKind.account_created, link_path="/login"
+    )
     return user, token
 
 
@@ -238,16 +250,27 @@ def authenticate(
         raise NotAuthenticated(_(INVALID_LOGIN))
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
-    user.last_login_at = utcnow()
+    second_factor_due = mfa_enabled(session, user_id=user.id)
+    if not second_factor_due:
+        user.last_login_at = utcnow()
     audit_service.record(
         session,
         actor=user,
-        action="auth.login",
+        # With MFA the sign-in completes only after the second factor (accounts.mfa).
+        action="auth.password_verified" if second_factor_due else "auth.login",
         record_type="user",
         record_id=user.id,
         client_address=client_address,
     )
     return user
+
+
+def mfa_enabled(session: Session, *, user_id: uuid.UUID) -> bool:
+    """Whether the user has a confirmed second factor (see accounts.mfa)."""
+    confirmed = session.scalar(
+        select(MfaCredential.confirmed_at).where(MfaCredential.user_id == user_id)
+    )
+    return confirmed is not None
 
 
 def start_session(
@@ -396,6 +419,9 @@ def reset_password(session: Session, *, actor: User, user_id: uuid.UUID) -> str:
     token = issue_password_token(session, user=user)
     audit_service.record(
         session, actor=actor, action="account.password_reset", record_type="user", record_id=user.id
+    )
+    notifications_service.notify(
+        session, user=user, kind=NotificationKind.password_reset, link_path="/login"
     )
     return token
 

@@ -1,30 +1,42 @@
-"""Account pages: sign in, register, sign out, change password, set password by link."""
+"""Account pages: sign in (with a second factor), register, sign out, passwords, MFA set-up."""
 
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
+from markupsafe import Markup
 
+from medconsult.accounts import mfa
 from medconsult.accounts import service as accounts_service
+from medconsult.accounts.models import User
 from medconsult.auth import (
-    CurrentUser,
     OptionalUser,
+    SignedInUser,
     clear_session_cookie,
     session_token,
     set_session_cookie,
 )
-from medconsult.config import get_settings
+from medconsult.config import Settings, get_settings
 from medconsult.db import SessionDep
-from medconsult.errors import NotAuthenticated, TooManyRequests, ValidationFailed
+from medconsult.errors import (
+    Conflict,
+    Forbidden,
+    NotAuthenticated,
+    TooManyRequests,
+    ValidationFailed,
+)
 from medconsult.i18n import _
 from medconsult.web.templating import redirect, render
 
 router = APIRouter(include_in_schema=False)
 
 FormStr = Annotated[str, Form(max_length=1024)]
+CodeStr = Annotated[str, Form(max_length=64)]
+# The pending second factor of a web sign-in (the raw challenge token; only its hash is stored).
+MFA_COOKIE = "medconsult_mfa"
 
 
 def _client(request: Request) -> str:
@@ -70,6 +82,25 @@ def login(
             {"error": exc.message, "email": email[:254], "next": _safe_next(next)},
             status_code=exc.status_code,
         )
+    if accounts_service.mfa_enabled(session, user_id=user.id):
+        challenge = mfa.start_challenge(session, user=user)
+        response = redirect(request, f"/login/mfa?next={quote(_safe_next(next))}")
+        response.set_cookie(
+            MFA_COOKIE,
+            challenge,
+            max_age=mfa.CHALLENGE_MINUTES * 60,
+            httponly=True,
+            samesite="lax",
+            secure=settings.secure_cookies,
+            path="/",
+        )
+        return response
+    return _signed_in(request, session, user, next, settings)
+
+
+def _signed_in(
+    request: Request, session: SessionDep, user: User, next: str, settings: Settings
+) -> Response:
     token = accounts_service.start_session(
         session,
         user=user,
@@ -77,11 +108,47 @@ def login(
         client_address=_client(request),
         user_agent=request.headers.get("user-agent"),
     )
-    response = redirect(
-        request, "/account/password" if user.must_change_password else _safe_next(next)
-    )
+    if user.must_change_password:
+        target = "/account/password"
+    elif mfa.enrolment_pending(session, user=user, settings=settings):
+        target = "/account/mfa"
+    else:
+        target = _safe_next(next)
+    response = redirect(request, target)
     set_session_cookie(response, token, settings)
+    response.delete_cookie(MFA_COOKIE, path="/", secure=settings.secure_cookies, httponly=True)
     return response
+
+
+@router.get("/login/mfa", name="accounts:login_mfa")
+def login_mfa_page(request: Request, session: SessionDep, next: str | None = None) -> Response:
+    if mfa.challenge_user(session, token=request.cookies.get(MFA_COOKIE, "")) is None:
+        return redirect(request, "/login")
+    return render(request, "accounts/login_mfa.html", {"next": _safe_next(next)})
+
+
+@router.post("/login/mfa")
+def login_mfa(
+    request: Request, session: SessionDep, code: CodeStr = "", next: FormStr = "/"
+) -> Response:
+    settings = get_settings()
+    try:
+        user = mfa.complete_challenge(
+            session,
+            token=request.cookies.get(MFA_COOKIE, ""),
+            code=code,
+            client_address=_client(request),
+            settings=settings,
+        )
+    except (NotAuthenticated, TooManyRequests) as exc:
+        # The failure is counted and audited (kept past the rollback); the form shows again.
+        return render(
+            request,
+            "accounts/login_mfa.html",
+            {"error": exc.message, "next": _safe_next(next)},
+            status_code=exc.status_code,
+        )
+    return _signed_in(request, session, user, next, settings)
 
 
 @router.post("/logout")
@@ -138,7 +205,7 @@ def register(
 
 
 @router.get("/account/password", name="accounts:password")
-def password_page(request: Request, user: CurrentUser) -> Response:
+def password_page(request: Request, user: SignedInUser) -> Response:
     return render(request, "accounts/password.html", {"errors": {}})
 
 
@@ -146,7 +213,7 @@ def password_page(request: Request, user: CurrentUser) -> Response:
 def change_password(
     request: Request,
     session: SessionDep,
-    user: CurrentUser,
+    user: SignedInUser,
     current_password: FormStr = "",
     new_password: FormStr = "",
     new_password_confirm: FormStr = "",
@@ -190,3 +257,100 @@ def set_password(
             status_code=422,
         )
     return render(request, "accounts/password_changed.html")
+
+
+# --- two-step sign-in (TOTP) set-up: open to staff who still have to enrol ----------------------
+
+
+def _no_store(response: Response) -> Response:
+    # Secrets and recovery codes on the page: never cached.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _mfa_page(
+    request: Request,
+    session: SessionDep,
+    user: User,
+    *,
+    error: str | None = None,
+    done: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    settings = get_settings()
+    enabled = mfa.is_enabled(session, user=user)
+    context = {
+        "enabled": enabled,
+        "required": mfa.is_required(user, settings),
+        "error": error,
+        "done": done,
+        "remaining": mfa.remaining_recovery_codes(session, user=user) if enabled else 0,
+    }
+    if not enabled:
+        enrolment = mfa.begin_enrolment(session, user=user)
+        # Our own SVG from segno (no user input in it): safe to embed as markup.
+        context.update(secret=enrolment.secret, qr_svg=Markup(enrolment.qr_svg()))
+    return _no_store(render(request, "accounts/mfa.html", context, status_code=status_code))
+
+
+@router.get("/account/mfa", name="accounts:mfa")
+def mfa_page(request: Request, session: SessionDep, user: SignedInUser) -> Response:
+    done = _("Two-step sign-in is off.") if request.query_params.get("done") == "off" else None
+    return _mfa_page(request, session, user, done=done)
+
+
+def _recovery_codes_page(request: Request, codes: list[str]) -> Response:
+    return _no_store(render(request, "accounts/mfa_recovery_codes.html", {"codes": codes}))
+
+
+@router.post("/account/mfa/confirm")
+def mfa_confirm(
+    request: Request, session: SessionDep, user: SignedInUser, code: CodeStr = ""
+) -> Response:
+    try:
+        codes = mfa.confirm_enrolment(
+            session,
+            user=user,
+            code=code,
+            client_address=_client(request),
+            settings=get_settings(),
+        )
+    except (NotAuthenticated, TooManyRequests, Conflict) as exc:
+        return _mfa_page(request, session, user, error=exc.message, status_code=exc.status_code)
+    return _recovery_codes_page(request, codes)
+
+
+@router.post("/account/mfa/recovery-codes")
+def mfa_new_recovery_codes(
+    request: Request, session: SessionDep, user: SignedInUser, code: CodeStr = ""
+) -> Response:
+    try:
+        mfa.verify(
+            session,
+            user=user,
+            code=code,
+            client_address=_client(request),
+            settings=get_settings(),
+        )
+        codes = mfa.regenerate_recovery_codes(session, user=user)
+    except (NotAuthenticated, TooManyRequests, Conflict) as exc:
+        return _mfa_page(request, session, user, error=exc.message, status_code=exc.status_code)
+    return _recovery_codes_page(request, codes)
+
+
+@router.post("/account/mfa/disable")
+def mfa_disable(
+    request: Request, session: SessionDep, user: SignedInUser, code: CodeStr = ""
+) -> Response:
+    try:
+        mfa.verify(
+            session,
+            user=user,
+            code=code,
+            client_address=_client(request),
+            settings=get_settings(),
+        )
+        mfa.disable(session, user=user, settings=get_settings())
+    except (NotAuthenticated, TooManyRequests, Forbidden) as exc:
+        return _mfa_page(request, session, user, error=exc.message, status_code=exc.status_code)
+    return redirect(request, "/account/mfa?done=off")

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
+from medconsult.accounts import mfa
 from medconsult.accounts import service as accounts_service
 from medconsult.accounts.models import Role
 from medconsult.accounts.schemas import UserRead
@@ -101,6 +102,12 @@ def reset_password(
 ) -> PasswordResetIssued:
     token = admin_service.reset_password(session, actor=admin, user_id=user_id)
     return PasswordResetIssued(set_password_url=_set_password_url(request, token))
+
+
+@router.post("/users/{user_id}/mfa-reset", response_model=UserRead)
+def reset_mfa(user_id: uuid.UUID, session: SessionDep, admin: AdminUser) -> UserRead:
+    """Remove the user's second factor (lost device); their sessions end."""
+    return UserRead.model_validate(mfa.reset(session, actor=admin, user_id=user_id))
 
 
 @router.get("/users/{user_id}/sessions", response_model=list[SessionRead])

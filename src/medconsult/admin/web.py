@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
+from medconsult.accounts import mfa
 from medconsult.accounts import service as accounts_service
 from medconsult.accounts.models import Role, User
 from medconsult.admin import feedback, monitoring
@@ -40,6 +41,8 @@ DONE_MESSAGES = {
     "reactivated": "The account is active again.",
     "role": "The role is changed; the user's sessions have ended.",
     "session": "The session has ended.",
+    "mfa_reset": "Two-step sign-in is reset and the user's sessions have ended. They set it up "
+    "again at their next sign-in.",
     "activated": "The model version is active. New analyses use it from now on.",
     "reanalysing": "Open consultations that no doctor has claimed are being analysed again "
     "with the active model; their current suggestions stay until the new ones arrive.",
@@ -163,6 +166,7 @@ def _user_page(
         {
             "user": user,
             "user_sessions": admin_service.live_sessions(session, user_id=user.id),
+            "mfa_enabled": accounts_service.mfa_enabled(session, user_id=user.id),
             "roles": list(Role),
             "done": _done(request),
             "error": error,
@@ -247,6 +251,14 @@ def reset_password(
         "admin/link_issued.html",
         {"user": user, "link": _set_password_url(request, token), "created": False},
     )
+
+
+@router.post("/users/{user_id}/mfa-reset")
+def reset_mfa(
+    request: Request, session: SessionDep, admin: AdminUser, user_id: uuid.UUID
+) -> Response:
+    mfa.reset(session, actor=admin, user_id=user_id)
+    return redirect(request, f"/admin/users/{user_id}?done=mfa_reset")
 
 
 @router.post("/users/{user_id}/sessions/{session_id}/end")

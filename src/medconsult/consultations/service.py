@@ -33,6 +33,8 @@ from medconsult.diagnosis.models import AISuggestion
 from medconsult.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from medconsult.i18n import _
 from medconsult.jobs import queue
+from medconsult.notifications import service as notifications_service
+from medconsult.notifications.models import NotificationKind
 from medconsult.review import advice as advice_library
 from medconsult.review.models import Decision, DoctorReview
 
@@ -464,6 +466,14 @@ def post_message(
         record_id=message.id,
         patient_id=consultation.patient_id,
     )
+    patient = session.get(User, consultation.patient_id)
+    if actor.role is Role.doctor and patient is not None:
+        notifications_service.notify(
+            session,
+            user=patient,
+            kind=NotificationKind.doctor_message,
+            link_path=f"/consultations/{consultation.id}",
+        )
     return message
 
 

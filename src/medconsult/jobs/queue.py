@@ -1,4 +1,4 @@
-"""Enqueue analysis jobs inside the caller's transaction (torch-free, procrastinate-free).
+"""Enqueue analysis and notification jobs in the caller's transaction (procrastinate-free).
 
 The job engine is procrastinate; its schema lives in our database (migration 0002). Deferring
 through its own stored procedure on the caller's SQLAlchemy connection means the consultation,
@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 
 ANALYSIS_QUEUE = "analysis"
 ANALYSE_TASK = "medconsult.analyse_consultation"
+NOTIFICATION_QUEUE = "notifications"
+NOTIFY_TASK = "medconsult.send_notification_email"
 
 _DEFER_SQL = text(
     """
@@ -67,6 +69,23 @@ def defer_analysis(session: Session, *, consultation_id: uuid.UUID) -> int:
             "lock": job_lock(consultation_id),
             "queueing_lock": queueing_lock(consultation_id),
             "args": json.dumps({"consultation_id": str(consultation_id)}),
+        },
+    )
+    if job_id is None:
+        raise RuntimeError("the job engine did not return a job id")
+    return int(job_id)
+
+
+def defer_notification(session: Session, *, notification_id: uuid.UUID) -> int:
+    """Queue the e-mail for one notice in the caller's transaction; the engine job id."""
+    job_id = session.scalar(
+        _DEFER_SQL,
+        {
+            "queue": NOTIFICATION_QUEUE,
+            "task": NOTIFY_TASK,
+            "lock": None,
+            "queueing_lock": f"notification:{notification_id}",
+            "args": json.dumps({"notification_id": str(notification_id)}),
         },
     )
     if job_id is None:

@@ -42,7 +42,7 @@ from medconsult.config import Settings, get_settings
 from medconsult.consultations import service as consultations_service
 from medconsult.consultations.models import AnalysisJob, Consultation, JobStatus
 from medconsult.db import database_url, make_engine, session_factory
-from medconsult.jobs import analysis, queue
+from medconsult.jobs import analysis, notifications, queue
 from medconsult.metrics import MODEL_LOAD_SECONDS, MODEL_LOADED
 from medconsult.ml.types import Suggestion
 
@@ -202,6 +202,21 @@ def build_app(
             settings=settings,
         )
 
+    @app.task(
+        name=queue.NOTIFY_TASK,
+        queue=queue.NOTIFICATION_QUEUE,
+        retry=procrastinate.RetryStrategy(
+            # deliver() marks the e-mail failed at the last attempt; this only bounds the engine.
+            max_attempts=settings.notification_max_attempts,
+            exponential_wait=2,  # seconds: 2, 4, 8, 16, ... between attempts
+            retry_exceptions={notifications.SendLater},
+        ),
+    )
+    def send_notification_email(notification_id: str) -> str:
+        return notifications.deliver(
+            factory, notification_id=uuid.UUID(notification_id), settings=settings
+        )
+
     return app
 
 
@@ -210,9 +225,11 @@ def build_app(
 
 async def recover_stalled_jobs(app: procrastinate.App, *, stalled_seconds: float) -> int:
     """Put back jobs held by workers without a recent heartbeat; how many."""
-    stalled = await app.job_manager.get_stalled_jobs(
-        queue=queue.ANALYSIS_QUEUE, seconds_since_heartbeat=stalled_seconds
-    )
+    stalled: list[Any] = []
+    for name in (queue.ANALYSIS_QUEUE, queue.NOTIFICATION_QUEUE):
+        stalled += await app.job_manager.get_stalled_jobs(
+            queue=name, seconds_since_heartbeat=stalled_seconds
+        )
     recovered = 0
     for job in stalled:
         try:
@@ -362,7 +379,7 @@ async def run_worker(
         sweeper = asyncio.create_task(_sweep_forever(app, factory, models, options, settings))
         try:
             await app.run_worker_async(
-                queues=[queue.ANALYSIS_QUEUE],
+                queues=[queue.ANALYSIS_QUEUE, queue.NOTIFICATION_QUEUE],
                 name=options.name,
                 concurrency=options.concurrency,
                 wait=True,

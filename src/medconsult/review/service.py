@@ -32,6 +32,8 @@ from medconsult.diagnosis.models import AISuggestion
 from medconsult.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from medconsult.i18n import _
 from medconsult.ml import labels as ml_labels
+from medconsult.notifications import service as notifications_service
+from medconsult.notifications.models import NotificationKind
 from medconsult.patients import service as patients_service
 from medconsult.patients.models import PatientProfile
 from medconsult.review import advice as advice_library
@@ -699,6 +701,14 @@ def submit_review(
             ),
         },
     )
+    patient = session.get(User, consultation.patient_id)
+    if patient is not None:
+        notifications_service.notify(
+            session,
+            user=patient,
+            kind=NotificationKind.consultation_concluded,
+            link_path=f"/consultations/{consultation.id}",
+        )
     return review
 
 
