@@ -30,6 +30,8 @@ from medconsult.i18n import _
 from medconsult.middleware import PlatformMiddleware
 from medconsult.patients import api as patients_api
 from medconsult.patients import web as patients_web
+from medconsult.records import api as records_api
+from medconsult.records import web as records_web
 from medconsult.review import api as review_api
 from medconsult.review import web as review_web
 from medconsult.web import pages
@@ -155,6 +157,8 @@ def create_app(
     app.include_router(consultations_api.router, prefix="/api/v1")
     app.include_router(review_web.router)
     app.include_router(review_api.router, prefix="/api/v1")
+    app.include_router(records_web.router)
+    app.include_router(records_api.router, prefix="/api/v1")
     app.include_router(admin_web.router)
     app.include_router(admin_api.router, prefix="/api/v1")
     return app

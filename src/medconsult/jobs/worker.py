@@ -13,8 +13,10 @@ Every worker also runs a recovery sweep every few seconds:
 - consultations waiting for analysis without a live engine job (e.g. written by a process that
   crashed between commit and defer, or restored from a backup) get one;
 - consultations waiting for a model (``waiting_for_model``) are queued again once one exists;
-- and, less often, report files that no consultation references (left by a submission whose
-  transaction rolled back) are deleted once past a grace period.
+- and, less often, erased patients' signed records past the retention period
+  (``MEDCONSULT_RECORD_RETENTION_YEARS``) are purged, and report files that no consultation
+  references (left by a submission whose transaction rolled back, or by such a purge) are
+  deleted once past a grace period.
 
 This module imports torch only when it loads a model (``ModelCache``).
 """
@@ -43,6 +45,7 @@ from medconsult.consultations.models import AnalysisJob, Consultation, JobStatus
 from medconsult.db import database_url, session_factory
 from medconsult.jobs import analysis, queue
 from medconsult.ml.types import Suggestion
+from medconsult.records import service as records_service
 
 log = logging.getLogger(__name__)
 
@@ -305,6 +308,8 @@ async def _sweep_forever(
             return requeue_orphans(session, models=models)
 
     def prune_files() -> int:
+        with factory() as session, session.begin():
+            records_service.purge_expired_records(session, settings=settings)
         with factory() as session, session.begin():
             return consultations_service.prune_orphan_reports(
                 session,
