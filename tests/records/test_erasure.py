@@ -285,3 +285,26 @@ class TestDeletePages:
         user = session.get(User, record.patient.id)
         assert user is not None
         assert user.erased_at is None
+
+
+class TestWorkerSweep:
+    def test_housekeeping_purges_then_prunes(
+        self, session: Session, record: Record, upload_dir: Path
+    ) -> None:
+        from sqlalchemy.orm import sessionmaker
+
+        from medconsult.jobs import worker
+
+        signed_id = record.signed.id
+        service.erase_account(session, actor=record.patient, password=factories.DEFAULT_PASSWORD)
+        for review in session.scalars(select(DoctorReview)):
+            review.signed_at = utcnow() - timedelta(days=11 * 366)
+        session.flush()
+        # The sweep's own transactions, as savepoints inside the test's rolled-back one.
+        factory = sessionmaker(bind=session.connection(), join_transaction_mode="create_savepoint")
+
+        deleted = worker.housekeeping(factory, settings=get_settings(), grace_seconds=0)
+
+        session.expire_all()
+        assert session.get(Consultation, signed_id) is None
+        assert deleted == 1

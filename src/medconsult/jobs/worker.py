@@ -293,6 +293,19 @@ def requeue_orphans(session: Session, *, models: analysis.ModelProvider) -> int:
     return queued
 
 
+def housekeeping(
+    factory: sessionmaker[Session], *, settings: Settings, grace_seconds: float
+) -> int:
+    """The slow sweep: purge erased patients' records past their retention period, then
+    delete report files nothing references; returns how many files were deleted."""
+    with factory() as session, session.begin():
+        records_service.purge_expired_records(session, settings=settings)
+    with factory() as session, session.begin():
+        return consultations_service.prune_orphan_reports(
+            session, upload_dir=settings.upload_dir, grace_seconds=grace_seconds
+        )
+
+
 # --- running -------------------------------------------------------------------------------------
 
 
@@ -308,14 +321,7 @@ async def _sweep_forever(
             return requeue_orphans(session, models=models)
 
     def prune_files() -> int:
-        with factory() as session, session.begin():
-            records_service.purge_expired_records(session, settings=settings)
-        with factory() as session, session.begin():
-            return consultations_service.prune_orphan_reports(
-                session,
-                upload_dir=settings.upload_dir,
-                grace_seconds=options.orphan_grace_seconds,
-            )
+        return housekeeping(factory, settings=settings, grace_seconds=options.orphan_grace_seconds)
 
     next_prune = 0.0
     while True:
