@@ -30,7 +30,7 @@ from fhir.resources.R4B.riskassessment import RiskAssessment
 from medconsult.accounts.models import Role, User
 from medconsult.consultations.models import Consultation, ConsultationStatus, Message, ReportFile
 from medconsult.diagnosis.models import AISuggestion
-from medconsult.i18n import _
+from medconsult.i18n import N_, _
 from medconsult.patients.models import PatientProfile
 from medconsult.review.models import Decision, DoctorReview
 
@@ -218,7 +218,7 @@ def device_resource(model_version: str) -> Device:
     )
 
 
-DECISION_SUPPORT_NOTE = (
+DECISION_SUPPORT_NOTE = N_(
     "Decision support only: an AI suggestion, not a diagnosis. A doctor reviews every "
     "consultation and signs the conclusion."
 )

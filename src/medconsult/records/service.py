@@ -35,7 +35,7 @@ from medconsult.consultations.models import Consultation, ConsultationStatus, Me
 from medconsult.db import utcnow
 from medconsult.diagnosis.models import AISuggestion
 from medconsult.errors import Forbidden, Gone, NotFound, ValidationFailed
-from medconsult.i18n import _
+from medconsult.i18n import N_, _
 from medconsult.patients import service as patients_service
 from medconsult.patients.models import PatientProfile
 from medconsult.records import fhir, report
@@ -45,8 +45,8 @@ from medconsult.review.models import DoctorReview
 log = logging.getLogger(__name__)
 
 ERASED_EMAIL_DOMAIN = "erased.invalid"  # RFC 2606: never deliverable
-EXPORT_LINK_INVALID = "This download link is not valid. Please request a new one."
-EXPORT_LINK_EXPIRED = "This download link has expired. Please request a new one."
+EXPORT_LINK_INVALID = N_("This download link is not valid. Please request a new one.")
+EXPORT_LINK_EXPIRED = N_("This download link has expired. Please request a new one.")
 
 
 # --- collecting a record -------------------------------------------------------------------------
