@@ -44,6 +44,16 @@ class TestReportContent:
         assert "decision support, not a diagnosis" in text
         assert record.suggestion.model_version in text
 
+    def test_text_beyond_latin_1(self, session: Session, record: Record) -> None:
+        record.unsigned.chief_complaint = "Кашель и жар — βήχας"
+        session.flush()
+
+        _name, data = service.consultation_report(
+            session, actor=record.patient, consultation_id=record.unsigned.id
+        )
+
+        assert "Кашель и жар — βήχας" in _text(data)
+
     def test_unsigned_consultation_has_no_conclusion(
         self, session: Session, record: Record
     ) -> None:
