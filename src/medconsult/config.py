@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     # Clinical presentation.
     show_unreviewed_suggestions: bool = True  # patients see preliminary AI output, labelled as such
 
+    # Records: exports, printable reports, erasure.
+    record_retention_years: int = Field(default=10, ge=0)  # signed records kept after erasure
+    export_link_minutes: int = Field(default=15, ge=1)  # a "Download my data" link's lifetime
+    # A TrueType font with the scripts reports are printed in; None: the DejaVu Sans that
+    # matplotlib ships (a dependency), so nothing is fetched at run time.
+    report_font_path: Path | None = None
+
     # Diagnostic model.
     artifacts_dir: Path = Path("artifacts/diagnosis")
     model_dir: Path | None = None  # None: the active version from the registry, else the newest

@@ -74,3 +74,10 @@ class TooManyRequests(MedconsultError):
 class ServiceUnavailable(MedconsultError):
     status_code = 503
     code = "unavailable"
+
+
+class Gone(MedconsultError):
+    """A link that was valid once and has expired."""
+
+    status_code = 410
+    code = "gone"

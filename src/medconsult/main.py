@@ -41,6 +41,8 @@ from medconsult.notifications import api as notifications_api
 from medconsult.notifications import web as notifications_web
 from medconsult.patients import api as patients_api
 from medconsult.patients import web as patients_web
+from medconsult.records import api as records_api
+from medconsult.records import web as records_web
 from medconsult.review import api as review_api
 from medconsult.review import web as review_web
 from medconsult.web import metrics_route, pages
@@ -189,6 +191,8 @@ def create_app(
     app.include_router(consultations_api.router, prefix="/api/v1")
     app.include_router(review_web.router)
     app.include_router(review_api.router, prefix="/api/v1")
+    app.include_router(records_web.router)
+    app.include_router(records_api.router, prefix="/api/v1")
     app.include_router(admin_web.router)
     app.include_router(admin_api.router, prefix="/api/v1")
     app.include_router(notifications_web.router)

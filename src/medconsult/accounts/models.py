@@ -34,6 +34,7 @@ class User(UUIDPk, Timestamped, Base):
     __table_args__ = (
         # Email is unique case-insensitively; the column keeps what the user typed.
         Index("uq_users_email_lower", func.lower(text("email")), unique=True),
+        Index("ix_users_erased_at", "erased_at", postgresql_where=text("erased_at IS NOT NULL")),
     )
 
     email: Mapped[str] = mapped_column(String(254))
@@ -45,6 +46,9 @@ class User(UUIDPk, Timestamped, Base):
         Boolean, default=False, server_default=text("false")
     )
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set when the patient erased the account: identifiers are gone, signed records remain
+    # until the retention period ends (records/service.py).
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     sessions: Mapped[list[UserSession]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True

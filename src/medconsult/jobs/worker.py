@@ -13,8 +13,10 @@ Every worker also runs a recovery sweep every few seconds:
 - consultations waiting for analysis without a live engine job (e.g. written by a process that
   crashed between commit and defer, or restored from a backup) get one;
 - consultations waiting for a model (``waiting_for_model``) are queued again once one exists;
-- and, less often, report files that no consultation references (left by a submission whose
-  transaction rolled back) are deleted once past a grace period.
+- and, less often, erased patients' signed records past the retention period
+  (``MEDCONSULT_RECORD_RETENTION_YEARS``) are purged, and report files that no consultation
+  references (left by a submission whose transaction rolled back, or by such a purge) are
+  deleted once past a grace period.
 
 This module imports torch only when it loads a model (``ModelCache``).
 """
@@ -45,6 +47,7 @@ from medconsult.db import database_url, make_engine, session_factory
 from medconsult.jobs import analysis, notifications, queue
 from medconsult.metrics import MODEL_LOAD_SECONDS, MODEL_LOADED
 from medconsult.ml.types import Suggestion
+from medconsult.records import service as records_service
 
 log = logging.getLogger(__name__)
 
@@ -311,6 +314,19 @@ def requeue_orphans(session: Session, *, models: analysis.ModelProvider) -> int:
     return queued
 
 
+def housekeeping(
+    factory: sessionmaker[Session], *, settings: Settings, grace_seconds: float
+) -> int:
+    """The slow sweep: purge erased patients' records past their retention period, then
+    delete report files nothing references; returns how many files were deleted."""
+    with factory() as session, session.begin():
+        records_service.purge_expired_records(session, settings=settings)
+    with factory() as session, session.begin():
+        return consultations_service.prune_orphan_reports(
+            session, upload_dir=settings.upload_dir, grace_seconds=grace_seconds
+        )
+
+
 # --- running -------------------------------------------------------------------------------------
 
 
@@ -330,12 +346,7 @@ async def _sweep_forever(
             return audit_service.seal_all(session)
 
     def prune_files() -> int:
-        with factory() as session, session.begin():
-            return consultations_service.prune_orphan_reports(
-                session,
-                upload_dir=settings.upload_dir,
-                grace_seconds=options.orphan_grace_seconds,
-            )
+        return housekeeping(factory, settings=settings, grace_seconds=options.orphan_grace_seconds)
 
     next_prune = 0.0
     while True:

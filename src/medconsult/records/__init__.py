@@ -1,0 +1,1 @@
+"""Patients' and clinics' records: FHIR export, printable reports, data download and erasure."""
