@@ -137,7 +137,10 @@ def resolve_viewer_late(request: Request) -> None:
 
 def current_viewer(request: Request) -> Viewer | None:
     """The signed-in user as pages show them: fresh when the ORM user is still readable (a
-    route may have changed it), else as captured when the request began."""
+    route may have changed it), else as captured when the request began. A route that signed
+    the user out sets ``request.state.user`` to None, and the page shows them signed out."""
+    if hasattr(request.state, "user") and request.state.user is None:
+        return None
     user = getattr(request.state, "user", None)
     if user is not None:
         try:

@@ -176,6 +176,7 @@ class TestErase:
             select(AuditEvent).where(
                 AuditEvent.action == "records.account.erase",
                 AuditEvent.outcome == Outcome.success,
+                AuditEvent.patient_id == record.patient.id,
             )
         )
         assert event is not None

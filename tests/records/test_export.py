@@ -12,20 +12,27 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from medconsult.accounts.models import User
 from medconsult.audit.models import AuditEvent, Outcome
 from medconsult.db import utcnow
 from medconsult.errors import Gone, NotFound
 from medconsult.records import service
 from tests import factories
-from tests.records.conftest import PATIENT_NAME, Record
+from tests.records.conftest import PATIENT_EMAIL, PATIENT_NAME, Record
 
 
 def _audit_count(session: Session, action: str, outcome: Outcome) -> int:
+    # Only this test's events: browser tests commit theirs for real, and the trail keeps them.
+    since = session.scalar(select(func.max(User.created_at)).where(User.email == PATIENT_EMAIL))
     return (
         session.scalar(
             select(func.count())
             .select_from(AuditEvent)
-            .where(AuditEvent.action == action, AuditEvent.outcome == outcome)
+            .where(
+                AuditEvent.action == action,
+                AuditEvent.outcome == outcome,
+                AuditEvent.occurred_at >= since,
+            )
         )
         or 0
     )
