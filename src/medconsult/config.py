@@ -40,6 +40,11 @@ class Settings(BaseSettings):
 
     # Clinical presentation.
     show_unreviewed_suggestions: bool = True  # patients see preliminary AI output, labelled as such
+    # Local numbers in the red-flag advice (medconsult.triage.advice).
+    emergency_number: str = "999"
+    crisis_line: str = "Samaritans, 116 123 (free, 24 hours)"
+    # Semantic red-flag layer in the analysis worker (sentence embeddings); off: rules only.
+    triage_semantic: bool = True
 
     # Diagnostic model.
     artifacts_dir: Path = Path("artifacts/diagnosis")

@@ -175,7 +175,7 @@ def test_predict_cli(tiny_artifact: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["--model", str(tiny_artifact), "I have a fever and chest pain and I fainted"]) == 0
     out = capsys.readouterr().out
     assert "urgency: EMERGENCY" in out
-    assert "RED FLAG [loss_of_consciousness]" in out
+    assert "RED FLAG [altered_consciousness]" in out
     assert "evidence:" in out
     assert main(["--model", str(tiny_artifact), "--format", "json", "a cough"]) == 0
     data = json.loads(capsys.readouterr().out)

@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from medconsult.i18n import N_
+
 # --- categories ---------------------------------------------------------------------------------
 
 
@@ -35,29 +37,29 @@ class Category:
 
 
 _CATEGORY_LIST = (
-    Category("chest_pain", "Chest pain that could be a heart attack"),
-    Category("stroke", "Signs of a possible stroke (face, arm, speech: act FAST)"),
-    Category("thunderclap_headache", "A sudden, severe headache that needs checking at once"),
-    Category("meningitis", "Signs of possible meningitis"),
-    Category("anaphylaxis", "Signs of a severe allergic reaction (anaphylaxis)"),
-    Category("overdose_poisoning", "A possible overdose or poisoning", advice="crisis"),
-    Category("suicidal", "Thoughts of suicide or a plan to end your life", advice="crisis"),
-    Category("self_harm", "Self-harm", advice="crisis"),
-    Category("severe_bleeding", "Heavy or internal bleeding"),
-    Category("sepsis", "Signs of a possible serious infection (sepsis)"),
-    Category("breathing", "Severe difficulty breathing"),
-    Category("altered_consciousness", "Fainting, collapse, drowsiness or sudden confusion"),
-    Category("seizure", "A seizure (fit)"),
-    Category("head_injury", "A head injury with warning signs"),
-    Category("diabetic_emergency", "A possible diabetic emergency (very high or low sugar)"),
-    Category("cauda_equina", "Back pain with numbness or bladder or bowel changes"),
-    Category("ectopic_pregnancy", "Pain or bleeding in early pregnancy"),
-    Category("testicular_torsion", "Sudden pain in a testicle"),
-    Category("severe_abdominal_pain", "Severe stomach (abdominal) pain"),
-    Category("infant_fever", "A fever in a baby under 3 months old"),
-    Category("severe_burn", "A serious burn"),
-    Category("vision_loss", "Sudden loss of sight"),
-    Category("ingestion", "A swallowed button battery, magnet or caustic chemical"),
+    Category("chest_pain", N_("Chest pain that could be a heart attack")),
+    Category("stroke", N_("Signs of a possible stroke (face, arm, speech: act FAST)")),
+    Category("thunderclap_headache", N_("A sudden, severe headache that needs checking at once")),
+    Category("meningitis", N_("Signs of possible meningitis")),
+    Category("anaphylaxis", N_("Signs of a severe allergic reaction (anaphylaxis)")),
+    Category("overdose_poisoning", N_("A possible overdose or poisoning"), advice="crisis"),
+    Category("suicidal", N_("Thoughts of suicide or a plan to end your life"), advice="crisis"),
+    Category("self_harm", N_("Self-harm"), advice="crisis"),
+    Category("severe_bleeding", N_("Heavy or internal bleeding")),
+    Category("sepsis", N_("Signs of a possible serious infection (sepsis)")),
+    Category("breathing", N_("Severe difficulty breathing")),
+    Category("altered_consciousness", N_("Fainting, collapse, drowsiness or sudden confusion")),
+    Category("seizure", N_("A seizure (fit)")),
+    Category("head_injury", N_("A head injury with warning signs")),
+    Category("diabetic_emergency", N_("A possible diabetic emergency (very high or low sugar)")),
+    Category("cauda_equina", N_("Back pain with numbness or bladder or bowel changes")),
+    Category("ectopic_pregnancy", N_("Pain or bleeding in early pregnancy")),
+    Category("testicular_torsion", N_("Sudden pain in a testicle")),
+    Category("severe_abdominal_pain", N_("Severe stomach (abdominal) pain")),
+    Category("infant_fever", N_("A fever in a baby under 3 months old")),
+    Category("severe_burn", N_("A serious burn")),
+    Category("vision_loss", N_("Sudden loss of sight")),
+    Category("ingestion", N_("A swallowed button battery, magnet or caustic chemical")),
 )
 CATEGORIES: dict[str, Category] = {category.key: category for category in _CATEGORY_LIST}
 
@@ -317,7 +319,7 @@ BREATHLESS = _p(
 
 OVERDOSE = _p(
     r"overdos\w*",
-    r"\bOD'?d\b",
+    r"(?-i:OD'?d|OD'ed)",
     r"(?:took|taken|take|swallowed|have\s+taken|has\s+taken|had)\s+<w>{0,3}"
     r"(?:too\s+many|too\s+much|a\s+lot\s+of|lots\s+of|loads\s+of|a\s+whole|the\s+whole|"
     r"all\s+(?:of\s+)?(?:my|his|her|the)|a\s+handful\s+of|a\s+bottle\s+of|a\s+packet\s+of|"
@@ -763,15 +765,23 @@ def find_flags(text: str, rules: Iterable[Rule] = RULES) -> list[Flag]:
     for rule in rules:
         if rule.category in flags:
             continue
-        for match in affirmed(rule.pattern, text):
-            if rule.requires is not None and not _has_companion(rule, text, match):
-                continue
-            flags[rule.category] = Flag(
-                category=rule.category,
-                sentence=sentence_at(original, match.start()),
-                matched_text=original[match.start() : match.end()],
-                start=match.start(),
-                end=match.end(),
-            )
-            break
+        matches = [
+            match
+            for match in affirmed(rule.pattern, text)
+            if rule.requires is None or _has_companion(rule, text, match)
+        ]
+        if not matches:
+            continue
+        if rule.requires is not None:
+            # The sentence shown should say why: prefer a match with its companion beside it.
+            requires = rule.requires
+            matches.sort(key=lambda m: not affirmed(requires, sentence_at(text, m.start())))
+        match = matches[0]
+        flags[rule.category] = Flag(
+            category=rule.category,
+            sentence=sentence_at(original, match.start()),
+            matched_text=original[match.start() : match.end()],
+            start=match.start(),
+            end=match.end(),
+        )
     return sorted(flags.values(), key=lambda flag: flag.start)
