@@ -9,9 +9,16 @@ from sqlalchemy.orm import Session
 
 from medconsult.audit.models import AuditEvent
 from medconsult.consultations import service as consultations_service
-from medconsult.consultations.models import Consultation, ConsultationStatus, Urgency
+from medconsult.consultations.models import (
+    AnalysisJob,
+    Consultation,
+    ConsultationStatus,
+    JobStatus,
+    Urgency,
+)
 from medconsult.consultations.schemas import ConsultationCreate
 from medconsult.diagnosis import service as diagnosis_service
+from medconsult.jobs import analysis
 from medconsult.ml.types import RankedLabel, Suggestion
 from medconsult.review import service as review_service
 from medconsult.triage import service as triage_service
@@ -156,3 +163,35 @@ class TestQueueOrder:
         order = [row.consultation.id for row in page.rows]
 
         assert order.index(flagged.id) < order.index(plain.id)
+
+
+class TestWorkerAddsSemanticFlags:
+    def test_store_merges_flags_and_audits_their_categories(self, session: Session) -> None:
+        consultation = _submit(session, complaint="A strange feeling in my chest")
+        job = session.scalar(
+            select(AnalysisJob).where(AnalysisJob.consultation_id == consultation.id)
+        )
+        assert job is not None
+        job.status = JobStatus.running
+        session.flush()
+        flag = Flag("chest_pain", "A strange feeling", "A strange feeling", 0, 17, "semantic", 0.8)
+
+        stored = analysis.store(
+            session,
+            consultation_id=consultation.id,
+            suggestion=_suggestion("routine"),
+            text="A strange feeling in my chest",
+            red_flags=[flag],
+        )
+
+        assert stored
+        assert consultation.urgency is Urgency.emergency
+        assert [f["layer"] for f in consultation.red_flags] == ["semantic"]
+        event = session.scalar(
+            select(AuditEvent).where(
+                AuditEvent.action == "consultation.analysis",
+                AuditEvent.patient_id == consultation.patient_id,
+            )
+        )
+        assert event is not None
+        assert event.details["semantic_red_flags"] == ["chest_pain"]
