@@ -103,3 +103,44 @@ class TestDoctorSeesCategoryAndSentence:
         assert "thunderclap_headache" in case.text
         assert "The worst headache of my life came on suddenly." in case.text
         assert "<script>x</script>" not in case.text
+
+
+class TestApiAdvice:
+    def test_created_consultation_carries_the_advice(
+        self, client: TestClient, session: Session
+    ) -> None:
+        settings = get_settings()
+        token = factories.login(client, session, factories.create_patient(session))
+
+        response = client.post(
+            "/api/v1/consultations",
+            data={
+                "csrf_token": token,
+                "chief_complaint": "Thoughts",
+                "history": "I keep thinking I want to kill myself.",
+                "ai_consent": "true",
+                "idempotency_key": "api-triage-1",
+            },
+        )
+
+        assert response.status_code == 201, response.text
+        advice = response.json()["advice"]
+        assert advice["categories"] == ["suicidal"]
+        assert settings.crisis_line in advice["crisis"]
+        assert advice["title"] == f"Call {settings.emergency_number} now, even if you feel fine."
+
+    def test_no_advice_without_a_flag(self, client: TestClient, session: Session) -> None:
+        token = factories.login(client, session, factories.create_patient(session))
+
+        response = client.post(
+            "/api/v1/consultations",
+            data={
+                "csrf_token": token,
+                "chief_complaint": "Sore throat",
+                "history": "Painful swallowing for two days.",
+                "ai_consent": "true",
+                "idempotency_key": "api-triage-2",
+            },
+        )
+
+        assert response.json()["advice"] is None
