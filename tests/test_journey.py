@@ -84,7 +84,8 @@ class TestConsultationJourney:
         patient.get_by_role("button", name="Submit consultation").click()
         patient.wait_for_url(re.compile(r"/consultations/[0-9a-f-]{36}$"))
         consultation_url = patient.url
-        patient.get_by_text("Seek emergency care now.").wait_for(timeout=90_000)
+        assert patient.get_by_text("Seek emergency care now: call").is_visible()
+        patient.locator("ol.suggestions li").first.wait_for(timeout=90_000)
         assert patient.locator("ol.suggestions li").count() == 3
         assert patient.get_by_text("have not yet been reviewed by a doctor").is_visible()
 

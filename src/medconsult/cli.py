@@ -141,12 +141,14 @@ def _command_plugins() -> list[
     from medconsult.audit import commands as audit_commands
     from medconsult.jobs import commands as jobs_commands
     from medconsult.ml import commands as ml_commands
+    from medconsult.triage import commands as triage_commands
 
     return [
         ml_commands.register,
         setup_commands.register,
         jobs_commands.register,
         audit_commands.register,
+        triage_commands.register,
     ]
 
 

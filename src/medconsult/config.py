@@ -54,6 +54,11 @@ class Settings(BaseSettings):
 
     # Clinical presentation.
     show_unreviewed_suggestions: bool = True  # patients see preliminary AI output, labelled as such
+    # Local numbers in the red-flag advice (medconsult.triage.advice).
+    emergency_number: str = "999"
+    crisis_line: str = "Samaritans, 116 123 (free, 24 hours)"
+    # Semantic red-flag layer in the analysis worker (sentence embeddings); off: rules only.
+    triage_semantic: bool = True
 
     # Records: exports, printable reports, erasure.
     record_retention_years: int = Field(default=10, ge=0)  # signed records kept after erasure

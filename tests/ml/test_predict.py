@@ -60,7 +60,7 @@ def test_long_text_is_windowed_not_truncated(tiny_classifier: Classifier, long_t
         assert long_text[span.start : span.end] == span.text
     # The red flag sits at the very end, beyond the first window.
     assert suggestion.urgency == "emergency"
-    assert suggestion.red_flags[0].rule_id == "chest_pain_breathless"
+    assert suggestion.red_flags[0].rule_id == "chest_pain"
     windows = tiny_classifier.encode([long_text])
     assert max(end for w in windows for _, end in w.offsets) == len(long_text.rstrip())
 
@@ -68,7 +68,7 @@ def test_long_text_is_windowed_not_truncated(tiny_classifier: Classifier, long_t
 def test_red_flags_survive_abstention(tiny_classifier: Classifier) -> None:
     suggestion = tiny_classifier.suggest(["I want to kill myself and I have a headache"])[0]
     assert suggestion.urgency == "emergency"
-    assert [flag.rule_id for flag in suggestion.red_flags] == ["suicide_self_harm"]
+    assert [flag.rule_id for flag in suggestion.red_flags] == ["suicidal"]
 
 
 def test_suggestion_json_round_trip(tiny_classifier: Classifier) -> None:
@@ -175,7 +175,7 @@ def test_predict_cli(tiny_artifact: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["--model", str(tiny_artifact), "I have a fever and chest pain and I fainted"]) == 0
     out = capsys.readouterr().out
     assert "urgency: EMERGENCY" in out
-    assert "RED FLAG [loss_of_consciousness]" in out
+    assert "RED FLAG [altered_consciousness]" in out
     assert "evidence:" in out
     assert main(["--model", str(tiny_artifact), "--format", "json", "a cough"]) == 0
     data = json.loads(capsys.readouterr().out)

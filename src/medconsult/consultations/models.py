@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from medconsult.accounts.models import User
@@ -77,6 +79,12 @@ class Consultation(UUIDPk, Timestamped, Base):
         Enum(Urgency, name="urgency", values_callable=lambda e: [m.value for m in e])
     )
     urgency_rank: Mapped[int] = mapped_column(Integer, default=9, server_default=text("9"))
+    # Red flags of the triage layers (medconsult.triage), independent of any AI suggestion:
+    # [{"category", "reason", "sentence", "matched_text", "start", "end", "layer", "score"}].
+    red_flags: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, default=list, server_default=text("'[]'::jsonb")
+    )
+    triaged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow

@@ -88,6 +88,17 @@ class SuggestionRead(BaseModel):
     items: list[SuggestionItemRead]
 
 
+class AdviceRead(BaseModel):
+    """What to do now for the consultation's red flags (from the triage rules, not a doctor)."""
+
+    title: str
+    body: str
+    crisis: str | None
+    actions: list[str]
+    reasons: list[str]
+    categories: list[str]
+
+
 class ConclusionRead(BaseModel):
     diagnosis: str
     icd10_code: str
@@ -122,6 +133,7 @@ class ConsultationRead(BaseModel):
     reports: list[ReportRead]
     suggestion: SuggestionRead | None
     conclusion: ConclusionRead | None
+    advice: AdviceRead | None = None
 
 
 def read_detail(info: ConsultationDetail) -> ConsultationRead:
@@ -165,6 +177,18 @@ def read_detail(info: ConsultationDetail) -> ConsultationRead:
         reports=[ReportRead.model_validate(r) for r in consultation.reports],
         suggestion=suggestion,
         conclusion=conclusion,
+        advice=(
+            AdviceRead(
+                title=info.advice.title,
+                body=info.advice.body,
+                crisis=info.advice.crisis,
+                actions=list(info.advice.actions),
+                reasons=list(info.advice.reasons),
+                categories=[str(flag.get("category")) for flag in consultation.red_flags or []],
+            )
+            if info.advice is not None
+            else None
+        ),
     )
 
 

@@ -37,6 +37,8 @@ from medconsult.notifications import service as notifications_service
 from medconsult.notifications.models import NotificationKind
 from medconsult.review import advice as advice_library
 from medconsult.review.models import Decision, DoctorReview
+from medconsult.triage import advice as triage_advice
+from medconsult.triage import service as triage_service
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +193,9 @@ def submit(
         idempotency_key=data.idempotency_key,
         status=ConsultationStatus.submitted,
     )
+    # Red flags before anything else: the patient's emergency advice and the queue's order
+    # must not wait for, or depend on, the AI analysis.
+    flags = triage_service.triage_on_store(consultation)
     try:
         # A double-click sends the same key twice at once: the second insert waits for the
         # first transaction on the unique index, then fails here, and we return the first.
@@ -233,7 +238,7 @@ def submit(
         record_type="consultation",
         record_id=consultation.id,
         patient_id=actor.id,
-        details={"reports": len(checked)},
+        details={"reports": len(checked), "red_flags": [flag.category for flag in flags]},
     )
     session.flush()
     session.refresh(consultation, attribute_names=["reports"])
@@ -325,6 +330,8 @@ class ConsultationDetail:
     analysis_pending: bool
     awaiting_model: bool
     analysis_failed: bool
+    # What to do now for the consultation's own red flags (None: no flag).
+    advice: triage_advice.Advice | None = None
 
 
 def _is_concluded(consultation: Consultation) -> bool:
@@ -362,6 +369,7 @@ def detail(
         analysis_pending=_analysis_pending(consultation, job),
         awaiting_model=job is not None and job.status is JobStatus.waiting_for_model,
         analysis_failed=job is not None and job.status is JobStatus.failed,
+        advice=triage_advice.advice_for(triage_service.flags_of(consultation), settings),
     )
 
 

@@ -18,6 +18,7 @@ from medconsult.db import utcnow
 from medconsult.diagnosis.models import AISuggestion
 from medconsult.i18n import _
 from medconsult.ml.types import Suggestion
+from medconsult.triage import service as triage_service
 
 # How many suggestions a patient sees; doctors see the full stored ranking.
 PATIENT_TOP_K = 3
@@ -120,7 +121,8 @@ def store_suggestion(
         is_current=True,
     )
     session.add(row)
-    urgency = Urgency(suggestion.urgency)
+    # The consultation's own red flags (set at store time) are never lowered by a model.
+    urgency = triage_service.floor_urgency(consultation, Urgency(suggestion.urgency))
     consultation.urgency = urgency
     consultation.urgency_rank = URGENCY_RANK[urgency]
     session.flush()

@@ -17,6 +17,7 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,8 @@ from medconsult.jobs import queue
 from medconsult.metrics import SUBMIT_TO_SUGGESTION_SECONDS
 from medconsult.ml.errors import InputTextError
 from medconsult.ml.types import Suggestion
+from medconsult.triage import service as triage_service
+from medconsult.triage.rules import Flag
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,21 @@ class Claim:
     model_dir: Path
     text: str
     attempt: int
+    triage_text: str = ""
+
+
+def semantic_flags(text: str, settings: Settings) -> list[Flag]:
+    """The semantic red-flag layer on ``text`` ([] when it is off or cannot run: the rules have
+    already flagged what they can at store time, so a failure here must not fail the analysis)."""
+    if not settings.triage_semantic or not text:
+        return []
+    try:
+        from medconsult.triage import semantic
+
+        return semantic.shared().flags(text)
+    except Exception as exc:
+        log.warning("semantic triage unavailable: %s", exc)
+        return []
 
 
 def hold_seconds(settings: Settings) -> float:
@@ -220,16 +238,28 @@ def claim(
         consultation.status = ConsultationStatus.analysing
     text = diagnosis_service.compose_analysed_text(consultation, max_chars=settings.max_text_chars)
     session.flush()
-    return Claim(model_dir=model_dir, text=text, attempt=job.attempts)
+    return Claim(
+        model_dir=model_dir,
+        text=text,
+        attempt=job.attempts,
+        triage_text=triage_service.patient_text(consultation),
+    )
 
 
 def store(
-    session: Session, *, consultation_id: uuid.UUID, suggestion: Suggestion, text: str
+    session: Session,
+    *,
+    consultation_id: uuid.UUID,
+    suggestion: Suggestion,
+    text: str,
+    red_flags: Sequence[Flag] = (),
 ) -> bool:
-    """Store the result as the current suggestion (caller commits); False if it is stale."""
+    """Store the result as the current suggestion, with any new red flags of the semantic layer
+    (caller commits); False if it is stale."""
     consultation, job = _lock(session, consultation_id)
     if consultation is None or job is None or job.status is not JobStatus.running:
         return False
+    added = triage_service.merge_flags(consultation, red_flags)
     if _overtaken_by_doctor(session, consultation):
         job.status = JobStatus.succeeded
         job.finished_at = utcnow()
@@ -249,7 +279,11 @@ def store(
         record_type="analysis_job",
         record_id=job.id,
         patient_id=consultation.patient_id,
-        details={"model_version": suggestion.model_version, "urgency": suggestion.urgency},
+        details={
+            "model_version": suggestion.model_version,
+            "urgency": suggestion.urgency,
+            "semantic_red_flags": [flag.category for flag in added],
+        },
     )
     return True
 
@@ -298,6 +332,7 @@ def analyse(
     try:
         with models.use(claimed.model_dir) as model:
             suggestion = model.suggest(claimed.text)
+        flags = semantic_flags(claimed.triage_text, settings)
     except Exception as exc:
         log.warning("analysis of %s failed (attempt %d): %s", consultation_id, claimed.attempt, exc)
         with factory() as session, session.begin():
@@ -309,6 +344,10 @@ def analyse(
         return "failed"
     with factory() as session, session.begin():
         stored = store(
-            session, consultation_id=consultation_id, suggestion=suggestion, text=claimed.text
+            session,
+            consultation_id=consultation_id,
+            suggestion=suggestion,
+            text=claimed.text,
+            red_flags=flags,
         )
     return "succeeded" if stored else "superseded"

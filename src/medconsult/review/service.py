@@ -272,7 +272,8 @@ def _queue_fingerprint(rows: Sequence[QueueRow], *, page: int, flt: QueueFilter,
         consultation = row.consultation
         parts.append(
             f"{consultation.id}|{consultation.status}|{consultation.doctor_id}|"
-            f"{row.suggestion.id if row.suggestion else ''}|{row.job.status if row.job else ''}"
+            f"{row.suggestion.id if row.suggestion else ''}|{row.job.status if row.job else ''}|"
+            f"{consultation.urgency}|{len(consultation.red_flags or [])}"
         )
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 

@@ -1,0 +1,787 @@
+# ruff: noqa: E501  (a table of patterns: one alternative per line reads best)
+"""Red-flag rules: the standard emergency discriminators of public triage guidance, as regular
+expressions over the patient's own words, with negation. Torch-free; runs at store time.
+
+Sources of the discriminators (general, never any one case): the NHS "call 999" and "go to A&E"
+lists (nhs.uk), the Manchester Triage System's general discriminators (life threat, pain,
+haemorrhage, conscious level, temperature, acuteness of onset) and the Emergency Severity Index
+level 1-2 criteria. Rules err on the side of flagging (a doctor reviews every flag); a phrase
+preceded in its clause by a negation cue ("no chest pain", "I'm not suicidal") raises nothing.
+
+A rule is a ``pattern`` over the text, optionally with ``requires``: a companion finding that
+must also be present (not negated) somewhere in the text, e.g. chest pain *with* sweating. Each
+flag records the category, the sentence that raised it and the matched words; the plain-language
+reason comes from ``CATEGORIES`` and is translated where it is shown.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from medconsult.i18n import N_
+
+# --- categories ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Category:
+    key: str
+    # Plain-language reason for the patient and the doctor (an English msgid, translated on show).
+    reason: str
+    # Which advice the patient's banner gives: "emergency" (call the emergency number / go to
+    # the emergency department) or "crisis" (call now even if you feel fine, plus a crisis line).
+    advice: str = "emergency"
+
+
+_CATEGORY_LIST = (
+    Category("chest_pain", N_("Chest pain that could be a heart attack")),
+    Category("stroke", N_("Signs of a possible stroke (face, arm, speech: act FAST)")),
+    Category("thunderclap_headache", N_("A sudden, severe headache that needs checking at once")),
+    Category("meningitis", N_("Signs of possible meningitis")),
+    Category("anaphylaxis", N_("Signs of a severe allergic reaction (anaphylaxis)")),
+    Category("overdose_poisoning", N_("A possible overdose or poisoning"), advice="crisis"),
+    Category("suicidal", N_("Thoughts of suicide or a plan to end your life"), advice="crisis"),
+    Category("self_harm", N_("Self-harm"), advice="crisis"),
+    Category("severe_bleeding", N_("Heavy or internal bleeding")),
+    Category("sepsis", N_("Signs of a possible serious infection (sepsis)")),
+    Category("breathing", N_("Severe difficulty breathing")),
+    Category("altered_consciousness", N_("Fainting, collapse, drowsiness or sudden confusion")),
+    Category("seizure", N_("A seizure (fit)")),
+    Category("head_injury", N_("A head injury with warning signs")),
+    Category("diabetic_emergency", N_("A possible diabetic emergency (very high or low sugar)")),
+    Category("cauda_equina", N_("Back pain with numbness or bladder or bowel changes")),
+    Category("ectopic_pregnancy", N_("Pain or bleeding in early pregnancy")),
+    Category("testicular_torsion", N_("Sudden pain in a testicle")),
+    Category("severe_abdominal_pain", N_("Severe stomach (abdominal) pain")),
+    Category("infant_fever", N_("A fever in a baby under 3 months old")),
+    Category("severe_burn", N_("A serious burn")),
+    Category("vision_loss", N_("Sudden loss of sight")),
+    Category("ingestion", N_("A swallowed button battery, magnet or caustic chemical")),
+)
+CATEGORIES: dict[str, Category] = {category.key: category for category in _CATEGORY_LIST}
+
+
+# --- the flag -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One red flag: its category, the patient's sentence that raised it, the matched words."""
+
+    category: str
+    sentence: str
+    matched_text: str
+    start: int
+    end: int
+    layer: str = "rules"  # "rules" or "semantic"
+    score: float | None = None  # semantic similarity, for the semantic layer
+
+    @property
+    def reason(self) -> str:
+        """The plain-language reason, untranslated (the English msgid)."""
+        return CATEGORIES[self.category].reason
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "category": self.category,
+            "reason": self.reason,
+            "sentence": self.sentence,
+            "matched_text": self.matched_text,
+            "start": self.start,
+            "end": self.end,
+            "layer": self.layer,
+            "score": self.score,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Flag:
+        score = data.get("score")
+        return cls(
+            category=str(data["category"]),
+            sentence=str(data.get("sentence", "")),
+            matched_text=str(data.get("matched_text", "")),
+            start=int(data.get("start", 0)),
+            end=int(data.get("end", 0)),
+            layer=str(data.get("layer", "rules")),
+            score=None if score is None else float(score),
+        )
+
+
+# --- sentences and negation ---------------------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+|;\s*")
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each non-empty sentence of ``text``."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for boundary in _SENTENCE_END.finditer(text):
+        if text[start : boundary.start()].strip():
+            spans.append((start, boundary.start()))
+        start = boundary.end()
+    if text[start:].strip():
+        spans.append((start, len(text)))
+    return spans
+
+
+def sentence_at(text: str, position: int) -> str:
+    """The sentence of ``text`` that contains ``position``."""
+    for start, end in sentence_spans(text):
+        if start <= position < end:
+            return text[start:end].strip()
+    return text.strip()
+
+
+# Negation cues count only inside the clause before a match, at most this many words back.
+NEGATION_WINDOW_WORDS = 6
+NEGATION = re.compile(
+    r"\b(?:no|not|never|without|denies|denied|deny|denying|none|neither|nor|negative\s+for"
+    r"|free\s+of|ruled\s+out|absence\s+of)\b|n't\b|\bnot\s+any\b",
+    re.IGNORECASE,
+)
+# A clause ends at punctuation, a contrast word or a fresh statement ("..., and I have");
+# negation does not cross it: "no fever but crushing chest pain" still flags.
+CLAUSE_BOUNDARY = re.compile(
+    r"[.;:!?\n]|,\s+and\b|\bbut\b|\bhowever\b|\balthough\b|\bthough\b|\bexcept\b|\bnow\b"
+    r"|,?\s*\band\s+(?:i|she|he|they|my|his|her|their|it)\s+(?:have|has|had|am|is|was|were|are"
+    r"|feel|feels|felt|keep|keeps|started|suddenly|then|now|also)\b"
+    r"|,\s*(?:i|she|he|my|his|her)\s+(?:have|has|had|am|is|was|feel|feels|felt)\b",
+    re.IGNORECASE,
+)
+
+
+def is_negated(text: str, start: int) -> bool:
+    """Whether a negation cue precedes ``start`` within its clause and the last few words."""
+    clause_start = 0
+    for boundary in CLAUSE_BOUNDARY.finditer(text, 0, start):
+        clause_start = boundary.end()
+    words = text[clause_start:start].split()
+    recent = " ".join(words[-NEGATION_WINDOW_WORDS:])
+    return NEGATION.search(recent) is not None
+
+
+# --- patterns -----------------------------------------------------------------------------------
+
+
+# ``<w>`` in a pattern stands for one filler word ("<w>{0,3}": up to three words in between).
+_WORD = r"(?:[\w'-]+\s+)"
+
+
+def _p(*alternatives: str) -> re.Pattern[str]:
+    body = "|".join(alternatives).replace("<w>", _WORD)
+    return re.compile(r"\b(?:" + body + r")(?!\w)", re.IGNORECASE)
+
+
+WHO = r"(?:my|his|her|their|the|our|a|your)"
+BE = r"(?:is|are|was|were|has\s+been|have\s+been|feels?|felt|looks?|looked|seems?|went|got|goes|is\s+getting|became)"
+SUDDEN = r"(?:sudden(?:ly)?|all\s+of\s+a\s+sudden|out\s+of\s+nowhere|came\s+on\s+(?:fast|quickly))"
+SEVERE = (
+    r"(?:severe|severely|extreme|extremely|excruciating|unbearable|agoni[sz]ing|terrible|"
+    r"awful|intense|worst|crippling|horrendous|really\s+bad|very\s+bad|10\s*/\s*10|"
+    r"ten\s+out\s+of\s+ten)"
+)
+
+# Chest pain: any pain, pressure or tightness in the chest...
+CHEST_PAIN_ANY = _p(
+    r"chest\s+(?:pains?|tightness|pressure|discomfort|hurts?|hurting|aches?|heaviness|squeezing)",
+    r"(?:pain|tightness|pressure|discomfort|heaviness|squeezing|ache)\s+(?:in|across|on)\s+"
+    + WHO
+    + r"\s+chest",
+    WHO + r"\s+chest\s+" + BE + r"\s+<w>?(?:tight|heavy|sore|painful|crushed|hurting)",
+    r"angina",
+    r"(?:pain|pressure|tightness|heaviness|discomfort)\s+<w>{0,4}(?:my|his|her|the)\s+chest",
+    r"tight(?:ness\s+in\s+the)?\s+chest",
+)
+# ...is an emergency when it has a heart-attack pattern: the nature of the pain...
+CHEST_PAIN_CHARACTER = _p(
+    r"crushing",
+    r"(?:feels?|felt|feeling)\s+like\s+(?:an?\s+)?(?:elephant|weight|band|vice|heavy\s+weight)",
+    r"(?:heavy|tight|squeezing|pressing)\s+(?:chest|feeling|pain)",
+    r"heart\s+attack",
+    SEVERE + r"\s+(?:chest\s+)?(?:pain|pressure|tightness)",
+    SUDDEN + r"\s+<w>{0,2}(?:chest\s+)?(?:pain|pressure|tightness)",
+)
+# ...or what goes with it: spreading, sweating, breathlessness, sickness, exertion, collapse.
+CHEST_PAIN_COMPANION = _p(
+    r"(?:spread\w*|radiat\w*|goes|going|went|moving|travel\w*|shoot\w*)\s+<w>{0,3}"
+    r"(?:arms?|jaw|neck|back|shoulders?)",
+    r"(?:down|into|up)\s+(?:my|his|her|the)\s+(?:left\s+|right\s+)?(?:arms?|jaw|neck|shoulders?)",
+    r"(?:left\s+)?arm\s+(?:pain|ache|aches|is\s+aching|hurts|feels\s+heavy)",
+    r"jaw\s+(?:pain|ache|aches|hurts)",
+    r"sweat(?:y|ing|s|ed)?",
+    r"clammy",
+    r"short(?:ness)?\s+of\s+breath",
+    r"breathless(?:ness)?",
+    r"(?:can't|cannot|can\s+not|couldn't)\s+(?:catch\s+(?:my|his|her)\s+breath|breathe)",
+    r"(?:difficulty|trouble|struggling|hard)\s+(?:to\s+)?breath(?:e|ing)",
+    r"(?:nausea|nauseous|feel\s+sick|felt\s+sick|vomit\w*|throwing\s+up|threw\s+up)",
+    r"(?:on|with|during|after|when|while)\s+(?:exertion|exercise|exercising|climbing|walking|effort|running)",
+    r"(?:dizzy|light[-\s]?headed|faint)",
+    r"(?:grey|gray|pale)\s+(?:and|skin|face)",
+)
+
+STROKE = _p(
+    r"(?:face|facial|mouth|smile|lip)\s+<w>?(?:droop\w*|drops?|dropped|dropping|lopsided|"
+    r"uneven|fell|fallen)",
+    r"droop(?:ing|y|ed)\s+(?:on\s+one\s+side|face|mouth|smile|side\s+of)",
+    r"one\s+side\s+of\s+" + WHO + r"\s+(?:face|body|mouth)\s+<w>{0,2}"
+    r"(?:droop\w*|numb|weak|dropp\w*|paraly[sz]ed|not\s+moving)",
+    r"slurr(?:ed|ing|s)\s*(?:speech|words|(?:his|her|my)\s+words)?",
+    r"(?:speech|words|talking)\s+<w>?(?:slurred|garbled|jumbled|confused|muddled)",
+    r"(?:can't|cannot|couldn't|unable\s+to|trouble|difficulty)\s+<w>{0,2}"
+    r"(?:speak|talk|get\s+(?:my|his|her|the)\s+words\s+out|find\s+(?:the|my|his|her)\s+words)",
+    r"(?:weakness|numbness|paralysis|tingling)\s+(?:on|in|of|down)\s+(?:one\s+side|the\s+(?:left|right)"
+    r"(?:\s+side)?|(?:my|his|her)\s+(?:left|right)\s+(?:side|arm|leg))",
+    r"one[-\s]sided\s+(?:weakness|numbness|paralysis)",
+    r"(?:left|right)\s+(?:arm|leg|hand|side)\s+<w>{0,2}(?:weak|numb|paraly[sz]ed|heavy|"
+    r"dead|useless|won't\s+move|not\s+working)",
+    r"(?:can't|cannot|couldn't|unable\s+to)\s+(?:move|lift|raise|feel)\s+(?:my|his|her)\s+"
+    r"(?:left|right)?\s*(?:arm|leg|hand|side)",
+    r"(?:arm|leg)\s+(?:suddenly\s+)?(?:went|gone|going)\s+(?:weak|numb|dead|limp)",
+    r"stroke",
+)
+
+THUNDERCLAP = _p(
+    r"worst\s+headache\s+(?:of|in|ever)",
+    r"worst\s+<w>{0,2}headache",
+    r"thunderclap",
+    r"headache\s+<w>{0,3}like\s+(?:being\s+)?(?:hit|struck|kicked|an?\s+explosion|a\s+bomb)",
+    SUDDEN + r"\s+<w>{0,3}(?:severe|excruciating|intense|explosive|blinding|awful|"
+    r"terrible|bad)\s+headache",
+    r"(?:severe|excruciating|explosive|blinding|intense)\s+headache\s+<w>{0,4}(?:came\s+on\s+)?"
+    + SUDDEN,
+    r"headache\s+(?:that\s+)?(?:came\s+on|started|began)\s+(?:in\s+)?(?:seconds|an\s+instant|"
+    r"instantly|all\s+at\s+once|like\s+a\s+thunderclap)",
+)
+
+MENINGITIS_RASH = _p(
+    r"rash\s+<w>{0,4}(?:doesn't|does\s+not|don't|do\s+not|won't|will\s+not|didn't|did\s+not)\s+(?:fade|go\s+away\s+when\s+(?:pressed|pressing))",
+    r"(?:doesn't|does\s+not|don't|do\s+not|won't|didn't)\s+fade\s+<w>{0,4}(?:glass|pressed|pressing|press)",
+    r"non[-\s]?blanch\w*",
+    r"(?:purple|dark\s+red|red|purplish)\s+<w>?(?:spots|rash|blotches|pinpricks?|bruises)\s+"
+    r"<w>{0,4}(?:fade|glass|pressed)",
+    r"(?:petechia\w*|purpura\w*)",
+)
+STIFF_NECK = _p(
+    r"stiff\s+neck",
+    r"neck\s+<w>{0,2}(?:stiff|rigid)",
+    r"stiffness\s+(?:in|of)\s+(?:my\s+|his\s+|her\s+|the\s+)?neck",
+    r"(?:can't|cannot|couldn't|unable\s+to)\s+(?:bend|move|touch)\s+(?:my|his|her)\s+(?:neck|chin)",
+    r"nuchal\s+rigidity",
+)
+FEVER = _p(
+    r"fevers?",
+    r"feverish",
+    r"high\s+temperature",
+    r"temperature\s+(?:of\s+)?(?:3[89]|4[01])(?:[.,]\d)?",
+    r"(?:3[89]|4[01])(?:[.,]\d)?\s*(?:°\s*)?c\b",
+    r"(?:10[0-6])(?:[.,]\d)?\s*(?:°\s*)?f\b",
+    r"t\s*=\s*(?:10[0-6]|3[89]|4[01])",
+    r"febrile",
+    r"burning\s+up",
+)
+LIGHT_HEADACHE = _p(
+    r"(?:light|bright\s+lights?)\s+<w>{0,2}(?:hurts?|hurting|painful|bothers?)",
+    r"(?:can't|cannot)\s+(?:stand|bear|look\s+at)\s+(?:the\s+)?(?:bright\s+)?light",
+    r"photophobia",
+)
+
+ANAPHYLAXIS = _p(
+    r"throat\s+<w>{0,3}(?:swelling|swollen|closing|tight\w*|swelled)",
+    r"swelling\s+(?:of|in)\s+(?:my\s+|his\s+|her\s+|the\s+)?(?:throat|tongue)",
+    r"(?:swollen|swelling)\s+(?:throat|tongue)",
+    r"tongue\s+<w>{0,2}(?:swelling|swollen|swelled|huge|thick)",
+    r"anaphyla\w*",
+    r"(?:used|gave|give|needed|had\s+to\s+use)\s+(?:my|his|her|an|the)\s+(?:epi[-\s]?pen|adrenaline)",
+)
+ALLERGIC_SWELLING = _p(
+    r"(?:lips?|face|eyes?|eyelids?|mouth)\s+<w>{0,2}(?:swelling|swollen|swelled|puffed\s+up|"
+    r"blew\s+up|ballooned)",
+    r"swelling\s+(?:of|in|around)\s+(?:my\s+|his\s+|her\s+|the\s+)?(?:lips?|face|mouth|eyes)",
+    r"(?:swollen|swelling)\s+(?:lips?|face)",
+    r"(?:hives|allergic\s+reaction)",
+)
+BREATHLESS = _p(
+    r"short(?:ness)?\s+of\s+breath",
+    r"breathless(?:ness)?",
+    r"(?:difficulty|trouble|problems?|struggling|hard\s+time)\s+(?:in\s+|with\s+)?breathing",
+    r"(?:difficult|hard)\s+to\s+breathe",
+    r"breathing\s+(?:is\s+)?(?:difficult|hard|laboured|labored|noisy)",
+    r"(?:can't|cannot|can\s+not|couldn't)\s+(?:catch\s+(?:my|his|her)\s+breath|breathe)",
+    r"wheez\w*",
+    r"gasping",
+    r"dyspno?ea",
+)
+
+OVERDOSE = _p(
+    r"overdos\w*",
+    r"(?-i:OD'?d|OD'ed)",
+    r"(?:took|taken|take|swallowed|have\s+taken|has\s+taken|had)\s+<w>{0,3}"
+    r"(?:too\s+many|too\s+much|a\s+lot\s+of|lots\s+of|loads\s+of|a\s+whole|the\s+whole|"
+    r"all\s+(?:of\s+)?(?:my|his|her|the)|a\s+handful\s+of|a\s+bottle\s+of|a\s+packet\s+of|"
+    r"(?:\d{2,}|twenty|thirty|forty|fifty)\s+<w>?(?:of\s+)?(?:my\s+|his\s+|her\s+)?)"
+    r"\s*<w>{0,2}(?:pills?|tablets?|capsules?|paracetamol|acetaminophen|tylenol|"
+    r"ibuprofen|aspirin|medication|medicine|meds|sleeping\s+pills|insulin|packets?|bottles?)",
+    r"(?:extra|additional|double|more|too\s+much|too\s+many|several|multiple)\s+<w>{0,3}"
+    r"(?:paracetamol|acetaminophen|tylenol)",
+    r"(?:paracetamol|acetaminophen|tylenol)[-\s](?:containing|products|preparations)",
+    r"(?:drank|drunk|swallowed|ate|eaten|drinking)\s+(?:some\s+)?<w>{0,2}(?:bleach|poison\w*|"
+    r"antifreeze|weed\s*killer|pesticide|rat\s+poison|white\s+spirit|petrol|methanol|"
+    r"washing\s+up\s+liquid|cleaning\s+(?:fluid|product))",
+    r"poison(?:ed|ing)",
+    r"(?:mushrooms?\s+<w>{0,4}poisonous|poisonous\s+<w>{0,2}(?:mushrooms?|berries|plant))",
+    r"carbon\s+monoxide",
+)
+
+SUICIDAL = _p(
+    r"suicid\w*",
+    r"kill(?:ing)?\s+(?:my|him|her|them)sel(?:f|ves)",
+    r"end(?:ing)?\s+(?:my|his|her|it)\s+(?:own\s+)?(?:life|all)",
+    r"end\s+it\s+(?:all|tonight|today|now)",
+    r"take\s+(?:my|his|her)\s+(?:own\s+)?life",
+    r"want(?:s|ed)?\s+to\s+die",
+    r"wish\s+(?:i|he|she)\s+(?:was|were)\s+dead",
+    r"better\s+off\s+(?:dead|without\s+me)",
+    r"(?:don't|do\s+not)\s+want\s+to\s+(?:be\s+here|live|be\s+alive|wake\s+up)\s*(?:any\s*more)?",
+    r"no\s+(?:reason|point)\s+(?:to|in)\s+(?:live|living|going\s+on)",
+    r"(?:plan|plans|planning|planned)\s+<w>{0,3}(?:to\s+)?(?:die|end\s+(?:it|my\s+life)|"
+    r"jump|hang\s+myself)",
+    r"(?:hang|hanging)\s+myself",
+    r"jump\s+(?:off|in\s+front\s+of)\s+(?:a|the)\s+(?:bridge|train|building|roof)",
+    r"(?:written|wrote|writing|left)\s+(?:a\s+)?(?:suicide\s+)?(?:note|goodbye\s+letters?)\s+"
+    r"(?:to|for)\s+(?:my|his|her)",
+    r"saying\s+goodbye\s+to\s+(?:everyone|my\s+family)",
+)
+SELF_HARM = _p(
+    r"self[-\s]?harm\w*",
+    r"(?:cut|cutting|cuts|burn|burning|burned|burnt|hurt|hurting|harm|harming|scratch\w*|"
+    r"hit|hitting|punch\w*)\s+(?:my|him|her|them)sel(?:f|ves)",
+    r"(?:cut|burned|burnt|hurt)\s+(?:my|his|her)\s+<w>?(?:on\s+purpose|deliberately)",
+    r"(?:on\s+purpose|deliberately)\s+(?:cut|burn\w*|hurt)",
+)
+
+SEVERE_BLEEDING = _p(
+    r"(?:severe|heavy|heavily|profuse|profusely|massive|uncontrolled|uncontrollable|lots\s+of|"
+    r"a\s+lot\s+of|serious|pouring|gushing|spurting)\s+<w>?(?:bleeding|blood|bleed)",
+    r"bleeding\s+<w>?(?:heavily|a\s+lot|profusely|everywhere|badly)",
+    r"(?:bleeding|blood|it)\s+(?:that\s+|which\s+)?(?:won't|will\s+not|doesn't|does\s+not|can't|"
+    r"cannot|hasn't|has\s+not|isn't|is\s+not)\s+(?:stop|stopped|stopping)",
+    r"(?:won't|will\s+not|can't|cannot|couldn't)\s+stop\s+(?:the\s+)?(?:bleeding|it\s+bleeding)",
+    r"blood\s+(?:is\s+)?(?:spurting|pumping|pouring|gushing)",
+    r"vomit(?:ing|ed|s)?\s+(?:up\s+)?<w>?(?:blood|bloody)",
+    r"(?:throw(?:ing|n)?|threw)\s+up\s+<w>?blood",
+    r"blood\s+in\s+(?:my\s+|his\s+|her\s+|the\s+)?(?:vomit|sick)",
+    r"coffee[-\s]grounds?",
+    r"cough(?:ing|ed|s)?\s+up\s+<w>{0,2}blood",
+    r"(?:black|tarry|tar[-\s]like|jet[-\s]black)\s+<w>?(?:stools?|poo|poop|faeces|feces|"
+    r"bowel\s+movements?)",
+    r"(?:stools?|poo|poop|faeces|feces)\s+<w>{0,2}(?:black|tarry|like\s+tar)",
+    r"melaena|melena",
+    r"(?:soak\w*|fill\w*)\s+(?:through\s+)?(?:a\s+)?(?:pad|pads|tampon)s?\s+<w>{0,3}"
+    r"(?:hour|hourly)",
+    r"(?:lots\s+of|a\s+lot\s+of)\s+blood\s+(?:from|in|when)",
+    r"passing\s+(?:large\s+)?(?:blood\s+)?clots",
+)
+PREGNANT = _p(
+    r"pregnan\w*",
+    r"(?:\d+|six|seven|eight|nine|ten|twelve)\s+weeks?\s+(?:pregnant|gone)",
+    r"expecting\s+(?:a\s+)?baby",
+    r"positive\s+pregnancy\s+test",
+    r"(?:missed|late)\s+(?:my\s+|her\s+)?period",
+    r"period\s+(?:is\s+)?(?:late|overdue)",
+)
+VAGINAL_BLEEDING = _p(
+    r"(?:vaginal\s+)?bleed\w*",
+    r"spotting",
+    r"blood\s+(?:from\s+)?(?:down\s+there|my\s+vagina)",
+)
+
+SEPSIS = _p(
+    r"mottled",
+    r"(?:skin|lips|tongue)\s+<w>{0,2}(?:blue|grey|gray|blotchy|ashen)",
+    r"(?:blue|grey|gray|blotchy|ashen)\s+(?:skin|lips)",
+    r"(?:haven't|hasn't|not|no)\s+<w>{0,2}(?:peed|passed\s+(?:any\s+)?urine|urinated|"
+    r"had\s+a\s+wee|weed)\s+<w>{0,3}(?:all\s+day|in\s+(?:a|24|twelve|12|18)|since|today)",
+    r"no\s+urine\s+<w>{0,3}(?:day|hours)",
+    r"(?:feels?|felt|feeling)\s+like\s+(?:i'm|i\s+am|(?:s)?he\s+is|(?:s)?he's|i\s+was|i'm)\s+"
+    r"(?:going\s+to|gonna)\s+die",
+    r"sepsis|septic",
+    r"(?:uncontrollabl[ey]|violent(?:ly)?|extreme|severe)\s+(?:shivering|shaking|rigors)",
+    r"rigors",
+)
+SEPSIS_FEVER_SIGN = _p(
+    r"(?:very\s+)?confused",
+    r"confusion",
+    r"(?:very\s+)?(?:fast|rapid|racing)\s+(?:heart\s*(?:beat|rate)?|pulse|breathing)",
+    r"(?:breathing|heart)\s+<w>?(?:very\s+)?fast",
+    r"(?:very\s+)?(?:drowsy|floppy|lethargic|hard\s+to\s+wake|unresponsive)",
+    r"(?:looks?|seems?|feels?)\s+<w>?(?:really|very|extremely|seriously)\s+(?:ill|unwell|sick)",
+    r"appears?\s+<w>?ill",
+    r"low\s+blood\s+pressure",
+)
+
+SEVERE_BREATHING = _p(
+    r"(?:can't|cannot|can\s+not|couldn't|unable\s+to)\s+breathe",
+    r"(?:can't|cannot|couldn't|unable\s+to)\s+<w>?(?:speak|talk|say)\s+<w>{0,2}"
+    r"(?:full\s+)?sentences?",
+    r"(?:too\s+)?(?:breathless|out\s+of\s+breath)\s+to\s+(?:speak|talk|walk|eat)",
+    r"gasping\s+(?:for\s+)?(?:air|breath)?",
+    r"(?:lips|face|fingers|fingertips)\s+(?:are\s+|is\s+|turning\s+|turned\s+|going\s+|went\s+|look\s+)?"
+    r"(?:blue|grey|gray|purple)",
+    r"(?:struggling|fighting)\s+(?:to\s+breathe|for\s+(?:breath|air))",
+    r"(?:severe|severely|extreme|very\s+bad|really\s+bad|sudden)\s+(?:shortness\s+of\s+breath|"
+    r"breathlessness|difficulty\s+breathing|breathing\s+difficult\w*)",
+    r"(?:short\s+of\s+breath|breathless)\s+<w>{0,2}(?:at\s+rest|sitting\s+still|lying\s+down|"
+    r"even\s+when\s+(?:resting|sitting))",
+    r"(?:inhaler|puffer|nebuli[sz]er|bronchodilator|salbutamol|albuterol|ventolin)s?\s+"
+    r"<w>{0,2}(?:isn't|is\s+not|aren't|are\s+not|wasn't|was\s+not|not|no\s+longer|doesn't|"
+    r"does\s+not|didn't|did\s+not|hasn't|has\s+not|has\s+stopped|stopped)\s+<w>{0,1}"
+    r"(?:help\w*|work\w*|relie\w*|mak\w*\s+(?:a|any)\s+difference|touch\w*)",
+    r"(?:no|not|little|without|didn't\s+get|did\s+not\s+get|did\s+not\s+receive|didn't\s+receive|"
+    r"isn't\s+giving|not\s+getting)\s+<w>{0,2}(?:relief|help|difference)\s+<w>{0,2}"
+    r"(?:from|with)\s+(?:my\s+|his\s+|her\s+|the\s+)?<w>?(?:inhaler|puffer|nebuli[sz]er|"
+    r"bronchodilator|salbutamol|albuterol|ventolin)",
+    r"(?:increas\w*|more|extra|constant)\s+<w>{0,2}(?:use|using|need)\s+<w>{0,2}"
+    r"(?:of\s+)?(?:my\s+|his\s+|her\s+|the\s+)?(?:rescue|reliever)\s+(?:inhaler|bronchodilator|puffer)?",
+    r"(?:using|used|needing|needed)\s+(?:my|his|her)\s+(?:rescue\s+|reliever\s+|blue\s+)?"
+    r"(?:inhaler|puffer)\s+<w>{0,2}(?:every|more\s+than|constantly|non[-\s]?stop)",
+    r"stridor",
+    r"(?:high[-\s]pitched|harsh|noisy|crowing|whistling)\s+<w>?(?:breathing|noise\s+when\s+"
+    r"(?:breathing|(?:s)?he\s+breathes)|sound\s+when\s+breathing)",
+    r"(?:ribs|chest|skin\s+between\s+(?:the|his|her)\s+ribs|tummy)\s+(?:is\s+|are\s+)?"
+    r"(?:sucking|pulling|sinking)\s+in",
+    r"grunting",
+    r"(?:stops?|stopped|stopping|pauses?\s+in)\s+breathing",
+)
+DROOLING = _p(r"drool\w*", r"dribbling\s+<w>?(?:saliva|spit)")
+CHOKING = _p(
+    r"chok(?:ing|ed|es)", r"something\s+stuck\s+in\s+(?:his|her|my|the)\s+(?:throat|windpipe)"
+)
+DROOLING_COMPANION = _p(
+    r"(?:can't|cannot|won't|unable\s+to|trouble|difficulty)\s+<w>?swallow\w*",
+    r"(?:difficulty|trouble|struggling|hard|noisy|laboured)\s+(?:to\s+)?breath\w*",
+    r"(?:fever|high\s+temperature)",
+    r"leaning\s+forward",
+    r"sore\s+throat",
+)
+CHOKING_COMPANION = _p(
+    r"(?:can't|cannot|couldn't|unable\s+to|not)\s+<w>?(?:breathe|cough|speak|cry|talk)",
+    r"(?:blue|grey|gray|purple)",
+    r"stuck\s+in\s+(?:his|her|my|the)\s+throat",
+)
+
+ALTERED_CONSCIOUSNESS = _p(
+    r"(?:lost|lose|losing|loss\s+of)\s+consciousness",
+    r"(?:passed|passes|passing|pass)\s+out",
+    r"fainted|fainting\s+(?:spells?|episodes?)|(?:has|had)\s+(?:a\s+)?faint",
+    r"(?:blacked|blacking|black)\s+out",
+    r"(?:unconscious|unresponsive|unrousable|unarousable)",
+    r"collaps\w*",
+    r"(?:won't|will\s+not|can't|cannot|couldn't|hard\s+to|difficult\s+to|not)\s+<w>?"
+    r"(?:wake|waking|rouse)\s*(?:him|her|them|up)?",
+    r"(?:very|extremely|really|unusually|abnormally|increasingly)\s+(?:drowsy|sleepy|floppy)",
+    r"(?:suddenly|acutely|very|increasingly)\s+(?:confused|disoriented|disorientated)",
+    r"(?:disoriented|disorientated)",
+    r"(?:altered|change\s+in)\s+(?:mental\s+status|consciousness|level\s+of\s+consciousness)",
+    r"(?:somnolent|obtunded|stupor\w*)",
+    r"(?:doesn't|does\s+not|didn't|did\s+not)\s+(?:know|recogni[sz]e)\s+(?:where\s+(?:s)?he\s+is|"
+    r"where\s+i\s+am|(?:his|her|their)\s+(?:own\s+)?(?:family|name|wife|husband|children|mother|father))",
+    r"(?:not\s+making\s+sense|talking\s+nonsense)",
+)
+
+SEIZURE = _p(
+    r"seizures?",
+    r"seizing",
+    r"convuls\w*",
+    r"(?:had|having|has|have)\s+(?:a|another|his|her|my)\s+<w>?fits?",
+    r"fitting",
+    r"epileptic\s+(?:fit|attack|seizure)",
+    r"(?:shaking|jerking|twitching)\s+(?:all\s+over|uncontrollably|violently)\s+<w>{0,6}"
+    r"(?:unresponsive|wouldn't\s+respond|didn't\s+respond|eyes\s+rolled|couldn't\s+hear)",
+    r"(?:arms\s+and\s+legs|whole\s+body)\s+(?:were\s+|was\s+|started\s+)?(?:shaking|jerking|stiff)",
+    r"eyes\s+rolled\s+(?:back|up)",
+)
+
+HEAD_INJURY = _p(
+    r"head\s+injur\w*",
+    r"(?:hit|hitting|banged|bumped|knocked|struck|smashed)\s+<w>{0,2}(?:my|his|her|their)\s+head",
+    r"(?:fell|fall|fallen|falling)\s+<w>{0,5}(?:on|onto|hit)\s+(?:my|his|her|the\s+back\s+of\s+(?:my|his|her))?\s*head",
+    r"(?:blow|knock|bang|bump)\s+(?:to|on)\s+(?:the|my|his|her)\s+head",
+    r"concussion",
+)
+HEAD_INJURY_WARNING = _p(
+    r"vomit\w*|throw(?:ing|n)?\s+up|threw\s+up|(?:being|been|was|is)\s+sick",
+    r"(?:drowsy|sleepy|confused|dazed|groggy|disoriented|not\s+making\s+sense)",
+    r"(?:lost|loss\s+of)\s+consciousness|knocked\s+out|blacked\s+out|passed\s+out",
+    r"(?:can't|cannot|couldn't|doesn't|does\s+not)\s+remember",
+    r"memory\s+loss",
+    r"(?:blood|clear\s+fluid|fluid)\s+<w>?(?:from|out\s+of|coming\s+out\s+of)\s+<w>?"
+    r"(?:ears?|nose)",
+    r"(?:blood\s+thinners?|warfarin|apixaban|rivaroxaban|anticoagula\w*)",
+    r"(?:worsening|worse|getting\s+worse|severe)\s+headache",
+    r"seizure|fit|fitting",
+    r"(?:blurred|double)\s+vision",
+    r"(?:unequal|different[-\s]sized)\s+pupils",
+)
+
+DIABETES = _p(
+    r"diabet\w*",
+    r"type\s+(?:1|one|2|two)",
+    r"insulin",
+    r"(?:blood\s+)?(?:sugars?|glucose)\s+(?:levels?\s+)?(?:is\s+|are\s+|was\s+|were\s+|of\s+)?"
+    r"(?:very\s+|really\s+|dangerously\s+)?(?:high|low|\d{2,})",
+)
+DIABETIC_EMERGENCY = _p(
+    r"(?:ketones?|ketoacidosis|dka)",
+    r"(?:fruity|pear[-\s]drop|nail[-\s]polish|acetone)\s+(?:smelling\s+)?breath",
+    r"breath\s+<w>{0,2}smells?\s+<w>?(?:fruity|sweet|of\s+pear\s+drops|like\s+nail\s+polish)",
+    r"(?:blood\s+)?(?:sugars?|glucose)\s+(?:levels?\s+)?(?:is\s+|are\s+|was\s+|were\s+|keeps?\s+"
+    r"(?:going|dropping)\s+)?(?:very\s+|really\s+|dangerously\s+|too\s+)?(?:low|high)\s+"
+    r"<w>{0,4}(?:confused|drowsy|shaking|sweating|not\s+responding|vomiting|won't\s+come\s+"
+    r"(?:up|down)|not\s+coming\s+(?:up|down))",
+    r"(?:hypo|hypoglyc\w*)\s+<w>{0,4}(?:confused|drowsy|unconscious|not\s+responding|"
+    r"can't\s+swallow|won't\s+(?:eat|drink|wake))",
+    r"(?:blood\s+)?(?:sugars?|glucose)\s+<w>{0,3}(?:reads?\s+)?(?:hi|high|over\s+\d{2})\b",
+    r"(?:deep|fast|heavy)\s+(?:sighing\s+)?breathing",
+    r"(?:very|extremely|really)\s+thirsty\s+<w>{0,5}(?:vomit\w*|drowsy|confused|peeing)",
+)
+
+CAUDA_EQUINA = _p(
+    r"(?:numb\w*|tingling|no\s+feeling|loss\s+of\s+(?:feeling|sensation))\s+<w>{0,3}"
+    r"(?:groin|genitals?|bottom|buttocks?|inner\s+thighs?|saddle|between\s+(?:my|his|her|the)\s+legs|"
+    r"back\s+passage|private\s+parts|around\s+(?:my|his|her|the)\s+(?:anus|bottom))",
+    r"(?:groin|genitals?|bottom|buttocks?|inner\s+thighs?|saddle\s+area)\s+<w>{0,2}"
+    r"(?:numb|tingly|tingling|dead)",
+    r"saddle\s+(?:numbness|anaesthesia|anesthesia)",
+    r"(?:can't|cannot|couldn't|unable\s+to|trouble|difficulty|struggling\s+to)\s+<w>?"
+    r"(?:pee|urinate|wee|pass\s+urine|empty\s+(?:my|his|her)\s+bladder|control\s+(?:my|his|her)\s+"
+    r"(?:bladder|bowels?))",
+    r"(?:lost|losing|loss\s+of|no)\s+<w>?(?:control\s+of\s+)?(?:my\s+|his\s+|her\s+)?"
+    r"(?:bladder|bowels?)\s*(?:control)?",
+    r"(?:wet|wetting|soiled|soiling)\s+(?:my|him|her)sel(?:f|ves)",
+    r"(?:incontinen\w*)",
+)
+BACK_PAIN = _p(
+    r"back\s+(?:pain|ache|hurts|injury|problems?)",
+    r"backache",
+    r"sciatica",
+    r"(?:pain|aching)\s+in\s+(?:my|his|her|the)\s+(?:lower\s+)?back",
+    r"slipped\s+disc",
+    r"(?:lower|low)\s+back",
+)
+
+ECTOPIC_PAIN = _p(
+    r"(?:pain|cramps?|cramping|ache)\s+<w>{0,3}(?:on\s+one\s+side|(?:left|right)\s+side|"
+    r"lower\s+(?:tummy|belly|abdomen|stomach)|pelvi\w*|(?:tummy|belly|abdomen|stomach))",
+    r"(?:one[-\s]sided|(?:left|right)[-\s]sided|sharp|severe|bad)\s+<w>?(?:tummy|belly|abdominal|"
+    r"stomach|pelvic|lower)\s+(?:pain|cramps?)",
+    r"(?:tummy|belly|abdominal|stomach|pelvic)\s+(?:pain|cramps?)",
+    r"shoulder[-\s]tip\s+pain",
+    r"pain\s+<w>{0,2}(?:in\s+)?(?:the\s+)?tip\s+of\s+(?:my|her)\s+shoulder",
+    r"(?:fainted|faint|dizzy|light[-\s]?headed|collapsed)",
+)
+
+TESTICULAR = _p(
+    r"(?:sudden|severe|bad|intense|excruciating|agoni[sz]ing|terrible)\s+<w>{0,2}(?:pain|ache)"
+    r"\s+<w>{0,2}(?:in\s+)?(?:(?:my|his|one|the|a|left|right)\s+)*"
+    r"(?:testic\w*|testes|testis|scrotum|balls?|nuts)",
+    r"(?:testic\w*|testes|testis|scrotum|balls?)\s+<w>{0,3}(?:suddenly|very)\s+"
+    r"(?:painful|sore|swollen|hurts?|hurting)",
+    r"(?:testic\w*|testis|scrotum|balls?)\s+(?:pain|ache)\s+<w>{0,3}" + SUDDEN,
+    r"(?:twisted|torsion\s+of\s+(?:the|a|his|my))\s+(?:testic\w*|testis)",
+    r"testicular\s+torsion",
+    r"(?:kicked|hit)\s+in\s+the\s+(?:balls|testicles|groin)\s+<w>{0,4}(?:swollen|still|hours)",
+)
+
+SEVERE_ABDOMINAL = _p(
+    SEVERE + r"\s+<w>{0,2}(?:abdominal|stomach|tummy|belly|abdomen|gut|side|lower\s+right|"
+    r"right\s+lower|upper\s+abdominal|pelvic|groin|kidney|loin|flank)\s*(?:pain|ache|cramps?)?",
+    r"(?:abdominal|stomach|tummy|belly)\s+(?:pain|ache)\s+<w>{0,2}(?:is\s+)?" + SEVERE,
+    r"(?:abdomen|stomach|tummy|belly)\s+<w>{0,2}(?:rigid|hard\s+as\s+a\s+board|board[-\s]like)",
+    r"(?:tense|rigid|distended|swollen\s+and\s+hard)\s+<w>?(?:abdomen|stomach|tummy|belly)",
+    r"guarding",
+    r"(?:doubled|doubling|bent)\s+over\s+(?:in|with)\s+pain",
+    r"(?:can't|cannot|couldn't)\s+(?:stand\s+up\s+straight|move|walk)\s+<w>{0,3}"
+    r"(?:because\s+of\s+|from\s+|with\s+)?(?:the\s+)?(?:stomach|tummy|belly|abdominal)\s+pain",
+    r"(?:moved|moving|spread|shifted)\s+to\s+(?:the\s+|my\s+|his\s+|her\s+)?(?:lower\s+)?right\s+"
+    r"(?:side|lower)",
+    r"(?:no|not)\s+<w>?(?:passed|passing)\s+(?:any\s+)?(?:wind|gas|stool)\s+<w>{0,3}"
+    r"(?:vomit\w*|swollen|bloated)",
+    r"(?:vomit\w*|throwing\s+up)\s+(?:green|bile|poo|faeces)",
+    r"abdominal\s+aortic|(?:aortic\s+)?aneurysm",
+)
+
+BABY = _p(
+    r"(?:\d|1[0-2]|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)[-\s](?:weeks?|wks?)"
+    r"[-\s]old",
+    r"(?:\d|1[0-2]|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s+(?:weeks?|wks?)\s+old",
+    r"(?:1|2|one|two)[-\s](?:months?)[-\s]old",
+    r"(?:1|2|one|two)\s+months?\s+old",
+    r"(?:aged?|is|was)\s+(?:\d|1[0-2])\s+(?:weeks?|wks?)",
+    r"newborn",
+    r"new[-\s]born",
+    r"neonat\w*",
+    r"(?:\d|1[0-2])\s+days?\s+old",
+)
+INFANT_FEVER = _p(
+    r"fevers?",
+    r"feverish",
+    r"high\s+temperature",
+    r"temperature\s+(?:of\s+)?(?:3[89]|4[01])",
+    r"(?:3[89]|4[01])(?:[.,]\d)?\s*(?:°\s*)?c\b",
+    r"(?:10[0-6])(?:[.,]\d)?\s*(?:°\s*)?f\b",
+    r"(?:feels?|felt)\s+(?:very\s+)?hot",
+    r"burning\s+up",
+)
+
+SEVERE_BURN = _p(
+    r"(?:large|big|huge|bad|severe|serious|deep|major)\s+<w>?burns?",
+    r"burns?\s+<w>{0,5}(?:bigger|larger)\s+than\s+(?:(?:my|his|her|a|the)\s+)?(?:hand|palm)",
+    r"burn\w*\s+<w>{0,3}(?:on|to)\s+(?:(?:my|his|her|the)\s+)?(?:face|eyes?|genitals?|groin|"
+    r"whole\s+(?:arm|leg|hand|back|chest))",
+    r"(?:chemical|electrical|acid)\s+burns?",
+    r"(?:electric\s+shock|electrocuted)",
+    r"(?:skin|it|the\s+burn)\s+<w>{0,2}(?:is\s+|looks\s+|went\s+|turned\s+)?(?:white|charred|"
+    r"black|leathery)\s*(?:and\s+(?:painless|numb|doesn't\s+hurt))?",
+    r"(?:scalded|scalding|scald)\s+<w>{0,4}(?:(?:whole|entire)\s+\w+|large|big|chest|"
+    r"arm|leg|back|tummy|face)",
+    r"(?:burned|burnt)\s+<w>{0,3}(?:blister\w*\s+)?(?:all\s+over|whole|entire)",
+    r"(?:smoke|fumes)\s+<w>{0,3}(?:inhal\w*|breathed\s+in)",
+)
+
+VISION_LOSS = _p(
+    SUDDEN + r"\s+<w>{0,3}(?:lost|loss\s+of|losing|can't\s+see|cannot\s+see|blind\w*|"
+    r"went\s+(?:black|dark|blind))",
+    r"(?:lost|loss\s+of|losing|lose)\s+(?:the\s+)?<w>?(?:vision|sight|eyesight)\s+<w>{0,4}"
+    r"(?:suddenly|in\s+one\s+eye|in\s+(?:my|his|her)\s+(?:left|right)\s+eye|all\s+at\s+once|"
+    r"this\s+morning|an\s+hour\s+ago|today)",
+    r"(?:can't|cannot|couldn't)\s+see\s+(?:anything\s+)?(?:out\s+of|with|in)\s+(?:my|his|her|one)\s+"
+    r"(?:left\s+|right\s+)?eye",
+    r"(?:curtain|shadow|veil|black\s+shade)\s+<w>{0,4}(?:over|across|coming\s+down)\s+"
+    r"<w>{0,2}(?:vision|eye|sight)",
+    r"(?:gone|went)\s+blind",
+    r"(?:vision|sight|eye)\s+<w>{0,2}(?:went|gone|going|turned)\s+(?:black|dark|blank)",
+    r"(?:sudden|suddenly)\s+<w>{0,2}(?:double|blurred)\s+vision",
+)
+
+INGESTION = _p(
+    r"(?:swallow\w*|ate|eaten|eat|put\s+in\s+(?:his|her)\s+mouth|sucking\s+on)\s+<w>{0,3}"
+    r"(?:button|coin|watch|lithium|disc|small\s+round)\s+batter(?:y|ies)",
+    r"(?:swallow\w*|ate|eaten)\s+<w>{0,3}batter(?:y|ies)",
+    r"batter(?:y|ies)\s+<w>{0,4}swallowed",
+    r"(?:swallow\w*|ate|eaten)\s+<w>{0,3}(?:magnets?|magnetic\s+(?:balls?|beads))",
+    r"(?:swallow\w*|drank|drunk|ate|eaten|bit\s+into|chewed|chewing|sucked|drinking)\s+<w>{0,4}"
+    r"(?:bleach|drain\s+cleaner|oven\s+cleaner|caustic|lye|acid|dishwasher\s+(?:tablet|pod|"
+    r"detergent)s?|laundry\s+(?:pod|capsule|liquitab|tablet)s?|washing\s+(?:pod|capsule|tablet)s?"
+    r"|descaler|toilet\s+cleaner|ammonia|caustic\s+soda)",
+)
+
+
+# --- rules --------------------------------------------------------------------------------------
+
+Finder = Callable[[str], list[re.Match[str]]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    category: str
+    pattern: re.Pattern[str]
+    # When set, a non-negated match of this pattern must also be in the text (any sentence).
+    requires: re.Pattern[str] | None = None
+    # Where the companion must be: the whole text, or the flag's own sentence.
+    same_sentence: bool = False
+    note: str = field(default="", compare=False)
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("chest_pain", CHEST_PAIN_ANY, requires=CHEST_PAIN_CHARACTER, note="heart-attack pattern"),
+    Rule("chest_pain", CHEST_PAIN_ANY, requires=CHEST_PAIN_COMPANION, note="spreading, sweating"),
+    Rule("stroke", STROKE),
+    Rule("thunderclap_headache", THUNDERCLAP),
+    Rule("meningitis", MENINGITIS_RASH),
+    Rule("meningitis", STIFF_NECK, requires=FEVER),
+    Rule("meningitis", STIFF_NECK, requires=LIGHT_HEADACHE),
+    Rule("anaphylaxis", ANAPHYLAXIS),
+    Rule("anaphylaxis", ALLERGIC_SWELLING, requires=BREATHLESS),
+    Rule("overdose_poisoning", OVERDOSE),
+    Rule("suicidal", SUICIDAL),
+    Rule("self_harm", SELF_HARM),
+    Rule("severe_bleeding", SEVERE_BLEEDING),
+    Rule("severe_bleeding", VAGINAL_BLEEDING, requires=PREGNANT),
+    Rule("sepsis", SEPSIS),
+    Rule("sepsis", SEPSIS_FEVER_SIGN, requires=FEVER),
+    Rule("breathing", SEVERE_BREATHING),
+    Rule("breathing", DROOLING, requires=DROOLING_COMPANION),
+    Rule("breathing", CHOKING, requires=CHOKING_COMPANION),
+    Rule("altered_consciousness", ALTERED_CONSCIOUSNESS),
+    Rule("seizure", SEIZURE),
+    Rule("head_injury", HEAD_INJURY, requires=HEAD_INJURY_WARNING),
+    Rule("diabetic_emergency", DIABETIC_EMERGENCY, requires=DIABETES),
+    Rule("cauda_equina", CAUDA_EQUINA, requires=BACK_PAIN),
+    Rule("ectopic_pregnancy", ECTOPIC_PAIN, requires=PREGNANT),
+    Rule("testicular_torsion", TESTICULAR),
+    Rule("severe_abdominal_pain", SEVERE_ABDOMINAL),
+    Rule("infant_fever", INFANT_FEVER, requires=BABY),
+    Rule("severe_burn", SEVERE_BURN),
+    Rule("vision_loss", VISION_LOSS),
+    Rule("ingestion", INGESTION),
+)
+
+
+def affirmed(pattern: re.Pattern[str], text: str) -> list[re.Match[str]]:
+    """Matches of ``pattern`` in ``text`` that no negation cue precedes in their clause."""
+    return [match for match in pattern.finditer(text) if not is_negated(text, match.start())]
+
+
+def _has_companion(rule: Rule, text: str, match: re.Match[str]) -> bool:
+    assert rule.requires is not None
+    if rule.same_sentence:
+        scope = sentence_at(text, match.start())
+        return any(m.span() != (0, 0) for m in affirmed(rule.requires, scope))
+    return any(
+        companion.span() != match.span() and not _overlaps(companion, match)
+        for companion in affirmed(rule.requires, text)
+    )
+
+
+def _overlaps(a: re.Match[str], b: re.Match[str]) -> bool:
+    return a.start() < b.end() and b.start() < a.end()
+
+
+def normalise(text: str) -> str:
+    """Typographic apostrophes as plain ones (same length, so offsets still index ``text``)."""
+    return text.replace("\u2019", "'").replace("\u2018", "'")
+
+
+def find_flags(text: str, rules: Iterable[Rule] = RULES) -> list[Flag]:
+    """Every category whose rule fires on ``text``: one flag per category, at its first match."""
+    original = text
+    text = normalise(text)
+    flags: dict[str, Flag] = {}
+    for rule in rules:
+        if rule.category in flags:
+            continue
+        matches = [
+            match
+            for match in affirmed(rule.pattern, text)
+            if rule.requires is None or _has_companion(rule, text, match)
+        ]
+        if not matches:
+            continue
+        if rule.requires is not None:
+            # The sentence shown should say why: prefer a match with its companion beside it.
+            requires = rule.requires
+            matches.sort(key=lambda m: not affirmed(requires, sentence_at(text, m.start())))
+        match = matches[0]
+        flags[rule.category] = Flag(
+            category=rule.category,
+            sentence=sentence_at(original, match.start()),
+            matched_text=original[match.start() : match.end()],
+            start=match.start(),
+            end=match.end(),
+        )
+    return sorted(flags.values(), key=lambda flag: flag.start)

@@ -1,0 +1,252 @@
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from medconsult.ml.triage import find_red_flags, triage_urgency
+from medconsult.triage.rules import CATEGORIES, Flag, find_flags, is_negated, sentence_spans
+
+DEV_SET = Path(__file__).resolve().parents[2] / "data" / "triage" / "dev.csv"
+
+# (category, text that must raise it, a text sharing its words that must raise nothing)
+CASES = [
+    (
+        "chest_pain",
+        "Crushing chest pain going down my left arm.",
+        "No chest pain, just a runny nose.",
+    ),
+    (
+        "chest_pain",
+        "My chest feels tight and I am sweating and short of breath.",
+        "My chest hurts when I press on my ribs after the gym.",
+    ),
+    (
+        "stroke",
+        "Her face has dropped on one side and her speech is slurred.",
+        "No slurred speech and no weakness on one side.",
+    ),
+    (
+        "thunderclap_headache",
+        "The worst headache of my life came on suddenly.",
+        "A mild headache after a long day at the screen.",
+    ),
+    (
+        "meningitis",
+        "He has a rash that doesn't fade when I press a glass on it.",
+        "A rash that fades when pressed, he is playing normally.",
+    ),
+    (
+        "meningitis",
+        "Stiff neck and a high fever since this morning.",
+        "My neck is stiff from sleeping badly, no fever.",
+    ),
+    (
+        "anaphylaxis",
+        "After the peanut my throat is swelling up.",
+        "My throat is sore and scratchy.",
+    ),
+    (
+        "anaphylaxis",
+        "My lips are swollen and I am wheezing after a wasp sting.",
+        "My lips are chapped, not swollen, and I'm not wheezing.",
+    ),
+    (
+        "overdose_poisoning",
+        "I took a whole packet of paracetamol an hour ago.",
+        "I took two paracetamol as the packet says.",
+    ),
+    (
+        "overdose_poisoning",
+        "My toddler drank some bleach.",
+        "I cleaned the bathroom with bleach and the smell bothered me.",
+    ),
+    (
+        "suicidal",
+        "I want to end my life and I have a plan.",
+        "I am not suicidal, just tired and low.",
+    ),
+    (
+        "self_harm",
+        "I have been cutting myself again.",
+        "I cut my finger chopping onions.",
+    ),
+    (
+        "severe_bleeding",
+        "I cut my leg and the bleeding won't stop.",
+        "A small nosebleed that stopped after ten minutes.",
+    ),
+    (
+        "severe_bleeding",
+        "My stools are black and tarry.",
+        "No black stools, just a little blood on the paper with piles.",
+    ),
+    (
+        "severe_bleeding",
+        "I am 12 weeks pregnant and bleeding.",
+        "I'm pregnant and feeling sick in the mornings, no bleeding.",
+    ),
+    (
+        "severe_bleeding",
+        "I vomited something that looked like coffee grounds.",
+        "A bruise on my arm from the door.",
+    ),
+    (
+        "sepsis",
+        "He has a fever, he is confused and his skin is mottled.",
+        "A slight fever with a cold, otherwise fine.",
+    ),
+    (
+        "breathing",
+        "I can't breathe and my lips are turning blue.",
+        "I get a bit out of breath on the stairs.",
+    ),
+    (
+        "breathing",
+        "Asthma attack and my inhaler isn't helping.",
+        "My asthma is controlled; I need a repeat inhaler.",
+    ),
+    (
+        "breathing",
+        "My child is drooling and can't swallow.",
+        "My baby is teething and drooling but feeding well.",
+    ),
+    (
+        "altered_consciousness",
+        "My grandmother collapsed and is unresponsive.",
+        "I have never fainted or collapsed.",
+    ),
+    (
+        "seizure",
+        "My son had a seizure for the first time.",
+        "I'm fit and healthy, no seizures for years.",
+    ),
+    (
+        "head_injury",
+        "He hit his head and has been vomiting since.",
+        "Bumped my head on the cupboard, a small lump, I feel fine.",
+    ),
+    (
+        "diabetic_emergency",
+        "I'm type 1 diabetic and my ketones are high.",
+        "My diabetes is well controlled, no ketones.",
+    ),
+    (
+        "cauda_equina",
+        "Lower back pain and numbness around my bottom and genitals.",
+        "Back pain after lifting boxes, no numbness in my groin.",
+    ),
+    (
+        "ectopic_pregnancy",
+        "I'm 6 weeks pregnant with sharp pain on one side of my tummy.",
+        "Period pain on the first day as usual.",
+    ),
+    (
+        "testicular_torsion",
+        "Sudden severe pain in my left testicle.",
+        "A small painless lump on my testicle.",
+    ),
+    (
+        "severe_abdominal_pain",
+        "Sudden severe stomach pain, I'm doubled over in pain.",
+        "A mild stomach ache after a big meal.",
+    ),
+    (
+        "infant_fever",
+        "My 6 week old baby has a temperature of 38.5.",
+        "My 6 week old has a blocked nose and no fever.",
+    ),
+    (
+        "severe_burn",
+        "The burn on my chest is bigger than my hand.",
+        "A small burn from the oven, a little red.",
+    ),
+    (
+        "vision_loss",
+        "I suddenly lost the vision in my right eye.",
+        "Blurry vision when I'm tired after reading.",
+    ),
+    (
+        "ingestion",
+        "My toddler swallowed a button battery.",
+        "My son swallowed his chewing gum.",
+    ),
+]
+
+
+class TestCategories:
+    @pytest.mark.parametrize(("category", "text", "_negative"), CASES)
+    def test_positive_raises_the_category(self, category: str, text: str, _negative: str) -> None:
+        flags = find_flags(text)
+
+        assert category in {flag.category for flag in flags}
+
+    @pytest.mark.parametrize(("category", "_positive", "text"), CASES)
+    def test_shared_words_raise_nothing(self, category: str, _positive: str, text: str) -> None:
+        assert find_flags(text) == []
+
+    def test_every_category_is_covered(self) -> None:
+        assert {category for category, _p, _n in CASES} == set(CATEGORIES)
+
+
+class TestFlagRecord:
+    def test_records_sentence_matched_words_and_reason(self) -> None:
+        text = "I have had a cold. Now I have crushing chest pain and I am sweating. Help."
+
+        [flag] = find_flags(text)
+
+        assert flag.category == "chest_pain"
+        assert flag.sentence == "Now I have crushing chest pain and I am sweating."
+        assert text[flag.start : flag.end] == flag.matched_text
+        assert flag.reason == CATEGORIES["chest_pain"].reason
+        assert Flag.from_dict(flag.to_dict()) == flag
+
+    def test_one_flag_per_category(self) -> None:
+        flags = find_flags("I want to die. I want to kill myself.")
+
+        assert [flag.category for flag in flags] == ["suicidal"]
+
+
+class TestNegation:
+    def test_negation_does_not_cross_a_clause(self) -> None:
+        flags = find_flags("I have no fever, but I passed out twice today.")
+
+        assert [flag.category for flag in flags] == ["altered_consciousness"]
+
+    def test_negation_does_not_cross_a_new_statement(self) -> None:
+        text = "No fever and I have crushing chest pain."
+
+        assert [flag.category for flag in find_flags(text)] == ["chest_pain"]
+
+    def test_cue_far_back_does_not_negate(self) -> None:
+        text = "not that it matters much to anyone at all really, I collapsed"
+
+        assert not is_negated(text, text.index("collapsed"))
+
+    def test_sentences(self) -> None:
+        text = "One. Two!\nThree; four"
+
+        assert [text[s:e] for s, e in sentence_spans(text)] == ["One.", "Two!", "Three", "four"]
+
+
+class TestDevelopmentSet:
+    def test_every_emergency_flagged_and_no_false_alarm(self) -> None:
+        with DEV_SET.open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+
+        missed = [r["id"] for r in rows if r["triage"] == "emergent" and not find_flags(r["text"])]
+        alarms = [r["id"] for r in rows if r["triage"] != "emergent" and find_flags(r["text"])]
+
+        assert len(rows) >= 150
+        assert missed == []
+        assert len(alarms) <= 0.05 * sum(r["triage"] != "emergent" for r in rows)
+
+
+class TestClassifierShim:
+    def test_urgency_is_raised_to_emergency_by_any_flag(self) -> None:
+        flags = find_red_flags("I have chest pain and shortness of breath")
+
+        assert [flag.rule_id for flag in flags] == ["chest_pain"]
+        assert triage_urgency("self-care", flags) == "emergency"
+        assert triage_urgency("routine", []) == "routine"

@@ -1,0 +1,59 @@
+"""The semantic layer with the packaged all-MiniLM-L6-v2 (loads the model: slow)."""
+
+from __future__ import annotations
+
+import pytest
+
+from medconsult.triage.rules import CATEGORIES
+from medconsult.triage.semantic import SemanticTriage, clauses, load_library
+
+
+class TestClauses:
+    def test_negated_clauses_are_left_out(self) -> None:
+        found = clauses("No chest pain, but my face feels numb on one side. I am not suicidal.")
+
+        assert [clause.text for clause in found] == ["my face feels numb on one side."]
+        assert found[0].sentence == "No chest pain, but my face feels numb on one side."
+
+    def test_library_names_only_known_categories_and_covers_all(self) -> None:
+        library = load_library()
+
+        assert set(library["categories"]) == set(CATEGORIES)
+        assert 0.0 < library["threshold"] < 1.0
+
+
+@pytest.fixture(scope="module")
+def layer() -> SemanticTriage:
+    return SemanticTriage()
+
+
+@pytest.mark.slow
+class TestSemanticLayer:
+    @pytest.mark.parametrize(
+        ("text", "category"),
+        [
+            ("I think I'm having a heart attack.", "chest_pain"),
+            ("My little boy swallowed one of those small round batteries.", "ingestion"),
+            ("I have a plan to end my life.", "suicidal"),
+        ],
+    )
+    def test_flags_by_meaning(self, layer: SemanticTriage, text: str, category: str) -> None:
+        flags = layer.flags(text)
+
+        assert category in {flag.category for flag in flags}
+        flag = next(flag for flag in flags if flag.category == category)
+        assert flag.layer == "semantic"
+        assert flag.score is not None
+        assert flag.score >= layer.threshold
+        assert text[flag.start : flag.end] == flag.matched_text
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "I do not have chest pain.",
+            "A runny nose and a sore throat for two days.",
+            "My knee aches after running.",
+        ],
+    )
+    def test_plain_or_negated_text_raises_nothing(self, layer: SemanticTriage, text: str) -> None:
+        assert layer.flags(text) == []
