@@ -17,6 +17,9 @@ from tests import db_setup
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("MEDCONSULT_ENV", "testing")
+# Staff MFA is on by default outside development; the suite's doctors and admins sign in with
+# a password only, and tests/accounts/test_mfa.py turns the requirement on where it tests it.
+os.environ.setdefault("MEDCONSULT_REQUIRE_STAFF_MFA", "false")
 # TestClient runs the app's lifespan for every test: no background worker there. The live
 # server (browser tests) and the worker tests start one explicitly.
 os.environ.setdefault("MEDCONSULT_RUN_WORKER_IN_SERVE", "false")

@@ -29,8 +29,8 @@ class Settings(BaseSettings):
     login_max_failures: int = 10
     login_max_failures_per_client: int = 50  # a clinic behind one NAT address shares this
     login_failure_window_minutes: int = 15
-    # Doctors and admins must enrol a second factor (TOTP) before using the app. Unset: true in
-    # production, false in development and testing (see ``staff_mfa_required``).
+    # Doctors and admins must enrol a second factor (TOTP) before using the app. Unset: true
+    # everywhere but local development (see ``staff_mfa_required``).
     require_staff_mfa: bool | None = None
 
     # Notifications: e-mails say only that something changed, with a link to sign in.
@@ -108,7 +108,7 @@ class Settings(BaseSettings):
     def staff_mfa_required(self) -> bool:
         if self.require_staff_mfa is not None:
             return self.require_staff_mfa
-        return self.env == "production"
+        return self.env != "development"
 
     @property
     def smtp_configured(self) -> bool:

@@ -58,16 +58,18 @@ def staff_mfa_required(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("MEDCONSULT_REQUIRE_STAFF_MFA", "true")
     get_settings.cache_clear()
     yield
-    monkeypatch.delenv("MEDCONSULT_REQUIRE_STAFF_MFA")
+    monkeypatch.undo()
     get_settings.cache_clear()
 
 
 class TestSetting:
-    def test_default_true_only_in_production(self) -> None:
+    def test_default_true_outside_development(self, monkeypatch: pytest.MonkeyPatch) -> None:
         from medconsult.config import Settings
 
+        monkeypatch.delenv("MEDCONSULT_REQUIRE_STAFF_MFA", raising=False)
+
         assert Settings(env="development").staff_mfa_required is False
-        assert Settings(env="testing").staff_mfa_required is False
+        assert Settings(env="testing").staff_mfa_required is True
         assert (
             Settings(env="production", secret_key="x" * 40).staff_mfa_required  # type: ignore[arg-type]
             is True
