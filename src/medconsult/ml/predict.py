@@ -372,18 +372,27 @@ class Classifier:
                     pooled_rows[index] = pooled[row].float().cpu().numpy()
         return result, _stack(pooled_rows)
 
-    def ood_scores(self, texts: Sequence[str]) -> np.ndarray:
-        """The OOD score of each text (higher: less like the training data); needs a check."""
-        if self.ood is None:
-            raise ModelError(f"model {self.version} has no out-of-distribution statistics")
+    def logits_and_ood_scores(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Uncalibrated logits and OOD scores (higher: less like the training data; None when
+        the model has no OOD statistics) per text, from one forward; texts are checked first."""
         for text in texts:
             self.check_text(text)
         windows = self.encode(texts)
-        logits, pooled = self.window_outputs(windows)
-        return self.ood.scores(
-            self.aggregate(windows, pooled, len(texts)),
-            self.aggregate(windows, logits, len(texts)),
-        )
+        window_logits, window_pooled = self.window_outputs(windows)
+        logits = self.aggregate(windows, window_logits, len(texts))
+        if self.ood is None:
+            return logits, None
+        return logits, self.ood.scores(self.aggregate(windows, window_pooled, len(texts)), logits)
+
+    def abstain_reasons(self, top_probability: float, ood_score: float | None) -> tuple[str, ...]:
+        """Why a suggestion abstains: ``low_confidence`` below the probability threshold,
+        ``out_of_distribution`` above the OOD threshold; () when it does not."""
+        reasons = []
+        if top_probability < self.threshold:
+            reasons.append(LOW_CONFIDENCE)
+        if ood_score is not None and self.ood is not None and ood_score > self.ood.threshold:
+            reasons.append(OUT_OF_DISTRIBUTION)
+        return tuple(reasons)
 
     def _single_pass_evidence(self, windows: Sequence[Window]) -> bool:
         """Whether classification and evidence can share one differentiable forward: the
@@ -555,14 +564,9 @@ class Classifier:
                     text, [windows[i] for i in own], [token_scores[i] for i in own]
                 )
             flags = tuple(find_red_flags(text))
-            reasons: list[str] = []
-            if row.max() < self.threshold:
-                reasons.append(LOW_CONFIDENCE)
-            ood_score: float | None = None
-            if ood_scores is not None and self.ood is not None:
-                ood_score = round(float(ood_scores[text_index]), 6)
-                if ood_scores[text_index] > self.ood.threshold:
-                    reasons.append(OUT_OF_DISTRIBUTION)
+            ood_score = None if ood_scores is None else float(ood_scores[text_index])
+            reasons = self.abstain_reasons(float(row.max()), ood_score)
+            ood_score = None if ood_score is None else round(ood_score, 6)
             suggestions.append(
                 Suggestion(
                     ranked=ranked,
@@ -573,7 +577,7 @@ class Classifier:
                     windowed=len(own) > 1,
                     n_windows=len(own),
                     model_version=self.version,
-                    abstain_reasons=tuple(reasons),
+                    abstain_reasons=reasons,
                     ood_score=ood_score,
                 )
             )

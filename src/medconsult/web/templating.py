@@ -39,6 +39,15 @@ templates.env.filters["dt"] = _format_dt
 templates.env.globals["settings"] = get_settings
 
 
+def _abstain_reasons(suggestion: Any) -> tuple[str, ...]:
+    from medconsult.diagnosis.service import abstain_reason_labels
+
+    return abstain_reason_labels(suggestion)
+
+
+templates.env.globals["abstain_reasons"] = _abstain_reasons
+
+
 def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
