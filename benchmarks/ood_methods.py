@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,14 @@ def main() -> None:
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=Path("data/ood/dev.csv"))
     parser.add_argument("--format", choices=["text", "json"], default="text")
+    parser.add_argument(
+        "--write",
+        type=Path,
+        default=None,
+        help="also write a copy of the artifact with the default method's check fitted as "
+        "`medconsult train` fits it (for `medconsult evaluate-ood` on an artifact trained "
+        "before the check existed)",
+    )
     args = parser.parse_args()
 
     classifier = Classifier.load(args.model, device="cpu", precision="fp32", max_text_chars=10**9)
@@ -76,6 +85,25 @@ def main() -> None:
     val_probs = softmax(val_logits, classifier.temperature)
     low_val = val_probs.max(axis=1) < classifier.threshold
     low_out = softmax(out_logits, classifier.temperature).max(axis=1) < classifier.threshold
+
+    if args.write is not None:
+        check = fit_ood_check(
+            train_features=train_pooled,
+            train_targets=train_targets,
+            val_features=val_pooled,
+            val_logits=val_logits,
+            val_low_confidence=low_val,
+            temperature=classifier.temperature,
+        )
+        staging = args.write.parent / f".{args.write.name}.partial"
+        shutil.copytree(args.model, staging)
+        for path in staging.iterdir():
+            path.chmod(0o644)
+        check.save(staging)
+        for path in staging.iterdir():
+            path.chmod(0o444)
+        staging.rename(args.write)
+        print(f"wrote {args.write} ({check.method}, threshold {check.threshold:.4f})")
 
     results: list[dict[str, Any]] = []
     for method, k in CANDIDATES:
@@ -136,7 +164,8 @@ def main() -> None:
         print(json.dumps({"model": str(args.model), "out": str(args.out), "results": results}))
         return
     print(
-        f"model {args.model.name}; out-of-scope set {args.out} (n={len(out)}, written {int(written.sum())}); val n={len(val)}"
+        f"model {args.model.name}; out-of-scope set {args.out} (n={len(out)}, "
+        f"written {int(written.sum())}); val n={len(val)}"
     )
     for row in results:
 
@@ -147,7 +176,8 @@ def main() -> None:
         print(
             f"{name:<28} AUROC {fmt(row['auroc'])}  val abstain {fmt(row['val_abstention'])} "
             f"(out-of-fold {fmt(row['val_abstention_out_of_fold'])})  "
-            f"out abstain {fmt(row['out_abstention'])} (written {fmt(row['out_abstention_written'])})"
+            f"out abstain {fmt(row['out_abstention'])} "
+            f"(written {fmt(row['out_abstention_written'])})"
         )
 
 

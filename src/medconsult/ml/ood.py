@@ -1,19 +1,19 @@
 """Out-of-distribution check: is a case unlike every case the model was trained on? (torch-free)
 
 A softmax over 24 labels is rarely unsure, whatever the text: a cataract operation note can get
-"migraine" at 0.99. So beside the probability threshold, each suggestion gets an OOD score from
-the fine-tuned encoder's pooled output (``[CLS]`` through the pooler, mean over a long text's
-windows, the vector the classification head reads):
+"migraine" at 0.99. So beside the probability threshold, each suggestion gets an OOD score:
 
-- ``knn`` (the default, chosen by measurement, see README): 1 - cosine similarity to the k-th
-  nearest training case (Sun et al., "Out-of-distribution detection with deep nearest
-  neighbors", ICML 2022). The artifact stores the L2-normalised pooled vectors of the training
-  split.
-- ``mahalanobis``: the smallest Mahalanobis distance to a class mean under one shared,
-  shrunk covariance (Lee et al., NeurIPS 2018); the artifact stores the class means and the
-  precision matrix.
-- ``energy``: the negative free energy ``-T * logsumexp(logits / T)`` (Liu et al., NeurIPS 2020);
-  no statistics needed.
+- ``energy`` (the default, chosen by measurement: ``benchmarks/ood_methods.py`` on the development
+  part of data/ood/, see README "Out of scope"): the negative free energy
+  ``-T * logsumexp(logits / T)`` with the calibration temperature (Liu et al., NeurIPS 2020).
+  Unlike the top probability it also falls when every logit is low, not only when two compete.
+- ``knn``: 1 - cosine similarity to the k-th nearest training case in the fine-tuned encoder's
+  pooled output (``[CLS]`` through the pooler, mean over a long text's windows: the vector the
+  head reads; Sun et al., ICML 2022). The artifact stores the L2-normalised pooled vectors of the
+  training split.
+- ``mahalanobis``: the smallest Mahalanobis distance to a class mean of the pooled output under
+  one shared, shrunk covariance (Lee et al., NeurIPS 2018); the artifact stores the class means
+  and the precision matrix.
 
 A higher score is more unusual. The threshold is fitted on the validation split (cases the model
 never trained on) so that the share of validation cases that abstain, for either reason (low
@@ -43,7 +43,7 @@ OodMethod = Literal["knn", "mahalanobis", "energy"]
 OOD_METHODS: tuple[OodMethod, ...] = ("knn", "mahalanobis", "energy")
 
 # --- defaults (chosen on the development split of data/ood/, see README "Out of scope") --------
-DEFAULT_OOD_METHOD: OodMethod = "knn"
+DEFAULT_OOD_METHOD: OodMethod = "energy"
 DEFAULT_OOD_K = 5  # the k-th nearest training case
 DEFAULT_TARGET_ABSTENTION = 0.05  # in-scope (validation) abstention, both reasons together
 MAHALANOBIS_SHRINKAGE = 0.1  # covariance -> (1 - s) * covariance + s * mean variance * I
