@@ -241,7 +241,8 @@ def test_packed_engine_and_model_forward_give_the_same_ood_scores(tiny_artifact:
     texts = ["I sneeze and my nose runs", "Pimples and blackheads all over my face."]
     packed = Classifier.load(tiny_artifact, device="cpu", precision="fp32", packed=True)
     plain = Classifier.load(tiny_artifact, device="cpu", precision="fp32", packed=False)
-    assert packed.engine is not None and plain.engine is None
+    assert packed.engine is not None
+    assert plain.engine is None
     windows = packed.encode(texts)
     _, packed_pooled = packed.window_outputs(windows)
     _, plain_pooled = plain.window_outputs(windows)
@@ -296,7 +297,8 @@ def test_evaluate_ood_prints_one_json_line(
     assert len(lines) == 1
     report = json.loads(lines[0])
     assert report["ood_available"] is True
-    assert report["in"]["n"] == 3 and report["in"]["split"] == "all"
+    assert report["in"]["n"] == 3
+    assert report["in"]["split"] == "all"
     assert report["out"]["n"] == 2
     for part in ("in", "out"):
         rates = report[part]

@@ -137,7 +137,7 @@ def evaluate_ood(
         "precision": classifier.precision,
         "ood_available": ood is not None,
         "ood_method": ood.method if ood is not None else None,
-        "ood_k": ood.statistics.k if ood is not None else None,
+        "ood_k": ood.statistics.k if ood is not None and ood.method == "knn" else None,
         "ood_threshold": (
             ood.threshold if ood is not None and np.isfinite(ood.threshold) else None
         ),
@@ -172,7 +172,9 @@ def _num(value: float | None) -> str:
 def format_report(report: dict[str, Any]) -> str:
     in_r, out_r = report["in"], report["out"]
     check = (
-        f"OOD check: {report['ood_method']} (k={report['ood_k']}), threshold "
+        f"OOD check: {report['ood_method']}"
+        + (f" (k={report['ood_k']})" if report["ood_k"] else "")
+        + ", threshold "
         f"{_num(report['ood_threshold'])}"
         if report["ood_available"]
         else "OOD check: unavailable (the artifact has no OOD statistics)"
