@@ -85,7 +85,9 @@ class TestConsultationJourney:
         patient.wait_for_url(re.compile(r"/consultations/[0-9a-f-]{36}$"))
         consultation_url = patient.url
         patient.get_by_text("Seek emergency care now.").wait_for(timeout=90_000)
-        assert patient.locator("ol.suggestions li").count() == 3
+        # The tiny test model may abstain; then the patient is told so and sees no diagnosis.
+        abstained = patient.locator("#ai-abstained").count() == 1
+        assert patient.locator("ol.suggestions li").count() == (0 if abstained else 3)
         assert patient.get_by_text("have not yet been reviewed by a doctor").is_visible()
 
         # The doctor finds it first in the queue, with the evidence highlighted, and signs off.
