@@ -8,7 +8,11 @@ Used by the web app's worker (through ``DynamicBatcher`` or directly); imports n
   and the window logits are averaged (the same policy as training and evaluation), never
   truncated; the suggestion says ``windowed`` and ``n_windows``.
 - Probabilities are temperature-scaled with the artifact's ``calibration.json``; below its
-  threshold the suggestion is marked ``abstained`` (still ranked, still triaged).
+  threshold the suggestion is marked ``abstained`` (still ranked, still triaged), reason
+  ``low_confidence``. Beside it the out-of-distribution check of ``ood.json`` (``ood.py``) scores
+  the same forward (logits, and the pooled vectors the head reads); above its threshold the
+  suggestion abstains with reason ``out_of_distribution``. Artifacts without ``ood.json`` load
+  with the check unavailable (``ood_score`` None, a warning in the log).
 - Evidence is gradient x input on the word embeddings for the top label, per token, mapped to
   the original text through the tokenizer's offsets, summed per word, maxed over windows.
 - Red flags (``triage.py``) raise urgency to emergency whatever the model says.
