@@ -61,7 +61,9 @@ def _ood_note(ood: dict[str, Any] | None) -> str:
     threshold = ood.get("threshold")
     out_of_fold = ood.get("validation_abstention_out_of_fold")
     return (
-        f"Method `{ood.get('method')}` (k = {ood.get('k')}): {ood.get('score')}, on the "
+        f"Method `{ood.get('method')}`"
+        + (f" (k = {ood.get('k')})" if ood.get("k") else "")
+        + f": {ood.get('score')}, on the "
         f"{ood.get('feature')}. Reference: {ood.get('n_reference')} training cases. A case "
         "scoring above the threshold "
         + (f"{float(threshold):.4f}" if threshold is not None else "(none)")

@@ -217,11 +217,15 @@ class OodCheck:
         return {
             "schema_version": SCHEMA_VERSION,
             "method": self.statistics.method,
-            "k": self.statistics.k,
+            "k": self.statistics.k if self.statistics.method == "knn" else None,
             "temperature": self.statistics.temperature,
             # null: never out of distribution (the probability threshold alone used the budget)
             "threshold": self.threshold if np.isfinite(self.threshold) else None,
-            "feature": FEATURE_DESCRIPTION,
+            "feature": (
+                "classifier's logits, mean over a text's windows"
+                if self.statistics.method == "energy"
+                else FEATURE_DESCRIPTION
+            ),
             "score": {
                 "knn": "1 - cosine similarity to the k-th nearest training case",
                 "mahalanobis": "smallest Mahalanobis distance to a class mean (shared, "
@@ -267,7 +271,7 @@ class OodCheck:
             raise ArtifactError(f"artifact {folder}: kNN OOD check without reference vectors")
         statistics = OodStatistics(
             method=method,
-            k=int(document.get("k", DEFAULT_OOD_K)),
+            k=int(document.get("k") or DEFAULT_OOD_K),
             reference=reference,
             class_means=class_means,
             precision=precision,
