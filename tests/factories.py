@@ -120,6 +120,8 @@ def create_suggestion(
     red_flags: list[dict[str, object]] | None = None,
     urgency: str = "routine",
     abstained: bool = False,
+    abstain_reasons: list[str] | None = None,
+    ood_score: float | None = 0.1,
     model_version: str = "test-model-2026-01-01",
 ) -> AISuggestion:
     """A current AI suggestion; like the pipeline, it copies its urgency onto the consultation."""
@@ -146,6 +148,8 @@ def create_suggestion(
         top1_probability=float(ranked[0]["probability"]) if ranked else None,  # type: ignore[arg-type]
         urgency=urgency,
         abstained=abstained,
+        abstain_reasons=abstain_reasons or [],
+        ood_score=ood_score,
         evidence=evidence,
         red_flags=red_flags or [],
         analysed_text=analysed_text,

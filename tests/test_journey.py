@@ -85,8 +85,11 @@ class TestConsultationJourney:
         patient.wait_for_url(re.compile(r"/consultations/[0-9a-f-]{36}$"))
         consultation_url = patient.url
         assert patient.get_by_text("Seek emergency care now: call").is_visible()
-        patient.locator("ol.suggestions li").first.wait_for(timeout=90_000)
-        assert patient.locator("ol.suggestions li").count() == 3
+        # The analysis then arrives; the tiny test model may abstain, and then the patient is
+        # told so and sees no diagnosis.
+        patient.locator("ol.suggestions li, #ai-abstained").first.wait_for(timeout=90_000)
+        abstained = patient.locator("#ai-abstained").count() == 1
+        assert patient.locator("ol.suggestions li").count() == (0 if abstained else 3)
         assert patient.get_by_text("have not yet been reviewed by a doctor").is_visible()
 
         # The doctor finds it first in the queue, with the evidence highlighted, and signs off.

@@ -67,12 +67,17 @@ class TestPatientConsultationJourney:
         assert page.get_by_text("Chest pain that could be a heart attack").is_visible()
         page.locator("ol.suggestions li").first.wait_for(timeout=90_000)
         assert page.get_by_role("heading", name="Preliminary AI suggestions").is_visible()
-        assert page.locator("ol.suggestions li").count() == 3
-        assert page.locator("ol.suggestions .band").first.inner_text() in {
-            "Most likely",
-            "Possible",
-            "Less likely",
-        }
+        # The tiny test model may abstain; then the patient is told so and sees no diagnosis.
+        if page.locator("#ai-abstained").count():
+            assert page.get_by_text("The AI could not suggest a diagnosis for this").is_visible()
+            assert page.locator("ol.suggestions li").count() == 0
+        else:
+            assert page.locator("ol.suggestions li").count() == 3
+            assert page.locator("ol.suggestions .band").first.inner_text() in {
+                "Most likely",
+                "Possible",
+                "Less likely",
+            }
         assert page.get_by_text("have not yet been reviewed by a doctor").is_visible()
         page.goto("/consultations")
         assert page.get_by_role("link", name="Chest pain").is_visible()

@@ -201,6 +201,41 @@ class TestConsultationPage:
         assert "0.62" not in page.text
         assert "A doctor will review your consultation" in page.text
 
+    @pytest.mark.parametrize("reason", ["out_of_distribution", "low_confidence"])
+    def test_abstained_case_names_no_diagnosis(
+        self, client: TestClient, session: Session, reason: str
+    ) -> None:
+        patient = factories.create_patient(session)
+        consultation = factories.create_consultation(session, patient=patient)
+        factories.create_suggestion(
+            session, consultation=consultation, abstained=True, abstain_reasons=[reason]
+        )
+        factories.login(client, session, patient)
+
+        page = client.get(f"/consultations/{consultation.id}")
+        api = client.get(f"/api/v1/consultations/{consultation.id}")
+
+        assert (
+            "The AI could not suggest a diagnosis for this; a doctor will review it." in page.text
+        )
+        assert "Pneumonia" not in page.text
+        assert "Unlike the training data" not in page.text  # the reason is for the doctor
+        assert api.json()["suggestion"]["abstained"] is True
+        assert api.json()["suggestion"]["items"] == []
+
+    def test_answered_case_shows_suggestions_without_the_abstention_note(
+        self, client: TestClient, session: Session
+    ) -> None:
+        patient = factories.create_patient(session)
+        consultation = factories.create_consultation(session, patient=patient)
+        factories.create_suggestion(session, consultation=consultation)
+        factories.login(client, session, patient)
+
+        page = client.get(f"/consultations/{consultation.id}")
+
+        assert "Pneumonia" in page.text
+        assert "could not suggest a diagnosis" not in page.text
+
     def test_waiting_for_model_says_awaiting_analysis(
         self, client: TestClient, session: Session
     ) -> None:

@@ -151,3 +151,57 @@ class TestPatientView:
         ]
         assert [i.band_label for i in view.items] == ["Most likely", "Possible", "Less likely"]
         assert view.red_flag_reasons == ("Chest pain",)
+
+
+class TestAbstainedSuggestion:
+    def _store(self, session: Session, **changes: object) -> AISuggestion:
+        import dataclasses
+
+        return service.store_suggestion(
+            session,
+            consultation=_consultation(session),
+            suggestion=dataclasses.replace(suggestion(), **changes),  # type: ignore[arg-type]
+            analysed_text="x",
+        )
+
+    def test_reasons_and_ood_score_are_stored(self, session: Session) -> None:
+        stored = self._store(
+            session,
+            abstained=True,
+            abstain_reasons=("low_confidence", "out_of_distribution"),
+            ood_score=-3.25,
+        )
+        session.expire(stored)
+
+        assert stored.abstained
+        assert stored.abstain_reasons == ["low_confidence", "out_of_distribution"]
+        assert stored.ood_score == -3.25
+        assert service.abstain_reason_labels(stored) == (
+            service.ABSTAIN_REASON_LABELS["low_confidence"],
+            service.ABSTAIN_REASON_LABELS["out_of_distribution"],
+        )
+
+    def test_the_patient_sees_no_diagnosis(self, session: Session) -> None:
+        stored = self._store(session, abstained=True, abstain_reasons=("out_of_distribution",))
+
+        view = service.patient_view(stored)
+
+        assert view.abstained
+        assert view.items == ()
+        assert len(stored.ranked) == 4  # the doctor keeps the ranked list
+
+    def test_an_answered_suggestion_has_no_reasons(self, session: Session) -> None:
+        stored = self._store(session, ood_score=-9.0)
+
+        assert stored.abstain_reasons == []
+        assert service.abstain_reason_labels(stored) == ()
+        assert len(service.patient_view(stored).items) == 3
+
+    def test_older_abstained_rows_without_reasons_read_as_low_confidence(
+        self, session: Session
+    ) -> None:
+        stored = self._store(session, abstained=True)
+
+        assert service.abstain_reason_labels(stored) == (
+            service.ABSTAIN_REASON_LABELS["low_confidence"],
+        )

@@ -21,6 +21,11 @@ def test_register_adds_subcommands_with_handlers() -> None:
     assert args.format == "json"
     assert args.int8
     assert args.bf16
+    args = parser.parse_args(
+        ["evaluate-ood", "--model", "m", "--in", "a.csv", "--out", "b.csv", "--format", "json"]
+    )
+    assert callable(args.func)
+    assert (str(args.in_data), str(args.out_data), args.precision) == ("a.csv", "b.csv", "fp32")
     args = parser.parse_args(["predict", "--model", "m", "I have a cough"])
     assert callable(args.func)
     assert args.precision == "auto"

@@ -218,6 +218,46 @@ class TestCasePage:
         assert 'class="banner emergency"' in response.text
         assert "you make the diagnosis" in response.text
 
+    def test_abstained_unlike_training_data_shows_the_reason_and_the_ranking(
+        self, client: TestClient, session: Session
+    ) -> None:
+        login(client, session, create_doctor(session))
+        consultation = create_consultation(session, patient=create_patient(session))
+        create_suggestion(
+            session,
+            consultation=consultation,
+            abstained=True,
+            abstain_reasons=["out_of_distribution"],
+            ood_score=0.61,
+        )
+
+        response = client.get(f"/doctor/consultations/{consultation.id}")
+
+        assert "Unlike the training data" in response.text
+        assert "Low confidence" not in response.text
+        assert "Pneumonia" in response.text  # the ranking stays
+        assert "0.620" in response.text
+        assert "no check for cases unlike its training data" not in response.text
+
+    def test_abstained_low_confidence_and_no_ood_check_are_stated(
+        self, client: TestClient, session: Session
+    ) -> None:
+        login(client, session, create_doctor(session))
+        consultation = create_consultation(session, patient=create_patient(session))
+        create_suggestion(
+            session,
+            consultation=consultation,
+            abstained=True,
+            abstain_reasons=["low_confidence"],
+            ood_score=None,
+        )
+
+        response = client.get(f"/doctor/consultations/{consultation.id}")
+
+        assert "Low confidence" in response.text
+        assert "Unlike the training data" not in response.text
+        assert "no check for cases unlike its training data" in response.text
+
     def test_failed_analysis_is_stated(self, client: TestClient, session: Session) -> None:
         login(client, session, create_doctor(session))
         consultation = create_consultation(

@@ -36,6 +36,12 @@ class AISuggestion(UUIDPk, Timestamped, Base):
     top1_probability: Mapped[float | None] = mapped_column(Float)
     urgency: Mapped[str] = mapped_column(String(20))
     abstained: Mapped[bool] = mapped_column(Boolean)
+    # Why it abstained: "low_confidence" and/or "out_of_distribution" (medconsult.ml.ood).
+    abstain_reasons: Mapped[list[str]] = mapped_column(
+        JSONB, default=list, server_default=text("'[]'::jsonb")
+    )
+    # The model's out-of-distribution score; None where the model had no OOD check.
+    ood_score: Mapped[float | None] = mapped_column(Float)
     # [{"start", "end", "text", "score"}] over the analysed text.
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     red_flags: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)

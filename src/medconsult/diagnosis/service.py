@@ -111,6 +111,8 @@ def store_suggestion(
         top1_probability=top.probability if top else None,
         urgency=suggestion.urgency,
         abstained=suggestion.abstained,
+        abstain_reasons=list(suggestion.abstain_reasons),
+        ood_score=suggestion.ood_score,
         evidence=evidence_outside_titles(
             [span.to_dict() for span in suggestion.evidence], analysed_text
         ),
@@ -148,6 +150,24 @@ def confidence_band(probability: float, *, rank: int, abstained: bool = False) -
     return "less_likely"
 
 
+# Why the model abstained, in the doctor's words (keys: medconsult.ml.ood).
+ABSTAIN_REASON_LABELS = {
+    "low_confidence": "Low confidence: no suggestion reached the model's probability threshold.",
+    "out_of_distribution": (
+        "Unlike the training data: this text is far from every case the model was trained on, "
+        "so the ranking below may mean nothing."
+    ),
+}
+
+
+def abstain_reason_labels(suggestion: AISuggestion) -> tuple[str, ...]:
+    """The doctor's explanation of each reason the suggestion abstained, translated."""
+    reasons = list(suggestion.abstain_reasons or [])
+    if suggestion.abstained and not reasons:  # stored before reasons were recorded
+        reasons = ["low_confidence"]
+    return tuple(_(ABSTAIN_REASON_LABELS[r]) for r in reasons if r in ABSTAIN_REASON_LABELS)
+
+
 BAND_LABELS = {
     "most_likely": "Most likely",
     "possible": "Possible",
@@ -174,18 +194,28 @@ class PatientSuggestionView:
 
 
 def patient_view(suggestion: AISuggestion) -> PatientSuggestionView:
-    """Reduce a stored suggestion to the patient's view (top 3, bands, urgency, red flags)."""
-    items = tuple(
-        PatientSuggestionItem(
-            display_name=str(row.get("display_name") or row.get("label") or ""),
-            band=(
-                band := confidence_band(
-                    float(row.get("probability", 0.0)), rank=rank, abstained=suggestion.abstained
-                )
-            ),
-            band_label=_(BAND_LABELS[band]),
+    """Reduce a stored suggestion to the patient's view (top 3, bands, urgency, red flags).
+
+    When the model abstained, for either reason, the patient sees no diagnoses at all: the page
+    says that the AI could not suggest one and that a doctor will review it (the ranked list stays
+    for the doctor)."""
+    items = (
+        ()
+        if suggestion.abstained
+        else tuple(
+            PatientSuggestionItem(
+                display_name=str(row.get("display_name") or row.get("label") or ""),
+                band=(
+                    band := confidence_band(
+                        float(row.get("probability", 0.0)),
+                        rank=rank,
+                        abstained=suggestion.abstained,
+                    )
+                ),
+                band_label=_(BAND_LABELS[band]),
+            )
+            for rank, row in enumerate(suggestion.ranked[:PATIENT_TOP_K])
         )
-        for rank, row in enumerate(suggestion.ranked[:PATIENT_TOP_K])
     )
     reasons = tuple(
         dict.fromkeys(str(flag.get("reason", "")) for flag in suggestion.red_flags if flag)

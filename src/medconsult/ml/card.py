@@ -52,12 +52,42 @@ def _precision_note(metrics: dict[str, Any]) -> str:
     )
 
 
+def _ood_note(ood: dict[str, Any] | None) -> str:
+    if not ood:
+        return (
+            "None: this artifact has no out-of-distribution statistics; suggestions abstain on "
+            "low confidence only."
+        )
+    threshold = ood.get("threshold")
+    out_of_fold = ood.get("validation_abstention_out_of_fold")
+    return (
+        f"Method `{ood.get('method')}`"
+        + (f" (k = {ood.get('k')})" if ood.get("k") else "")
+        + f": {ood.get('score')}, on the "
+        f"{ood.get('feature')}. Reference: {ood.get('n_reference')} training cases. A case "
+        "scoring above the threshold "
+        + (f"{float(threshold):.4f}" if threshold is not None else "(none)")
+        + " abstains as unlike the training data. The threshold was chosen on the "
+        f"{ood.get('n_validation')} validation cases so that at most "
+        f"{100 * float(ood.get('target_abstention', 0)):.0f} % of them abstain for either reason: "
+        f"{100 * float(ood.get('validation_abstention', 0)):.1f} % abstain there"
+        + (
+            f" ({100 * float(out_of_fold):.1f} % with thresholds fitted on the other folds, "
+            "5-fold)."
+            if out_of_fold is not None
+            else "."
+        )
+        + " Abstention on out-of-scope texts: `medconsult evaluate-ood`."
+    )
+
+
 def render_model_card(
     *,
     version: str,
     training_args: dict[str, Any],
     metrics: dict[str, Any],
     calibration: dict[str, Any],
+    ood: dict[str, Any] | None = None,
 ) -> str:
     validation = metrics.get("validation", {})
     labels = all_labels()
@@ -159,6 +189,10 @@ Abstention threshold {calibration.get("threshold"):.4f}: {calibration.get("thres
 Below it the suggestion is still shown but marked as abstained (the model is unsure). The
 temperature and threshold were fitted on the same validation rows they are reported on, so the
 ECE and abstention figures above are optimistic.
+
+## Out-of-distribution check
+
+{_ood_note(ood)}
 
 ## Limitations
 

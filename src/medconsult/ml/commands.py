@@ -1,4 +1,4 @@
-"""``medconsult train | evaluate | predict``: subcommands for the project's CLI.
+"""``medconsult train | evaluate | evaluate-ood | predict``: subcommands for the project's CLI.
 
 ``cli.py`` calls ``register(subparsers)``; each subcommand sets ``func(args) -> int``. Nothing
 here imports torch at import time: the heavy modules are imported inside the handlers, so the
@@ -25,6 +25,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     return exit_status(lambda: evaluate.run(args))
 
 
+def _evaluate_ood(args: argparse.Namespace) -> int:
+    from medconsult.ml import evaluate_ood
+
+    return exit_status(lambda: evaluate_ood.run(args))
+
+
 def _predict(args: argparse.Namespace) -> int:
     from medconsult.ml import predict
 
@@ -44,6 +50,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     options.add_evaluate_arguments(evaluate)
     evaluate.set_defaults(func=_evaluate)
+
+    evaluate_ood = subparsers.add_parser(
+        "evaluate-ood",
+        help="abstention on in-scope and out-of-scope texts, AUROC of the OOD score",
+    )
+    options.add_evaluate_ood_arguments(evaluate_ood)
+    evaluate_ood.set_defaults(func=_evaluate_ood)
 
     predict = subparsers.add_parser("predict", help="suggest diagnoses for patient text")
     options.add_predict_arguments(predict)

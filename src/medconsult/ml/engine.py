@@ -269,11 +269,22 @@ class PackedBertClassifier:
 
     def logits(self, windows: Sequence[Sequence[int]]) -> torch.Tensor:
         """``[len(windows), labels]`` logits; ``windows`` are token ids, each starting [CLS]."""
+        return self.logits_and_pooled(windows)[0]
+
+    def logits_and_pooled(
+        self, windows: Sequence[Sequence[int]]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and the pooled vectors the classifier reads (``[len(windows), hidden]``,
+        fp32), both in window order, from one forward."""
         order, lengths, ids, positions = self._pack(windows)
-        logits = self.encode(self.embed(ids, positions), self._groups(lengths))
+        pooled = self.pool(self.embed(ids, positions), self._groups(lengths))
+        logits = self.classify(pooled)
+        index = torch.tensor(order, device=self.device)
         result = torch.empty_like(logits)
-        result[torch.tensor(order, device=self.device)] = logits
-        return result
+        result[index] = logits
+        pooled_result = torch.empty_like(pooled)
+        pooled_result[index] = pooled
+        return result, pooled_result
 
     def token_attributions(
         self, windows: Sequence[Sequence[int]], targets: Sequence[int]
@@ -289,13 +300,24 @@ class PackedBertClassifier:
         """One differentiable forward: the windows' logits (detached, window order) and a
         function of per-window targets giving ``token_attributions`` from that same forward,
         so choosing the targets from the logits costs no second forward. Float engine only."""
+        logits_out, _, attribute = self.forward_for_attribution(windows)
+        return logits_out, attribute
+
+    def forward_for_attribution(
+        self, windows: Sequence[Sequence[int]]
+    ) -> tuple[torch.Tensor, torch.Tensor, Callable[[Sequence[int]], list[torch.Tensor]]]:
+        """``logits_for_attribution`` plus the pooled vectors (detached, window order)."""
         order, lengths, ids, positions = self._pack(windows)
         with torch.enable_grad():
             words = F.embedding(ids, self.word_embeddings).detach().requires_grad_(True)
-            logits = self.encode(self.embed(ids, positions, words), self._groups(lengths))
+            pooled = self.pool(self.embed(ids, positions, words), self._groups(lengths))
+            logits = self.classify(pooled)
         result = torch.empty_like(logits, requires_grad=False)
+        pooled_result = torch.empty(pooled.shape, dtype=pooled.dtype, device=self.device)
         with torch.no_grad():
-            result[torch.tensor(order, device=self.device)] = logits
+            index = torch.tensor(order, device=self.device)
+            result[index] = logits
+            pooled_result[index] = pooled.float()
 
         def attribute(targets: Sequence[int]) -> list[torch.Tensor]:
             target = torch.tensor([targets[i] for i in order], device=self.device)
@@ -309,7 +331,7 @@ class PackedBertClassifier:
                 scores[index] = part
             return scores
 
-        return result, attribute
+        return result, pooled_result, attribute
 
     def embed(
         self, ids: torch.Tensor, positions: torch.Tensor, words: torch.Tensor | None = None
@@ -324,6 +346,14 @@ class PackedBertClassifier:
 
     def encode(self, hidden: torch.Tensor, groups: Sequence[_Group]) -> torch.Tensor:
         """Encoder, pooler and classifier on packed embeddings; logits in packed order."""
+        return self.classify(self.pool(hidden, groups))
+
+    def classify(self, pooled: torch.Tensor) -> torch.Tensor:
+        """The classification head on pooled vectors; fp32 logits."""
+        return self.classifier(pooled).float()
+
+    def pool(self, hidden: torch.Tensor, groups: Sequence[_Group]) -> torch.Tensor:
+        """Encoder and pooler on packed embeddings: one pooled vector per window, packed order."""
         for layer in self.layers[:-1]:
             qkv = layer.qkv(hidden)
             attended = qkv.new_empty((qkv.shape[0], self.hidden))
@@ -352,5 +382,4 @@ class PackedBertClassifier:
         cls_hidden = layer.attention_norm(layer.attention_out(attended) + cls_hidden)
         inner = F.gelu(layer.intermediate(cls_hidden))
         cls_hidden = layer.output_norm(layer.output(inner) + cls_hidden)
-        pooled = torch.tanh(self.pooler(cls_hidden))
-        return self.classifier(pooled).float()
+        return torch.tanh(self.pooler(cls_hidden))

@@ -122,6 +122,28 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
 
 
+def add_evaluate_ood_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", type=Path, default=None, help="artifact dir (default: active)")
+    parser.add_argument(
+        "--in",
+        dest="in_data",
+        type=Path,
+        required=True,
+        help="in-scope labelled CSV (the model's training file: its validation split)",
+    )
+    parser.add_argument(
+        "--out", dest="out_data", type=Path, required=True, help="out-of-scope CSV (label,text)"
+    )
+    parser.add_argument("--format", choices=["text", "json"], default="text")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16", "int8"],
+        default="fp32",
+        help="as for predict; default fp32, the reference (as evaluate)",
+    )
+
+
 def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("text", nargs="+", help="patient text(s) to classify")
     parser.add_argument("--model", type=Path, default=None, help="artifact dir (default: active)")

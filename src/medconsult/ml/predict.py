@@ -8,7 +8,11 @@ Used by the web app's worker (through ``DynamicBatcher`` or directly); imports n
   and the window logits are averaged (the same policy as training and evaluation), never
   truncated; the suggestion says ``windowed`` and ``n_windows``.
 - Probabilities are temperature-scaled with the artifact's ``calibration.json``; below its
-  threshold the suggestion is marked ``abstained`` (still ranked, still triaged).
+  threshold the suggestion is marked ``abstained`` (still ranked, still triaged), reason
+  ``low_confidence``. Beside it the out-of-distribution check of ``ood.json`` (``ood.py``) scores
+  the same forward (logits, and the pooled vectors the head reads); above its threshold the
+  suggestion abstains with reason ``out_of_distribution``. Artifacts without ``ood.json`` load
+  with the check unavailable (``ood_score`` None, a warning in the log).
 - Evidence is gradient x input on the word embeddings for the top label, per token, mapped to
   the original text through the tokenizer's offsets, summed per word, maxed over windows.
 - Red flags (``triage.py``) raise urgency to emergency whatever the model says.
@@ -56,6 +60,7 @@ from medconsult.ml.engine import PackedBertClassifier, supports
 from medconsult.ml.errors import ArtifactError, InputTextError, ModelError, exit_status
 from medconsult.ml.labels import LabelInfo, parse_labels
 from medconsult.ml.metrics import softmax
+from medconsult.ml.ood import LOW_CONFIDENCE, OUT_OF_DISTRIBUTION, OodCheck
 from medconsult.ml.options import (
     DEFAULT_INFERENCE_BATCH_SIZE,
     DEFAULT_TOP_K,
@@ -164,6 +169,7 @@ class Classifier:
         batch_size: int = DEFAULT_INFERENCE_BATCH_SIZE,
         engine: PackedBertClassifier | None = None,
         evidence_engine: PackedBertClassifier | None = None,
+        ood: OodCheck | None = None,
     ) -> None:
         self.model = model  # full precision: evidence (gradients) and the GPU path
         self.fast_model = fast_model  # what classifies: the int8 copy when precision is int8
@@ -181,6 +187,7 @@ class Classifier:
         self.batch_size = batch_size
         self.engine = engine  # packed forward for classification (None: the model's own)
         self.evidence_engine = evidence_engine  # packed float forward for gradients
+        self.ood = ood  # None: an artifact trained before the OOD check existed
         # The Hugging Face forward (GPU, or CPU without the packed engine) reaches bf16/fp16
         # through autocast; the packed engine has its own bf16 weights.
         self.autocast_dtype: torch.dtype | None = {
@@ -257,6 +264,13 @@ class Classifier:
             else:
                 dtype = torch.bfloat16 if resolved == "bf16" else torch.float32
                 engine = evidence_engine = PackedBertClassifier(model, matmul_dtype=dtype)
+        ood = OodCheck.load(directory)
+        if ood is None:
+            logger.warning(
+                "model %s has no out-of-distribution statistics (trained before the check "
+                "existed): suggestions abstain on low confidence only",
+                directory.name,
+            )
         return cls(
             model=model,
             fast_model=fast_model,
@@ -274,6 +288,7 @@ class Classifier:
             batch_size=batch_size,
             engine=engine,
             evidence_engine=evidence_engine,
+            ood=ood,
         )
 
     # --- input ---------------------------------------------------------------------------------
@@ -327,13 +342,23 @@ class Classifier:
 
     def window_logits(self, windows: Sequence[Window]) -> np.ndarray:
         """Raw logits per window, batched by length, under inference mode."""
+        return self.window_outputs(windows)[0]
+
+    def window_outputs(self, windows: Sequence[Window]) -> tuple[np.ndarray, np.ndarray]:
+        """Raw logits and pooled vectors (what the head reads, the OOD check's features) per
+        window, batched by length, under inference mode."""
         result = np.zeros((len(windows), len(self.labels)), dtype=np.float64)
+        pooled_rows: list[np.ndarray | None] = [None] * len(windows)
         if self.engine is not None:
             with torch.inference_mode():
                 for chunk in self._token_budget_batches(windows):
-                    logits = self.engine.logits([windows[i].input_ids for i in chunk])
+                    logits, pooled = self.engine.logits_and_pooled(
+                        [windows[i].input_ids for i in chunk]
+                    )
                     result[chunk] = logits.float().numpy()
-            return result
+                    for row, index in enumerate(chunk):
+                        pooled_rows[index] = pooled[row].float().numpy()
+            return result, _stack(pooled_rows)
         with torch.inference_mode():
             for chunk in self._length_sorted_batches(windows):
                 ids, mask = self._pad([windows[i] for i in chunk])
@@ -342,9 +367,36 @@ class Classifier:
                     dtype=self.autocast_dtype,
                     enabled=self.autocast_dtype is not None,
                 ):
-                    logits = self.fast_model(input_ids=ids, attention_mask=mask).logits
-                result[chunk] = logits.float().cpu().numpy()
-        return result
+                    output = self.fast_model(
+                        input_ids=ids, attention_mask=mask, output_hidden_states=True
+                    )
+                    pooled = pooled_output(self.fast_model, output.hidden_states[-1])
+                result[chunk] = output.logits.float().cpu().numpy()
+                for row, index in enumerate(chunk):
+                    pooled_rows[index] = pooled[row].float().cpu().numpy()
+        return result, _stack(pooled_rows)
+
+    def logits_and_ood_scores(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Uncalibrated logits and OOD scores (higher: less like the training data; None when
+        the model has no OOD statistics) per text, from one forward; texts are checked first."""
+        for text in texts:
+            self.check_text(text)
+        windows = self.encode(texts)
+        window_logits, window_pooled = self.window_outputs(windows)
+        logits = self.aggregate(windows, window_logits, len(texts))
+        if self.ood is None:
+            return logits, None
+        return logits, self.ood.scores(self.aggregate(windows, window_pooled, len(texts)), logits)
+
+    def abstain_reasons(self, top_probability: float, ood_score: float | None) -> tuple[str, ...]:
+        """Why a suggestion abstains: ``low_confidence`` below the probability threshold,
+        ``out_of_distribution`` above the OOD threshold; () when it does not."""
+        reasons = []
+        if top_probability < self.threshold:
+            reasons.append(LOW_CONFIDENCE)
+        if ood_score is not None and self.ood is not None and ood_score > self.ood.threshold:
+            reasons.append(OUT_OF_DISTRIBUTION)
+        return tuple(reasons)
 
     def _single_pass_evidence(self, windows: Sequence[Window]) -> bool:
         """Whether classification and evidence can share one differentiable forward: the
@@ -476,19 +528,23 @@ class Classifier:
         token_scores: list[np.ndarray] | None = None
         if explain and self._single_pass_evidence(windows):
             assert self.engine is not None
-            window_logits, attribute = self.engine.logits_for_attribution(
+            window_logits, window_pooled, attribute = self.engine.forward_for_attribution(
                 [window.input_ids for window in windows]
             )
             logits = self.aggregate(windows, window_logits.double().numpy(), len(texts))
+            pooled = self.aggregate(windows, window_pooled.double().numpy(), len(texts))
             probs = softmax(logits, self.temperature)
             top_ids = [int(row.argmax()) for row in probs]
             scores = attribute([top_ids[window.text_index] for window in windows])
             token_scores = [score.numpy() for score in scores]
         else:
-            logits = self.aggregate(windows, self.window_logits(windows), len(texts))
+            window_logits_np, window_pooled_np = self.window_outputs(windows)
+            logits = self.aggregate(windows, window_logits_np, len(texts))
+            pooled = self.aggregate(windows, window_pooled_np, len(texts))
             probs = softmax(logits, self.temperature)
             top_ids = [int(row.argmax()) for row in probs]
             token_scores = self._token_attributions(windows, top_ids) if explain else None
+        ood_scores = self.ood.scores(pooled, logits) if self.ood is not None else None
 
         by_text: dict[int, list[int]] = defaultdict(list)
         for index, window in enumerate(windows):
@@ -512,19 +568,40 @@ class Classifier:
                     text, [windows[i] for i in own], [token_scores[i] for i in own]
                 )
             flags = tuple(find_red_flags(text))
+            ood_score = None if ood_scores is None else float(ood_scores[text_index])
+            reasons = self.abstain_reasons(float(row.max()), ood_score)
+            ood_score = None if ood_score is None else round(ood_score, 6)
             suggestions.append(
                 Suggestion(
                     ranked=ranked,
                     urgency=triage_urgency(self.labels[top_ids[text_index]].urgency, flags),
-                    abstained=bool(row.max() < self.threshold),
+                    abstained=bool(reasons),
                     evidence=evidence,
                     red_flags=flags,
                     windowed=len(own) > 1,
                     n_windows=len(own),
                     model_version=self.version,
+                    abstain_reasons=reasons,
+                    ood_score=ood_score,
                 )
             )
         return suggestions
+
+
+def _stack(rows: Sequence[np.ndarray | None]) -> np.ndarray:
+    if not rows:
+        return np.zeros((0, 0), dtype=np.float64)
+    return np.stack([np.asarray(row, dtype=np.float64) for row in rows])
+
+
+def pooled_output(model: torch.nn.Module, last_hidden: torch.Tensor) -> torch.Tensor:
+    """The vector a sequence classifier's head reads: the BERT pooler on the last hidden states
+    where the model has one, else the first token's last hidden state."""
+    pooler = getattr(getattr(model, "bert", None), "pooler", None)
+    if pooler is not None:
+        result: torch.Tensor = pooler(last_hidden)
+        return result
+    return last_hidden[:, 0]
 
 
 # --- command line ----------------------------------------------------------------------------
@@ -532,8 +609,15 @@ class Classifier:
 
 def format_suggestion(suggestion: Suggestion) -> str:
     lines = [f"model {suggestion.model_version}   urgency: {suggestion.urgency.upper()}"]
-    if suggestion.abstained:
+    if LOW_CONFIDENCE in suggestion.abstain_reasons:
         lines.append("ABSTAINED: the model is unsure; treat the ranking with extra caution")
+    if OUT_OF_DISTRIBUTION in suggestion.abstain_reasons:
+        lines.append(
+            "ABSTAINED: this text is unlike the cases the model was trained on; the ranking "
+            "may be meaningless"
+        )
+    if suggestion.ood_score is None:
+        lines.append("out-of-distribution check: unavailable for this model version")
     for rank, item in enumerate(suggestion.ranked, start=1):
         lines.append(
             f"{rank}. {item.display_name:<36} {item.icd10:<7} {100 * item.probability:6.2f}%"

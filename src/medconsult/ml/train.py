@@ -72,6 +72,14 @@ from medconsult.ml.metrics import (
     precision_comparison,
     softmax,
 )
+from medconsult.ml.ood import (
+    DEFAULT_OOD_K,
+    DEFAULT_OOD_METHOD,
+    DEFAULT_TARGET_ABSTENTION,
+    OodCheck,
+    OodMethod,
+    fit_ood_check,
+)
 from medconsult.ml.options import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_EPOCHS,
@@ -87,6 +95,7 @@ from medconsult.ml.options import (
     DEFAULT_WARMUP_RATIO,
     DEFAULT_WEIGHT_DECAY,
 )
+from medconsult.ml.predict import pooled_output
 
 # Every tunable default (learning rate, epochs, warm-up, split, windowing...) lives in one
 # commented block in options.py, shared with the CLI.
@@ -146,6 +155,9 @@ class TrainConfig:
     max_steps: int | None = None  # stop after this many optimiser steps (quick runs, tests)
     tiny: bool = False  # random 2-layer model with the real tokenizer, for tests
     progress: bool = True
+    ood_method: OodMethod = DEFAULT_OOD_METHOD
+    ood_k: int = DEFAULT_OOD_K
+    ood_target_abstention: float = DEFAULT_TARGET_ABSTENTION
 
 
 def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
@@ -257,9 +269,25 @@ def text_logits(
 ) -> np.ndarray:
     """Per-text logits: windows scored in length-sorted batches, averaged per text; under
     autocast to ``dtype`` (default: the training device's, none on CPU)."""
+    return text_outputs(model, tokenizer, texts, config, device, dtype)[0]
+
+
+def text_outputs(
+    model: PreTrainedModel,
+    tokenizer: Any,
+    texts: Sequence[str],
+    config: TrainConfig,
+    device: torch.device,
+    dtype: torch.dtype | None = None,
+    *,
+    pooled: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``text_logits`` and, with ``pooled``, the per-text mean of the windows' pooled vectors
+    (what the head reads; the OOD check's features)."""
     windows = encode_windows(tokenizer, texts, config.max_length, config.stride)
     order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
     window_logits = np.zeros((len(windows), len(LABELS)), dtype=np.float64)
+    window_pooled = np.zeros((len(windows), int(model.config.hidden_size)), dtype=np.float64)
     model.eval()  # type: ignore[no-untyped-call]
     with torch.inference_mode():
         for start in range(0, len(order), DEFAULT_INFERENCE_BATCH_SIZE):
@@ -267,9 +295,15 @@ def text_logits(
             batch = pad_batch([windows[i] for i in chunk], tokenizer.pad_token_id, device)
             cast = dtype or autocast_dtype(device)
             with torch.autocast(device.type, dtype=cast, enabled=cast is not None):
-                logits = model(**batch).logits
-            window_logits[chunk] = logits.float().cpu().numpy()
-    return mean_window_logits(windows, window_logits, len(texts))
+                output = model(**batch, output_hidden_states=pooled)
+                if pooled:
+                    vectors = pooled_output(model, output.hidden_states[-1])
+                    window_pooled[chunk] = vectors.float().cpu().numpy()
+            window_logits[chunk] = output.logits.float().cpu().numpy()
+    logits = mean_window_logits(windows, window_logits, len(texts))
+    if not pooled:
+        return logits, None
+    return logits, mean_window_logits(windows, window_pooled, len(texts))
 
 
 def bf16_text_logits(
@@ -447,10 +481,28 @@ def train(config: TrainConfig, dataset: Dataset | None = None) -> Path:
         model.load_state_dict(best_state)
 
     # Calibration on the validation split: temperature, then the abstention threshold.
-    val_logits = text_logits(model, tokenizer, val_set.texts, config, device)
+    val_logits, val_pooled = text_outputs(
+        model, tokenizer, val_set.texts, config, device, pooled=True
+    )
     temperature = fit_temperature(val_logits, val_targets)
     val_probs = softmax(val_logits, temperature)
     threshold = choose_abstention_threshold(val_probs, val_targets)
+
+    # Out-of-distribution check: statistics of the training cases, threshold on validation.
+    _, train_pooled = text_outputs(model, tokenizer, train_set.texts, config, device, pooled=True)
+    assert train_pooled is not None
+    assert val_pooled is not None
+    ood = fit_ood_check(
+        train_features=train_pooled,
+        train_targets=train_targets,
+        val_features=val_pooled,
+        val_logits=val_logits,
+        val_low_confidence=val_probs.max(axis=1) < threshold,
+        temperature=temperature,
+        method=config.ood_method,
+        k=config.ood_k,
+        target=config.ood_target_abstention,
+    )
     model_metrics = classification_metrics(val_probs, val_targets, threshold)
     uncalibrated = classification_metrics(softmax(val_logits), val_targets, threshold=0.0)
 
@@ -515,11 +567,17 @@ def train(config: TrainConfig, dataset: Dataset | None = None) -> Path:
         "fitted_on": "validation",
         "n": len(val_targets),
     }
-    write_artifact(out, model, tokenizer, training_args, metrics, calibration)
+    metrics["validation_ood"] = {
+        "abstention": ood.info["validation_abstention"],
+        "abstention_out_of_fold": ood.info["validation_abstention_out_of_fold"],
+        "ood_rate": ood.info["validation_ood_rate"],
+    }
+    write_artifact(out, model, tokenizer, training_args, metrics, calibration, ood)
     print(
         f"wrote {out}: val accuracy {model_metrics.accuracy:.4f}, macro-F1 "
         f"{model_metrics.macro_f1:.4f}, top-3 {model_metrics.top3_accuracy:.4f}, ECE "
-        f"{model_metrics.ece:.4f}, abstain {model_metrics.abstain_rate:.3f} "
+        f"{model_metrics.ece:.4f}, abstain {model_metrics.abstain_rate:.3f} (with the OOD "
+        f"check {ood.info['validation_abstention']:.3f}) "
         f"(baseline accuracy {baseline_metrics.accuracy:.4f}, macro-F1 "
         f"{baseline_metrics.macro_f1:.4f})",
         file=sys.stderr,
@@ -534,6 +592,7 @@ def write_artifact(
     training_args: dict[str, Any],
     metrics: dict[str, Any],
     calibration: dict[str, Any],
+    ood: OodCheck | None = None,
 ) -> None:
     """Write everything to a temporary sibling, then rename it into place (all or nothing)."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -549,12 +608,15 @@ def write_artifact(
             ("calibration.json", calibration),
         ):
             (staging / name).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        if ood is not None:
+            ood.save(staging)
         (staging / "README.md").write_text(
             card.render_model_card(
                 version=out.name,
                 training_args=training_args,
                 metrics=metrics,
                 calibration=calibration,
+                ood=ood.to_json() if ood is not None else None,
             ),
             encoding="utf-8",
         )

@@ -111,8 +111,12 @@ class RedFlag:
 class Suggestion:
     """The classifier's proposal for one text, for a doctor to review.
 
-    ``ranked`` is best first. ``abstained`` means the top probability is below the abstention
-    threshold chosen on validation data: the ranking is still shown, but flagged as unsure.
+    ``ranked`` is best first. ``abstained`` means the model declines to suggest a diagnosis,
+    for the reasons in ``abstain_reasons``: ``low_confidence`` (the top probability is below the
+    threshold chosen on validation data) and/or ``out_of_distribution`` (the text is unlike the
+    training cases: ``ood_score`` above the artifact's OOD threshold). The ranking is kept for the
+    doctor. ``ood_score`` is None when the model has no OOD statistics (trained before the check
+    existed).
     ``urgency`` is the most urgent of the top label's default urgency and any red flag.
     ``windowed`` is true when the text was longer than the model's window and was read as
     ``n_windows`` overlapping windows.
@@ -126,6 +130,8 @@ class Suggestion:
     windowed: bool
     n_windows: int
     model_version: str
+    abstain_reasons: tuple[str, ...] = ()
+    ood_score: float | None = None
 
     @property
     def top(self) -> RankedLabel:
@@ -141,6 +147,8 @@ class Suggestion:
             "windowed": self.windowed,
             "n_windows": self.n_windows,
             "model_version": self.model_version,
+            "abstain_reasons": list(self.abstain_reasons),
+            "ood_score": self.ood_score,
         }
 
     @classmethod
@@ -154,4 +162,6 @@ class Suggestion:
             windowed=bool(data["windowed"]),
             n_windows=int(data["n_windows"]),
             model_version=str(data["model_version"]),
+            abstain_reasons=tuple(str(r) for r in data.get("abstain_reasons", ())),
+            ood_score=None if data.get("ood_score") is None else float(data["ood_score"]),
         )

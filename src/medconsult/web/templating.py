@@ -40,6 +40,15 @@ templates.env.globals["settings"] = get_settings
 templates.env.globals["current_locale"] = i18n.current_locale.get
 
 
+def _abstain_reasons(suggestion: Any) -> tuple[str, ...]:
+    from medconsult.diagnosis.service import abstain_reason_labels
+
+    return abstain_reason_labels(suggestion)
+
+
+templates.env.globals["abstain_reasons"] = _abstain_reasons
+
+
 def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
