@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import pytest
 
 from medconsult.triage.rules import CATEGORIES
@@ -57,3 +59,34 @@ class TestSemanticLayer:
     )
     def test_plain_or_negated_text_raises_nothing(self, layer: SemanticTriage, text: str) -> None:
         assert layer.flags(text) == []
+
+
+@pytest.mark.slow
+class TestSharedForwardPass:
+    TEXTS: ClassVar[list[str]] = [
+        "I think I'm having a heart attack.",
+        "A mild itch on my arm, no other problems.",
+        "My little boy swallowed one of those small round batteries.",
+        "",
+    ]
+
+    def test_many_at_once_matches_one_by_one(self, layer: SemanticTriage) -> None:
+        together = layer.best_matches_many(self.TEXTS)
+
+        alone = [layer.best_matches(text) for text in self.TEXTS]
+        assert [sorted(r) for r in together] == [sorted(r) for r in alone]
+        for joint, single in zip(together, alone, strict=True):
+            for category, (score, clause) in joint.items():
+                assert score == pytest.approx(single[category][0], abs=1e-4)
+                assert clause == single[category][1]
+
+    def test_concurrent_callers_each_get_their_own_flags(self, layer: SemanticTriage) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            concurrent = list(pool.map(layer.flags, self.TEXTS * 4))
+
+        expected = [layer.flags(text) for text in self.TEXTS * 4]
+        assert [[f.category for f in flags] for flags in concurrent] == [
+            [f.category for f in flags] for flags in expected
+        ]

