@@ -220,7 +220,7 @@ def main() -> int:
                 stderr=subprocess.STDOUT,
             )
         try:
-            return _run(args, url, port, processes, texts)
+            result = _run(args, url, port, processes, texts)
         finally:
             for process in processes.values():
                 process.terminate()
@@ -229,6 +229,16 @@ def main() -> int:
                     process.wait(timeout=40)
                 except subprocess.TimeoutExpired:
                     process.kill()
+        # The audit chain after the load: every event the run recorded sealed and verified.
+        verify = subprocess.run(
+            [*cli, "audit", "verify"], env=env, capture_output=True, text=True, timeout=300
+        )
+        result["audit_verify"] = {
+            "exit_code": verify.returncode,
+            "output": verify.stdout.strip().splitlines()[-1:],
+        }
+        print(json.dumps(result))
+        return 0
 
 
 def _run(
@@ -237,7 +247,7 @@ def _run(
     port: int,
     processes: dict[str, subprocess.Popen[bytes]],
     texts: list[str],
-) -> int:
+) -> dict[str, Any]:
     import httpx
 
     base_url = f"http://127.0.0.1:{port}"
@@ -299,8 +309,7 @@ def _run(
         result["pipeline_share_of_model"] = round(achieved / alone, 3) if alone else None
     if latencies:
         result["submit_to_suggestion_mean_s"] = round(statistics.fmean(latencies), 3)
-    print(json.dumps(result))
-    return 0
+    return result
 
 
 if __name__ == "__main__":
