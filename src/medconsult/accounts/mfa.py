@@ -27,11 +27,11 @@ from medconsult.accounts.models import (
 )
 from medconsult.accounts.service import (
     THROTTLED_LOGIN,
-    _recent_failures,
     end_all_sessions,
     get_user,
     hash_token,
     mfa_enabled,
+    sign_in_throttled,
 )
 from medconsult.audit import service as audit_service
 from medconsult.audit.models import Outcome
@@ -118,15 +118,8 @@ def _check_throttle(
     session: Session, *, user: User, client_address: str, settings: Settings
 ) -> None:
     window = timedelta(minutes=settings.login_failure_window_minutes)
-    since = utcnow() - window
-    email_key = user.email.lower()
-    per_account = _recent_failures(session, column=LoginFailure.email, value=email_key, since=since)
-    per_client = _recent_failures(
-        session, column=LoginFailure.client_address, value=client_address, since=since
-    )
-    if (
-        per_account >= settings.login_max_failures
-        or per_client >= settings.login_max_failures_per_client
+    if sign_in_throttled(
+        session, email_key=user.email.lower(), client_address=client_address, settings=settings
     ):
         audit_service.record(
             session,

@@ -201,20 +201,29 @@ def _recent_failures(
     )
 
 
+def sign_in_throttled(
+    session: Session, *, email_key: str, client_address: str, settings: Settings
+) -> bool:
+    """Too many failed sign-in steps (password or second factor) for this account or client."""
+    since = utcnow() - timedelta(minutes=settings.login_failure_window_minutes)
+    per_account = _recent_failures(session, column=LoginFailure.email, value=email_key, since=since)
+    per_client = _recent_failures(
+        session, column=LoginFailure.client_address, value=client_address, since=since
+    )
+    return (
+        per_account >= settings.login_max_failures
+        or per_client >= settings.login_max_failures_per_client
+    )
+
+
 def authenticate(
     session: Session, *, email: str, password: str, client_address: str, settings: Settings
 ) -> User:
     """Check credentials under throttling; the same message for unknown email and bad password."""
     email_key = (email or "").strip().lower()[:254]
     window = timedelta(minutes=settings.login_failure_window_minutes)
-    since = utcnow() - window
-    per_account = _recent_failures(session, column=LoginFailure.email, value=email_key, since=since)
-    per_client = _recent_failures(
-        session, column=LoginFailure.client_address, value=client_address, since=since
-    )
-    if (
-        per_account >= settings.login_max_failures
-        or per_client >= settings.login_max_failures_per_client
+    if sign_in_throttled(
+        session, email_key=email_key, client_address=client_address, settings=settings
     ):
         audit_service.record(
             session,
