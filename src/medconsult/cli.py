@@ -8,9 +8,9 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from medconsult.accounts.models import Role
+from medconsult.db import run_migrations
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -19,20 +19,6 @@ def _migrate(args: argparse.Namespace) -> int:
     run_migrations()
     print("Database schema is up to date.")
     return 0
-
-
-def run_migrations(url: str | None = None) -> None:
-    """``alembic upgrade head`` with the app's settings."""
-    from alembic import command
-    from alembic.config import Config
-
-    root = Path(__file__).resolve().parents[2]
-    config = Config(str(root / "alembic.ini"))
-    config.set_main_option("script_location", str(root / "migrations"))
-    if url:
-        config.attributes["url"] = url
-    # "heads": several branches of migrations may be merged later; apply them all.
-    command.upgrade(config, "heads")
 
 
 def _read_password(args: argparse.Namespace) -> str:

@@ -84,8 +84,7 @@ def ensure_model() -> str:
 
 
 def _bootstrap(args: argparse.Namespace) -> int:
-    from medconsult.cli import run_migrations
-    from medconsult.db import database_url
+    from medconsult.db import database_url, run_migrations
 
     database_url()  # starts the embedded PostgreSQL when no server is configured
     run_migrations()

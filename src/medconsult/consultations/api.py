@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from medconsult.auth import CurrentUser, PatientUser
 from medconsult.consultations import service
+from medconsult.consultations.http import read_uploads
 from medconsult.consultations.models import Consultation
 from medconsult.consultations.schemas import (
     ConsultationCreate,
@@ -20,9 +21,9 @@ from medconsult.consultations.schemas import (
     read_detail,
     read_message,
 )
-from medconsult.consultations.web import read_uploads, validation_messages
 from medconsult.db import SessionDep
 from medconsult.errors import ValidationFailed
+from medconsult.web.forms import validation_messages
 
 router = APIRouter(prefix="/consultations", tags=["consultations"])
 

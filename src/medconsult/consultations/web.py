@@ -15,10 +15,12 @@ from medconsult.auth import CurrentUser, PatientUser
 from medconsult.config import get_settings
 from medconsult.consultations import files as report_files
 from medconsult.consultations import service
+from medconsult.consultations.http import read_uploads
 from medconsult.consultations.schemas import ConsultationCreate
 from medconsult.db import SessionDep
 from medconsult.errors import ValidationFailed
 from medconsult.patients import service as patients_service
+from medconsult.web.forms import validation_messages
 from medconsult.web.templating import is_htmx, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -26,27 +28,6 @@ router = APIRouter(include_in_schema=False)
 # Text fields are checked by the service against settings (clear messages on the form, not a
 # bare 422); the request size limit in the middleware bounds them first.
 FormText = Annotated[str, Form()]
-
-
-def read_uploads(uploads: list[UploadFile] | None) -> list[report_files.UploadedFile]:
-    """The files the browser really sent (an empty file input sends one nameless empty part)."""
-    limit = get_settings().max_file_bytes
-    received = []
-    for upload in uploads or []:
-        # One byte past the limit is enough to know the file is too large.
-        data = upload.file.read(limit + 1)
-        if not upload.filename and not data:
-            continue
-        received.append(report_files.UploadedFile(filename=upload.filename or "", data=data))
-    return received
-
-
-def validation_messages(exc: ValidationError) -> dict[str, str]:
-    messages: dict[str, str] = {}
-    for error in exc.errors():
-        field = str(error["loc"][0]) if error["loc"] else "form"
-        messages.setdefault(field, str(error["msg"]).removeprefix("Value error, "))
-    return messages
 
 
 @router.get("/consultations", name="consultations:list")

@@ -14,7 +14,7 @@ from medconsult.config import get_settings
 from medconsult.db import SessionDep
 from medconsult.errors import ValidationFailed
 from medconsult.records import service
-from medconsult.records.api import pdf_response, zip_response
+from medconsult.records.http import pdf_response, zip_response
 from medconsult.web.templating import redirect, render
 
 router = APIRouter(include_in_schema=False)
