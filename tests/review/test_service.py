@@ -18,6 +18,7 @@ from medconsult.consultations.models import Consultation, ConsultationStatus, Jo
 from medconsult.db import utcnow
 from medconsult.diagnosis import service as diagnosis_service
 from medconsult.errors import Conflict, Forbidden, ValidationFailed
+from medconsult.review import queries as review_queries
 from medconsult.review import service as review_service
 from medconsult.review.models import Decision, DoctorReview
 from medconsult.review.schemas import ReviewCreate
@@ -269,7 +270,7 @@ class TestSignOff:
             )
 
         assert "icd10_code" in raised.value.errors
-        assert review_service.latest_review(session, consultation_id=consultation.id) is None
+        assert review_queries.latest_review(session, consultation_id=consultation.id) is None
 
     def test_modify_without_diagnosis_is_refused(self, session: Session) -> None:
         doctor = create_doctor(session)
@@ -347,7 +348,7 @@ class TestSignOff:
                 data=ReviewCreate(decision=Decision.modify, label_key="malaria"),
             )
 
-        assert review_service.latest_review(session, consultation_id=consultation.id) is None
+        assert review_queries.latest_review(session, consultation_id=consultation.id) is None
 
     def test_another_doctors_case_cannot_be_reviewed(self, session: Session) -> None:
         consultation = _claimed_case(session, create_doctor(session))
@@ -417,7 +418,7 @@ class TestAmendment:
         assert (stored.final_label, stored.advice, stored.signed_at, stored.private_note) == before
         assert amendment.id != original.id
         assert amendment.amends_id == original.id
-        assert review_service.latest_review(session, consultation_id=consultation.id) == amendment
+        assert review_queries.latest_review(session, consultation_id=consultation.id) == amendment
         assert [
             r.id for r in review_service.review_history(session, consultation_id=consultation.id)
         ] == [
@@ -461,14 +462,14 @@ class TestAmendment:
                 ),
             )
 
-        assert review_service.latest_review(session, consultation_id=consultation.id) == original
+        assert review_queries.latest_review(session, consultation_id=consultation.id) == original
 
 
 class TestLatestReview:
     def test_none_before_sign_off(self, session: Session) -> None:
         consultation = _claimed_case(session, create_doctor(session))
 
-        latest = review_service.latest_review(session, consultation_id=consultation.id)
+        latest = review_queries.latest_review(session, consultation_id=consultation.id)
 
         assert latest is None
 
@@ -489,7 +490,7 @@ class TestLatestReview:
                 data=ReviewCreate(decision=Decision.modify, label_key=key, amends_id=current.id),
             )
 
-        latest = review_service.latest_review(session, consultation_id=consultation.id)
+        latest = review_queries.latest_review(session, consultation_id=consultation.id)
 
         assert latest is not None
         assert latest.final_label == "typhoid"

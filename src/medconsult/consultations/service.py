@@ -37,6 +37,7 @@ from medconsult.notifications import service as notifications_service
 from medconsult.notifications.models import NotificationKind
 from medconsult.review import advice as advice_library
 from medconsult.review.models import Decision, DoctorReview
+from medconsult.review.queries import latest_review
 from medconsult.triage import advice as triage_advice
 from medconsult.triage import service as triage_service
 
@@ -287,25 +288,6 @@ def prune_orphan_reports(
 def analysis_job(session: Session, *, consultation_id: uuid.UUID) -> AnalysisJob | None:
     """Our record of the consultation's AI analysis (status, attempts, last error)."""
     return session.scalar(select(AnalysisJob).where(AnalysisJob.consultation_id == consultation_id))
-
-
-def latest_review(session: Session, *, consultation_id: uuid.UUID) -> DoctorReview | None:
-    """The doctor's latest signed review (an amendment supersedes the review it amends)."""
-    try:
-        from medconsult.review import service as review_service
-    except ImportError:
-        review_service = None  # type: ignore[assignment]
-    if review_service is not None and hasattr(review_service, "latest_review"):
-        review: DoctorReview | None = review_service.latest_review(
-            session, consultation_id=consultation_id
-        )
-        return review
-    return session.scalar(
-        select(DoctorReview)
-        .where(DoctorReview.consultation_id == consultation_id)
-        .order_by(DoctorReview.signed_at.desc(), DoctorReview.created_at.desc())
-        .limit(1)
-    )
 
 
 AI_VERDICTS = {

@@ -39,6 +39,7 @@ from medconsult.i18n import N_, _
 from medconsult.patients import service as patients_service
 from medconsult.patients.models import PatientProfile
 from medconsult.records import fhir, report
+from medconsult.review import queries as review_queries
 from medconsult.review import service as review_service
 from medconsult.review.models import DoctorReview
 
@@ -142,7 +143,7 @@ def _report_content(
     now: datetime,
 ) -> report.ReportContent:
     consultation = item.consultation
-    review = review_service.latest_review(session, consultation_id=consultation.id)
+    review = review_queries.latest_review(session, consultation_id=consultation.id)
     concluded = review is not None and consultation.status in (
         ConsultationStatus.concluded,
         ConsultationStatus.closed,

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, exists, func, select
-from sqlalchemy.orm import Session, aliased, defer, joinedload, load_only
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, defer, joinedload, load_only
 
 from medconsult.accounts.models import Role, User
 from medconsult.audit import service as audit_service
@@ -38,6 +38,7 @@ from medconsult.patients import service as patients_service
 from medconsult.patients.models import PatientProfile
 from medconsult.review import advice as advice_library
 from medconsult.review.models import AdviceTemplateOutcome, Decision, DoctorReview
+from medconsult.review.queries import latest_review, latest_reviews_for
 from medconsult.review.schemas import QueueStatusFilter, ReviewCreate
 
 # The statuses a doctor still has work to do on.
@@ -355,25 +356,6 @@ class CaseView:
         return self.reviews[0] if self.reviews else None
 
 
-def _latest_reviews_for(
-    session: Session, *, consultation_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, DoctorReview]:
-    if not consultation_ids:
-        return {}
-    newer = aliased(DoctorReview)
-    reviews = session.scalars(
-        select(DoctorReview)
-        .where(
-            DoctorReview.consultation_id.in_(consultation_ids),
-            ~exists().where(newer.amends_id == DoctorReview.id),
-        )
-        # Amendments form one chain per consultation, so each has a single head; ordering
-        # oldest first lets the newest win should two heads ever exist.
-        .order_by(DoctorReview.signed_at)
-    )
-    return {review.consultation_id: review for review in reviews}
-
-
 def get_case(session: Session, *, actor: User, consultation_id: uuid.UUID) -> CaseView:
     """Everything a doctor reads to decide on one consultation (audited)."""
     consultation = _get_consultation(session, consultation_id=consultation_id)
@@ -406,7 +388,7 @@ def get_case(session: Session, *, actor: User, consultation_id: uuid.UUID) -> Ca
             .limit(EARLIER_CONSULTATIONS_LIMIT)
         )
     )
-    conclusions = _latest_reviews_for(
+    conclusions = latest_reviews_for(
         session, consultation_ids=[c.id for c in earlier_consultations]
     )
     reviews = review_history(session, consultation_id=consultation.id)
@@ -503,20 +485,6 @@ def review_history(session: Session, *, consultation_id: uuid.UUID) -> list[Doct
             .where(DoctorReview.consultation_id == consultation_id)
             .order_by(DoctorReview.signed_at.desc(), DoctorReview.created_at.desc())
         )
-    )
-
-
-def latest_review(session: Session, *, consultation_id: uuid.UUID) -> DoctorReview | None:
-    """The current conclusion: the signed review that no amendment has replaced."""
-    newer = aliased(DoctorReview)
-    return session.scalar(
-        select(DoctorReview)
-        .where(
-            DoctorReview.consultation_id == consultation_id,
-            ~exists().where(newer.amends_id == DoctorReview.id),
-        )
-        .order_by(DoctorReview.signed_at.desc())
-        .limit(1)
     )
 
 
