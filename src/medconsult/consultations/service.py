@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from medconsult import access
 from medconsult.accounts.models import Role, User
 from medconsult.audit import service as audit_service
-from medconsult.audit.models import Outcome
 from medconsult.config import Settings, get_settings
 from medconsult.consultations import files as report_files
 from medconsult.consultations.models import (
@@ -57,38 +57,6 @@ def new_idempotency_key() -> str:
 # --- access --------------------------------------------------------------------------------------
 
 
-def check_access(
-    session: Session,
-    *,
-    actor: User,
-    consultation: Consultation | None,
-    action: str,
-    consultation_id: uuid.UUID,
-) -> Consultation:
-    """The consultation if ``actor`` may see it: its patient, or a doctor. Denials are audited.
-
-    Another patient gets 404 (existence is not revealed); an admin gets 403 (admins manage
-    accounts, not clinical records).
-    """
-    if consultation is not None and (
-        (actor.role is Role.patient and consultation.patient_id == actor.id)
-        or actor.role is Role.doctor
-    ):
-        return consultation
-    audit_service.record(
-        session,
-        actor=actor,
-        action=action,
-        outcome=Outcome.denied,
-        record_type="consultation",
-        record_id=consultation_id,
-        patient_id=consultation.patient_id if consultation is not None else None,
-    )
-    if actor.role is Role.admin:
-        raise Forbidden(_("Administrators do not have access to clinical records."))
-    raise NotFound(_("Consultation not found."))
-
-
 def _load(session: Session, consultation_id: uuid.UUID) -> Consultation | None:
     return session.scalar(
         select(Consultation)
@@ -101,7 +69,7 @@ def get_consultation(
     session: Session, *, actor: User, consultation_id: uuid.UUID, action: str = "consultation.read"
 ) -> Consultation:
     """Read one consultation (checked and audited)."""
-    consultation = check_access(
+    consultation = access.check_consultation(
         session,
         actor=actor,
         consultation=_load(session, consultation_id),
@@ -396,7 +364,7 @@ def get_report(
 ) -> tuple[ReportFile, bytes]:
     """A report's metadata and bytes, for its patient or a doctor (audited)."""
     settings = settings or get_settings()
-    consultation = check_access(
+    consultation = access.check_consultation(
         session,
         actor=actor,
         consultation=session.get(Consultation, consultation_id),
@@ -429,7 +397,7 @@ def post_message(
     session: Session, *, actor: User, consultation_id: uuid.UUID, body: str
 ) -> Message:
     """Post a message on a consultation: its patient or a doctor (audited, without the text)."""
-    consultation = check_access(
+    consultation = access.check_consultation(
         session,
         actor=actor,
         consultation=session.get(Consultation, consultation_id),
@@ -469,7 +437,7 @@ def post_message(
 
 def list_messages(session: Session, *, actor: User, consultation_id: uuid.UUID) -> list[Message]:
     """A consultation's messages, oldest first, for its patient or a doctor (audited)."""
-    consultation = check_access(
+    consultation = access.check_consultation(
         session,
         actor=actor,
         consultation=session.get(Consultation, consultation_id),

@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, defer, joinedload, load_only
 
+from medconsult import access
 from medconsult.accounts.models import Role, User
 from medconsult.audit import service as audit_service
-from medconsult.audit.models import Outcome
 from medconsult.config import get_settings
 from medconsult.consultations.models import (
     AnalysisJob,
@@ -62,26 +62,6 @@ DIAGNOSIS_MAX_CHARS = 300
 
 
 # --- Access -----------------------------------------------------------------------------------
-
-
-def _require_doctor(
-    session: Session, *, actor: User, action: str, consultation: Consultation | None = None
-) -> None:
-    """Only doctors work on cases; refusals are audited (admins 403, everyone else 404)."""
-    if actor.role is Role.doctor:
-        return
-    audit_service.record(
-        session,
-        actor=actor,
-        action=action,
-        outcome=Outcome.denied,
-        record_type="consultation" if consultation else None,
-        record_id=consultation.id if consultation else None,
-        patient_id=consultation.patient_id if consultation else None,
-    )
-    if actor.role is Role.admin:
-        raise Forbidden(_("Administrators do not have access to clinical records."))
-    raise Forbidden(_("Only doctors can review consultations."))
 
 
 def _get_consultation(
@@ -191,7 +171,7 @@ def queue_page(
     seconds). It is audited only when what it shows differs from the doctor's last audited
     queue read, so the trail records every disclosure without one event per poll.
     """
-    _require_doctor(session, actor=actor, action="consultation.queue.read")
+    access.require_doctor(session, actor=actor, action="consultation.queue.read")
     page = max(1, page)
     total = session.scalar(
         _queue_filtered(select(func.count()).select_from(Consultation), actor=actor, flt=flt)
@@ -359,7 +339,9 @@ class CaseView:
 def get_case(session: Session, *, actor: User, consultation_id: uuid.UUID) -> CaseView:
     """Everything a doctor reads to decide on one consultation (audited)."""
     consultation = _get_consultation(session, consultation_id=consultation_id)
-    _require_doctor(session, actor=actor, action="consultation.read", consultation=consultation)
+    access.require_doctor(
+        session, actor=actor, action="consultation.read", consultation=consultation
+    )
     profile = patients_service.ensure_profile(session, user=consultation.patient)
     suggestion = current_suggestion(session, consultation_id=consultation.id)
     job = analysis_job(session, consultation_id=consultation.id)
@@ -426,7 +408,9 @@ def get_case(session: Session, *, actor: User, consultation_id: uuid.UUID) -> Ca
 def claim(session: Session, *, actor: User, consultation_id: uuid.UUID) -> Consultation:
     """Take an unclaimed consultation for review; a second doctor claiming it gets 409."""
     consultation = _get_consultation(session, consultation_id=consultation_id, for_update=True)
-    _require_doctor(session, actor=actor, action="consultation.claimed", consultation=consultation)
+    access.require_doctor(
+        session, actor=actor, action="consultation.claimed", consultation=consultation
+    )
     if consultation.doctor_id is not None:
         if consultation.doctor_id == actor.id:
             raise Conflict(_("You have already claimed this consultation."))
@@ -450,7 +434,9 @@ def claim(session: Session, *, actor: User, consultation_id: uuid.UUID) -> Consu
 def release(session: Session, *, actor: User, consultation_id: uuid.UUID) -> Consultation:
     """Give a claimed, not yet concluded consultation back to the queue."""
     consultation = _get_consultation(session, consultation_id=consultation_id, for_update=True)
-    _require_doctor(session, actor=actor, action="consultation.released", consultation=consultation)
+    access.require_doctor(
+        session, actor=actor, action="consultation.released", consultation=consultation
+    )
     if consultation.doctor_id != actor.id:
         raise Forbidden(_("Only the doctor who claimed this consultation can release it."))
     if consultation.status is not ConsultationStatus.in_review:
@@ -610,7 +596,7 @@ def submit_review(
     """Sign off a claimed consultation, or amend its conclusion with a new signed row."""
     consultation = _get_consultation(session, consultation_id=consultation_id, for_update=True)
     action = "review.amended" if data.amends_id else "review.signed"
-    _require_doctor(session, actor=actor, action=action, consultation=consultation)
+    access.require_doctor(session, actor=actor, action=action, consultation=consultation)
     if consultation.doctor_id is None:
         raise Conflict(_("Claim this consultation before reviewing it."))
     if consultation.doctor_id != actor.id:
@@ -686,7 +672,7 @@ def list_reviews(
 ) -> list[DoctorReview]:
     """The review history as doctors read it (audited)."""
     consultation = _get_consultation(session, consultation_id=consultation_id)
-    _require_doctor(session, actor=actor, action="review.read", consultation=consultation)
+    access.require_doctor(session, actor=actor, action="review.read", consultation=consultation)
     reviews = review_history(session, consultation_id=consultation.id)
     audit_service.record(
         session,
@@ -737,7 +723,9 @@ def advice_draft(
     consultation: Consultation | None = None,
 ) -> AdviceDraft:
     """The reviewed advice draft for a diagnosis label (doctors only, audited)."""
-    _require_doctor(session, actor=actor, action="advice.draft.read", consultation=consultation)
+    access.require_doctor(
+        session, actor=actor, action="advice.draft.read", consultation=consultation
+    )
     entry = advice_library.entry_for(label_key)
     if entry is None:
         raise NotFound(_("There is no reviewed advice for this diagnosis."))
@@ -769,7 +757,7 @@ def advice_draft_for_case(
     """The advice draft for the diagnosis a doctor has just chosen on a case's review form:
     None before a decision, or for a diagnosis without reviewed advice (audited when offered)."""
     # The role first: a patient or admin learns nothing about whether the case exists.
-    _require_doctor(session, actor=actor, action="advice.draft.read")
+    access.require_doctor(session, actor=actor, action="advice.draft.read")
     consultation = _get_consultation(session, consultation_id=consultation_id)
     if consultation.doctor_id != actor.id:
         raise Forbidden(_("Only the doctor who claimed this consultation can review it."))
