@@ -28,7 +28,6 @@ from medconsult.config import Settings
 from medconsult.db import keep_on_rollback, utcnow
 from medconsult.errors import (
     Conflict,
-    Forbidden,
     NotAuthenticated,
     NotFound,
     TooManyRequests,
@@ -377,13 +376,26 @@ def _active_admin_count(session: Session) -> int:
     )
 
 
+def _lock_active_admins(session: Session) -> None:
+    # Two admins demoting each other at the same moment must not both pass the last-admin check.
+    session.execute(
+        select(User.id).where(User.role == Role.admin, User.is_active).with_for_update()
+    )
+
+
 def _guard_last_admin(session: Session, user: User) -> None:
+    """The last active administrator is never deactivated or demoted.
+
+    Callers take ``_lock_active_admins`` before reading ``user``: the check and its lock
+    live here, so no caller can skip the lock.
+    """
     if user.role is Role.admin and user.is_active and _active_admin_count(session) <= 1:
         raise Conflict(_("The last active administrator cannot be removed or demoted."))
 
 
 def set_active(session: Session, *, actor: User, user_id: uuid.UUID, active: bool) -> User:
     """Deactivate (ending every session at once) or reactivate an account."""
+    _lock_active_admins(session)
     user = get_user(session, user_id)
     if not active:
         _guard_last_admin(session, user)
@@ -401,6 +413,7 @@ def set_active(session: Session, *, actor: User, user_id: uuid.UUID, active: boo
 
 def set_role(session: Session, *, actor: User, user_id: uuid.UUID, role: Role) -> User:
     """Change an account's role; the last active admin keeps theirs."""
+    _lock_active_admins(session)
     user = get_user(session, user_id)
     if user.role is role:
         return user
@@ -485,8 +498,3 @@ def end_session_by_id(
 
 def admin_exists(session: Session) -> bool:
     return _active_admin_count(session) > 0
-
-
-def require_role(user: User, *roles: Role) -> None:
-    if user.role not in roles:
-        raise Forbidden(_("You do not have access to this page."))
