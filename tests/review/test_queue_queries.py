@@ -13,7 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from medconsult.accounts.models import User
-from medconsult.consultations.models import JobStatus
+from medconsult.jobs.models import JobStatus
 from medconsult.patients import service as patients_service
 from medconsult.review import service as review_service
 from tests.factories import (

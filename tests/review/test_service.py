@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 
 from medconsult.accounts.models import User
 from medconsult.audit.models import AuditEvent, Outcome
-from medconsult.consultations.models import Consultation, ConsultationStatus, JobStatus, Urgency
+from medconsult.consultations.models import Consultation, ConsultationStatus, Urgency
 from medconsult.db import utcnow
 from medconsult.diagnosis import service as diagnosis_service
 from medconsult.errors import Conflict, Forbidden, ValidationFailed
+from medconsult.jobs.models import JobStatus
 from medconsult.review import queries as review_queries
 from medconsult.review import service as review_service
 from medconsult.review.models import Decision, DoctorReview

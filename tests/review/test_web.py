@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from medconsult.audit.models import AuditEvent
 from medconsult.consultations import service as consultations_service
-from medconsult.consultations.models import ConsultationStatus, JobStatus
+from medconsult.consultations.models import ConsultationStatus
 from medconsult.db import utcnow
+from medconsult.jobs.models import JobStatus
 from medconsult.patients import service as patients_service
 from medconsult.review import queries as review_queries
 from medconsult.review import service as review_service

@@ -9,16 +9,11 @@ from sqlalchemy.orm import Session
 
 from medconsult.audit.models import AuditEvent
 from medconsult.consultations import service as consultations_service
-from medconsult.consultations.models import (
-    AnalysisJob,
-    Consultation,
-    ConsultationStatus,
-    JobStatus,
-    Urgency,
-)
+from medconsult.consultations.models import Consultation, ConsultationStatus, Urgency
 from medconsult.consultations.schemas import ConsultationCreate
 from medconsult.diagnosis import service as diagnosis_service
 from medconsult.jobs import analysis
+from medconsult.jobs.models import AnalysisJob, JobStatus
 from medconsult.ml.types import RankedLabel, Suggestion
 from medconsult.review import service as review_service
 from medconsult.triage import service as triage_service

@@ -7,7 +7,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from medconsult.consultations.models import ConsultationStatus, JobStatus, Message
+from medconsult.consultations.models import ConsultationStatus, Message
+from medconsult.jobs.models import JobStatus
 
 CHIEF_COMPLAINT_MAX = 500
 IDEMPOTENCY_KEY_MAX = 100

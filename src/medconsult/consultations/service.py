@@ -19,20 +19,15 @@ from medconsult.accounts.models import Role, User
 from medconsult.audit import service as audit_service
 from medconsult.config import Settings, get_settings
 from medconsult.consultations import files as report_files
-from medconsult.consultations.models import (
-    AnalysisJob,
-    Consultation,
-    ConsultationStatus,
-    JobStatus,
-    Message,
-    ReportFile,
-)
+from medconsult.consultations.models import Consultation, ConsultationStatus, Message, ReportFile
 from medconsult.consultations.schemas import MESSAGE_MAX, ConsultationCreate
 from medconsult.diagnosis import service as diagnosis_service
 from medconsult.diagnosis.models import AISuggestion
 from medconsult.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from medconsult.i18n import _
 from medconsult.jobs import queue
+from medconsult.jobs.models import AnalysisJob, JobStatus
+from medconsult.jobs.queries import analysis_job
 from medconsult.notifications import service as notifications_service
 from medconsult.notifications.models import NotificationKind
 from medconsult.review import advice as advice_library
@@ -251,11 +246,6 @@ def prune_orphan_reports(
 
 
 # --- what the patient's page shows ---------------------------------------------------------------
-
-
-def analysis_job(session: Session, *, consultation_id: uuid.UUID) -> AnalysisJob | None:
-    """Our record of the consultation's AI analysis (status, attempts, last error)."""
-    return session.scalar(select(AnalysisJob).where(AnalysisJob.consultation_id == consultation_id))
 
 
 AI_VERDICTS = {

@@ -30,10 +30,11 @@ from medconsult.accounts.models import User
 from medconsult.audit import service as audit_service
 from medconsult.audit.models import Outcome
 from medconsult.config import Settings
-from medconsult.consultations.models import AnalysisJob, Consultation, ConsultationStatus, JobStatus
+from medconsult.consultations.models import Consultation, ConsultationStatus
 from medconsult.db import utcnow
 from medconsult.diagnosis import service as diagnosis_service
 from medconsult.jobs import queue
+from medconsult.jobs.models import AnalysisJob, JobStatus
 from medconsult.metrics import SUBMIT_TO_SUGGESTION_SECONDS
 from medconsult.ml.errors import InputTextError
 from medconsult.ml.types import Suggestion

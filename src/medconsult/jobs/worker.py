@@ -42,9 +42,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from medconsult.audit import service as audit_service
 from medconsult.config import Settings, get_settings
 from medconsult.consultations import service as consultations_service
-from medconsult.consultations.models import AnalysisJob, Consultation, JobStatus
+from medconsult.consultations.models import Consultation
 from medconsult.db import database_url, make_engine, session_factory
 from medconsult.jobs import analysis, notifications, queue
+from medconsult.jobs.models import AnalysisJob, JobStatus
 from medconsult.metrics import MODEL_LOAD_SECONDS, MODEL_LOADED
 from medconsult.ml.types import Suggestion
 from medconsult.records import service as records_service

@@ -19,18 +19,14 @@ from medconsult import access
 from medconsult.accounts.models import Role, User
 from medconsult.audit import service as audit_service
 from medconsult.config import get_settings
-from medconsult.consultations.models import (
-    AnalysisJob,
-    Consultation,
-    ConsultationStatus,
-    JobStatus,
-    Urgency,
-)
+from medconsult.consultations.models import Consultation, ConsultationStatus, Urgency
 from medconsult.db import utcnow
 from medconsult.diagnosis import service as diagnosis_service
 from medconsult.diagnosis.models import AISuggestion
 from medconsult.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from medconsult.i18n import _
+from medconsult.jobs.models import AnalysisJob, JobStatus
+from medconsult.jobs.queries import analysis_job
 from medconsult.ml import labels as ml_labels
 from medconsult.notifications import service as notifications_service
 from medconsult.notifications.models import NotificationKind
@@ -75,22 +71,6 @@ def _get_consultation(
     if consultation is None:
         raise NotFound(_("Consultation not found."))
     return consultation
-
-
-# --- Suggestions and jobs (read-only here; the analysis pipeline writes them) -----------------
-
-
-def current_suggestion(session: Session, *, consultation_id: uuid.UUID) -> AISuggestion | None:
-    """The consultation's current AI suggestion, if the analysis has produced one."""
-    return session.scalar(
-        select(AISuggestion).where(
-            AISuggestion.consultation_id == consultation_id, AISuggestion.is_current
-        )
-    )
-
-
-def analysis_job(session: Session, *, consultation_id: uuid.UUID) -> AnalysisJob | None:
-    return session.scalar(select(AnalysisJob).where(AnalysisJob.consultation_id == consultation_id))
 
 
 # --- Queue ------------------------------------------------------------------------------------
@@ -343,7 +323,7 @@ def get_case(session: Session, *, actor: User, consultation_id: uuid.UUID) -> Ca
         session, actor=actor, action="consultation.read", consultation=consultation
     )
     profile = patients_service.ensure_profile(session, user=consultation.patient)
-    suggestion = current_suggestion(session, consultation_id=consultation.id)
+    suggestion = diagnosis_service.current_suggestion(session, consultation_id=consultation.id)
     job = analysis_job(session, consultation_id=consultation.id)
     segments = (
         evidence_segments(suggestion.analysed_text, suggestion.evidence)
@@ -612,7 +592,7 @@ def submit_review(
             raise Conflict(
                 _("The conclusion was amended meanwhile; reload the page and try again.")
             )
-    suggestion = current_suggestion(session, consultation_id=consultation.id)
+    suggestion = diagnosis_service.current_suggestion(session, consultation_id=consultation.id)
     diagnosis, template = _validated(data, suggestion)
     now = utcnow()
     review = DoctorReview(
@@ -765,7 +745,7 @@ def advice_draft_for_case(
         decision=decision,
         accepted_label=accepted_label,
         label_key=label_key,
-        suggestion=current_suggestion(session, consultation_id=consultation.id),
+        suggestion=diagnosis_service.current_suggestion(session, consultation_id=consultation.id),
     )
     if advice_library.entry_for(label) is None or label is None:
         return None
