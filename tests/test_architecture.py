@@ -76,7 +76,7 @@ LAYERS: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = (
             ("admin", "admin.*"),
             ("jobs", "jobs.worker", "jobs.analysis", "jobs.notifications"),
             ("records", "records.*"),
-            ("review", "review.service", "review.schemas", "review.queue", "review.workflow"),
+            ("review", "review.service", "review.schemas", "review.cases"),
             ("consultations", "consultations.*"),
             ("diagnosis", "diagnosis.service", "diagnosis.registry"),
             ("triage", "triage.service", "triage.semantic", "triage.evaluate", "triage.tune"),

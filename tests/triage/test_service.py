@@ -15,7 +15,7 @@ from medconsult.diagnosis import service as diagnosis_service
 from medconsult.jobs import analysis
 from medconsult.jobs.models import AnalysisJob, JobStatus
 from medconsult.ml.types import RankedLabel, Suggestion
-from medconsult.review import service as review_service
+from medconsult.review import cases as review_cases
 from medconsult.triage import service as triage_service
 from medconsult.triage.rules import Flag
 from tests import factories
@@ -154,7 +154,7 @@ class TestQueueOrder:
             consultation.status = ConsultationStatus.awaiting_review
         session.flush()
 
-        page = review_service.queue_page(session, actor=doctor, flt=review_service.QueueFilter())
+        page = review_cases.queue_page(session, actor=doctor, flt=review_cases.QueueFilter())
         order = [row.consultation.id for row in page.rows]
 
         assert order.index(flagged.id) < order.index(plain.id)

@@ -39,7 +39,6 @@ from medconsult.i18n import N_, _
 from medconsult.patients.models import PatientProfile
 from medconsult.records import fhir, report
 from medconsult.review import queries as review_queries
-from medconsult.review import service as review_service
 from medconsult.review.models import DoctorReview
 
 log = logging.getLogger(__name__)
@@ -58,7 +57,7 @@ def _consultation_record(session: Session, consultation: Consultation) -> fhir.C
         .where(AISuggestion.consultation_id == consultation.id)
         .order_by(AISuggestion.created_at, AISuggestion.id)
     ).all()
-    reviews = review_service.review_history(session, consultation_id=consultation.id)
+    reviews = review_queries.review_history(session, consultation_id=consultation.id)
     messages = session.scalars(
         select(Message)
         .options(joinedload(Message.sender))

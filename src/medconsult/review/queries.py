@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, exists, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from medconsult.review.models import DoctorReview
 
@@ -48,3 +48,15 @@ def latest_reviews_for(
         .order_by(DoctorReview.signed_at)
     )
     return {review.consultation_id: review for review in reviews}
+
+
+def review_history(session: Session, *, consultation_id: uuid.UUID) -> list[DoctorReview]:
+    """Every signed review of a consultation, the current conclusion first."""
+    return list(
+        session.scalars(
+            select(DoctorReview)
+            .options(joinedload(DoctorReview.doctor))
+            .where(DoctorReview.consultation_id == consultation_id)
+            .order_by(DoctorReview.signed_at.desc(), DoctorReview.created_at.desc())
+        )
+    )

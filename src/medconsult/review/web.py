@@ -19,6 +19,7 @@ from medconsult.db import SessionDep
 from medconsult.errors import ValidationFailed
 from medconsult.i18n import _, ngettext
 from medconsult.review import advice as advice_library
+from medconsult.review import cases as review_cases
 from medconsult.review import service as review_service
 from medconsult.review.schemas import QueueStatusFilter, ReviewCreate
 from medconsult.web.templating import is_htmx, redirect, render
@@ -92,9 +93,9 @@ def queue_page(
     mine: bool = False,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
-    flt = review_service.QueueFilter(status=status, urgency=_parse_urgency(urgency), mine=mine)
+    flt = review_cases.QueueFilter(status=status, urgency=_parse_urgency(urgency), mine=mine)
     # htmx requests of this page are the table's own periodic refresh.
-    result = review_service.queue_page(
+    result = review_cases.queue_page(
         session, actor=user, flt=flt, page=page, refresh=is_htmx(request)
     )
     filters: dict[str, Any] = {"status": status}
@@ -192,7 +193,7 @@ def _render_case(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    case = review_service.get_case(session, actor=user, consultation_id=consultation_id)
+    case = review_cases.get_case(session, actor=user, consultation_id=consultation_id)
     messages = consultations_service.list_messages(
         session, actor=user, consultation_id=consultation_id
     )
