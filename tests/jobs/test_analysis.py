@@ -256,10 +256,10 @@ class TestConcludedBeforeAnalysis:
 
 
 class TestHoldHook:
-    def test_ignored_outside_testing(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setenv(analysis.HOLD_ENV, "30")
-
-        production = get_settings().model_copy(update={"env": "production"})
+    def test_ignored_outside_testing(self) -> None:
+        production = get_settings().model_copy(
+            update={"env": "production", "test_analysis_hold_seconds": 30.0}
+        )
 
         assert analysis.hold_seconds(production) == 0.0
 

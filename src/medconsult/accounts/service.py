@@ -24,7 +24,7 @@ from medconsult.accounts.models import (
 )
 from medconsult.audit import service as audit_service
 from medconsult.audit.models import Outcome
-from medconsult.config import Settings
+from medconsult.config import Settings, get_settings
 from medconsult.db import keep_on_rollback, utcnow
 from medconsult.errors import (
     Conflict,
@@ -41,7 +41,6 @@ INVALID_LOGIN = N_("Incorrect email or password.")
 THROTTLED_LOGIN = N_(
     "Too many failed sign-in attempts. Please wait {minutes} minutes and try again."
 )
-PASSWORD_TOKEN_HOURS = 48
 
 
 def hash_token(token: str) -> str:
@@ -150,14 +149,15 @@ def create_user(
     return user, token
 
 
-def issue_password_token(session: Session, *, user: User) -> str:
-    """A one-time set-password token, valid for PASSWORD_TOKEN_HOURS."""
+def issue_password_token(session: Session, *, user: User, settings: Settings | None = None) -> str:
+    """A one-time set-password token, valid for ``settings.password_token_hours``."""
+    hours = (settings or get_settings()).password_token_hours
     token = secrets.token_urlsafe(32)
     session.add(
         PasswordToken(
             user_id=user.id,
             token_hash=hash_token(token),
-            expires_at=utcnow() + timedelta(hours=PASSWORD_TOKEN_HOURS),
+            expires_at=utcnow() + timedelta(hours=hours),
         )
     )
     session.flush()
