@@ -47,6 +47,7 @@ from medconsult.review import api as review_api
 from medconsult.review import web as review_web
 from medconsult.web import metrics_route, pages
 from medconsult.web.errors import error_response, wants_json
+from medconsult.web.forms import field_messages
 from medconsult.web.input_guard import InputGuard
 from medconsult.web.templating import STATIC_DIR
 
@@ -91,12 +92,7 @@ def _register_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        fields = {
-            ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")): str(
-                err.get("msg", "invalid")
-            )
-            for err in exc.errors()
-        }
+        fields = field_messages(exc.errors(), fallback="")
         message = "; ".join(f"{k or 'request'}: {v}" for k, v in fields.items()) or _(
             "Invalid input."
         )

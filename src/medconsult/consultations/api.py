@@ -30,7 +30,7 @@ from medconsult.db import SessionDep
 from medconsult.errors import ValidationFailed
 from medconsult.i18n import _
 from medconsult.review import advice as advice_library
-from medconsult.web.forms import validation_messages
+from medconsult.web.forms import field_messages
 
 router = APIRouter(prefix="/consultations", tags=["consultations"])
 
@@ -123,7 +123,7 @@ def create_consultation(
             idempotency_key=idempotency_key or None,
         )
     except ValidationError as exc:
-        raise ValidationFailed(validation_messages(exc)) from None
+        raise ValidationFailed(field_messages(exc.errors())) from None
     consultation, created = service.submit(
         session, actor=user, data=data, uploads=read_uploads(reports)
     )

@@ -20,7 +20,7 @@ from medconsult.consultations.schemas import ConsultationCreate
 from medconsult.db import SessionDep
 from medconsult.errors import ValidationFailed
 from medconsult.patients import service as patients_service
-from medconsult.web.forms import validation_messages
+from medconsult.web.forms import field_messages
 from medconsult.web.templating import is_htmx, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -111,7 +111,7 @@ def submit(
             session, actor=user, data=data, uploads=read_uploads(reports)
         )
     except ValidationError as exc:
-        return _form_page(request, values, validation_messages(exc), status_code=422)
+        return _form_page(request, values, field_messages(exc.errors()), status_code=422)
     except ValidationFailed as exc:
         return _form_page(request, values, exc.errors, status_code=422)
     return redirect(request, f"/consultations/{consultation.id}")

@@ -14,6 +14,7 @@ from medconsult.db import SessionDep
 from medconsult.patients import service as patients_service
 from medconsult.patients.models import Sex
 from medconsult.patients.schemas import ProfileUpdate
+from medconsult.web.forms import field_messages
 from medconsult.web.templating import redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -61,7 +62,7 @@ def update_profile(
     try:
         data = ProfileUpdate.model_validate(raw)
     except ValidationError as exc:
-        errors = {str(e["loc"][0]): e["msg"].removeprefix("Value error, ") for e in exc.errors()}
+        errors = field_messages(exc.errors())
         return render(
             request,
             "patients/profile.html",

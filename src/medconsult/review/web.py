@@ -22,6 +22,7 @@ from medconsult.review import advice as advice_library
 from medconsult.review import cases as review_cases
 from medconsult.review import service as review_service
 from medconsult.review.schemas import QueueStatusFilter, ReviewCreate
+from medconsult.web.forms import field_messages
 from medconsult.web.templating import is_htmx, redirect, render
 
 router = APIRouter(prefix="/doctor", include_in_schema=False)
@@ -294,7 +295,7 @@ def submit_review(
             session, actor=user, consultation_id=consultation_id, data=data
         )
     except ValidationError as exc:
-        fields = [str(error["loc"][0]) if error["loc"] else "decision" for error in exc.errors()]
+        fields = field_messages(exc.errors(), fallback="decision")
         errors = {name: _review_field_message(name) for name in fields}
         return _render_case(
             request, session, user, consultation_id, form=form, errors=errors, status_code=422
