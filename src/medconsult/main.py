@@ -49,7 +49,7 @@ from medconsult.web import metrics_route, pages
 from medconsult.web.errors import error_response, wants_json
 from medconsult.web.forms import field_messages
 from medconsult.web.input_guard import InputGuard
-from medconsult.web.templating import STATIC_DIR
+from medconsult.web.templating import STATIC_DIR, url_path
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +74,14 @@ def _register_error_handlers(app: FastAPI) -> None:
             and not wants_json(request)
             and request.method == "GET"
         ):
-            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+            login = url_path(request, "accounts:login", query={"next": request.url.path})
+            return RedirectResponse(login, status_code=303)
         if (
             isinstance(exc, MfaEnrolmentRequired)
             and not wants_json(request)
             and request.method == "GET"
         ):
-            return RedirectResponse("/account/mfa", status_code=303)
+            return RedirectResponse(url_path(request, "accounts:mfa"), status_code=303)
         extra: dict[str, Any] = {}
         if exc.field:
             extra["field"] = exc.field

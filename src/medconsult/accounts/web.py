@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
@@ -29,7 +29,7 @@ from medconsult.errors import (
     ValidationFailed,
 )
 from medconsult.i18n import _
-from medconsult.web.templating import redirect, render
+from medconsult.web.templating import redirect, redirect_to, render, url_path
 
 router = APIRouter(include_in_schema=False)
 
@@ -53,7 +53,7 @@ def _safe_next(target: str | None) -> str:
 @router.get("/login", name="accounts:login")
 def login_page(request: Request, user: OptionalUser, next: str | None = None) -> Response:
     if user is not None:
-        return redirect(request, "/")
+        return redirect_to(request, "home")
     return render(request, "accounts/login.html", {"next": _safe_next(next)})
 
 
@@ -84,7 +84,7 @@ def login(
         )
     if accounts_service.mfa_enabled(session, user_id=user.id):
         challenge = mfa.start_challenge(session, user=user)
-        response = redirect(request, f"/login/mfa?next={quote(_safe_next(next))}")
+        response = redirect_to(request, "accounts:login_mfa", query={"next": _safe_next(next)})
         response.set_cookie(
             MFA_COOKIE,
             challenge,
@@ -109,9 +109,9 @@ def _signed_in(
         user_agent=request.headers.get("user-agent"),
     )
     if user.must_change_password:
-        target = "/account/password"
+        target = url_path(request, "accounts:password")
     elif mfa.enrolment_pending(session, user=user, settings=settings):
-        target = "/account/mfa"
+        target = url_path(request, "accounts:mfa")
     else:
         target = _safe_next(next)
     response = redirect(request, target)
@@ -123,7 +123,7 @@ def _signed_in(
 @router.get("/login/mfa", name="accounts:login_mfa")
 def login_mfa_page(request: Request, session: SessionDep, next: str | None = None) -> Response:
     if mfa.challenge_user(session, token=request.cookies.get(MFA_COOKIE, "")) is None:
-        return redirect(request, "/login")
+        return redirect_to(request, "accounts:login")
     return render(request, "accounts/login_mfa.html", {"next": _safe_next(next)})
 
 
@@ -156,7 +156,7 @@ def logout(request: Request, session: SessionDep, user: OptionalUser) -> Respons
     token = session_token(request)
     if token:
         accounts_service.end_session(session, token=token, actor=user)
-    response = redirect(request, "/login")
+    response = redirect_to(request, "accounts:login")
     clear_session_cookie(response, get_settings())
     return response
 
@@ -164,7 +164,7 @@ def logout(request: Request, session: SessionDep, user: OptionalUser) -> Respons
 @router.get("/register", name="accounts:register")
 def register_page(request: Request, user: OptionalUser) -> Response:
     if user is not None:
-        return redirect(request, "/")
+        return redirect_to(request, "home")
     return render(request, "accounts/register.html", {"errors": {}, "values": {}})
 
 
@@ -199,7 +199,7 @@ def register(
     token = accounts_service.start_session(
         session, user=user, settings=settings, client_address=_client(request)
     )
-    response = redirect(request, "/profile")
+    response = redirect_to(request, "patients:profile")
     set_session_cookie(response, token, settings)
     return response
 
@@ -353,4 +353,4 @@ def mfa_disable(
         mfa.disable(session, user=user, settings=get_settings())
     except (NotAuthenticated, TooManyRequests, Forbidden) as exc:
         return _mfa_page(request, session, user, error=exc.message, status_code=exc.status_code)
-    return redirect(request, "/account/mfa?done=off")
+    return redirect_to(request, "accounts:mfa", query={"done": "off"})

@@ -29,7 +29,7 @@ from medconsult.diagnosis import registry
 from medconsult.errors import Conflict, NotFound, ValidationFailed
 from medconsult.i18n import _
 from medconsult.jobs import analysis
-from medconsult.web.templating import is_htmx, redirect, render
+from medconsult.web.templating import is_htmx, redirect_to, render
 
 router = APIRouter(prefix="/admin", include_in_schema=False, dependencies=[ADMIN_ONLY])
 
@@ -196,7 +196,7 @@ def _guarded_change(
         # The guard refuses before changing anything: nothing to undo.
         user = accounts_service.get_user(session, user_id)
         return _user_page(request, session, user, error=exc.message, status_code=409)
-    return redirect(request, f"/admin/users/{user_id}?done={change}")
+    return redirect_to(request, "admin:user", user_id=user_id, query={"done": change})
 
 
 @router.post("/users/{user_id}/deactivate")
@@ -217,7 +217,7 @@ def reactivate(
     request: Request, session: SessionDep, admin: AdminUser, user_id: uuid.UUID
 ) -> Response:
     admin_service.set_active(session, actor=admin, user_id=user_id, active=True)
-    return redirect(request, f"/admin/users/{user_id}?done=reactivated")
+    return redirect_to(request, "admin:user", user_id=user_id, query={"done": "reactivated"})
 
 
 @router.post("/users/{user_id}/role")
@@ -258,7 +258,7 @@ def reset_mfa(
     request: Request, session: SessionDep, admin: AdminUser, user_id: uuid.UUID
 ) -> Response:
     mfa.reset(session, actor=admin, user_id=user_id)
-    return redirect(request, f"/admin/users/{user_id}?done=mfa_reset")
+    return redirect_to(request, "admin:user", user_id=user_id, query={"done": "mfa_reset"})
 
 
 @router.post("/users/{user_id}/sessions/{session_id}/end")
@@ -270,7 +270,7 @@ def end_session(
     session_id: uuid.UUID,
 ) -> Response:
     admin_service.end_session(session, actor=admin, user_id=user_id, session_id=session_id)
-    return redirect(request, f"/admin/users/{user_id}?done=session")
+    return redirect_to(request, "admin:user", user_id=user_id, query={"done": "session"})
 
 
 # --- audit trail -----------------------------------------------------------------------------
@@ -354,13 +354,13 @@ def activate_model(
     version: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     registry.activate_version(session, actor=admin, version=version)
-    return redirect(request, "/admin/models?done=activated")
+    return redirect_to(request, "admin:models", query={"done": "activated"})
 
 
 @router.post("/models/reanalyse")
 def reanalyse_open(request: Request, session: SessionDep, admin: AdminUser) -> Response:
     analysis.reanalyse_unclaimed(session, actor=admin)
-    return redirect(request, "/admin/models?done=reanalysing")
+    return redirect_to(request, "admin:models", query={"done": "reanalysing"})
 
 
 # --- monitoring ------------------------------------------------------------------------------

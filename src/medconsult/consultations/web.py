@@ -21,7 +21,7 @@ from medconsult.db import SessionDep
 from medconsult.errors import ValidationFailed
 from medconsult.patients import service as patients_service
 from medconsult.web.forms import field_messages
-from medconsult.web.templating import is_htmx, redirect, render
+from medconsult.web.templating import is_htmx, redirect, redirect_to, render, url_path
 
 router = APIRouter(include_in_schema=False)
 
@@ -114,7 +114,7 @@ def submit(
         return _form_page(request, values, field_messages(exc.errors()), status_code=422)
     except ValidationFailed as exc:
         return _form_page(request, values, exc.errors, status_code=422)
-    return redirect(request, f"/consultations/{consultation.id}")
+    return redirect_to(request, "consultations:detail", consultation_id=consultation.id)
 
 
 @router.get("/consultations/{consultation_id}", name="consultations:detail")
@@ -199,7 +199,13 @@ def post_message(
             "consultations/_messages.html",
             {"consultation": consultation, "messages": messages, "errors": {}},
         )
-    return redirect(request, _local_path(next_url) or f"/consultations/{consultation_id}#messages")
+    return redirect(
+        request,
+        _local_path(next_url)
+        or url_path(
+            request, "consultations:detail", consultation_id=consultation_id, fragment="messages"
+        ),
+    )
 
 
 def _local_path(url: str) -> str | None:

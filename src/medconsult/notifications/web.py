@@ -11,7 +11,7 @@ from medconsult.audit import service as audit_service
 from medconsult.auth import CurrentUser, SignedInUser
 from medconsult.db import SessionDep
 from medconsult.notifications import service as notifications_service
-from medconsult.web.templating import redirect, render
+from medconsult.web.templating import redirect, redirect_to, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -49,4 +49,4 @@ def open_notice(
 @router.post("/notifications/read-all")
 def read_all(request: Request, session: SessionDep, user: CurrentUser) -> Response:
     notifications_service.mark_all_read(session, user=user)
-    return redirect(request, "/notifications")
+    return redirect_to(request, "notifications:list")

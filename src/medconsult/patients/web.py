@@ -15,7 +15,7 @@ from medconsult.patients import service as patients_service
 from medconsult.patients.models import Sex
 from medconsult.patients.schemas import ProfileUpdate
 from medconsult.web.forms import field_messages
-from medconsult.web.templating import redirect, render
+from medconsult.web.templating import redirect_to, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -70,7 +70,7 @@ def update_profile(
             status_code=422,
         )
     patients_service.update_own_profile(session, actor=user, data=data)
-    return redirect(request, "/profile?saved=1")
+    return redirect_to(request, "patients:profile", query={"saved": "1"})
 
 
 @router.get("/patients/{patient_id}", name="patients:detail")

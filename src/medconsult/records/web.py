@@ -15,7 +15,7 @@ from medconsult.db import SessionDep
 from medconsult.errors import ValidationFailed
 from medconsult.records import service
 from medconsult.records.http import pdf_response, zip_response
-from medconsult.web.templating import redirect, render
+from medconsult.web.templating import redirect_to, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -44,7 +44,7 @@ def my_data_page(request: Request, user: PatientUser) -> Response:
 @router.post("/my-data/export")
 def request_export(request: Request, session: SessionDep, user: PatientUser) -> Response:
     link = service.issue_export_link(session, actor=user)
-    return redirect(request, str(request.url_for("records:export", token=link.token).path))
+    return redirect_to(request, "records:export", token=link.token)
 
 
 @router.get("/my-data/export/{token}", name="records:export")

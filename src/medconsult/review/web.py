@@ -6,7 +6,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
@@ -23,7 +22,7 @@ from medconsult.review import cases as review_cases
 from medconsult.review import service as review_service
 from medconsult.review.schemas import QueueStatusFilter, ReviewCreate
 from medconsult.web.forms import field_messages
-from medconsult.web.templating import is_htmx, redirect, render
+from medconsult.web.templating import is_htmx, redirect_to, render, url_path
 
 router = APIRouter(prefix="/doctor", include_in_schema=False)
 
@@ -106,7 +105,7 @@ def queue_page(
         filters["mine"] = "1"
 
     def page_url(number: int) -> str:
-        return "/doctor?" + urlencode({**filters, "page": number})
+        return url_path(request, "review:queue", query={**filters, "page": number})
 
     context = {
         "queue": result,
@@ -213,7 +212,7 @@ def _render_case(
             "labels": review_service.search_labels(actor=user, query=label_query, limit=50),
             "selected_label": form.get("label_key", ""),
             "advice_field": _kept_advice_field(form),
-            "advice_url": f"/doctor/consultations/{consultation_id}/advice-draft",
+            "advice_url": url_path(request, "review:advice_draft", consultation_id=consultation_id),
             "status_names": STATUS_NAMES,
             "urgency_names": URGENCY_NAMES,
         },
@@ -233,7 +232,7 @@ def claim(
     request: Request, session: SessionDep, user: DoctorUser, consultation_id: uuid.UUID
 ) -> Response:
     review_service.claim(session, actor=user, consultation_id=consultation_id)
-    return redirect(request, f"/doctor/consultations/{consultation_id}")
+    return redirect_to(request, "review:case", consultation_id=consultation_id)
 
 
 @router.post("/consultations/{consultation_id}/release")
@@ -241,7 +240,7 @@ def release(
     request: Request, session: SessionDep, user: DoctorUser, consultation_id: uuid.UUID
 ) -> Response:
     review_service.release(session, actor=user, consultation_id=consultation_id)
-    return redirect(request, "/doctor")
+    return redirect_to(request, "review:queue")
 
 
 @router.post("/consultations/{consultation_id}/review")
@@ -310,7 +309,9 @@ def submit_review(
             errors=exc.errors,
             status_code=422,
         )
-    return redirect(request, f"/doctor/consultations/{consultation_id}?signed=1")
+    return redirect_to(
+        request, "review:case", consultation_id=consultation_id, query={"signed": "1"}
+    )
 
 
 def _review_field_message(field: str) -> str:
@@ -335,7 +336,9 @@ def label_search(
     context: dict[str, Any] = {"labels": labels, "selected_label": selected}
     if consultation is not None:
         # Choosing a label on a case's review form asks for that label's advice draft.
-        context["advice_url"] = f"/doctor/consultations/{consultation}/advice-draft"
+        context["advice_url"] = url_path(
+            request, "review:advice_draft", consultation_id=consultation
+        )
     return render(request, "doctor/_label_results.html", context)
 
 
@@ -375,7 +378,7 @@ def advice_draft(
         "doctor/_advice_field.html",
         {
             "advice_field": field,
-            "advice_url": f"/doctor/consultations/{consultation_id}/advice-draft",
+            "advice_url": url_path(request, "review:advice_draft", consultation_id=consultation_id),
             "errors": {},
         },
     )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import jinja2
 from fastapi import Request
@@ -62,6 +64,35 @@ def render(
     }
     ctx.update(context or {})
     return templates.TemplateResponse(request, name, ctx, status_code=status_code)
+
+
+def url_path(
+    request: Request,
+    name: str,
+    /,
+    *,
+    query: Mapping[str, Any] | None = None,
+    fragment: str = "",
+    **path_params: Any,
+) -> str:
+    """The path of a named route (``request.url_for``), with a query string and a fragment."""
+    url = str(request.url_for(name, **path_params).path)
+    if query:
+        url += "?" + urlencode(query, safe="/", quote_via=quote)
+    return url + (f"#{fragment}" if fragment else "")
+
+
+def redirect_to(
+    request: Request,
+    name: str,
+    /,
+    *,
+    query: Mapping[str, Any] | None = None,
+    fragment: str = "",
+    **path_params: Any,
+) -> Response:
+    """Post/redirect/get to a named route, htmx-aware."""
+    return redirect(request, url_path(request, name, query=query, fragment=fragment, **path_params))
 
 
 def redirect(request: Request, url: str) -> Response:
