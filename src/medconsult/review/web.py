@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from medconsult.auth import CurrentUser, DoctorUser
 from medconsult.consultations import service as consultations_service
@@ -28,8 +28,38 @@ router = APIRouter(prefix="/doctor", include_in_schema=False)
 
 # Form fields are bounded here as well as by the request size limit; the service gives the
 # clear per-field message for anything over the configured text limit.
-FormText = Annotated[str, Form(max_length=100_000)]
-FormShort = Annotated[str, Form(max_length=1000)]
+FormText = Annotated[str, Field(max_length=100_000)]
+FormShort = Annotated[str, Field(max_length=1000)]
+
+
+class ReviewForm(BaseModel):
+    """The review form as posted: text, checked against ReviewCreate by the route."""
+
+    decision: FormShort = ""
+    accepted_label: FormShort = ""
+    label_key: FormShort = ""
+    q: FormShort = ""
+    diagnosis: FormText = ""
+    icd10_code: FormShort = ""
+    reject_reason: FormText = ""
+    advice: FormText = ""
+    private_note: FormText = ""
+    amends_id: FormShort = ""
+    advice_template_label: FormShort = ""
+    advice_template_version: FormShort = ""
+    advice_template_discarded: FormShort = ""
+
+
+class AdviceDraftForm(BaseModel):
+    """What the review form posts when the doctor's decision changes."""
+
+    decision: FormShort = ""
+    accepted_label: FormShort = ""
+    label_key: FormShort = ""
+    advice: FormText = ""
+    advice_template_label: FormShort = ""
+    advice_action: FormShort = ""
+
 
 STATUS_FILTERS: list[tuple[str, str]] = [
     ("open", "Waiting or in review"),
@@ -249,35 +279,9 @@ def submit_review(
     session: SessionDep,
     user: DoctorUser,
     consultation_id: uuid.UUID,
-    decision: FormShort = "",
-    accepted_label: FormShort = "",
-    label_key: FormShort = "",
-    q: FormShort = "",
-    diagnosis: FormText = "",
-    icd10_code: FormShort = "",
-    reject_reason: FormText = "",
-    advice: FormText = "",
-    private_note: FormText = "",
-    amends_id: FormShort = "",
-    advice_template_label: FormShort = "",
-    advice_template_version: FormShort = "",
-    advice_template_discarded: FormShort = "",
+    posted: Annotated[ReviewForm, Form()],
 ) -> Response:
-    form = {
-        "decision": decision,
-        "accepted_label": accepted_label,
-        "label_key": label_key,
-        "q": q,
-        "diagnosis": diagnosis,
-        "icd10_code": icd10_code,
-        "reject_reason": reject_reason,
-        "advice": advice,
-        "private_note": private_note,
-        "amends_id": amends_id,
-        "advice_template_label": advice_template_label,
-        "advice_template_version": advice_template_version,
-        "advice_template_discarded": advice_template_discarded,
-    }
+    form = posted.model_dump()
     try:
         values: dict[str, Any] = {
             k: v
@@ -286,9 +290,11 @@ def submit_review(
             and not (k == "amends_id" and not v)
         }
         values["advice_template_version"] = (
-            int(advice_template_version) if advice_template_version.isdigit() else None
+            int(posted.advice_template_version)
+            if posted.advice_template_version.isdigit()
+            else None
         )
-        values["advice_template_discarded"] = advice_template_discarded == "1"
+        values["advice_template_discarded"] = posted.advice_template_discarded == "1"
         data = ReviewCreate.model_validate(values)
         review_service.submit_review(
             session, actor=user, consultation_id=consultation_id, data=data
@@ -348,12 +354,7 @@ def advice_draft(
     session: SessionDep,
     user: CurrentUser,
     consultation_id: uuid.UUID,
-    decision: FormShort = "",
-    accepted_label: FormShort = "",
-    label_key: FormShort = "",
-    advice: FormText = "",
-    advice_template_label: FormShort = "",
-    advice_action: FormShort = "",
+    form: Annotated[AdviceDraftForm, Form()],
 ) -> Response:
     """The advice field of the review form after the doctor's decision (an htmx fragment).
 
@@ -362,16 +363,16 @@ def advice_draft(
         session,
         actor=user,
         consultation_id=consultation_id,
-        decision=decision,
-        accepted_label=accepted_label,
-        label_key=label_key,
+        decision=form.decision,
+        accepted_label=form.accepted_label,
+        label_key=form.label_key,
     )
     field = _advice_field(
         draft,
-        advice=advice,
-        previous_label=advice_template_label,
-        action=advice_action,
-        decided=bool(accepted_label if decision == "accept" else label_key),
+        advice=form.advice,
+        previous_label=form.advice_template_label,
+        action=form.advice_action,
+        decided=bool(form.accepted_label if form.decision == "accept" else form.label_key),
     )
     return render(
         request,
