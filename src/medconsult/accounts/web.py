@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from markupsafe import Markup
+from pydantic import BaseModel, Field
 
 from medconsult.accounts import mfa
 from medconsult.accounts import service as accounts_service
@@ -35,6 +36,35 @@ router = APIRouter(include_in_schema=False)
 
 FormStr = Annotated[str, Form(max_length=1024)]
 CodeStr = Annotated[str, Form(max_length=64)]
+Short = Annotated[str, Field(max_length=1024)]
+
+
+class LoginForm(BaseModel):
+    email: Short = ""
+    password: Short = ""
+    next: Short = "/"
+
+
+class RegisterForm(BaseModel):
+    email: Short = ""
+    password: Short = ""
+    password_confirm: Short = ""
+    full_name: Annotated[str, Field(max_length=200)] = ""
+
+
+class NewPasswordForm(BaseModel):
+    new_password: Short = ""
+    new_password_confirm: Short = ""
+
+    def check_confirmed(self) -> None:
+        if self.new_password != self.new_password_confirm:
+            raise ValidationFailed({"new_password_confirm": _("The two passwords do not match.")})
+
+
+class PasswordChangeForm(NewPasswordForm):
+    current_password: Short = ""
+
+
 # The pending second factor of a web sign-in (the raw challenge token; only its hash is stored).
 MFA_COOKIE = "medconsult_mfa"
 
@@ -61,16 +91,15 @@ def login_page(request: Request, user: OptionalUser, next: str | None = None) ->
 def login(
     request: Request,
     session: SessionDep,
-    email: FormStr = "",
-    password: FormStr = "",
-    next: FormStr = "/",
+    form: Annotated[LoginForm, Form()],
 ) -> Response:
     settings = get_settings()
+    email, next = form.email, form.next
     try:
         user = accounts_service.authenticate(
             session,
             email=email,
-            password=password,
+            password=form.password,
             client_address=_client(request),
             settings=settings,
         )
@@ -172,14 +201,12 @@ def register_page(request: Request, user: OptionalUser) -> Response:
 def register(
     request: Request,
     session: SessionDep,
-    email: FormStr = "",
-    password: FormStr = "",
-    password_confirm: FormStr = "",
-    full_name: Annotated[str, Form(max_length=200)] = "",
+    form: Annotated[RegisterForm, Form()],
 ) -> Response:
+    email, password, full_name = form.email, form.password, form.full_name
     values = {"email": email[:254], "full_name": full_name}
     errors: dict[str, str] = {}
-    if password != password_confirm:
+    if password != form.password_confirm:
         errors["password_confirm"] = _("The two passwords do not match.")
     try:
         accounts_service.check_new_account(session, email=email, password=password)
@@ -214,15 +241,12 @@ def change_password(
     request: Request,
     session: SessionDep,
     user: SignedInUser,
-    current_password: FormStr = "",
-    new_password: FormStr = "",
-    new_password_confirm: FormStr = "",
+    form: Annotated[PasswordChangeForm, Form()],
 ) -> Response:
     try:
-        if new_password != new_password_confirm:
-            raise ValidationFailed({"new_password_confirm": _("The two passwords do not match.")})
+        form.check_confirmed()
         accounts_service.change_password(
-            session, user=user, current=current_password, new=new_password
+            session, user=user, current=form.current_password, new=form.new_password
         )
     except ValidationFailed as exc:
         return render(request, "accounts/password.html", {"errors": exc.errors}, status_code=422)
@@ -242,13 +266,11 @@ def set_password(
     request: Request,
     session: SessionDep,
     token: str,
-    new_password: FormStr = "",
-    new_password_confirm: FormStr = "",
+    form: Annotated[NewPasswordForm, Form()],
 ) -> Response:
     try:
-        if new_password != new_password_confirm:
-            raise ValidationFailed({"new_password_confirm": _("The two passwords do not match.")})
-        accounts_service.use_password_token(session, token=token, new_password=new_password)
+        form.check_confirmed()
+        accounts_service.use_password_token(session, token=token, new_password=form.new_password)
     except ValidationFailed as exc:
         return render(
             request,
