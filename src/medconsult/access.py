@@ -61,7 +61,9 @@ def require_role(
     action: str,
     message: str | None = None,
     clinical: bool = False,
-    consultation: Consultation | None = None,
+    record_type: str | None = None,
+    record_id: uuid.UUID | None = None,
+    patient_id: uuid.UUID | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
     """Rule 2 (and 4 where ``clinical``): 403 unless ``actor`` has one of ``roles``; audited.
@@ -74,9 +76,9 @@ def require_role(
         session,
         actor=actor,
         action=action,
-        record_type="consultation" if consultation else None,
-        record_id=consultation.id if consultation else None,
-        patient_id=consultation.patient_id if consultation else None,
+        record_type=record_type,
+        record_id=record_id,
+        patient_id=patient_id,
         details=details,
     )
     if clinical and actor.role is Role.admin:
@@ -95,7 +97,9 @@ def require_doctor(
         action=action,
         message=_("Only doctors can review consultations."),
         clinical=True,
-        consultation=consultation,
+        record_type="consultation" if consultation else None,
+        record_id=consultation.id if consultation else None,
+        patient_id=consultation.patient_id if consultation else None,
     )
 
 

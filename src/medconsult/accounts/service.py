@@ -16,6 +16,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from medconsult.accounts import passwords
 from medconsult.accounts.models import (
     LoginFailure,
+    MfaChallenge,
     MfaCredential,
     PasswordToken,
     Role,
@@ -152,13 +153,20 @@ def create_user(
 def issue_password_token(session: Session, *, user: User, settings: Settings | None = None) -> str:
     """A one-time set-password token, valid for ``settings.password_token_hours``."""
     hours = (settings or get_settings()).password_token_hours
+    return issue_token(session, PasswordToken, user=user, lifetime=timedelta(hours=hours))
+
+
+def issue_token(
+    session: Session,
+    model: type[PasswordToken] | type[MfaChallenge],
+    *,
+    user: User,
+    lifetime: timedelta,
+) -> str:
+    """A new one-time token for ``user``, stored as a ``model`` row by its hash only."""
     token = secrets.token_urlsafe(32)
     session.add(
-        PasswordToken(
-            user_id=user.id,
-            token_hash=hash_token(token),
-            expires_at=utcnow() + timedelta(hours=hours),
-        )
+        model(user_id=user.id, token_hash=hash_token(token), expires_at=utcnow() + lifetime)
     )
     session.flush()
     return token

@@ -342,18 +342,19 @@ def mfa_confirm(
     return _recovery_codes_page(request, codes)
 
 
+def _verify_code(request: Request, session: SessionDep, user: User, code: str) -> None:
+    """A signed-in user's current code (or a recovery code) before a change to the factor."""
+    mfa.verify(
+        session, user=user, code=code, client_address=_client(request), settings=get_settings()
+    )
+
+
 @router.post("/account/mfa/recovery-codes")
 def mfa_new_recovery_codes(
     request: Request, session: SessionDep, user: SignedInUser, code: CodeStr = ""
 ) -> Response:
     try:
-        mfa.verify(
-            session,
-            user=user,
-            code=code,
-            client_address=_client(request),
-            settings=get_settings(),
-        )
+        _verify_code(request, session, user, code)
         codes = mfa.regenerate_recovery_codes(session, user=user)
     except (NotAuthenticated, TooManyRequests, Conflict) as exc:
         return _mfa_page(request, session, user, error=exc.message, status_code=exc.status_code)
@@ -365,13 +366,7 @@ def mfa_disable(
     request: Request, session: SessionDep, user: SignedInUser, code: CodeStr = ""
 ) -> Response:
     try:
-        mfa.verify(
-            session,
-            user=user,
-            code=code,
-            client_address=_client(request),
-            settings=get_settings(),
-        )
+        _verify_code(request, session, user, code)
         mfa.disable(session, user=user, settings=get_settings())
     except (NotAuthenticated, TooManyRequests, Forbidden) as exc:
         return _mfa_page(request, session, user, error=exc.message, status_code=exc.status_code)

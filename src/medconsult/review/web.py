@@ -32,24 +32,6 @@ FormText = Annotated[str, Field(max_length=100_000)]
 FormShort = Annotated[str, Field(max_length=1000)]
 
 
-class ReviewForm(BaseModel):
-    """The review form as posted: text, checked against ReviewCreate by the route."""
-
-    decision: FormShort = ""
-    accepted_label: FormShort = ""
-    label_key: FormShort = ""
-    q: FormShort = ""
-    diagnosis: FormText = ""
-    icd10_code: FormShort = ""
-    reject_reason: FormText = ""
-    advice: FormText = ""
-    private_note: FormText = ""
-    amends_id: FormShort = ""
-    advice_template_label: FormShort = ""
-    advice_template_version: FormShort = ""
-    advice_template_discarded: FormShort = ""
-
-
 class AdviceDraftForm(BaseModel):
     """What the review form posts when the doctor's decision changes."""
 
@@ -59,6 +41,19 @@ class AdviceDraftForm(BaseModel):
     advice: FormText = ""
     advice_template_label: FormShort = ""
     advice_action: FormShort = ""
+
+
+class ReviewForm(AdviceDraftForm):
+    """The review form as posted: text, checked against ReviewCreate by the route."""
+
+    q: FormShort = ""
+    diagnosis: FormText = ""
+    icd10_code: FormShort = ""
+    reject_reason: FormText = ""
+    private_note: FormText = ""
+    amends_id: FormShort = ""
+    advice_template_version: FormShort = ""
+    advice_template_discarded: FormShort = ""
 
 
 STATUS_FILTERS: list[tuple[str, str]] = [
@@ -281,7 +276,7 @@ def submit_review(
     consultation_id: uuid.UUID,
     posted: Annotated[ReviewForm, Form()],
 ) -> Response:
-    form = posted.model_dump()
+    form = posted.model_dump(exclude={"advice_action"})
     try:
         values: dict[str, Any] = {
             k: v

@@ -82,17 +82,9 @@ def url_path(
     return url + (f"#{fragment}" if fragment else "")
 
 
-def redirect_to(
-    request: Request,
-    name: str,
-    /,
-    *,
-    query: Mapping[str, Any] | None = None,
-    fragment: str = "",
-    **path_params: Any,
-) -> Response:
-    """Post/redirect/get to a named route, htmx-aware."""
-    return redirect(request, url_path(request, name, query=query, fragment=fragment, **path_params))
+def redirect_to(request: Request, name: str, /, **url: Any) -> Response:
+    """Post/redirect/get to a named route (``url``: as for ``url_path``), htmx-aware."""
+    return redirect(request, url_path(request, name, **url))
 
 
 def redirect(request: Request, url: str) -> Response:
