@@ -186,7 +186,7 @@ class TestSignOff:
     def test_accept_records_chosen_ranked_label(self, session: Session) -> None:
         doctor = create_doctor(session)
         consultation = _claimed_case(session, doctor)
-        suggestion = review_service.current_suggestion(session, consultation_id=consultation.id)
+        suggestion = diagnosis_service.current_suggestion(session, consultation_id=consultation.id)
 
         review = review_service.submit_review(
             session,
