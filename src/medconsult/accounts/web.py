@@ -180,7 +180,7 @@ def login_mfa(
     return _signed_in(request, session, user, next, settings)
 
 
-@router.post("/logout")
+@router.post("/logout", name="accounts:logout")
 def logout(request: Request, session: SessionDep, user: OptionalUser) -> Response:
     token = session_token(request)
     if token:
@@ -325,7 +325,7 @@ def _recovery_codes_page(request: Request, codes: list[str]) -> Response:
     return _no_store(render(request, "accounts/mfa_recovery_codes.html", {"codes": codes}))
 
 
-@router.post("/account/mfa/confirm")
+@router.post("/account/mfa/confirm", name="accounts:mfa_confirm")
 def mfa_confirm(
     request: Request, session: SessionDep, user: SignedInUser, code: CodeStr = ""
 ) -> Response:
@@ -349,7 +349,7 @@ def _verify_code(request: Request, session: SessionDep, user: User, code: str) -
     )
 
 
-@router.post("/account/mfa/recovery-codes")
+@router.post("/account/mfa/recovery-codes", name="accounts:mfa_recovery_codes")
 def mfa_new_recovery_codes(
     request: Request, session: SessionDep, user: SignedInUser, code: CodeStr = ""
 ) -> Response:
@@ -361,7 +361,7 @@ def mfa_new_recovery_codes(
     return _recovery_codes_page(request, codes)
 
 
-@router.post("/account/mfa/disable")
+@router.post("/account/mfa/disable", name="accounts:mfa_disable")
 def mfa_disable(
     request: Request, session: SessionDep, user: SignedInUser, code: CodeStr = ""
 ) -> Response:

@@ -199,7 +199,7 @@ def _guarded_change(
     return redirect_to(request, "admin:user", user_id=user_id, query={"done": change})
 
 
-@router.post("/users/{user_id}/deactivate")
+@router.post("/users/{user_id}/deactivate", name="admin:user_deactivate")
 def deactivate(
     request: Request, session: SessionDep, admin: AdminUser, user_id: uuid.UUID
 ) -> Response:
@@ -212,7 +212,7 @@ def deactivate(
     )
 
 
-@router.post("/users/{user_id}/reactivate")
+@router.post("/users/{user_id}/reactivate", name="admin:user_reactivate")
 def reactivate(
     request: Request, session: SessionDep, admin: AdminUser, user_id: uuid.UUID
 ) -> Response:
@@ -220,7 +220,7 @@ def reactivate(
     return redirect_to(request, "admin:user", user_id=user_id, query={"done": "reactivated"})
 
 
-@router.post("/users/{user_id}/role")
+@router.post("/users/{user_id}/role", name="admin:user_role")
 def change_role(
     request: Request,
     session: SessionDep,
@@ -240,7 +240,7 @@ def change_role(
     )
 
 
-@router.post("/users/{user_id}/reset-password")
+@router.post("/users/{user_id}/reset-password", name="admin:user_reset_password")
 def reset_password(
     request: Request, session: SessionDep, admin: AdminUser, user_id: uuid.UUID
 ) -> Response:
@@ -253,7 +253,7 @@ def reset_password(
     )
 
 
-@router.post("/users/{user_id}/mfa-reset")
+@router.post("/users/{user_id}/mfa-reset", name="admin:user_mfa_reset")
 def reset_mfa(
     request: Request, session: SessionDep, admin: AdminUser, user_id: uuid.UUID
 ) -> Response:
@@ -261,7 +261,7 @@ def reset_mfa(
     return redirect_to(request, "admin:user", user_id=user_id, query={"done": "mfa_reset"})
 
 
-@router.post("/users/{user_id}/sessions/{session_id}/end")
+@router.post("/users/{user_id}/sessions/{session_id}/end", name="admin:user_session_end")
 def end_session(
     request: Request,
     session: SessionDep,
@@ -309,7 +309,7 @@ def audit_export(
     return audit_csv_response(request, session, admin=admin, query=query)
 
 
-@router.post("/audit/verify")
+@router.post("/audit/verify", name="admin:audit_verify")
 def audit_verify(request: Request, session: SessionDep, admin: AdminUser) -> Response:
     report = admin_service.verify_audit_chain(session, actor=admin)
     return render(request, "admin/audit_verify.html", {"report": report})
@@ -346,7 +346,7 @@ def models(
     )
 
 
-@router.post("/models/activate")
+@router.post("/models/activate", name="admin:models_activate")
 def activate_model(
     request: Request,
     session: SessionDep,
@@ -357,7 +357,7 @@ def activate_model(
     return redirect_to(request, "admin:models", query={"done": "activated"})
 
 
-@router.post("/models/reanalyse")
+@router.post("/models/reanalyse", name="admin:models_reanalyse")
 def reanalyse_open(request: Request, session: SessionDep, admin: AdminUser) -> Response:
     analysis.reanalyse_unclaimed(session, actor=admin)
     return redirect_to(request, "admin:models", query={"done": "reanalysing"})
@@ -417,7 +417,7 @@ def feedback_page(request: Request, session: SessionDep, admin: AdminUser) -> Re
     )
 
 
-@router.post("/feedback/export")
+@router.post("/feedback/export", name="admin:feedback_export")
 def feedback_export(
     request: Request,
     session: SessionDep,

@@ -41,7 +41,7 @@ def my_data_page(request: Request, user: PatientUser) -> Response:
     return _data_page(request)
 
 
-@router.post("/my-data/export")
+@router.post("/my-data/export", name="records:export_link")
 def request_export(request: Request, session: SessionDep, user: PatientUser) -> Response:
     link = service.issue_export_link(session, actor=user)
     return redirect_to(request, "records:export", token=link.token)
@@ -52,7 +52,7 @@ def download_export(session: SessionDep, user: CurrentUser, token: str) -> Respo
     return zip_response(service.export_archive(session, actor=user, token=token))
 
 
-@router.post("/my-data/delete")
+@router.post("/my-data/delete", name="records:delete")
 def delete_account(
     request: Request,
     session: SessionDep,

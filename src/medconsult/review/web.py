@@ -252,7 +252,7 @@ def case_page(
     return _render_case(request, session, user, consultation_id)
 
 
-@router.post("/consultations/{consultation_id}/claim")
+@router.post("/consultations/{consultation_id}/claim", name="review:claim")
 def claim(
     request: Request, session: SessionDep, user: DoctorUser, consultation_id: uuid.UUID
 ) -> Response:
@@ -260,7 +260,7 @@ def claim(
     return redirect_to(request, "review:case", consultation_id=consultation_id)
 
 
-@router.post("/consultations/{consultation_id}/release")
+@router.post("/consultations/{consultation_id}/release", name="review:release")
 def release(
     request: Request, session: SessionDep, user: DoctorUser, consultation_id: uuid.UUID
 ) -> Response:
@@ -268,7 +268,7 @@ def release(
     return redirect_to(request, "review:queue")
 
 
-@router.post("/consultations/{consultation_id}/review")
+@router.post("/consultations/{consultation_id}/review", name="review:sign")
 def submit_review(
     request: Request,
     session: SessionDep,

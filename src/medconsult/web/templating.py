@@ -92,3 +92,12 @@ def redirect(request: Request, url: str) -> Response:
     if is_htmx(request):
         return Response(status_code=204, headers={"HX-Redirect": url})
     return RedirectResponse(url, status_code=303)
+
+
+@jinja2.pass_context
+def _url_path(context: Any, name: str, /, **url: Any) -> str:
+    return url_path(context["request"], name, **url)
+
+
+# Templates link with url_path("consultations:detail", consultation_id=...): a relative path.
+templates.env.globals["url_path"] = _url_path
