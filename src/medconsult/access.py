@@ -3,7 +3,8 @@
 1. Without a session, pages redirect to sign-in and the API answers 401 (``auth.py``).
 2. A role that may not use a route or an action gets 403.
 3. A record the caller may not know exists gets 404, exactly like a record that does not exist:
-   another patient's consultation or profile, or a patient no doctor has been consulted about.
+   another patient's consultation or profile, a patient no doctor has been consulted about, or
+   another user's notice.
 4. Administrators manage accounts, not clinical records: a clinical record answers them 403
    (they know records exist, they may not read them).
 
@@ -178,3 +179,21 @@ def check_patient(session: Session, *, actor: User, patient_id: uuid.UUID, actio
         patient_id=patient_id,
         not_found=_("Patient not found."),
     )
+
+
+def check_own(
+    session: Session,
+    *,
+    actor: User,
+    owner_id: uuid.UUID | None,
+    action: str,
+    record_type: str,
+    record_id: uuid.UUID,
+    not_found: str,
+) -> None:
+    """Pass if ``actor`` owns the record (``owner_id`` None: there is none); otherwise 404,
+    audited. For records that are nobody else's business, whatever the role (notices)."""
+    if owner_id is not None and owner_id == actor.id:
+        return
+    _audit_denial(session, actor=actor, action=action, record_type=record_type, record_id=record_id)
+    raise NotFound(not_found)
