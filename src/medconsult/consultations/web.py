@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from medconsult.auth import CurrentUser, PatientUser
 from medconsult.config import get_settings
@@ -28,6 +28,17 @@ router = APIRouter(include_in_schema=False)
 # Text fields are checked by the service against settings (clear messages on the form, not a
 # bare 422); the request size limit in the middleware bounds them first.
 FormText = Annotated[str, Form()]
+
+
+class ConsultationForm(BaseModel):
+    """The new-consultation form as posted: text, checked against ConsultationCreate."""
+
+    chief_complaint: str = ""
+    history: str = ""
+    past_history: str = ""
+    current_medications: str = ""
+    ai_consent: str = ""
+    idempotency_key: str = ""
 
 
 @router.get("/consultations", name="consultations:list")
@@ -80,31 +91,17 @@ def submit(
     request: Request,
     session: SessionDep,
     user: PatientUser,
-    chief_complaint: FormText = "",
-    history: FormText = "",
-    past_history: FormText = "",
-    current_medications: FormText = "",
-    ai_consent: FormText = "",
-    idempotency_key: FormText = "",
+    form: Annotated[ConsultationForm, Form()],
     reports: Annotated[list[UploadFile] | None, File()] = None,
 ) -> Response:
-    values = {
-        "chief_complaint": chief_complaint,
-        "history": history,
-        "past_history": past_history,
-        "current_medications": current_medications,
-        "ai_consent": ai_consent,
-        "idempotency_key": idempotency_key or service.new_idempotency_key(),
-    }
+    values = form.model_dump()
+    values["idempotency_key"] = form.idempotency_key or service.new_idempotency_key()
     try:
         data = ConsultationCreate.model_validate(
             {
-                "chief_complaint": chief_complaint,
-                "history": history,
-                "past_history": past_history,
-                "current_medications": current_medications,
-                "ai_consent": ai_consent in ("on", "true", "1", "yes"),
-                "idempotency_key": idempotency_key or None,
+                **form.model_dump(exclude={"ai_consent", "idempotency_key"}),
+                "ai_consent": form.ai_consent in ("on", "true", "1", "yes"),
+                "idempotency_key": form.idempotency_key or None,
             }
         )
         consultation, _created = service.submit(
