@@ -11,6 +11,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
+from medconsult.accounts.models import User
 from medconsult.auth import CurrentUser, PatientUser
 from medconsult.config import get_settings
 from medconsult.consultations import files as report_files
@@ -146,14 +147,31 @@ def status_fragment(
 def messages_fragment(
     request: Request, session: SessionDep, user: CurrentUser, consultation_id: uuid.UUID
 ) -> Response:
-    consultation = service.get_consultation(
-        session, actor=user, consultation_id=consultation_id, action="consultation.read"
-    )
+    return _messages(request, session, user, consultation_id)
+
+
+def _messages(
+    request: Request,
+    session: SessionDep,
+    user: User,
+    consultation_id: uuid.UUID,
+    *,
+    errors: dict[str, str] | None = None,
+    draft: str = "",
+) -> Response:
+    """The messages fragment (read and audited), with a refused draft and its errors."""
+    consultation = service.get_consultation(session, actor=user, consultation_id=consultation_id)
     messages = service.list_messages(session, actor=user, consultation_id=consultation_id)
     return render(
         request,
         "consultations/_messages.html",
-        {"consultation": consultation, "messages": messages, "errors": {}},
+        {
+            "consultation": consultation,
+            "messages": messages,
+            "errors": errors or {},
+            "draft": draft,
+        },
+        status_code=422 if errors else 200,
     )
 
 
@@ -171,31 +189,9 @@ def post_message(
     except ValidationFailed as exc:
         if not is_htmx(request):
             raise  # a whole page (the error page, with the field's message and a way back)
-        consultation = service.get_consultation(
-            session, actor=user, consultation_id=consultation_id
-        )
-        messages = service.list_messages(session, actor=user, consultation_id=consultation_id)
-        return render(
-            request,
-            "consultations/_messages.html",
-            {
-                "consultation": consultation,
-                "messages": messages,
-                "errors": exc.errors,
-                "draft": body,
-            },
-            status_code=422,
-        )
+        return _messages(request, session, user, consultation_id, errors=exc.errors, draft=body)
     if is_htmx(request):
-        consultation = service.get_consultation(
-            session, actor=user, consultation_id=consultation_id
-        )
-        messages = service.list_messages(session, actor=user, consultation_id=consultation_id)
-        return render(
-            request,
-            "consultations/_messages.html",
-            {"consultation": consultation, "messages": messages, "errors": {}},
-        )
+        return _messages(request, session, user, consultation_id)
     return redirect(
         request,
         _local_path(next_url)
