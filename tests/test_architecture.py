@@ -92,7 +92,7 @@ LAYERS: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = (
         (
             ("models",),
             ("review.models", "review.queries"),
-            ("diagnosis.models", "diagnosis.queries"),
+            ("diagnosis.models",),
             ("jobs.models", "jobs.queries", "jobs.queue"),
             ("consultations.models",),
             ("patients.models",),
