@@ -35,6 +35,8 @@ from medconsult.errors import (
     TooManyRequests,
 )
 from medconsult.i18n import _
+from medconsult.interview import api as interview_api
+from medconsult.interview import web as interview_web
 from medconsult.metrics import POOL_TIMEOUTS
 from medconsult.middleware import PlatformMiddleware
 from medconsult.notifications import api as notifications_api
@@ -189,6 +191,8 @@ def create_app(
     app.include_router(patients_api.router, prefix="/api/v1")
     app.include_router(consultations_web.router)
     app.include_router(consultations_api.router, prefix="/api/v1")
+    app.include_router(interview_web.router)
+    app.include_router(interview_api.router, prefix="/api/v1")
     app.include_router(review_web.router)
     app.include_router(review_api.router, prefix="/api/v1")
     app.include_router(records_web.router)

@@ -22,6 +22,7 @@ from medconsult.consultations.models import (
 )
 from medconsult.db import Base
 from medconsult.diagnosis.models import AISuggestion, ModelVersion
+from medconsult.interview.models import Interview, InterviewStatus
 from medconsult.notifications.models import EmailStatus, Notification, NotificationKind
 from medconsult.patients.models import PatientProfile, Sex
 from medconsult.review.models import Decision, DoctorReview
@@ -36,6 +37,8 @@ __all__ = [
     "Decision",
     "DoctorReview",
     "EmailStatus",
+    "Interview",
+    "InterviewStatus",
     "JobStatus",
     "LoginFailure",
     "Message",

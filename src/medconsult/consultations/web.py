@@ -18,6 +18,7 @@ from medconsult.consultations import service
 from medconsult.consultations.schemas import ConsultationCreate
 from medconsult.db import SessionDep
 from medconsult.errors import ValidationFailed
+from medconsult.interview import service as interview_service
 from medconsult.patients import service as patients_service
 from medconsult.web.templating import is_htmx, redirect, render
 
@@ -142,10 +143,17 @@ def detail_page(
 ) -> Response:
     info = service.detail(session, actor=user, consultation_id=consultation_id)
     messages = service.list_messages(session, actor=user, consultation_id=consultation_id)
+    interview = interview_service.state(session, actor=user, consultation_id=consultation_id)
     return render(
         request,
         "consultations/detail.html",
-        {"info": info, "consultation": info.consultation, "messages": messages, "errors": {}},
+        {
+            "info": info,
+            "consultation": info.consultation,
+            "messages": messages,
+            "interview": interview,
+            "errors": {},
+        },
     )
 
 

@@ -190,6 +190,58 @@ def reanalyse_unclaimed(session: Session, *, actor: User, limit: int = REANALYSE
     return len(rows)
 
 
+def queue_reanalysis(session: Session, *, consultation: Consultation) -> bool:
+    """Queue a fresh analysis of one consultation whose input has grown (its intake answers)
+    while no doctor has claimed it (caller commits); False when none is queued.
+
+    An analysis still waiting in the queue reads the answers itself when it runs. One that is
+    running has already read its text: it finishes, and the answers wait for the next analysis.
+    """
+    if (
+        not consultation.ai_consent
+        or consultation.doctor_id is not None
+        or consultation.status in FINAL_CONSULTATION_STATUSES
+    ):
+        return False
+    job = session.scalar(
+        select(AnalysisJob).where(AnalysisJob.consultation_id == consultation.id).with_for_update()
+    )
+    if job is None:
+        job = AnalysisJob(consultation_id=consultation.id, status=JobStatus.queued, attempts=0)
+        session.add(job)
+        session.flush()
+    elif job.status is JobStatus.queued:
+        return True
+    elif job.status is JobStatus.running:
+        log.info("analysis of %s is running; intake answers wait for the next", consultation.id)
+        return False
+    job.status = JobStatus.queued
+    job.attempts = 0
+    job.last_error = None
+    job.finished_at = None
+    job.engine_job_id = queue.defer_analysis(session, consultation_id=consultation.id)
+    session.flush()
+    audit_service.record(
+        session,
+        actor=None,
+        action="consultation.reanalysis.queued",
+        record_type="analysis_job",
+        record_id=job.id,
+        patient_id=consultation.patient_id,
+        details={"reason": "intake_answers"},
+    )
+    return True
+
+
+def intake_text(session: Session, consultation: Consultation) -> str:
+    """The intake interview's answers as English text (the DDXPlus renderer), or ""."""
+    from medconsult.interview import questionnaire
+    from medconsult.interview import service as interview_service
+
+    answers = interview_service.answers_for(session, consultation_id=consultation.id)
+    return questionnaire.render(answers) if answers else ""
+
+
 def claim(
     session: Session,
     *,
@@ -236,7 +288,9 @@ def claim(
     job.started_at = utcnow()
     if consultation.status is ConsultationStatus.submitted:
         consultation.status = ConsultationStatus.analysing
-    text = diagnosis_service.compose_analysed_text(consultation, max_chars=settings.max_text_chars)
+    text = diagnosis_service.compose_analysed_text(
+        consultation, max_chars=settings.max_text_chars, intake=intake_text(session, consultation)
+    )
     session.flush()
     return Claim(
         model_dir=model_dir,
