@@ -99,8 +99,5 @@ def test_ddxplus_patients_render_as_text() -> None:
     dataset = load_dataset(folder)
     assert dataset.format == "ddxplus"
     assert len(dataset) == 1974
-    assert dataset.texts[0].startswith("Age 11, sex F. Do you have swollen or painful lymph nodes?")
-    assert "Characterize your pain: sensitive" in dataset.texts[0]
+    assert dataset.texts[0].startswith("Age 11, female. Pain: tender, exhausting;")
     assert load_dataset(folder / "patients.csv").format == "ddxplus"
-    # Its 49 pathologies are mostly not diagnoses the classifier knows: counted, not fatal.
-    assert sum(dataset.unknown_labels.values()) > 1000
