@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 
 from medconsult.ml.data import (
-    LABELS,
     available_formats,
     default_data_path,
     encode_windows,
@@ -65,7 +64,7 @@ def test_stratified_split_is_fixed_and_stratified() -> None:
     assert set(train).isdisjoint(val)
     assert len(train) + len(val) == len(dataset)
     val_labels = {dataset.labels[i] for i in val}
-    assert val_labels == set(LABELS)
+    assert val_labels == set(dataset.labels)
     assert 180 <= len(val) <= 190
 
 

@@ -231,6 +231,13 @@ class TestSources:
         assert dataset.differential_of(0) is None
         differential = dataset.differential_of(922)
         assert differential is not None
+        assert [key for key, _ in differential] == [
+            "anemia",
+            "hiv_initial_infection",
+            "chagas_disease",
+            "scombroid_poisoning",
+            "sarcoidosis",
+        ]
         subset = dataset.subset([0, 922])
         assert [subset.source_of(0), subset.source_of(1)] == ["symptom2disease", "ddxplus"]
         assert load_dataset(FOLDER / "patients.csv").format == "ddxplus"
