@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import medconsult.ml.ddxplus as ddxplus
 from medconsult.interview.engine import NO, YES, Answer, EvidenceModel, Question, fit
 from medconsult.interview.questionnaire import Texts
-from medconsult.ml import ddxplus
 
 
 def question(evidence: ddxplus.Evidence) -> Question:

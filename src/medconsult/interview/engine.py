@@ -126,6 +126,11 @@ class EvidenceModel:
     _log_tables: dict[str, FloatArray] = field(init=False, repr=False)
     _log_not: dict[str, FloatArray] = field(init=False, repr=False)
     _cond_entropy: dict[str, FloatArray] = field(init=False, repr=False)
+    # Every single-answer question's table in one padded array (questions, conditions, values),
+    # so that their gains are computed together: padding has probability 0 and adds nothing.
+    _stacked: FloatArray = field(init=False, repr=False)
+    _stacked_entropy: FloatArray = field(init=False, repr=False)
+    _stacked_row: dict[str, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.by_code = {q.code: q for q in self.questions}
@@ -141,6 +146,15 @@ class EvidenceModel:
                 self._cond_entropy[question.code] = _bernoulli_entropy(table).sum(axis=1)
             else:
                 self._cond_entropy[question.code] = -(table * np.log2(table)).sum(axis=1)
+        single = [q for q in self.questions if q.kind != "multiple"]
+        width = max((len(q.values) for q in single), default=1)
+        self._stacked = np.zeros((len(single), n, width))
+        self._stacked_entropy = np.zeros((len(single), n))
+        self._stacked_row = {}
+        for row, question in enumerate(single):
+            self._stacked[row, :, : len(question.values)] = self.tables[question.code]
+            self._stacked_entropy[row] = self._cond_entropy[question.code]
+            self._stacked_row[question.code] = row
 
     # --- posterior ------------------------------------------------------------------------
 
@@ -199,19 +213,33 @@ class EvidenceModel:
         top = np.argsort(-posterior, kind="stable")[:top_k]
         weights = posterior[top] / posterior[top].sum()
         gains = np.zeros(len(questions))
+        single = [i for i, q in enumerate(questions) if q.kind != "multiple"]
+        if single:
+            rows = [self._stacked_row[questions[i].code] for i in single]
+            tables = self._stacked[rows][:, top, :]  # (questions, candidates, values)
+            mixture = np.einsum("k,qkv->qv", weights, tables)
+            safe = np.where(mixture > 0, mixture, 1.0)
+            marginal = -(mixture * np.log2(safe)).sum(axis=1)
+            conditional = self._stacked_entropy[rows][:, top] @ weights
+            gains[single] = np.maximum(0.0, marginal - conditional)
         for i, question in enumerate(questions):
+            if question.kind != "multiple":
+                continue
             table = self.tables[question.code][top]
-            conditional = float(weights @ self._cond_entropy[question.code][top])
-            if question.kind == "multiple":
-                marginal = self._sampled_entropy(table, weights)
-            else:
-                mixture = weights @ table
-                marginal = float(-(mixture * np.log2(mixture)).sum())
-            gains[i] = max(0.0, marginal - conditional)
+            conditional_m = float(weights @ self._cond_entropy[question.code][top])
+            sampled = self._sampled_entropy(
+                table,
+                self._log_tables[question.code][top],
+                self._log_not[question.code][top],
+                weights,
+            )
+            gains[i] = max(0.0, sampled - conditional_m)
         return gains
 
     @staticmethod
-    def _sampled_entropy(table: FloatArray, weights: FloatArray) -> float:
+    def _sampled_entropy(
+        table: FloatArray, log_yes: FloatArray, log_no: FloatArray, weights: FloatArray
+    ) -> float:
         """Entropy (bits) of a multiple-choice answer under the mixture of candidates, from
         a fixed set of sampled answers (so the same inputs always give the same choice)."""
         rng = np.random.default_rng(0)
@@ -219,7 +247,7 @@ class EvidenceModel:
         component = rng.choice(k, size=MULTIPLE_SAMPLES, p=weights)
         ticks = rng.random((MULTIPLE_SAMPLES, table.shape[1])) < table[component]
         # log P(sample | c) for every candidate c: (samples, candidates).
-        log_p = np.where(ticks[:, None, :], np.log(table)[None], np.log1p(-table)[None]).sum(axis=2)
+        log_p = ticks.astype(np.float64) @ (log_yes - log_no).T + log_no.sum(axis=1)[None]
         log_mix = np.log(weights)[None] + log_p
         peak = log_mix.max(axis=1, keepdims=True)
         log_marginal = peak[:, 0] + np.log(np.exp(log_mix - peak).sum(axis=1))
@@ -248,16 +276,22 @@ class EvidenceModel:
             return Decision(posterior, None, 0.0, "max_questions")
         if float(posterior.max()) >= stop_probability:
             return Decision(posterior, None, 0.0, "settled")
-        candidates = self.eligible(answers, openers_only=openers_first and not answers)
-        if not candidates and openers_first and not answers:
-            candidates = self.eligible(answers)
-        if not candidates:
+        # With nothing known yet, an opening question (a chief complaint) if one is worth
+        # asking; otherwise, and afterwards, any question that may be asked now.
+        pools = [self.eligible(answers, openers_only=True)] if openers_first and not answers else []
+        pools.append(self.eligible(answers))
+        best_gain, best_question = 0.0, None
+        for candidates in pools:
+            if not candidates:
+                continue
+            gains = self.expected_gains(posterior, candidates, top_k=top_k)
+            best = int(np.argmax(gains))
+            best_gain, best_question = float(gains[best]), candidates[best]
+            if best_gain >= min_gain_bits:
+                return Decision(posterior, best_question, best_gain, None)
+        if best_question is None:
             return Decision(posterior, None, 0.0, "exhausted")
-        gains = self.expected_gains(posterior, candidates, top_k=top_k)
-        best = int(np.argmax(gains))
-        if gains[best] < min_gain_bits:
-            return Decision(posterior, None, float(gains[best]), "low_gain")
-        return Decision(posterior, candidates[best], float(gains[best]), None)
+        return Decision(posterior, None, best_gain, "low_gain")
 
     def ranked(self, posterior: FloatArray, k: int) -> list[tuple[str, float]]:
         """The ``k`` most probable conditions with their posterior probabilities."""
