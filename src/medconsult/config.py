@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     report_font_path: Path | None = None
 
     # Intake interview (medconsult.interview): the DDXPlus questionnaire and its evidence model.
-    interview_data_dir: Path = Path("data/ddxplus")
+    interview_data_dir: Path | None = None  # None: the repository's data/ddxplus
     interview_max_questions: int = Field(default=20, ge=1, le=100)  # questions asked at most
     # Stop once the interview model's top condition is this probable ...
     interview_stop_probability: float = Field(default=0.99, gt=0, le=1)

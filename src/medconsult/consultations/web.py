@@ -143,7 +143,9 @@ def detail_page(
 ) -> Response:
     info = service.detail(session, actor=user, consultation_id=consultation_id)
     messages = service.list_messages(session, actor=user, consultation_id=consultation_id)
-    interview = interview_service.state(session, actor=user, consultation_id=consultation_id)
+    interview = interview_service.state_if_available(
+        session, actor=user, consultation_id=consultation_id
+    )
     return render(
         request,
         "consultations/detail.html",

@@ -8,15 +8,20 @@ about a second) serves the next-question choice and is built on first use.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from medconsult.config import get_settings
+from medconsult.errors import ServiceUnavailable
 from medconsult.i18n import _
 from medconsult.interview import display
 from medconsult.interview.engine import NO, YES, Answer, EvidenceModel, Question
+from medconsult.ml.errors import DataFormatError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -98,7 +103,10 @@ class Texts:
 
 
 def data_dir() -> Path:
-    return get_settings().interview_data_dir
+    """The DDXPlus folder: ``MEDCONSULT_INTERVIEW_DATA_DIR``, else the repository's."""
+    from medconsult.ml import ddxplus
+
+    return get_settings().interview_data_dir or ddxplus.default_folder()
 
 
 @lru_cache(maxsize=2)
@@ -116,13 +124,21 @@ def _model(folder: Path) -> EvidenceModel:
 
 
 def texts() -> Texts:
-    """The questionnaire of the configured data folder (cached)."""
-    return _texts(data_dir())
+    """The questionnaire of the configured data folder (cached); 503 if it cannot be read."""
+    try:
+        return _texts(data_dir())
+    except DataFormatError as exc:
+        log.error("intake questionnaire unavailable: %s", exc)
+        raise ServiceUnavailable(_("The questions are not available right now.")) from None
 
 
 def model() -> EvidenceModel:
     """The evidence model fitted on the configured data folder (cached; about a second)."""
-    return _model(data_dir())
+    try:
+        return _model(data_dir())
+    except DataFormatError as exc:
+        log.error("intake questionnaire unavailable: %s", exc)
+        raise ServiceUnavailable(_("The questions are not available right now.")) from None
 
 
 def render(answers: Sequence[Answer]) -> str:

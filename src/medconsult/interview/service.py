@@ -19,7 +19,13 @@ from medconsult.consultations import service as consultations_service
 from medconsult.consultations.models import Consultation, ConsultationStatus
 from medconsult.db import utcnow
 from medconsult.diagnosis import service as diagnosis_service
-from medconsult.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from medconsult.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    ValidationFailed,
+)
 from medconsult.i18n import _
 from medconsult.interview import questionnaire
 from medconsult.interview.engine import Answer, Decision, EvidenceModel, FloatArray
@@ -216,9 +222,20 @@ def state(session: Session, *, actor: User, consultation_id: uuid.UUID) -> Inter
     consultation = _consultation(
         session, actor=actor, consultation_id=consultation_id, action="interview.read"
     )
-    interview = _load(session, consultation.id)
+    view = _state(consultation, _load(session, consultation.id), actor=actor)
     _audit(session, actor=actor, action="interview.read", consultation=consultation)
-    return _state(consultation, interview, actor=actor)
+    return view
+
+
+def state_if_available(
+    session: Session, *, actor: User, consultation_id: uuid.UUID
+) -> InterviewState | None:
+    """``state``, or None when the questionnaire cannot be read (the consultation pages
+    still show everything else)."""
+    try:
+        return state(session, actor=actor, consultation_id=consultation_id)
+    except ServiceUnavailable:
+        return None
 
 
 def _state(

@@ -239,7 +239,13 @@ def intake_text(session: Session, consultation: Consultation) -> str:
     from medconsult.interview import service as interview_service
 
     answers = interview_service.answers_for(session, consultation_id=consultation.id)
-    return questionnaire.render(answers) if answers else ""
+    if not answers:
+        return ""
+    try:
+        return questionnaire.render(answers)
+    except Exception as exc:  # the free text is still worth analysing without the answers
+        log.warning("intake answers of %s not rendered: %s", consultation.id, exc)
+        return ""
 
 
 def claim(

@@ -207,7 +207,7 @@ def _render_case(
             # The messages partial is shared with the patient's page and reads these two names.
             "consultation": case.consultation,
             "messages": messages,
-            "interview": interview_service.state(
+            "interview": interview_service.state_if_available(
                 session, actor=user, consultation_id=consultation_id
             ),
             "form": form,
