@@ -61,6 +61,10 @@ class TestChestPainInterview:
         page.get_by_role("button", name="Start the questions").click()
         page.wait_for_url(re.compile(r"/interview$"))
 
+        # Next without a choice: the question comes back with a message (swapped in by htmx).
+        page.get_by_role("button", name="Next").click()
+        assert page.get_by_role("alert").inner_text().startswith("Please choose one answer")
+
         questions: list[str] = []
         for _ in range(25):
             if page.locator("#interview-done").count():
