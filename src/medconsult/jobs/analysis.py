@@ -147,6 +147,15 @@ def _overtaken_by_doctor(session: Session, consultation: Consultation) -> bool:
     )
 
 
+def _queue_again(session: Session, consultation: Consultation, job: AnalysisJob) -> None:
+    """Put a finished (or failed, or waiting) analysis back in the queue with fresh attempts."""
+    job.status = JobStatus.queued
+    job.attempts = 0
+    job.last_error = None
+    job.finished_at = None
+    job.engine_job_id = queue.defer_analysis(session, consultation_id=consultation.id)
+
+
 REANALYSE_LIMIT = 1000  # consultations queued by one request; the rest on the next
 
 
@@ -174,11 +183,7 @@ def reanalyse_unclaimed(session: Session, *, actor: User, limit: int = REANALYSE
         .with_for_update(skip_locked=True)
     ).all()
     for consultation, job in rows:
-        job.status = JobStatus.queued
-        job.attempts = 0
-        job.last_error = None
-        job.finished_at = None
-        job.engine_job_id = queue.defer_analysis(session, consultation_id=consultation.id)
+        _queue_again(session, consultation, job)
     session.flush()
     audit_service.record(
         session,
@@ -215,11 +220,7 @@ def queue_reanalysis(session: Session, *, consultation: Consultation) -> bool:
     elif job.status is JobStatus.running:
         log.info("analysis of %s is running; intake answers wait for the next", consultation.id)
         return False
-    job.status = JobStatus.queued
-    job.attempts = 0
-    job.last_error = None
-    job.finished_at = None
-    job.engine_job_id = queue.defer_analysis(session, consultation_id=consultation.id)
+    _queue_again(session, consultation, job)
     session.flush()
     audit_service.record(
         session,
