@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -142,6 +143,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     anyio.to_thread.current_default_thread_limiter().total_tokens = (
         settings.db_pool_size + settings.db_max_overflow
     )
+    if settings.env != "testing":
+        # The interview's evidence model takes about a second to fit: not on a patient's click.
+        from medconsult.interview import questionnaire
+
+        threading.Thread(
+            target=questionnaire.warm_up, name="interview-warm-up", daemon=True
+        ).start()
     worker = None
     if app.state.start_worker:
         # The analysis worker runs beside the web server by default (one process to deploy);

@@ -123,5 +123,22 @@ class TestDoctorReads:
         assert page.status_code == 200
         assert "Questions about the symptoms" in page.text
         assert "1 question answered." in page.text
+        assert "The patient stopped the questions." in page.text
         assert "Don&#39;t know" in page.text
         assert "Leading conditions of the interview model" in page.text
+
+
+class TestStaleForm:
+    def test_a_replayed_answer_shows_the_question_now_on_screen(
+        self, client: TestClient, session: Session, cast: Cast
+    ) -> None:
+        token = factories.login(client, session, cast.patient)
+        _start(client, cast, token)
+        code, values = _pending(client.get(_page_url(cast)).text)
+        form = {"csrf_token": token, "question": code, "value": values[0]}
+        client.post(f"{_page_url(cast)}/answer", data=form)
+
+        replay = client.post(f"{_page_url(cast)}/answer", data=form, follow_redirects=False)
+
+        assert replay.status_code == 303
+        assert replay.headers["location"] == _page_url(cast)

@@ -141,6 +141,16 @@ def model() -> EvidenceModel:
         raise ServiceUnavailable(_("The questions are not available right now.")) from None
 
 
+def warm_up() -> None:
+    """Fit the evidence model now (the web process calls this in a background thread at
+    start), so that the first patient to start an interview does not wait for it."""
+    try:
+        texts()
+        model()
+    except ServiceUnavailable:
+        pass  # logged; the interview answers 503 until the data are there
+
+
 def render(answers: Sequence[Answer]) -> str:
     """The answers as English text for the classifier, by the DDXPlus renderer."""
     from medconsult.interview import ddxplus_source

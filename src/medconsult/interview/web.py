@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from medconsult.auth import CurrentUser
 from medconsult.consultations.web import validation_messages
 from medconsult.db import SessionDep
-from medconsult.errors import ValidationFailed
+from medconsult.errors import Conflict, ValidationFailed
 from medconsult.interview import service
 from medconsult.interview.schemas import AnswerCreate
 from medconsult.web.templating import is_htmx, redirect, render
@@ -81,6 +81,9 @@ def answer(
         errors = validation_messages(exc)
     except ValidationFailed as exc:
         errors = exc.errors
+    except Conflict:
+        # A stale form (the back button, a double click): show the question now on screen.
+        return redirect(request, _url(consultation_id))
     else:
         if is_htmx(request):
             return _page(request, state)
