@@ -11,17 +11,15 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from medconsult import access
 from medconsult.accounts.models import Role, User
 from medconsult.audit import service as audit_service
-from medconsult.audit.models import Outcome
 from medconsult.config import Settings, get_settings
-from medconsult.consultations import service as consultations_service
 from medconsult.consultations.models import Consultation, ConsultationStatus
 from medconsult.db import utcnow
 from medconsult.diagnosis import service as diagnosis_service
 from medconsult.errors import (
     Conflict,
-    Forbidden,
     NotFound,
     ServiceUnavailable,
     ValidationFailed,
@@ -67,8 +65,8 @@ class InterviewState:
 def _consultation(
     session: Session, *, actor: User, consultation_id: uuid.UUID, action: str
 ) -> Consultation:
-    """The consultation if the actor may see it (its patient or a doctor); else 404 / 403."""
-    return consultations_service.check_access(
+    """The consultation if the actor may read it (its patient or a doctor); else 404 / 403."""
+    return access.check_consultation(
         session,
         actor=actor,
         consultation=session.get(Consultation, consultation_id),
@@ -84,17 +82,17 @@ def _owner(
     consultation = _consultation(
         session, actor=actor, consultation_id=consultation_id, action=action
     )
-    if actor.role is not Role.patient:
-        audit_service.record(
-            session,
-            actor=actor,
-            action=action,
-            outcome=Outcome.denied,
-            record_type="consultation",
-            record_id=consultation.id,
-            patient_id=consultation.patient_id,
-        )
-        raise Forbidden(_("Only the patient answers the questions."))
+    access.require_role(
+        session,
+        actor=actor,
+        roles=(Role.patient,),
+        action=action,
+        message=_("Only the patient answers the questions."),
+        clinical=True,
+        record_type="consultation",
+        record_id=consultation.id,
+        patient_id=consultation.patient_id,
+    )
     return consultation
 
 

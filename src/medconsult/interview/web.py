@@ -11,12 +11,12 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from medconsult.auth import CurrentUser
-from medconsult.consultations.web import validation_messages
 from medconsult.db import SessionDep
 from medconsult.errors import Conflict, ValidationFailed
 from medconsult.interview import service
 from medconsult.interview.schemas import AnswerCreate
-from medconsult.web.templating import is_htmx, redirect, render
+from medconsult.web.forms import field_messages
+from medconsult.web.templating import is_htmx, redirect_to, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -39,10 +39,6 @@ def _page(
     )
 
 
-def _url(consultation_id: uuid.UUID) -> str:
-    return f"/consultations/{consultation_id}/interview"
-
-
 @router.get("/consultations/{consultation_id}/interview", name="interview:page")
 def interview_page(
     request: Request, session: SessionDep, user: CurrentUser, consultation_id: uuid.UUID
@@ -50,17 +46,17 @@ def interview_page(
     return _page(request, service.state(session, actor=user, consultation_id=consultation_id))
 
 
-@router.post("/consultations/{consultation_id}/interview")
+@router.post("/consultations/{consultation_id}/interview", name="interview:start")
 def start(
     request: Request, session: SessionDep, user: CurrentUser, consultation_id: uuid.UUID
 ) -> Response:
     state = service.start(session, actor=user, consultation_id=consultation_id)
     if is_htmx(request):
         return _page(request, state)
-    return redirect(request, _url(consultation_id))
+    return redirect_to(request, "interview:page", consultation_id=consultation_id)
 
 
-@router.post("/consultations/{consultation_id}/interview/answer")
+@router.post("/consultations/{consultation_id}/interview/answer", name="interview:answer")
 def answer(
     request: Request,
     session: SessionDep,
@@ -78,25 +74,25 @@ def answer(
         )
         state = service.answer(session, actor=user, consultation_id=consultation_id, data=data)
     except ValidationError as exc:
-        errors = validation_messages(exc)
+        errors = field_messages(exc.errors())
     except ValidationFailed as exc:
         errors = exc.errors
     except Conflict:
         # A stale form (the back button, a double click): show the question now on screen.
-        return redirect(request, _url(consultation_id))
+        return redirect_to(request, "interview:page", consultation_id=consultation_id)
     else:
         if is_htmx(request):
             return _page(request, state)
-        return redirect(request, _url(consultation_id))
+        return redirect_to(request, "interview:page", consultation_id=consultation_id)
     current = service.state(session, actor=user, consultation_id=consultation_id)
     return _page(request, current, errors=errors, status_code=422)
 
 
-@router.post("/consultations/{consultation_id}/interview/finish")
+@router.post("/consultations/{consultation_id}/interview/finish", name="interview:finish")
 def finish(
     request: Request, session: SessionDep, user: CurrentUser, consultation_id: uuid.UUID
 ) -> Response:
     state = service.finish(session, actor=user, consultation_id=consultation_id)
     if is_htmx(request):
         return _page(request, state)
-    return redirect(request, _url(consultation_id))
+    return redirect_to(request, "interview:page", consultation_id=consultation_id)
