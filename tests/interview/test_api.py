@@ -7,8 +7,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from medconsult.audit.models import AuditEvent, Outcome
-from medconsult.consultations.models import AnalysisJob, JobStatus
 from medconsult.interview.models import Interview, InterviewStatus
+from medconsult.jobs.models import AnalysisJob, JobStatus
 from tests import factories
 from tests.interview.conftest import Cast, an_answer
 

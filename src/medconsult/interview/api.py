@@ -10,7 +10,51 @@ from fastapi import APIRouter, status
 from medconsult.auth import CurrentUser
 from medconsult.db import SessionDep
 from medconsult.interview import service
-from medconsult.interview.schemas import AnswerCreate, InterviewRead, read_interview
+from medconsult.interview.schemas import (
+    AnswerCreate,
+    AnswerRead,
+    CandidateRead,
+    InterviewRead,
+    OptionRead,
+    QuestionRead,
+)
+
+
+def read_interview(state: service.InterviewState) -> InterviewRead:
+    interview = state.interview
+    question = state.question
+    return InterviewRead(
+        consultation_id=state.consultation.id,
+        status=interview.status.value if interview is not None else "not_started",
+        next_question=(
+            QuestionRead(
+                code=question.code,
+                kind=question.kind,
+                text=question.text,
+                options=[OptionRead(value=o.value, label=o.label) for o in question.options],
+            )
+            if question is not None
+            else None
+        ),
+        answers=[
+            AnswerRead(
+                code=a.code,
+                question=a.question,
+                answer=a.answer,
+                values=list(a.values),
+                unknown=a.unknown,
+            )
+            for a in state.answers
+        ],
+        asked=state.asked,
+        max_questions=interview.max_questions if interview is not None else None,
+        stop_reason=interview.stop_reason if interview is not None else None,
+        finished_at=interview.finished_at if interview is not None else None,
+        differential=[
+            CandidateRead(condition=name, probability=p) for name, p in state.differential
+        ],
+    )
+
 
 router = APIRouter(prefix="/consultations/{consultation_id}/interview", tags=["interview"])
 

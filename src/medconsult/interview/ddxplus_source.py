@@ -8,7 +8,6 @@ from pathlib import Path
 
 import medconsult.ml.ddxplus as ddxplus
 from medconsult.interview.engine import NO, YES, Answer, EvidenceModel, Question, fit
-from medconsult.interview.questionnaire import Texts
 
 
 def question(evidence: ddxplus.Evidence) -> Question:
@@ -103,17 +102,20 @@ def model(folder: Path) -> EvidenceModel:
     return fit_model(ddxplus.load_questionnaire(folder), ddxplus.load_patients(folder), conditions)
 
 
-def texts(folder: Path) -> Texts:
-    """The questionnaire's questions and English texts."""
+def texts(
+    folder: Path,
+) -> tuple[dict[str, Question], dict[str, str], dict[str, dict[str, str]], tuple[str, ...]]:
+    """The questions (engine form), their English texts, their values' English meanings and
+    the conditions' names."""
     questionnaire = ddxplus.load_questionnaire(folder)
-    return Texts(
-        questions={q.code: q for q in questions(questionnaire)},
-        questions_en={name: e.question_en for name, e in questionnaire.evidences.items()},
-        values_en={
+    return (
+        {q.code: q for q in questions(questionnaire)},
+        {name: e.question_en for name, e in questionnaire.evidences.items()},
+        {
             name: {value.code: value.en for value in e.values}
             for name, e in questionnaire.evidences.items()
         },
-        conditions_en=tuple(sorted(ddxplus.load_conditions(folder))),
+        tuple(sorted(ddxplus.load_conditions(folder))),
     )
 
 

@@ -17,8 +17,9 @@ from pathlib import Path
 from medconsult.config import get_settings
 from medconsult.errors import ServiceUnavailable
 from medconsult.i18n import _
-from medconsult.interview import display
+from medconsult.interview import ddxplus_source, display
 from medconsult.interview.engine import NO, YES, Answer, EvidenceModel, Question
+from medconsult.ml import ddxplus
 from medconsult.ml.errors import DataFormatError
 
 log = logging.getLogger(__name__)
@@ -104,22 +105,17 @@ class Texts:
 
 def data_dir() -> Path:
     """The DDXPlus folder: ``MEDCONSULT_INTERVIEW_DATA_DIR``, else the repository's."""
-    from medconsult.ml import ddxplus
-
     return get_settings().interview_data_dir or ddxplus.default_folder()
 
 
 @lru_cache(maxsize=2)
 def _texts(folder: Path) -> Texts:
-    from medconsult.interview import ddxplus_source
-
-    return ddxplus_source.texts(folder)
+    questions, questions_en, values_en, conditions_en = ddxplus_source.texts(folder)
+    return Texts(questions, questions_en, values_en, conditions_en)
 
 
 @lru_cache(maxsize=2)
 def _model(folder: Path) -> EvidenceModel:
-    from medconsult.interview import ddxplus_source
-
     return ddxplus_source.model(folder)
 
 
@@ -153,6 +149,4 @@ def warm_up() -> None:
 
 def render(answers: Sequence[Answer]) -> str:
     """The answers as English text for the classifier, by the DDXPlus renderer."""
-    from medconsult.interview import ddxplus_source
-
     return ddxplus_source.render(data_dir(), answers)

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
-
-if TYPE_CHECKING:
-    from medconsult.interview.service import InterviewState
 
 CODE_PATTERN = r"^[A-Za-z0-9_]{1,20}$"
 
@@ -64,39 +60,3 @@ class InterviewRead(BaseModel):
     finished_at: datetime | None
     # The interview model's leading conditions when it ended: doctors only, else empty.
     differential: list[CandidateRead]
-
-
-def read_interview(state: InterviewState) -> InterviewRead:
-    interview = state.interview
-    question = state.question
-    return InterviewRead(
-        consultation_id=state.consultation.id,
-        status=interview.status.value if interview is not None else "not_started",
-        next_question=(
-            QuestionRead(
-                code=question.code,
-                kind=question.kind,
-                text=question.text,
-                options=[OptionRead(value=o.value, label=o.label) for o in question.options],
-            )
-            if question is not None
-            else None
-        ),
-        answers=[
-            AnswerRead(
-                code=a.code,
-                question=a.question,
-                answer=a.answer,
-                values=list(a.values),
-                unknown=a.unknown,
-            )
-            for a in state.answers
-        ],
-        asked=state.asked,
-        max_questions=interview.max_questions if interview is not None else None,
-        stop_reason=interview.stop_reason if interview is not None else None,
-        finished_at=interview.finished_at if interview is not None else None,
-        differential=[
-            CandidateRead(condition=name, probability=p) for name, p in state.differential
-        ],
-    )

@@ -29,7 +29,8 @@ from medconsult.interview import questionnaire
 from medconsult.interview.engine import Answer, Decision, EvidenceModel, FloatArray
 from medconsult.interview.models import Interview, InterviewStatus
 from medconsult.interview.schemas import AnswerCreate
-from medconsult.jobs import analysis
+from medconsult.jobs import queue
+from medconsult.jobs.models import AnalysisJob, JobStatus
 from medconsult.ml import labels as ml_labels
 
 log = logging.getLogger(__name__)
@@ -208,7 +209,46 @@ def _finish(
     session.flush()
     if interview.answers:
         # The answers are part of what the classifier reads: analyse the case again.
-        analysis.queue_reanalysis(session, consultation=consultation)
+        _queue_reanalysis(session, consultation=consultation)
+
+
+def _queue_reanalysis(session: Session, *, consultation: Consultation) -> bool:
+    """Queue a fresh analysis of one consultation whose input has grown (its intake answers)
+    while no doctor has claimed it (caller commits); False when none is queued.
+
+    An analysis still waiting in the queue reads the answers itself when it runs. One that is
+    running has already read its text: it finishes, and the answers wait for the next analysis.
+    """
+    if (
+        not consultation.ai_consent
+        or consultation.doctor_id is not None
+        or consultation.status in CLOSED_STATUSES
+    ):
+        return False
+    job = session.scalar(
+        select(AnalysisJob).where(AnalysisJob.consultation_id == consultation.id).with_for_update()
+    )
+    if job is None:
+        job = AnalysisJob(consultation_id=consultation.id, status=JobStatus.queued, attempts=0)
+        session.add(job)
+        session.flush()
+    elif job.status is JobStatus.queued:
+        return True
+    elif job.status is JobStatus.running:
+        log.info("analysis of %s is running; intake answers wait for the next", consultation.id)
+        return False
+    queue.requeue_analysis(session, job=job)
+    session.flush()
+    audit_service.record(
+        session,
+        actor=None,
+        action="consultation.reanalysis.queued",
+        record_type="analysis_job",
+        record_id=job.id,
+        patient_id=consultation.patient_id,
+        details={"reason": "intake_answers"},
+    )
+    return True
 
 
 # --- reading ---------------------------------------------------------------------------------

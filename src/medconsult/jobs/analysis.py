@@ -144,15 +144,6 @@ def _overtaken_by_doctor(session: Session, consultation: Consultation) -> bool:
     )
 
 
-def _queue_again(session: Session, consultation: Consultation, job: AnalysisJob) -> None:
-    """Put a finished (or failed, or waiting) analysis back in the queue with fresh attempts."""
-    job.status = JobStatus.queued
-    job.attempts = 0
-    job.last_error = None
-    job.finished_at = None
-    job.engine_job_id = queue.defer_analysis(session, consultation_id=consultation.id)
-
-
 REANALYSE_LIMIT = 1000  # consultations queued by one request; the rest on the next
 
 
@@ -179,8 +170,8 @@ def reanalyse_unclaimed(session: Session, *, actor: User, limit: int = REANALYSE
         # Rows another transaction holds (a doctor claiming, an analysis storing) are left out.
         .with_for_update(skip_locked=True)
     ).all()
-    for consultation, job in rows:
-        _queue_again(session, consultation, job)
+    for _consultation, job in rows:
+        queue.requeue_analysis(session, job=job)
     session.flush()
     audit_service.record(
         session,
@@ -190,45 +181,6 @@ def reanalyse_unclaimed(session: Session, *, actor: User, limit: int = REANALYSE
         details={"consultations": len(rows)},
     )
     return len(rows)
-
-
-def queue_reanalysis(session: Session, *, consultation: Consultation) -> bool:
-    """Queue a fresh analysis of one consultation whose input has grown (its intake answers)
-    while no doctor has claimed it (caller commits); False when none is queued.
-
-    An analysis still waiting in the queue reads the answers itself when it runs. One that is
-    running has already read its text: it finishes, and the answers wait for the next analysis.
-    """
-    if (
-        not consultation.ai_consent
-        or consultation.doctor_id is not None
-        or consultation.status in FINAL_CONSULTATION_STATUSES
-    ):
-        return False
-    job = session.scalar(
-        select(AnalysisJob).where(AnalysisJob.consultation_id == consultation.id).with_for_update()
-    )
-    if job is None:
-        job = AnalysisJob(consultation_id=consultation.id, status=JobStatus.queued, attempts=0)
-        session.add(job)
-        session.flush()
-    elif job.status is JobStatus.queued:
-        return True
-    elif job.status is JobStatus.running:
-        log.info("analysis of %s is running; intake answers wait for the next", consultation.id)
-        return False
-    _queue_again(session, consultation, job)
-    session.flush()
-    audit_service.record(
-        session,
-        actor=None,
-        action="consultation.reanalysis.queued",
-        record_type="analysis_job",
-        record_id=job.id,
-        patient_id=consultation.patient_id,
-        details={"reason": "intake_answers"},
-    )
-    return True
 
 
 def intake_text(session: Session, consultation: Consultation) -> str:
