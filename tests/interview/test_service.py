@@ -17,6 +17,7 @@ from medconsult.interview.engine import YES, Answer
 from medconsult.interview.models import InterviewStatus
 from medconsult.interview.schemas import AnswerCreate
 from medconsult.jobs import analysis
+from medconsult.jobs.models import JobStatus
 from medconsult.ml import labels as ml_labels
 from tests import factories
 from tests.interview.conftest import Cast
@@ -162,3 +163,22 @@ class TestQuestionnaireLanguage:
         texts = questionnaire.texts()
 
         assert texts.question_text("E_91").startswith("Do you have a fever")
+
+
+class TestReanalysis:
+    def test_a_case_a_doctor_has_claimed_keeps_its_analysis(
+        self, session: Session, cast: Cast
+    ) -> None:
+        job = factories.create_analysis_job(session, consultation=cast.consultation)
+        cast.consultation.doctor_id = cast.doctor.id
+        state = interview_service.start(
+            session, actor=cast.patient, consultation_id=cast.consultation.id
+        )
+        interview_service.answer(
+            session, actor=cast.patient, consultation_id=cast.consultation.id, data=_answer(state)
+        )
+
+        interview_service.finish(session, actor=cast.patient, consultation_id=cast.consultation.id)
+
+        session.refresh(job)
+        assert job.status is JobStatus.succeeded
