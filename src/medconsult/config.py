@@ -73,6 +73,15 @@ class Settings(BaseSettings):
     # matplotlib ships (a dependency), so nothing is fetched at run time.
     report_font_path: Path | None = None
 
+    # Intake interview (medconsult.interview): the DDXPlus questionnaire and its evidence model.
+    interview_data_dir: Path | None = None  # None: the repository's data/ddxplus
+    interview_max_questions: int = Field(default=20, ge=1, le=100)  # questions asked at most
+    # Stop once the interview model's top condition is this probable ...
+    interview_stop_probability: float = Field(default=0.99, gt=0, le=1)
+    # ... or no question is expected to gain this much information (bits).
+    interview_min_gain_bits: float = Field(default=0.01, ge=0)
+    interview_candidates: int = Field(default=10, ge=2)  # leading conditions a question separates
+
     # Diagnostic model.
     artifacts_dir: Path = Path("artifacts/diagnosis")
     model_dir: Path | None = None  # None: the active version from the registry, else the newest

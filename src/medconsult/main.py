@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -35,6 +36,8 @@ from medconsult.errors import (
     TooManyRequests,
 )
 from medconsult.i18n import _
+from medconsult.interview import api as interview_api
+from medconsult.interview import web as interview_web
 from medconsult.metrics import POOL_TIMEOUTS
 from medconsult.middleware import PlatformMiddleware
 from medconsult.notifications import api as notifications_api
@@ -137,6 +140,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     anyio.to_thread.current_default_thread_limiter().total_tokens = (
         settings.db_pool_size + settings.db_max_overflow
     )
+    if settings.env != "testing":
+        # The interview's evidence model takes about a second to fit: not on a patient's click.
+        from medconsult.interview import questionnaire
+
+        threading.Thread(
+            target=questionnaire.warm_up, name="interview-warm-up", daemon=True
+        ).start()
     worker = None
     if app.state.start_worker:
         # The analysis worker runs beside the web server by default (one process to deploy);
@@ -186,6 +196,8 @@ def create_app(
     app.include_router(patients_api.router, prefix="/api/v1")
     app.include_router(consultations_web.router)
     app.include_router(consultations_api.router, prefix="/api/v1")
+    app.include_router(interview_web.router)
+    app.include_router(interview_api.router, prefix="/api/v1")
     app.include_router(review_web.router)
     app.include_router(review_api.router, prefix="/api/v1")
     app.include_router(records_web.router)

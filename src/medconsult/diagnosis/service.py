@@ -32,12 +32,16 @@ _SECTION_TITLES = (
     ("past_history", "Past history"),
     ("current_medications", "Current medications"),
 )
+INTAKE_TITLE = "Intake questionnaire"
 
 
 REPORT_TITLE = "Report"
 _TITLE_PATTERN = re.compile(
     "(?m)^(?:"
-    + "|".join(re.escape(title) for _attr, title in (*_SECTION_TITLES, ("", REPORT_TITLE)))
+    + "|".join(
+        re.escape(title)
+        for _attr, title in (*_SECTION_TITLES, ("", INTAKE_TITLE), ("", REPORT_TITLE))
+    )
     + "): "
 )
 
@@ -59,8 +63,9 @@ def evidence_outside_titles(
     ]
 
 
-def compose_analysed_text(consultation: Consultation, *, max_chars: int) -> str:
-    """The text the classifier reads: the patient's own words first, then report text.
+def compose_analysed_text(consultation: Consultation, *, max_chars: int, intake: str = "") -> str:
+    """The text the classifier reads: the patient's own words first, then their intake
+    answers rendered as text (``intake``), then report text.
 
     Bounded by ``max_chars`` (the classifier refuses longer texts): the patient's sections come
     first because they describe the complaint; report text fills what room is left.
@@ -70,6 +75,8 @@ def compose_analysed_text(consultation: Consultation, *, max_chars: int) -> str:
         value = str(getattr(consultation, attribute) or "").strip()
         if value:
             parts.append(f"{title}: {value}")
+    if intake.strip():
+        parts.append(f"{INTAKE_TITLE}: {intake.strip()}")
     for report in consultation.reports:
         extracted = (report.extracted_text or "").strip()
         if extracted:

@@ -170,12 +170,8 @@ def reanalyse_unclaimed(session: Session, *, actor: User, limit: int = REANALYSE
         # Rows another transaction holds (a doctor claiming, an analysis storing) are left out.
         .with_for_update(skip_locked=True)
     ).all()
-    for consultation, job in rows:
-        job.status = JobStatus.queued
-        job.attempts = 0
-        job.last_error = None
-        job.finished_at = None
-        job.engine_job_id = queue.defer_analysis(session, consultation_id=consultation.id)
+    for _consultation, job in rows:
+        queue.requeue_analysis(session, job=job)
     session.flush()
     audit_service.record(
         session,
@@ -185,6 +181,21 @@ def reanalyse_unclaimed(session: Session, *, actor: User, limit: int = REANALYSE
         details={"consultations": len(rows)},
     )
     return len(rows)
+
+
+def intake_text(session: Session, consultation: Consultation) -> str:
+    """The intake interview's answers as English text (the DDXPlus renderer), or ""."""
+    from medconsult.interview import questionnaire
+    from medconsult.interview import service as interview_service
+
+    answers = interview_service.answers_for(session, consultation_id=consultation.id)
+    if not answers:
+        return ""
+    try:
+        return questionnaire.render(answers)
+    except Exception as exc:  # the free text is still worth analysing without the answers
+        log.warning("intake answers of %s not rendered: %s", consultation.id, exc)
+        return ""
 
 
 def claim(
@@ -233,7 +244,9 @@ def claim(
     job.started_at = utcnow()
     if consultation.status is ConsultationStatus.submitted:
         consultation.status = ConsultationStatus.analysing
-    text = diagnosis_service.compose_analysed_text(consultation, max_chars=settings.max_text_chars)
+    text = diagnosis_service.compose_analysed_text(
+        consultation, max_chars=settings.max_text_chars, intake=intake_text(session, consultation)
+    )
     session.flush()
     return Claim(
         model_dir=model_dir,

@@ -28,6 +28,11 @@ class LabelInfo:
     urgency: Urgency
     description: str
     aliases: tuple[str, ...]
+    # The training data sets of the label (symptom2disease, ddxplus).
+    sources: tuple[str, ...] = ()
+    # The DDXPlus pathology this label covers, with its severity (1 = most severe ... 5).
+    ddxplus_name: str | None = None
+    ddxplus_severity: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -38,6 +43,9 @@ class LabelInfo:
             "urgency": self.urgency,
             "description": self.description,
             "aliases": list(self.aliases),
+            "sources": list(self.sources),
+            "ddxplus_name": self.ddxplus_name,
+            "ddxplus_severity": self.ddxplus_severity,
         }
 
 
@@ -59,6 +67,11 @@ def parse_labels(document: dict[str, Any]) -> tuple[LabelInfo, ...]:
                 urgency=as_urgency(str(entry["urgency"])),
                 description=str(entry["description"]),
                 aliases=tuple(str(alias) for alias in entry.get("aliases", [])),
+                sources=tuple(str(source) for source in entry.get("sources", [])),
+                ddxplus_name=str(entry["ddxplus"]["name"]) if entry.get("ddxplus") else None,
+                ddxplus_severity=int(entry["ddxplus"]["severity"])
+                if entry.get("ddxplus")
+                else None,
             )
             for entry in entries
         )
@@ -67,6 +80,14 @@ def parse_labels(document: dict[str, Any]) -> tuple[LabelInfo, ...]:
     keys = [label.key for label in labels]
     if len(set(keys)) != len(keys):
         raise DataFormatError("invalid label metadata: duplicate label keys")
+    owners: dict[str, str] = {}
+    for label in labels:
+        for name in {_normalise(n) for n in (label.key, label.display_name, *label.aliases)}:
+            if owners.setdefault(name, label.key) != label.key:
+                other = owners[name]
+                raise DataFormatError(
+                    f"invalid label metadata: {name!r} names both {other!r} and {label.key!r}"
+                )
     return labels
 
 

@@ -17,6 +17,7 @@ from medconsult.consultations.models import ConsultationStatus, Urgency
 from medconsult.db import SessionDep
 from medconsult.errors import ValidationFailed
 from medconsult.i18n import _, ngettext
+from medconsult.interview import service as interview_service
 from medconsult.review import advice as advice_library
 from medconsult.review import cases as review_cases
 from medconsult.review import service as review_service
@@ -232,6 +233,9 @@ def _render_case(
             # The messages partial is shared with the patient's page and reads these two names.
             "consultation": case.consultation,
             "messages": messages,
+            "interview": interview_service.state_if_available(
+                session, actor=user, consultation_id=consultation_id
+            ),
             "form": form,
             "errors": errors or {},
             "labels": review_service.search_labels(actor=user, query=label_query, limit=50),
