@@ -18,7 +18,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from medconsult import health, metrics
+from medconsult import health, i18n, metrics
 from medconsult.accounts import api as accounts_api
 from medconsult.accounts import web as accounts_web
 from medconsult.admin import api as admin_api
@@ -45,9 +45,10 @@ from medconsult.records import api as records_api
 from medconsult.records import web as records_web
 from medconsult.review import api as review_api
 from medconsult.review import web as review_web
-from medconsult.web import metrics_route, pages
+from medconsult.web import language, metrics_route, pages
 from medconsult.web.errors import error_response, wants_json
 from medconsult.web.input_guard import InputGuard
+from medconsult.web.language import apply_preferences
 from medconsult.web.templating import STATIC_DIR
 
 log = logging.getLogger(__name__)
@@ -92,9 +93,9 @@ def _register_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         fields = {
-            ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")): str(
-                err.get("msg", "invalid")
-            )
+            ".".join(
+                str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")
+            ): i18n.validation_message(err)
             for err in exc.errors()
         }
         message = "; ".join(f"{k or 'request'}: {v}" for k, v in fields.items()) or _(
@@ -167,7 +168,12 @@ def create_app(
         ),
         lifespan=lifespan,
         # The caller first, so that any error page, even for refused input, shows their navigation.
-        dependencies=[Depends(get_optional_user), InputGuard, CSRFProtect],
+        dependencies=[
+            Depends(get_optional_user),
+            Depends(apply_preferences),
+            InputGuard,
+            CSRFProtect,
+        ],
         docs_url="/api/docs",
         redoc_url=None,
     )
@@ -183,6 +189,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(metrics_route.router)
     app.include_router(pages.router)
+    app.include_router(language.router)
     app.include_router(accounts_web.router)
     app.include_router(patients_web.router)
     app.include_router(accounts_api.router, prefix="/api/v1")

@@ -11,6 +11,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from medconsult import i18n
 from medconsult.auth import CurrentUser, PatientUser
 from medconsult.config import get_settings
 from medconsult.consultations import files as report_files
@@ -45,7 +46,7 @@ def validation_messages(exc: ValidationError) -> dict[str, str]:
     messages: dict[str, str] = {}
     for error in exc.errors():
         field = str(error["loc"][0]) if error["loc"] else "form"
-        messages.setdefault(field, str(error["msg"]).removeprefix("Value error, "))
+        messages.setdefault(field, i18n.validation_message(error))
     return messages
 
 

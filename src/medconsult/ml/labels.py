@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from medconsult.ml.errors import DataFormatError
 from medconsult.ml.types import Urgency, as_urgency
@@ -133,3 +134,13 @@ def search_labels(query: str, limit: int = 20) -> list[LabelInfo]:
         scored.append((rank, position, label))
     scored.sort(key=lambda item: (item[0], item[1]))
     return [label for _, _, label in scored[:limit]]
+
+
+def extract_messages(
+    fileobj: IO[bytes], keywords: object, comment_tags: object, options: object
+) -> Iterator[tuple[int, str, str, list[str]]]:
+    """Babel extractor for ``labels.json`` (babel.cfg): each label's display name and
+    plain-language description are message ids, translated where they are shown."""
+    for label in parse_labels(json.loads(fileobj.read().decode("utf-8"))):
+        yield 0, "_", label.display_name, [f"diagnosis label: {label.key} ({label.icd10})"]
+        yield 0, "_", label.description, [f"description of the diagnosis label {label.key}"]

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from medconsult import i18n
 from medconsult.auth import CurrentUser, PatientUser
 from medconsult.db import SessionDep
 from medconsult.patients import service as patients_service
@@ -61,7 +62,7 @@ def update_profile(
     try:
         data = ProfileUpdate.model_validate(raw)
     except ValidationError as exc:
-        errors = {str(e["loc"][0]): e["msg"].removeprefix("Value error, ") for e in exc.errors()}
+        errors = {str(e["loc"][0]): i18n.validation_message(e) for e in exc.errors()}
         return render(
             request,
             "patients/profile.html",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.routing import NoMatchFound
 
 from medconsult import i18n
 from medconsult.auth import csrf_token, current_viewer
@@ -29,15 +29,15 @@ templates.env.install_gettext_callables(  # type: ignore[attr-defined]
 )
 
 
-def _format_dt(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    return value.strftime("%Y-%m-%d %H:%M UTC")
-
-
-templates.env.filters["dt"] = _format_dt
+# Dates, times and numbers for the reader's locale and time zone (stored times are UTC).
+templates.env.filters["dt"] = i18n.format_dt
+templates.env.filters["day"] = i18n.format_day
+templates.env.filters["number"] = i18n.format_number
+templates.env.filters["percent"] = i18n.format_percent
 templates.env.globals["settings"] = get_settings
 templates.env.globals["current_locale"] = i18n.current_locale.get
+templates.env.globals["html_lang"] = i18n.html_lang
+templates.env.globals["language_names"] = i18n.LANGUAGE_NAMES
 
 
 def _abstain_reasons(suggestion: Any) -> tuple[str, ...]:
@@ -47,6 +47,22 @@ def _abstain_reasons(suggestion: Any) -> tuple[str, ...]:
 
 
 templates.env.globals["abstain_reasons"] = _abstain_reasons
+
+
+@jinja2.pass_context
+def _optional_url(context: Any, name: str, **params: Any) -> str | None:
+    """The path of a named route, or None where the app has no such route (a feature another
+    part of the product may or may not provide, such as the structured interview)."""
+    request: Request | None = context.get("request")
+    if request is None:
+        return None
+    try:
+        return str(request.url_for(name, **params).path)
+    except NoMatchFound:
+        return None
+
+
+templates.env.globals["optional_url"] = _optional_url
 
 
 def is_htmx(request: Request) -> bool:
