@@ -79,14 +79,16 @@ def supported_locale(value: str | None) -> str | None:
         return None
     if value in SUPPORTED_LOCALES:
         return value
+    by_tag = {locale.lower().replace("_", "-"): locale for locale in SUPPORTED_LOCALES}
     tag = value.strip().lower().replace("_", "-")
-    if tag in _TAG_ALIASES:
-        return _TAG_ALIASES[tag]
     primary = tag.split("-")[0]
     # "zh-TW" must not fall back to "zh" (Simplified); other languages may drop their region.
-    if primary == "zh":
-        return None
-    return _TAG_ALIASES.get(primary)
+    candidates = (tag,) if primary == "zh" else (tag, primary)
+    for candidate in candidates:
+        locale = _TAG_ALIASES.get(candidate) or by_tag.get(candidate)
+        if locale in SUPPORTED_LOCALES:
+            return locale
+    return None
 
 
 def negotiate_locale(accept_language: str | None) -> str:
