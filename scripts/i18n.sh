@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Translation catalogues: extract every message from the sources, merge it into each locale's
 # catalogue, and check that each compiles, printing its statistics (translated / fuzzy /
-# untranslated). New strings appear in the catalogue as untranslated entries to fill in;
-# changed ones as fuzzy entries to review (then delete the "#, fuzzy" line).
+# untranslated). New and changed strings appear in the catalogue as empty entries to translate
+# (no fuzzy guesses: a near-miss translation of medical text is worse than an empty one).
 #   scripts/i18n.sh            extract + update + compile check (all locales)
 #   scripts/i18n.sh --init LL  also start a catalogue for a new locale LL (e.g. fr)
 # The app compiles the .po files itself when it starts using a locale, so no .mo is committed;
@@ -29,7 +29,7 @@ fi
 for po in "$translations"/*/LC_MESSAGES/messages.po; do
   locale="$(basename "$(dirname "$(dirname "$po")")")"
   "$python" -m babel.messages.frontend update -i "$pot" -d "$translations" -l "$locale" \
-    --ignore-obsolete --width 100
+    --no-fuzzy-matching --ignore-obsolete --width 100
   "$python" -m babel.messages.frontend compile --statistics -l "$locale" -i "$po" \
     -o "$(dirname "$pot")/$locale.mo"
 done

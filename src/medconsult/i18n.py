@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import gettext as _gettext
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -123,6 +125,17 @@ def choose_locale(
         or supported_locale(cookie)
         or negotiate_locale(accept_language)
     )
+
+
+@contextmanager
+def using_locale(locale: str | None) -> Iterator[None]:
+    """Translate in ``locale`` (English if unsupported) inside the block: for text made outside
+    a request, such as a notice e-mail the worker sends in its recipient's language."""
+    token = current_locale.set(supported_locale(locale) or DEFAULT_LOCALE)
+    try:
+        yield
+    finally:
+        current_locale.reset(token)
 
 
 def html_lang(locale: str) -> str:

@@ -177,3 +177,33 @@ class TestChineseCatalogue:
         ]
 
         assert [text for text in wanted if not catalogue.get(text)] == []
+
+
+class TestRuntimeMessageIds:
+    def test_values_templates_translate_by_variable_are_in_the_catalogue(self) -> None:
+        """Strings translated through a variable (``_(urgency_names[u])``) reach the catalogue
+        only when marked with N_; this catches a table that was not."""
+        from medconsult.accounts.models import Role
+        from medconsult.admin import web as admin_web
+        from medconsult.audit.models import Outcome
+        from medconsult.diagnosis import service as diagnosis_service
+        from medconsult.notifications import service as notifications_service
+        from medconsult.patients.models import Sex
+        from medconsult.review import web as review_web
+
+        catalogue = _read_catalogue()
+        runtime = [
+            *(name for _value, name in review_web.STATUS_FILTERS),
+            *review_web.STATUS_NAMES.values(),
+            *review_web.URGENCY_NAMES.values(),
+            *admin_web.DONE_MESSAGES.values(),
+            *notifications_service.TITLES.values(),
+            *diagnosis_service.ABSTAIN_REASON_LABELS.values(),
+            *diagnosis_service.BAND_LABELS.values(),
+            *(role.value for role in Role),
+            *(outcome.value for outcome in Outcome),
+            *(sex.value for sex in Sex),
+            *(sex.value.capitalize() for sex in Sex),
+        ]
+
+        assert [text for text in runtime if not catalogue.get(text)] == []

@@ -14,6 +14,7 @@ from starlette.routing import NoMatchFound
 from medconsult import i18n
 from medconsult.auth import csrf_token, current_viewer
 from medconsult.config import get_settings
+from medconsult.i18n import N_
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[3] / "templates"
 STATIC_DIR = Path(__file__).resolve().parents[3] / "static"
@@ -63,6 +64,16 @@ def _optional_url(context: Any, name: str, **params: Any) -> str | None:
 
 
 templates.env.globals["optional_url"] = _optional_url
+
+
+# Enum values that templates translate as they are (``_(user.role.value)``,
+# ``_(sex.value|capitalize)``): marked here so that extraction finds them.
+ENUM_MESSAGES = (
+    *(N_("patient"), N_("doctor"), N_("admin")),
+    *(N_("success"), N_("failure"), N_("denied")),
+    *(N_("female"), N_("male"), N_("other"), N_("unknown")),
+    *(N_("Female"), N_("Male"), N_("Other"), N_("Unknown")),
+)
 
 
 def is_htmx(request: Request) -> bool:
