@@ -19,7 +19,7 @@ trap 'rm -rf "$(dirname "$pot")"' EXIT
 
 # The JSON extractors are imported from src/ (babel.cfg names them by module path).
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
-"$python" -m babel.messages.frontend extract -F babel.cfg -k _ -k N_ \
+"$python" -m babel.messages.frontend extract -F babel.cfg -k _ -k N_ --project MedConsult --version 0.1 \
   --no-location --sort-output --omit-header -o "$pot" .
 
 if [ "${1:-}" = "--init" ]; then

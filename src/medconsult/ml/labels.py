@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -105,11 +105,15 @@ def canonical_key(raw: str) -> str | None:
     return _alias_index().get(_normalise(raw))
 
 
-def search_labels(query: str, limit: int = 20) -> list[LabelInfo]:
+def search_labels(
+    query: str, limit: int = 20, *, translate: Callable[[str], str] | None = None
+) -> list[LabelInfo]:
     """Labels matching a free-text query on name, alias, ICD-10 code or description.
 
     Ranked: exact ICD-10 code or name, then code or name prefix, then word prefix in a name,
     then substring of a name or alias, then description. An empty query lists every label.
+    ``translate`` adds each display name in the reader's language (a doctor working in Chinese
+    finds "肺炎" as well as "pneumonia").
     """
     needle = _normalise(query)
     if not needle:
@@ -117,7 +121,11 @@ def search_labels(query: str, limit: int = 20) -> list[LabelInfo]:
     code_needle = needle.replace(" ", "").upper()
     scored: list[tuple[int, int, LabelInfo]] = []
     for position, label in enumerate(all_labels()):
-        names = [_normalise(name) for name in (label.display_name, label.key, *label.aliases)]
+        translated = (translate(label.display_name),) if translate else ()
+        names = [
+            _normalise(name)
+            for name in (label.display_name, label.key, *label.aliases, *translated)
+        ]
         code = label.icd10.upper()
         if code == code_needle or needle in names:
             rank = 0
