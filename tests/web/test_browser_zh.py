@@ -25,8 +25,9 @@ def _axe_violations(page: Any) -> list[str]:
     axe_module = pytest.importorskip("axe_playwright_python.sync_playwright")
     results = axe_module.Axe().run(page)
     return [
-        f"{violation['id']}: {violation['help']} ({len(violation['nodes'])} elements)"
+        f"{violation['id']}: {violation['help']} at {node['target']}: {node['failureSummary']}"
         for violation in results.response["violations"]
+        for node in violation["nodes"]
     ]
 
 
