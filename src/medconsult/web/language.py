@@ -20,7 +20,7 @@ from medconsult.auth import OptionalUser, SignedInUser
 from medconsult.config import get_settings
 from medconsult.db import SessionDep
 from medconsult.errors import ValidationFailed
-from medconsult.web.templating import redirect, render
+from medconsult.web.templating import redirect, redirect_to, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -144,7 +144,7 @@ def save_preferences(
         )
     except ValidationFailed as exc:
         return _preferences(request, values, exc.errors, status_code=422)
-    response = redirect(request, "/account/preferences?saved=1")
+    response = redirect_to(request, "accounts:preferences", query={"saved": "1"})
     if locale:
         _set_language_cookie(response, locale)
     else:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import jinja2
 from fastapi import Request
@@ -50,22 +52,6 @@ def _abstain_reasons(suggestion: Any) -> tuple[str, ...]:
 templates.env.globals["abstain_reasons"] = _abstain_reasons
 
 
-@jinja2.pass_context
-def _optional_url(context: Any, name: str, **params: Any) -> str | None:
-    """The path of a named route, or None where the app has no such route (a feature another
-    part of the product may or may not provide, such as the structured interview)."""
-    request: Request | None = context.get("request")
-    if request is None:
-        return None
-    try:
-        return str(request.url_for(name, **params).path)
-    except NoMatchFound:
-        return None
-
-
-templates.env.globals["optional_url"] = _optional_url
-
-
 # Enum values that templates translate as they are (``_(user.role.value)``,
 # ``_(sex.value|capitalize)``): marked here so that extraction finds them.
 ENUM_MESSAGES = (
@@ -91,8 +77,51 @@ def render(
     return templates.TemplateResponse(request, name, ctx, status_code=status_code)
 
 
+def url_path(
+    request: Request,
+    name: str,
+    /,
+    *,
+    query: Mapping[str, Any] | None = None,
+    fragment: str = "",
+    **path_params: Any,
+) -> str:
+    """The path of a named route (``request.url_for``), with a query string and a fragment."""
+    url = str(request.url_for(name, **path_params).path)
+    if query:
+        url += "?" + urlencode(query, safe="/", quote_via=quote)
+    return url + (f"#{fragment}" if fragment else "")
+
+
+def redirect_to(request: Request, name: str, /, **url: Any) -> Response:
+    """Post/redirect/get to a named route (``url``: as for ``url_path``), htmx-aware."""
+    return redirect(request, url_path(request, name, **url))
+
+
 def redirect(request: Request, url: str) -> Response:
     """Post/redirect/get, htmx-aware."""
     if is_htmx(request):
         return Response(status_code=204, headers={"HX-Redirect": url})
     return RedirectResponse(url, status_code=303)
+
+
+@jinja2.pass_context
+def _url_path(context: Any, name: str, /, **url: Any) -> str:
+    return url_path(context["request"], name, **url)
+
+
+# Templates link with url_path("consultations:detail", consultation_id=...): a relative path.
+templates.env.globals["url_path"] = _url_path
+
+
+@jinja2.pass_context
+def _optional_url(context: Any, name: str, /, **url: Any) -> str | None:
+    """Like ``url_path``, or None where the app has no such route (a feature another part of
+    the product may or may not provide, such as the structured interview)."""
+    try:
+        return url_path(context["request"], name, **url)
+    except NoMatchFound:
+        return None
+
+
+templates.env.globals["optional_url"] = _optional_url
