@@ -43,7 +43,8 @@ PUBLIC = {
     "/metrics",
     "/set-password/{token}",
 }
-PUBLIC_POST = {"/login", "/login/mfa", "/register", "/logout", "/set-password/{token}"}
+# The language switcher works signed out too (a cookie).
+PUBLIC_POST = {"/login", "/login/mfa", "/register", "/logout", "/set-password/{token}", "/language"}
 PUBLIC_API = {
     "/api/v1/auth/login",
     "/api/v1/auth/mfa",

@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     # Local numbers in the red-flag advice (medconsult.triage.advice).
     emergency_number: str = "999"
     crisis_line: str = "Samaritans, 116 123 (free, 24 hours)"
+    # The time zone pages show times in for users who have not chosen one (an IANA name; times
+    # are stored in UTC whatever this says).
+    default_time_zone: str = "UTC"
+    # Share of a free text's letters that are CJK above which the text counts as Chinese: the
+    # diagnostic model reads English, so it abstains (``unsupported_language``) instead of
+    # ranking a text it cannot read.
+    cjk_abstain_share: float = Field(default=0.3, ge=0.0, le=1.0)
     # Semantic red-flag layer in the analysis worker (sentence embeddings); off: rules only.
     triage_semantic: bool = True
 

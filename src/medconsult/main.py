@@ -48,10 +48,11 @@ from medconsult.records import api as records_api
 from medconsult.records import web as records_web
 from medconsult.review import api as review_api
 from medconsult.review import web as review_web
-from medconsult.web import metrics_route, pages
+from medconsult.web import language, metrics_route, pages
 from medconsult.web.errors import error_response, wants_json
 from medconsult.web.forms import field_messages
 from medconsult.web.input_guard import InputGuard
+from medconsult.web.language import apply_preferences
 from medconsult.web.templating import STATIC_DIR, url_path
 
 log = logging.getLogger(__name__)
@@ -174,7 +175,12 @@ def create_app(
         ),
         lifespan=lifespan,
         # The caller first, so that any error page, even for refused input, shows their navigation.
-        dependencies=[Depends(get_optional_user), InputGuard, CSRFProtect],
+        dependencies=[
+            Depends(get_optional_user),
+            Depends(apply_preferences),
+            InputGuard,
+            CSRFProtect,
+        ],
         docs_url="/api/docs",
         redoc_url=None,
     )
@@ -190,6 +196,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(metrics_route.router)
     app.include_router(pages.router)
+    app.include_router(language.router)
     app.include_router(accounts_web.router)
     app.include_router(patients_web.router)
     app.include_router(accounts_api.router, prefix="/api/v1")

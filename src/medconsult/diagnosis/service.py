@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 from medconsult.consultations.models import URGENCY_RANK, Consultation, Urgency
 from medconsult.db import utcnow
 from medconsult.diagnosis.models import AISuggestion
-from medconsult.i18n import _
+from medconsult.i18n import N_, _
+from medconsult.ml.labels import get_label
+from medconsult.ml.language import UNSUPPORTED_LANGUAGE
 from medconsult.ml.types import Suggestion
 from medconsult.triage import service as triage_service
 
@@ -159,10 +161,17 @@ def confidence_band(probability: float, *, rank: int, abstained: bool = False) -
 
 # Why the model abstained, in the doctor's words (keys: medconsult.ml.ood).
 ABSTAIN_REASON_LABELS = {
-    "low_confidence": "Low confidence: no suggestion reached the model's probability threshold.",
-    "out_of_distribution": (
+    "low_confidence": N_(
+        "Low confidence: no suggestion reached the model's probability threshold."
+    ),
+    "out_of_distribution": N_(
         "Unlike the training data: this text is far from every case the model was trained on, "
         "so the ranking below may mean nothing."
+    ),
+    UNSUPPORTED_LANGUAGE: N_(
+        "Unsupported language: the text is mostly Chinese and the diagnostic model reads only "
+        "English, so it made no suggestion. Review the text yourself, or ask the patient to "
+        "complete the structured interview."
     ),
 }
 
@@ -176,9 +185,9 @@ def abstain_reason_labels(suggestion: AISuggestion) -> tuple[str, ...]:
 
 
 BAND_LABELS = {
-    "most_likely": "Most likely",
-    "possible": "Possible",
-    "less_likely": "Less likely",
+    "most_likely": N_("Most likely"),
+    "possible": N_("Possible"),
+    "less_likely": N_("Less likely"),
 }
 
 
@@ -187,6 +196,7 @@ class PatientSuggestionItem:
     display_name: str
     band: str
     band_label: str
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -198,6 +208,8 @@ class PatientSuggestionView:
     red_flag_reasons: tuple[str, ...]
     abstained: bool
     created_at: Any
+    # The model could not read the text (mostly Chinese): the page says so plainly.
+    unsupported_language: bool = False
 
 
 def patient_view(suggestion: AISuggestion) -> PatientSuggestionView:
@@ -211,7 +223,8 @@ def patient_view(suggestion: AISuggestion) -> PatientSuggestionView:
         if suggestion.abstained
         else tuple(
             PatientSuggestionItem(
-                display_name=str(row.get("display_name") or row.get("label") or ""),
+                display_name=_(str(row.get("display_name") or row.get("label") or "")),
+                description=_label_description(str(row.get("label") or "")),
                 band=(
                     band := confidence_band(
                         float(row.get("probability", 0.0)),
@@ -225,7 +238,7 @@ def patient_view(suggestion: AISuggestion) -> PatientSuggestionView:
         )
     )
     reasons = tuple(
-        dict.fromkeys(str(flag.get("reason", "")) for flag in suggestion.red_flags if flag)
+        dict.fromkeys(_(str(flag.get("reason", ""))) for flag in suggestion.red_flags if flag)
     )
     return PatientSuggestionView(
         items=items,
@@ -233,4 +246,13 @@ def patient_view(suggestion: AISuggestion) -> PatientSuggestionView:
         red_flag_reasons=tuple(r for r in reasons if r),
         abstained=suggestion.abstained,
         created_at=suggestion.created_at,
+        unsupported_language=UNSUPPORTED_LANGUAGE in (suggestion.abstain_reasons or []),
     )
+
+
+def _label_description(key: str) -> str:
+    """The plain-language description of a diagnosis label, translated ("" if unknown)."""
+    try:
+        return _(get_label(key).description)
+    except KeyError:
+        return ""

@@ -35,6 +35,7 @@ from medconsult.diagnosis import service as diagnosis_service
 from medconsult.jobs import queue
 from medconsult.jobs.models import AnalysisJob, JobStatus
 from medconsult.metrics import SUBMIT_TO_SUGGESTION_SECONDS
+from medconsult.ml import language
 from medconsult.ml.errors import InputTextError
 from medconsult.ml.types import Suggestion
 from medconsult.triage import service as triage_service
@@ -87,6 +88,22 @@ def semantic_flags(text: str, settings: Settings) -> list[Flag]:
     except Exception as exc:
         log.warning("semantic triage unavailable: %s", exc)
         return []
+
+
+def unreadable_text_suggestion(*, model_version: str) -> Suggestion:
+    """The stored result for a text the model cannot read: no ranking, abstained with the reason
+    ``unsupported_language``; urgency stays routine unless the red-flag rules raised it."""
+    return Suggestion(
+        ranked=(),
+        urgency="routine",
+        abstained=True,
+        evidence=(),
+        red_flags=(),
+        windowed=False,
+        n_windows=0,
+        model_version=model_version,
+        abstain_reasons=(language.UNSUPPORTED_LANGUAGE,),
+    )
 
 
 def hold_seconds(settings: Settings) -> float:
@@ -340,9 +357,17 @@ def analyse(
     if pause:
         time.sleep(pause)
     try:
-        with models.use(claimed.model_dir) as model:
-            suggestion = model.suggest(claimed.text)
-        flags = semantic_flags(claimed.triage_text, settings)
+        if language.model_cannot_read(
+            claimed.triage_text or claimed.text, settings.cjk_abstain_share
+        ):
+            # The English model (and the English semantic layer) cannot read a Chinese text:
+            # abstain and say why, rather than rank diagnoses from tokens it never learned.
+            suggestion = unreadable_text_suggestion(model_version=claimed.model_dir.name)
+            flags = []
+        else:
+            with models.use(claimed.model_dir) as model:
+                suggestion = model.suggest(claimed.text)
+            flags = semantic_flags(claimed.triage_text, settings)
     except Exception as exc:
         log.warning("analysis of %s failed (attempt %d): %s", consultation_id, claimed.attempt, exc)
         with factory() as session, session.begin():
