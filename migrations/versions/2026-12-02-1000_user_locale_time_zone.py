@@ -5,7 +5,7 @@ browser's ``Accept-Language`` decides); ``time_zone``: an IANA time zone name, n
 site's default (``MEDCONSULT_DEFAULT_TIME_ZONE``). Stored times stay UTC.
 
 Revision ID: 0008_user_locale
-Revises: 0004_ood
+Revises: 0009_interview
 Create Date: 2026-12-02 10:00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_user_locale"
-down_revision: str | None = "0004_ood"
+down_revision: str | None = "0009_interview"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
