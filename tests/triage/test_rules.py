@@ -172,6 +172,16 @@ CASES = [
         "My toddler swallowed a button battery.",
         "My son swallowed his chewing gum.",
     ),
+    (
+        "vital_signs",
+        "My oxygen saturation is reading 88% on the pulse oximeter.",
+        "My oxygen saturation is 97% and my pulse is 72.",
+    ),
+    (
+        "vital_signs",
+        "Blood pressure 82/50 and heart rate 134.",
+        "My 6 month old's heart rate is 140 while crying, blood pressure not measured.",
+    ),
 ]
 
 
