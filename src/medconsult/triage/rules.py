@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from medconsult.i18n import N_
+from medconsult.triage import rules_zh
 
 # --- categories ---------------------------------------------------------------------------------
 
@@ -118,7 +119,7 @@ class Flag:
 
 # --- sentences and negation ---------------------------------------------------------------------
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+|;\s*")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[\u3002\uff01\uff1f\uff1b])\s*|\n+|;\s*")
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -877,6 +878,8 @@ class Rule:
     # When set, the rule does not apply if this pattern is in the text (e.g. adult thresholds
     # of a measurement when the text is about a child).
     unless: re.Pattern[str] | None = None
+    # "en" or "zh": which negation and past-tense cues apply.
+    lang: str = "en"
     note: str = field(default="", compare=False)
 
 
@@ -921,12 +924,21 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def affirmed(pattern: re.Pattern[str], text: str) -> list[re.Match[str]]:
+ZH_RULES: tuple[Rule, ...] = tuple(
+    Rule(category, pattern, requires=requires, unless=unless, lang="zh")
+    for category, pattern, requires, unless in rules_zh.RULE_SPECS
+)
+
+
+def affirmed(pattern: re.Pattern[str], text: str, lang: str = "en") -> list[re.Match[str]]:
     """Matches of ``pattern`` in ``text`` that are neither negated nor said to be past."""
+    negated, past = (
+        (rules_zh.is_negated, rules_zh.is_past) if lang == "zh" else (is_negated, is_past)
+    )
     return [
         match
         for match in pattern.finditer(text)
-        if not is_negated(text, match.start()) and not is_past(text, match.start(), match.end())
+        if not negated(text, match.start()) and not past(text, match.start(), match.end())
     ]
 
 
@@ -934,10 +946,10 @@ def _has_companion(rule: Rule, text: str, match: re.Match[str]) -> bool:
     assert rule.requires is not None
     if rule.same_sentence:
         scope = sentence_at(text, match.start())
-        return any(m.span() != (0, 0) for m in affirmed(rule.requires, scope))
+        return any(m.span() != (0, 0) for m in affirmed(rule.requires, scope, rule.lang))
     return any(
         companion.span() != match.span() and not _overlaps(companion, match)
-        for companion in affirmed(rule.requires, text)
+        for companion in affirmed(rule.requires, text, rule.lang)
     )
 
 
@@ -950,19 +962,24 @@ def normalise(text: str) -> str:
     return text.replace("\u2019", "'").replace("\u2018", "'")
 
 
-def find_flags(text: str, rules: Iterable[Rule] = RULES) -> list[Flag]:
-    """Every category whose rule fires on ``text``: one flag per category, at its first match."""
+def find_flags(text: str, rules: Iterable[Rule] | None = None) -> list[Flag]:
+    """Every category whose rule fires on ``text``: one flag per category, at its first match.
+
+    The English rules always run; the Chinese ones when the text has Chinese characters.
+    """
+    if rules is None:
+        rules = (*RULES, *ZH_RULES) if rules_zh.CJK.search(text) else RULES
     original = text
     text = normalise(text)
     flags: dict[str, Flag] = {}
     for rule in rules:
         if rule.category in flags:
             continue
-        if rule.unless is not None and affirmed(rule.unless, text):
+        if rule.unless is not None and affirmed(rule.unless, text, rule.lang):
             continue
         matches = [
             match
-            for match in affirmed(rule.pattern, text)
+            for match in affirmed(rule.pattern, text, rule.lang)
             if rule.requires is None or _has_companion(rule, text, match)
         ]
         if not matches:
@@ -970,7 +987,8 @@ def find_flags(text: str, rules: Iterable[Rule] = RULES) -> list[Flag]:
         if rule.requires is not None:
             # The sentence shown should say why: prefer a match with its companion beside it.
             requires = rule.requires
-            matches.sort(key=lambda m: not affirmed(requires, sentence_at(text, m.start())))
+            lang = rule.lang
+            matches.sort(key=lambda m: not affirmed(requires, sentence_at(text, m.start()), lang))
         match = matches[0]
         flags[rule.category] = Flag(
             category=rule.category,
