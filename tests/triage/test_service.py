@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 from sqlalchemy import select
@@ -126,6 +127,44 @@ class TestModelNeverLowersUrgency:
         )
 
         assert consultation.urgency is Urgency.self_care
+
+    def test_an_abstaining_model_leaves_it_to_the_text(self, session: Session) -> None:
+        consultation = _submit(session, complaint="A lump in my neck", history="For a month.")
+        abstained = dataclasses.replace(_suggestion("self-care"), abstained=True)
+
+        diagnosis_service.store_suggestion(
+            session, consultation=consultation, suggestion=abstained, analysed_text="text"
+        )
+
+        assert consultation.urgency is Urgency.routine
+
+    def test_a_see_a_doctor_cue_keeps_a_self_care_label_from_self_care(
+        self, session: Session
+    ) -> None:
+        consultation = _submit(
+            session, complaint="Runny nose and cough", history="For five weeks, getting worse."
+        )
+
+        diagnosis_service.store_suggestion(
+            session,
+            consultation=consultation,
+            suggestion=_suggestion("self-care"),
+            analysed_text="text",
+        )
+
+        assert consultation.urgency is Urgency.routine
+
+    def test_an_urgent_label_stays_urgent(self, session: Session) -> None:
+        consultation = _submit(session, complaint="Cough and fever", history="Three days.")
+
+        diagnosis_service.store_suggestion(
+            session,
+            consultation=consultation,
+            suggestion=_suggestion("urgent"),
+            analysed_text="text",
+        )
+
+        assert consultation.urgency is Urgency.urgent
 
 
 class TestMergeFlags:
