@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (Chinese cases: full-width punctuation is the point)
 """Three-level triage: emergency / see a doctor / self-care."""
 
 from __future__ import annotations
@@ -134,3 +135,24 @@ class TestWithTheModel:
 
         assert chosen.mode in levels.MODES
         assert chosen.max_days > 0
+
+
+class TestChinese:
+    @pytest.mark.parametrize(
+        "text", ["感冒两天，流鼻涕、打喷嚏。", "小腿撞到桌子，青了一块。", "嗓子有点疼，能吃能喝。"]
+    )
+    def test_self_care_presentations(self, text: str) -> None:
+        assert level(text, flagged=False, settings=RULES) == "self_care"
+
+    @pytest.mark.parametrize(
+        "text", ["感冒三个星期了，越来越严重。", "咳嗽，痰中带血。", "嗓子疼，扁桃体上有白点。"]
+    )
+    def test_see_a_doctor_cues(self, text: str) -> None:
+        assert level(text, flagged=False, settings=RULES) == "see_doctor"
+
+    def test_negated_chinese_cue_does_not_count(self) -> None:
+        assert see_doctor_reasons("感冒两天，没有发烧，不咳血。", max_days=7) == []
+
+    def test_age_is_not_a_duration(self) -> None:
+        assert duration_days("6周大的宝宝") is None
+        assert duration_days("咳嗽两个月") == 60

@@ -31,6 +31,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from medconsult.triage import rules_zh
 from medconsult.triage.rules import _p, affirmed, normalise
 
 Level = Literal["emergency", "see_doctor", "self_care"]
@@ -103,6 +104,38 @@ SEE_DOCTOR = _p(
     r"earache|ear\s+(?:pain|infection)|discharge|painful\s+(?:to\s+)?pee|burning\s+when\s+(?:i|he|she)\s+pee",
 )
 
+# The same presentations and cues in Simplified Chinese (negation as in ``rules_zh``).
+SELF_CARE_ZH = re.compile(
+    "|".join(
+        (
+            r"感冒|流鼻涕|鼻塞|打喷嚏|嗓子(?:有点|有些)?(?:疼|痛|痒|干)|喉咙(?:有点|有些)?(?:疼|痛|痒)|咳嗽",
+            r"花粉(?:过敏|症)|眼睛痒",
+            r"擦伤|划伤|小伤口|割到手指|青了一块|瘀青|淤青|扭(?:伤|了)(?:一下)?.{0,6}能走",
+            r"(?:轻微|小)?烫(?:了一下|伤).{0,4}(?:有点红|冷水)|晒伤|蚊子咬|虫咬|被蜜蜂蜇",
+            r"宿醉|喝多了|拉肚子|腹泻|便秘|消化不良|烧心|胃胀|吃多了",
+            r"口腔溃疡|口疮|唇疱疹|头虱|脚气|头皮屑|皮肤干|嘴唇干裂|尿布疹|水泡|起泡|长牙|出牙",
+            r"(?:有点|轻微的?)头(?:痛|疼)|痛经|(?:月经|经期).{0,6}(?:肚子|小腹)(?:疼|痛)|落枕|抽筋|打嗝|睡不着|咽下去",
+            r"鼻血.{0,10}止住|有点犯困|有点僵|头(?:碰|磕)到.{0,12}(?:玩得很好|没事)",
+        )
+    )
+)
+SEE_DOCTOR_ZH = re.compile(
+    "|".join(
+        (
+            r"越来越(?:严重|重|厉害)|加重|不见好|没有好转|反复|总是|经常",
+            r"肿块|硬块|包块|便血|尿血|血尿|痰中带血|咳血|出血|体重(?:下降|减轻)|瘦了|发黄|黄疸|化脓|脓|感染",
+            r"扁桃体|白点|(?:不能|无法|没法)(?:走路|吞咽|吃|喝)|麻木|剧烈|很痛|很疼",
+            r"怀孕|(?<!低)(?:发烧|发热|高烧)|气短|喘|耳朵(?:痛|疼)|尿痛|分泌物",
+        )
+    )
+)
+DURATION_ZH = re.compile(
+    r"(?P<n>\d+|[一两二三四五六七八九十几]+)(?:个)?(?:多)?(?P<unit>天|周|星期|礼拜|月|年)(?![大岁])"
+)
+_NUMBER_ZH = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
+              "九": 9, "十": 10, "几": 3}  # fmt: skip
+_UNIT_DAYS_ZH = {"天": 1, "周": 7, "星期": 7, "礼拜": 7, "月": 30, "年": 365}
+
 _NUMBER = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
     "seven": 7, "eight": 8, "nine": 9, "ten": 10, "a few": 3, "few": 3, "several": 4,
@@ -127,6 +160,11 @@ def duration_days(text: str) -> int | None:
         longest = days if longest is None else max(longest, days)
     if LONG_DURATION.search(text):
         longest = max(longest or 0, 21)
+    for match in DURATION_ZH.finditer(text):
+        raw = match["n"]
+        count = int(raw) if raw.isdigit() else _NUMBER_ZH.get(raw[-1], 1)
+        days = count * _UNIT_DAYS_ZH[match["unit"]]
+        longest = days if longest is None else max(longest, days)
     return longest
 
 
@@ -150,6 +188,8 @@ def see_doctor_reasons(text: str, *, max_days: int) -> list[str]:
     """The "see a GP if" cues in ``text`` (matched words; "lasting N days" for duration)."""
     text = normalise(text)
     reasons = [match.group(0) for match in affirmed(SEE_DOCTOR, text)]
+    if rules_zh.CJK.search(text):
+        reasons += [match.group(0) for match in affirmed(SEE_DOCTOR_ZH, text, "zh")]
     days = duration_days(text)
     if days is not None and days > max_days:
         reasons.append(f"lasting {days} days")
@@ -159,7 +199,10 @@ def see_doctor_reasons(text: str, *, max_days: int) -> list[str]:
 def self_care_by_rules(text: str, *, max_days: int) -> bool:
     """A clearly self-care presentation with no "see a doctor" cue."""
     text = normalise(text)
-    return bool(affirmed(SELF_CARE, text)) and not see_doctor_reasons(text, max_days=max_days)
+    presents = bool(affirmed(SELF_CARE, text)) or (
+        rules_zh.CJK.search(text) is not None and bool(affirmed(SELF_CARE_ZH, text, "zh"))
+    )
+    return presents and not see_doctor_reasons(text, max_days=max_days)
 
 
 def level(
