@@ -240,6 +240,52 @@ class TestNegation:
         assert [text[s:e] for s, e in sentence_spans(text)] == ["One.", "Two!", "Three", "four"]
 
 
+class TestClinicalWording:
+    @pytest.mark.parametrize(
+        ("category", "text"),
+        [
+            (
+                "chest_pain",
+                "A 58-year-old man presents with substernal chest pressure and diaphoresis.",
+            ),
+            ("stroke", "Patient reports acute right-sided weakness and aphasia."),
+            ("meningitis", "Fever, headache and neck stiffness; dislikes bright light."),
+            ("severe_bleeding", "He presents with haematemesis and melaena."),
+            ("breathing", "In respiratory distress, lips turning blue."),
+            ("sepsis", "Febrile, hypotensive and tachycardic after a urine infection."),
+            ("vital_signs", "BP 84/52, HR 126, SpO2 90% on room air."),
+        ],
+    )
+    def test_clinical_vignette_style_raises_the_category(self, category: str, text: str) -> None:
+        assert category in {flag.category for flag in find_flags(text)}
+
+    def test_denies_negates_the_whole_list(self) -> None:
+        text = (
+            "Patient denies chest pain, shortness of breath, palpitations, nausea, or diaphoresis."
+        )
+
+        assert find_flags(text) == []
+
+    def test_list_negation_ends_at_a_new_statement(self) -> None:
+        text = "She denies fever and reports crushing chest pain radiating to her jaw."
+
+        assert [flag.category for flag in find_flags(text)] == ["chest_pain"]
+
+    def test_past_findings_are_not_todays_emergency(self) -> None:
+        assert find_flags("He had a stroke last year and needs a blood pressure review.") == []
+        assert find_flags("I used to self-harm as a teenager.") == []
+        assert find_flags("History of seizures, well controlled.") == []
+
+    def test_a_present_finding_beside_a_past_one_still_flags(self) -> None:
+        text = "She had a stroke in 2019. Today her face has dropped on one side."
+
+        assert [flag.category for flag in find_flags(text)] == ["stroke"]
+
+    def test_adult_pulse_threshold_is_not_used_for_a_child(self) -> None:
+        assert find_flags("My 2 year old's heart rate is 140 when she cries.") == []
+        assert find_flags("My heart rate is 140 at rest.")[0].category == "vital_signs"
+
+
 class TestDevelopmentSet:
     def test_every_emergency_flagged_and_no_false_alarm(self) -> None:
         with DEV_SET.open(newline="") as handle:

@@ -168,10 +168,17 @@ LIST_NEGATION = re.compile(
     r"|no\s+evidence\s+of|nor)\b",
     re.IGNORECASE,
 )
+# A reporting verb starts a new statement: "denies fever and reports crushing chest pain".
+_STATEMENT_VERBS = (
+    r"reports?|reported|reporting|complains?|complained|complaining|presents?|presented"
+    r"|presenting|describes?|described|states?|stated|endorses?|endorsed|admits?|admitted"
+    r"|develop(?:s|ed)?"
+)
+STATEMENT = re.compile(r"\b(?:" + _STATEMENT_VERBS + r")\b", re.IGNORECASE)
 LIST_BOUNDARY = re.compile(
-    r"[.;:!?\n]|\b(?:but|however|although|though|except|now|reports?|reported|reporting|complains?"
-    r"|complained|complaining|presents?|presented|presenting|describes?|described|states?|stated"
-    r"|endorses?|endorsed|admits?|admitted|has|had|is|was|feels?|felt|develop(?:s|ed)?)\b",
+    r"[.;:!?\n]|\b(?:but|however|although|though|except|now|has|had|is|was|feels?|felt|"
+    + _STATEMENT_VERBS
+    + r")\b",
     re.IGNORECASE,
 )
 # A finding said to be in the past is not today's emergency: "a stroke last year", "I used to
@@ -197,7 +204,10 @@ def _clause_start(text: str, start: int) -> int:
 def is_negated(text: str, start: int) -> bool:
     """Whether a negation cue precedes ``start`` within its clause and the last few words, or
     a clinical list negation ("denies ...") precedes it in the same statement."""
-    words = text[_clause_start(text, start) : start].split()
+    clause_start = _clause_start(text, start)
+    for statement in STATEMENT.finditer(text, clause_start, start):
+        clause_start = statement.end()
+    words = text[clause_start:start].split()
     recent = " ".join(words[-NEGATION_WINDOW_WORDS:])
     if NEGATION.search(recent) is not None:
         return True
