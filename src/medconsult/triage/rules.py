@@ -16,9 +16,11 @@ reason comes from ``CATEGORIES`` and is translated where it is shown.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from medconsult.i18n import N_
@@ -194,26 +196,32 @@ PAST_AFTER = re.compile(
 )
 
 
+@lru_cache(maxsize=64)
+def _ends(pattern: re.Pattern[str], text: str) -> tuple[int, ...]:
+    """Where each match of ``pattern`` in ``text`` ends (cached: every rule asks again)."""
+    return tuple(match.end() for match in pattern.finditer(text))
+
+
+def _last_end(pattern: re.Pattern[str], text: str, start: int, floor: int = 0) -> int:
+    """The end of the last match of ``pattern`` ending at or before ``start`` (else ``floor``)."""
+    ends = _ends(pattern, text)
+    index = bisect.bisect_right(ends, start)
+    return max(floor, ends[index - 1]) if index else floor
+
+
 def _clause_start(text: str, start: int) -> int:
-    clause_start = 0
-    for boundary in CLAUSE_BOUNDARY.finditer(text, 0, start):
-        clause_start = boundary.end()
-    return clause_start
+    return _last_end(CLAUSE_BOUNDARY, text, start)
 
 
 def is_negated(text: str, start: int) -> bool:
     """Whether a negation cue precedes ``start`` within its clause and the last few words, or
     a clinical list negation ("denies ...") precedes it in the same statement."""
-    clause_start = _clause_start(text, start)
-    for statement in STATEMENT.finditer(text, clause_start, start):
-        clause_start = statement.end()
+    clause_start = _last_end(STATEMENT, text, start, floor=_clause_start(text, start))
     words = text[clause_start:start].split()
     recent = " ".join(words[-NEGATION_WINDOW_WORDS:])
     if NEGATION.search(recent) is not None:
         return True
-    statement_start = 0
-    for boundary in LIST_BOUNDARY.finditer(text, 0, start):
-        statement_start = boundary.end()
+    statement_start = _last_end(LIST_BOUNDARY, text, start)
     return LIST_NEGATION.search(text, statement_start, start) is not None
 
 
@@ -942,14 +950,19 @@ ZH_RULES: tuple[Rule, ...] = tuple(
 
 def affirmed(pattern: re.Pattern[str], text: str, lang: str = "en") -> list[re.Match[str]]:
     """Matches of ``pattern`` in ``text`` that are neither negated nor said to be past."""
+    return list(_affirmed(pattern, text, lang))
+
+
+@lru_cache(maxsize=256)
+def _affirmed(pattern: re.Pattern[str], text: str, lang: str) -> tuple[re.Match[str], ...]:
     negated, past = (
         (rules_zh.is_negated, rules_zh.is_past) if lang == "zh" else (is_negated, is_past)
     )
-    return [
+    return tuple(
         match
         for match in pattern.finditer(text)
         if not negated(text, match.start()) and not past(text, match.start(), match.end())
-    ]
+    )
 
 
 def _has_companion(rule: Rule, text: str, match: re.Match[str]) -> bool:
@@ -979,6 +992,9 @@ def find_flags(text: str, rules: Iterable[Rule] | None = None) -> list[Flag]:
     """
     if rules is None:
         rules = (*RULES, *ZH_RULES) if rules_zh.CJK.search(text) else RULES
+    # The caches serve the rules of one call (they share patterns); a text is read afresh.
+    _affirmed.cache_clear()
+    _ends.cache_clear()
     original = text
     text = normalise(text)
     flags: dict[str, Flag] = {}
@@ -987,6 +1003,12 @@ def find_flags(text: str, rules: Iterable[Rule] | None = None) -> list[Flag]:
             continue
         if rule.unless is not None and affirmed(rule.unless, text, rule.lang):
             continue
+        if (
+            rule.requires is not None
+            and not rule.same_sentence
+            and not affirmed(rule.requires, text, rule.lang)
+        ):
+            continue  # no companion anywhere: the rule cannot fire
         matches = [
             match
             for match in affirmed(rule.pattern, text, rule.lang)
