@@ -241,7 +241,9 @@ def is_past(text: str, start: int, end: int) -> bool:
 
 
 # ``<w>`` in a pattern stands for one filler word ("<w>{0,3}": up to three words in between).
-_WORD = r"(?:[\w'-]+\s+)"
+# A negation word is never a filler: "my throat is not swelling" does not match "throat <w>
+# swelling" (patterns that expect a negation spell it out: "rash that doesn't fade").
+_WORD = r"(?:(?!(?:not|no|never|without)\b|[\w'-]*n't\b)[\w'-]+\s+)"
 
 
 def _p(*alternatives: str) -> re.Pattern[str]:
