@@ -15,38 +15,19 @@ from medconsult.auth import CurrentUser, PatientUser
 from medconsult.config import get_settings
 from medconsult.consultations import files as report_files
 from medconsult.consultations import service
+from medconsult.consultations.http import read_uploads
 from medconsult.consultations.schemas import ConsultationCreate
 from medconsult.db import SessionDep
 from medconsult.errors import ValidationFailed
 from medconsult.patients import service as patients_service
-from medconsult.web.templating import is_htmx, redirect, render
+from medconsult.web.forms import field_messages
+from medconsult.web.templating import is_htmx, redirect, redirect_to, render, url_path
 
 router = APIRouter(include_in_schema=False)
 
 # Text fields are checked by the service against settings (clear messages on the form, not a
 # bare 422); the request size limit in the middleware bounds them first.
 FormText = Annotated[str, Form()]
-
-
-def read_uploads(uploads: list[UploadFile] | None) -> list[report_files.UploadedFile]:
-    """The files the browser really sent (an empty file input sends one nameless empty part)."""
-    limit = get_settings().max_file_bytes
-    received = []
-    for upload in uploads or []:
-        # One byte past the limit is enough to know the file is too large.
-        data = upload.file.read(limit + 1)
-        if not upload.filename and not data:
-            continue
-        received.append(report_files.UploadedFile(filename=upload.filename or "", data=data))
-    return received
-
-
-def validation_messages(exc: ValidationError) -> dict[str, str]:
-    messages: dict[str, str] = {}
-    for error in exc.errors():
-        field = str(error["loc"][0]) if error["loc"] else "form"
-        messages.setdefault(field, str(error["msg"]).removeprefix("Value error, "))
-    return messages
 
 
 @router.get("/consultations", name="consultations:list")
@@ -130,10 +111,10 @@ def submit(
             session, actor=user, data=data, uploads=read_uploads(reports)
         )
     except ValidationError as exc:
-        return _form_page(request, values, validation_messages(exc), status_code=422)
+        return _form_page(request, values, field_messages(exc.errors()), status_code=422)
     except ValidationFailed as exc:
         return _form_page(request, values, exc.errors, status_code=422)
-    return redirect(request, f"/consultations/{consultation.id}")
+    return redirect_to(request, "consultations:detail", consultation_id=consultation.id)
 
 
 @router.get("/consultations/{consultation_id}", name="consultations:detail")
@@ -218,7 +199,13 @@ def post_message(
             "consultations/_messages.html",
             {"consultation": consultation, "messages": messages, "errors": {}},
         )
-    return redirect(request, _local_path(next_url) or f"/consultations/{consultation_id}#messages")
+    return redirect(
+        request,
+        _local_path(next_url)
+        or url_path(
+            request, "consultations:detail", consultation_id=consultation_id, fragment="messages"
+        ),
+    )
 
 
 def _local_path(url: str) -> str | None:
