@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -111,55 +112,37 @@ class TestModelNeverLowersUrgency:
         assert consultation.urgency is Urgency.emergency
         assert consultation.urgency_rank == 0
 
-    def test_unflagged_case_takes_the_model_urgency(self, session: Session) -> None:
-        consultation = _submit(session, complaint="A runny nose")
-
-        diagnosis_service.store_suggestion(
-            session,
-            consultation=consultation,
-            suggestion=_suggestion("self-care"),
-            analysed_text="text",
-        )
-
-        assert consultation.urgency is Urgency.self_care
-
-    def test_an_abstaining_model_leaves_it_to_the_text(self, session: Session) -> None:
-        consultation = _submit(session, complaint="A lump in my neck", history="For a month.")
-        abstained = dataclasses.replace(_suggestion("self-care"), abstained=True)
-
-        diagnosis_service.store_suggestion(
-            session, consultation=consultation, suggestion=abstained, analysed_text="text"
-        )
-
-        assert consultation.urgency is Urgency.routine
-
-    def test_a_see_a_doctor_cue_keeps_a_self_care_label_from_self_care(
-        self, session: Session
+    @pytest.mark.parametrize(
+        ("complaint", "history", "model_urgency", "abstained", "expected"),
+        [
+            # The model's self-care label and a self-care presentation.
+            ("A runny nose", "Since this morning.", "self-care", False, Urgency.self_care),
+            # An abstaining model leaves it to the text: a lump sees a doctor.
+            ("A lump in my neck", "For a month.", "self-care", True, Urgency.routine),
+            # A "see a GP if" cue keeps a self-care label from self-care.
+            ("Runny nose and cough", "For five weeks, getting worse.", "self-care", False,
+             Urgency.routine),
+            # Seeing a doctor keeps the label's urgent.
+            ("Cough and fever", "Three days.", "urgent", False, Urgency.urgent),
+        ],
+    )  # fmt: skip
+    def test_unflagged_case_takes_the_three_level_triage(
+        self,
+        session: Session,
+        complaint: str,
+        history: str,
+        model_urgency: str,
+        abstained: bool,
+        expected: Urgency,
     ) -> None:
-        consultation = _submit(
-            session, complaint="Runny nose and cough", history="For five weeks, getting worse."
-        )
+        consultation = _submit(session, complaint=complaint, history=history)
+        suggestion = dataclasses.replace(_suggestion(model_urgency), abstained=abstained)
 
         diagnosis_service.store_suggestion(
-            session,
-            consultation=consultation,
-            suggestion=_suggestion("self-care"),
-            analysed_text="text",
+            session, consultation=consultation, suggestion=suggestion, analysed_text="text"
         )
 
-        assert consultation.urgency is Urgency.routine
-
-    def test_an_urgent_label_stays_urgent(self, session: Session) -> None:
-        consultation = _submit(session, complaint="Cough and fever", history="Three days.")
-
-        diagnosis_service.store_suggestion(
-            session,
-            consultation=consultation,
-            suggestion=_suggestion("urgent"),
-            analysed_text="text",
-        )
-
-        assert consultation.urgency is Urgency.urgent
+        assert consultation.urgency is expected
 
 
 class TestMergeFlags:
