@@ -157,6 +157,19 @@ def check_consultation(
     )
 
 
+def readable_consultation(
+    session: Session, *, actor: User, consultation_id: uuid.UUID, action: str
+) -> Consultation:
+    """The consultation with this id, if ``actor`` may read it (``check_consultation``)."""
+    return check_consultation(
+        session,
+        actor=actor,
+        consultation=session.get(Consultation, consultation_id),
+        action=action,
+        consultation_id=consultation_id,
+    )
+
+
 def doctor_may_see_patient(session: Session, *, patient_id: uuid.UUID) -> bool:
     """Doctors see the profiles of patients who have consulted."""
     return bool(session.scalar(select(exists().where(Consultation.patient_id == patient_id))))

@@ -20,6 +20,7 @@ from medconsult.consultations.models import (
 )
 from medconsult.db import Base
 from medconsult.diagnosis.models import AISuggestion, ModelVersion
+from medconsult.interview.models import Interview, InterviewStatus
 from medconsult.jobs.models import AnalysisJob, JobStatus
 from medconsult.notifications.models import EmailStatus, Notification, NotificationKind
 from medconsult.patients.models import PatientProfile, Sex
@@ -35,6 +36,8 @@ __all__ = [
     "Decision",
     "DoctorReview",
     "EmailStatus",
+    "Interview",
+    "InterviewStatus",
     "JobStatus",
     "LoginFailure",
     "Message",

@@ -33,14 +33,19 @@ def settings() -> Settings:
     return get_settings().model_copy(update={"job_max_attempts": 2})
 
 
-def _submitted(session: Session) -> uuid.UUID:
+def _submitted(
+    session: Session,
+    *,
+    chief_complaint: str = "Fever",
+    history: str = "High fever and chills for two days.",
+) -> uuid.UUID:
     patient = factories.create_patient(session)
     consultation, _ = consultations_service.submit(
         session,
         actor=patient,
         data=ConsultationCreate(
-            chief_complaint="Fever",
-            history="High fever and chills for two days.",
+            chief_complaint=chief_complaint,
+            history=history,
             ai_consent=True,
             idempotency_key=uuid.uuid4().hex,
         ),
@@ -391,3 +396,43 @@ class TestReanalysis:
         assert stored is False
         assert self._current_version(session, consultation_id) == "v1"
         assert _job(session, consultation_id).status is JobStatus.succeeded
+
+
+class TestTextTheModelCannotRead:
+    def test_mostly_chinese_text_abstains_without_running_the_model(
+        self, session: Session, factory: sessionmaker[Session], settings: Settings
+    ) -> None:
+        consultation_id = _submitted(
+            session, chief_complaint="发烧", history="我发烧三天了，还一直咳嗽，晚上睡不好。"
+        )
+        models = FakeModels(result=suggestion())
+
+        outcome = analysis.analyse(
+            factory, consultation_id=consultation_id, models=models, settings=settings
+        )
+
+        session.expire_all()
+        stored = session.scalar(
+            select(AISuggestion).where(
+                AISuggestion.consultation_id == consultation_id, AISuggestion.is_current
+            )
+        )
+        assert outcome == "succeeded"
+        assert models.texts == []  # the English model never saw it
+        assert stored is not None
+        assert stored.abstained
+        assert stored.abstain_reasons == ["unsupported_language"]
+        assert stored.ranked == []
+        assert _job(session, consultation_id).status is JobStatus.succeeded
+
+    def test_english_with_a_chinese_word_is_still_analysed(
+        self, session: Session, factory: sessionmaker[Session], settings: Settings
+    ) -> None:
+        consultation_id = _submitted(
+            session, history="High fever and chills for two days, my mother calls it 发烧."
+        )
+        models = FakeModels(result=suggestion())
+
+        analysis.analyse(factory, consultation_id=consultation_id, models=models, settings=settings)
+
+        assert len(models.texts) == 1

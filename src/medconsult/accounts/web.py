@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from medconsult.accounts import mfa
 from medconsult.accounts import service as accounts_service
+from medconsult.accounts.http import client_address, start_session
 from medconsult.accounts.models import User
 from medconsult.auth import (
     OptionalUser,
@@ -69,10 +70,6 @@ class PasswordChangeForm(NewPasswordForm):
 MFA_COOKIE = "medconsult_mfa"
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 def _safe_next(target: str | None) -> str:
     # Only same-site relative paths: never an open redirect.
     if not target or not target.startswith("/") or target.startswith("//"):
@@ -100,7 +97,7 @@ def login(
             session,
             email=email,
             password=form.password,
-            client_address=_client(request),
+            client_address=client_address(request),
             settings=settings,
         )
     except (NotAuthenticated, TooManyRequests) as exc:
@@ -130,13 +127,7 @@ def login(
 def _signed_in(
     request: Request, session: SessionDep, user: User, next: str, settings: Settings
 ) -> Response:
-    token = accounts_service.start_session(
-        session,
-        user=user,
-        settings=settings,
-        client_address=_client(request),
-        user_agent=request.headers.get("user-agent"),
-    )
+    token = start_session(request, session, user=user, settings=settings)
     if user.must_change_password:
         target = url_path(request, "accounts:password")
     elif mfa.enrolment_pending(session, user=user, settings=settings):
@@ -166,7 +157,7 @@ def login_mfa(
             session,
             token=request.cookies.get(MFA_COOKIE, ""),
             code=code,
-            client_address=_client(request),
+            client_address=client_address(request),
             settings=settings,
         )
     except (NotAuthenticated, TooManyRequests) as exc:
@@ -224,7 +215,7 @@ def register(
     )
     settings = get_settings()
     token = accounts_service.start_session(
-        session, user=user, settings=settings, client_address=_client(request)
+        session, user=user, settings=settings, client_address=client_address(request)
     )
     response = redirect_to(request, "patients:profile")
     set_session_cookie(response, token, settings)
@@ -334,7 +325,7 @@ def mfa_confirm(
             session,
             user=user,
             code=code,
-            client_address=_client(request),
+            client_address=client_address(request),
             settings=get_settings(),
         )
     except (NotAuthenticated, TooManyRequests, Conflict) as exc:
@@ -345,7 +336,11 @@ def mfa_confirm(
 def _verify_code(request: Request, session: SessionDep, user: User, code: str) -> None:
     """A signed-in user's current code (or a recovery code) before a change to the factor."""
     mfa.verify(
-        session, user=user, code=code, client_address=_client(request), settings=get_settings()
+        session,
+        user=user,
+        code=code,
+        client_address=client_address(request),
+        settings=get_settings(),
     )
 
 

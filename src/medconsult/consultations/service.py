@@ -71,13 +71,8 @@ def get_consultation(
         action=action,
         consultation_id=consultation_id,
     )
-    audit_service.record(
-        session,
-        actor=actor,
-        action=action,
-        record_type="consultation",
-        record_id=consultation.id,
-        patient_id=consultation.patient_id,
+    audit_service.record_consultation(
+        session, actor=actor, action=action, consultation=consultation
     )
     return consultation
 
@@ -354,12 +349,8 @@ def get_report(
 ) -> tuple[ReportFile, bytes]:
     """A report's metadata and bytes, for its patient or a doctor (audited)."""
     settings = settings or get_settings()
-    consultation = access.check_consultation(
-        session,
-        actor=actor,
-        consultation=session.get(Consultation, consultation_id),
-        action="consultation.report.read",
-        consultation_id=consultation_id,
+    consultation = access.readable_consultation(
+        session, actor=actor, consultation_id=consultation_id, action="consultation.report.read"
     )
     report = session.scalar(
         select(ReportFile).where(
@@ -387,12 +378,8 @@ def post_message(
     session: Session, *, actor: User, consultation_id: uuid.UUID, body: str
 ) -> Message:
     """Post a message on a consultation: its patient or a doctor (audited, without the text)."""
-    consultation = access.check_consultation(
-        session,
-        actor=actor,
-        consultation=session.get(Consultation, consultation_id),
-        action="consultation.message.post",
-        consultation_id=consultation_id,
+    consultation = access.readable_consultation(
+        session, actor=actor, consultation_id=consultation_id, action="consultation.message.post"
     )
     text = body.strip() if isinstance(body, str) else ""
     if not text:
@@ -427,12 +414,8 @@ def post_message(
 
 def list_messages(session: Session, *, actor: User, consultation_id: uuid.UUID) -> list[Message]:
     """A consultation's messages, oldest first, for its patient or a doctor (audited)."""
-    consultation = access.check_consultation(
-        session,
-        actor=actor,
-        consultation=session.get(Consultation, consultation_id),
-        action="consultation.messages.read",
-        consultation_id=consultation_id,
+    consultation = access.readable_consultation(
+        session, actor=actor, consultation_id=consultation_id, action="consultation.messages.read"
     )
     rows = session.scalars(
         select(Message)
@@ -440,13 +423,11 @@ def list_messages(session: Session, *, actor: User, consultation_id: uuid.UUID) 
         .options(selectinload(Message.sender))
         .order_by(Message.created_at, Message.id)
     ).all()
-    audit_service.record(
+    audit_service.record_consultation(
         session,
         actor=actor,
         action="consultation.messages.read",
-        record_type="consultation",
-        record_id=consultation.id,
-        patient_id=consultation.patient_id,
+        consultation=consultation,
         details={"count": len(rows)},
     )
     return list(rows)

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from medconsult.auth import CurrentUser, PatientUser
 from medconsult.db import SessionDep
 from medconsult.records import service
-from medconsult.records.http import pdf_response, zip_response
+from medconsult.records.http import report_response, zip_response
 from medconsult.records.schemas import ExportLinkRead
 
 router = APIRouter(tags=["records"])
@@ -39,10 +39,7 @@ def patient_everything(
 def consultation_report(
     session: SessionDep, user: CurrentUser, consultation_id: uuid.UUID
 ) -> Response:
-    filename, data = service.consultation_report(
-        session, actor=user, consultation_id=consultation_id
-    )
-    return pdf_response(filename, data)
+    return report_response(session, actor=user, consultation_id=consultation_id)
 
 
 @router.post("/records/me/export", response_model=ExportLinkRead)

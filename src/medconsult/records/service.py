@@ -172,25 +172,16 @@ def consultation_report(
 ) -> tuple[str, bytes]:
     """The printable report of one consultation: (file name, PDF bytes); checked and audited."""
     settings = settings or get_settings()
-    consultation = access.check_consultation(
-        session,
-        actor=actor,
-        consultation=session.get(Consultation, consultation_id),
-        action="records.report.read",
-        consultation_id=consultation_id,
+    consultation = access.readable_consultation(
+        session, actor=actor, consultation_id=consultation_id, action="records.report.read"
     )
     item = _consultation_record(session, consultation)
     content = _report_content(
         session, reader=actor, item=item, settings=settings, now=now or utcnow()
     )
     data = report.render_pdf(content, font_path=settings.report_font_path)
-    audit_service.record(
-        session,
-        actor=actor,
-        action="records.report.read",
-        record_type="consultation",
-        record_id=consultation.id,
-        patient_id=consultation.patient_id,
+    audit_service.record_consultation(
+        session, actor=actor, action="records.report.read", consultation=consultation
     )
     return report_filename(consultation), data
 

@@ -14,7 +14,7 @@ from medconsult.config import get_settings
 from medconsult.db import SessionDep
 from medconsult.errors import ValidationFailed
 from medconsult.records import service
-from medconsult.records.http import pdf_response, zip_response
+from medconsult.records.http import report_response, zip_response
 from medconsult.web.templating import redirect_to, render
 
 router = APIRouter(include_in_schema=False)
@@ -78,7 +78,4 @@ def delete_account(
 def consultation_report(
     session: SessionDep, user: CurrentUser, consultation_id: uuid.UUID
 ) -> Response:
-    filename, data = service.consultation_report(
-        session, actor=user, consultation_id=consultation_id
-    )
-    return pdf_response(filename, data)
+    return report_response(session, actor=user, consultation_id=consultation_id)

@@ -346,13 +346,8 @@ def get_case(session: Session, *, actor: User, consultation_id: uuid.UUID) -> Ca
     )
     reviews = review_queries.review_history(session, consultation_id=consultation.id)
     claimed_by_actor = consultation.doctor_id == actor.id
-    audit_service.record(
-        session,
-        actor=actor,
-        action="consultation.read",
-        record_type="consultation",
-        record_id=consultation.id,
-        patient_id=consultation.patient_id,
+    audit_service.record_consultation(
+        session, actor=actor, action="consultation.read", consultation=consultation
     )
     return CaseView(
         consultation=consultation,

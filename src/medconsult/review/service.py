@@ -56,13 +56,8 @@ def claim(session: Session, *, actor: User, consultation_id: uuid.UUID) -> Consu
     consultation.doctor_id = actor.id
     consultation.status = ConsultationStatus.in_review
     session.flush()
-    audit_service.record(
-        session,
-        actor=actor,
-        action="consultation.claimed",
-        record_type="consultation",
-        record_id=consultation.id,
-        patient_id=consultation.patient_id,
+    audit_service.record_consultation(
+        session, actor=actor, action="consultation.claimed", consultation=consultation
     )
     return consultation
 
@@ -86,13 +81,8 @@ def release(session: Session, *, actor: User, consultation_id: uuid.UUID) -> Con
         ConsultationStatus.analysing if still_analysing else ConsultationStatus.awaiting_review
     )
     session.flush()
-    audit_service.record(
-        session,
-        actor=actor,
-        action="consultation.released",
-        record_type="consultation",
-        record_id=consultation.id,
-        patient_id=consultation.patient_id,
+    audit_service.record_consultation(
+        session, actor=actor, action="consultation.released", consultation=consultation
     )
     return consultation
 
@@ -302,13 +292,8 @@ def list_reviews(
     consultation = cases.load_consultation(session, consultation_id=consultation_id)
     access.require_doctor(session, actor=actor, action="review.read", consultation=consultation)
     reviews = review_queries.review_history(session, consultation_id=consultation.id)
-    audit_service.record(
-        session,
-        actor=actor,
-        action="review.read",
-        record_type="consultation",
-        record_id=consultation.id,
-        patient_id=consultation.patient_id,
+    audit_service.record_consultation(
+        session, actor=actor, action="review.read", consultation=consultation
     )
     return reviews
 
@@ -317,7 +302,7 @@ def search_labels(*, actor: User, query: str, limit: int = 20) -> list[ml_labels
     """Diagnosis labels matching a doctor's search (names, aliases, ICD-10 codes)."""
     if actor.role is not Role.doctor:
         raise Forbidden(_("Only doctors can search diagnoses."))
-    return ml_labels.search_labels(query[:100], limit=limit)
+    return ml_labels.search_labels(query[:100], limit=limit, translate=_)
 
 
 # --- Advice drafts ----------------------------------------------------------------------------
