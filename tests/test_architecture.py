@@ -102,7 +102,16 @@ LAYERS: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = (
             ("accounts.models",),
         ),
     ),
-    ("libraries", (("review.advice", "triage.advice"), ("ml", "ml.*"), ("triage.rules",))),
+    (
+        "libraries",
+        (
+            ("review.advice", "triage.advice"),
+            ("ml", "ml.*"),
+            ("triage.levels",),
+            ("triage.rules",),
+            ("triage.rules_zh",),
+        ),
+    ),
     ("foundation", (("db", "logs", "metrics"), ("errors",), ("i18n",), ("config",))),
 )
 
