@@ -7,7 +7,7 @@ The server defaults to MEDCONSULT_TEST_DATABASE_URL, else the local PostgreSQL. 
 (2,000 patients, 10 doctors, ``--rows`` consultations over a year, each with an analysis job and
 a current suggestion, 10% with an older replaced one; 96% concluded with a signed review, 5% of
 the reviews amended; the rest waiting in the queue, half of those claimed by a doctor; a notice
-for every conclusion), timed, and dropped.
+for every conclusion), rolled up for monitoring as the worker's sweep does, timed, and dropped.
 
 Pages are requested through the real app (its request boundary, authentication and templates)
 in this process, signed in as a patient with 50 consultations, a doctor and an admin, each
@@ -179,6 +179,18 @@ def fill(engine: Any, rows: int) -> float:
     return time.perf_counter() - started
 
 
+def roll_up(engine: Any) -> float:
+    """What the worker's sweep does: roll up every closed day of the last year."""
+    from medconsult.admin import monitoring
+
+    started = time.perf_counter()
+    with Session(engine) as session, session.begin():
+        monitoring.refresh_rollups(session)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE"))
+    return time.perf_counter() - started
+
+
 def time_monitoring_queries(engine: Any, repeat: int) -> list[dict[str, Any]]:
     from medconsult.admin import monitoring
 
@@ -312,15 +324,23 @@ def time_pages(engine: Any, requests: int) -> dict[str, Any]:
 
 
 def explain(engine: Any) -> None:
+    """EXPLAIN ANALYZE every statement of the 365-day monitoring figures."""
     from medconsult.admin import monitoring
 
-    since = {"since": monitoring.utcnow() - monitoring.timedelta(days=365)}
+    captured: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        captured.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    with Session(engine) as session:
+        monitoring.compute(session, days=365)
+    event.remove(engine, "before_cursor_execute", capture)
     with engine.connect() as conn:
-        for query in (monitoring._DAILY_SQL, monitoring._AGREEMENT_SQL):
-            plan = conn.execute(
-                text("EXPLAIN ANALYZE " + query.text), {**since, "bins": monitoring.HISTOGRAM_BINS}
-            )
-            print("\n".join(row[0] for row in plan))
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        for statement, parameters in captured:
+            cursor.execute("EXPLAIN ANALYZE " + statement, parameters)
+            print("\n".join(row[0] for row in cursor.fetchall()))
 
 
 def main() -> None:
@@ -356,6 +376,11 @@ def main() -> None:
         engine = create_engine(url)
         seconds = fill(engine, args.rows)
         print(f"filled {args.rows} consultations in {seconds:.1f} s (load {load_average()})")
+        rollup_seconds = roll_up(engine)
+        print(
+            f"rolled up a year of days (the worker's sweep) in {rollup_seconds:.1f} s "
+            f"(load {load_average()})"
+        )
         if args.requests == 0:  # fill only (with --keep)
             return
         queries = time_monitoring_queries(engine, args.repeat)
@@ -366,6 +391,7 @@ def main() -> None:
         summary = {
             "rows": args.rows,
             "fill_seconds": round(seconds, 1),
+            "rollup_seconds": round(rollup_seconds, 1),
             "monitoring_queries": queries,
             "pages": pages,
             "load_average": load_average(),

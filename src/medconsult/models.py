@@ -10,6 +10,13 @@ from medconsult.accounts.models import (
     User,
     UserSession,
 )
+from medconsult.admin.models import (
+    MonitoringDaily,
+    MonitoringDailyAdvice,
+    MonitoringDailyAgreement,
+    MonitoringDailyHistogram,
+    MonitoringDirtyDay,
+)
 from medconsult.audit.models import AuditEvent, Outcome
 from medconsult.consultations.models import (
     AnalysisJob,
@@ -43,6 +50,11 @@ __all__ = [
     "MfaCredential",
     "MfaRecoveryCode",
     "ModelVersion",
+    "MonitoringDaily",
+    "MonitoringDailyAdvice",
+    "MonitoringDailyAgreement",
+    "MonitoringDailyHistogram",
+    "MonitoringDirtyDay",
     "Notification",
     "NotificationKind",
     "Outcome",

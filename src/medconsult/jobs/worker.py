@@ -13,6 +13,8 @@ Every worker also runs a recovery sweep every few seconds:
 - consultations waiting for analysis without a live engine job (e.g. written by a process that
   crashed between commit and defer, or restored from a backup) get one;
 - consultations waiting for a model (``waiting_for_model``) are queued again once one exists;
+- the audit trail's new events are sealed, and the monitoring roll-ups of closed days brought up
+  to date (``admin.monitoring.refresh_rollups``);
 - and, less often, erased patients' signed records past the retention period
   (``MEDCONSULT_RECORD_RETENTION_YEARS``) are purged, and report files that no consultation
   references (left by a submission whose transaction rolled back, or by such a purge) are
@@ -39,6 +41,7 @@ from sqlalchemy import exists, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from medconsult.admin import monitoring
 from medconsult.audit import service as audit_service
 from medconsult.config import Settings, get_settings
 from medconsult.consultations import service as consultations_service
@@ -345,6 +348,10 @@ async def _sweep_forever(
         with factory() as session, session.begin():
             return audit_service.seal_all(session)
 
+    def roll_up_monitoring() -> int:
+        with factory() as session, session.begin():
+            return monitoring.refresh_rollups(session)
+
     def prune_files() -> int:
         return housekeeping(factory, settings=settings, grace_seconds=options.orphan_grace_seconds)
 
@@ -356,6 +363,7 @@ async def _sweep_forever(
             if recovered or requeued:
                 log.info("recovery sweep: %d stalled, %d requeued", recovered, requeued)
             await asyncio.to_thread(seal_audit)
+            await asyncio.to_thread(roll_up_monitoring)
             if time.monotonic() >= next_prune:
                 next_prune = time.monotonic() + options.prune_seconds
                 await asyncio.to_thread(prune_files)
