@@ -11,8 +11,8 @@ for today (every new suggestion and review) append nothing.
 Indexes: reviews by ``signed_at`` and by the review they amend, and the open queue in its
 display order (the queue page reads its first rows without sorting every open case).
 
-Revision ID: 0009_rollups
-Revises: 0004_ood
+Revision ID: 0010_rollups
+Revises: 0008_user_locale
 Create Date: 2026-12-02 10:30:00
 """
 
@@ -21,8 +21,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_rollups"
-down_revision: str | None = "0004_ood"
+revision: str = "0010_rollups"
+down_revision: str | None = "0008_user_locale"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 
 from medconsult.ml.data import (
-    LABELS,
     available_formats,
     default_data_path,
     encode_windows,
@@ -65,7 +64,7 @@ def test_stratified_split_is_fixed_and_stratified() -> None:
     assert set(train).isdisjoint(val)
     assert len(train) + len(val) == len(dataset)
     val_labels = {dataset.labels[i] for i in val}
-    assert val_labels == set(LABELS)
+    assert val_labels == set(dataset.labels)
     assert 180 <= len(val) <= 190
 
 
@@ -99,8 +98,5 @@ def test_ddxplus_patients_render_as_text() -> None:
     dataset = load_dataset(folder)
     assert dataset.format == "ddxplus"
     assert len(dataset) == 1974
-    assert dataset.texts[0].startswith("Age 11, sex F. Do you have swollen or painful lymph nodes?")
-    assert "Characterize your pain: sensitive" in dataset.texts[0]
+    assert dataset.texts[0].startswith("Age 11, female. Pain: tender, exhausting;")
     assert load_dataset(folder / "patients.csv").format == "ddxplus"
-    # Its 49 pathologies are mostly not diagnoses the classifier knows: counted, not fatal.
-    assert sum(dataset.unknown_labels.values()) > 1000

@@ -13,9 +13,9 @@ from medconsult.ml.types import URGENCY_ORDER
 ICD10 = re.compile(r"^[A-Z][0-9]{2}(\.[0-9]{1,2})?$")
 
 
-def test_24_labels_with_complete_metadata() -> None:
+def test_69_labels_with_complete_metadata() -> None:
     labels = all_labels()
-    assert len(labels) == 24
+    assert len(labels) == 24 + 49 - 4  # four DDXPlus conditions merged into existing labels
     assert tuple(label.key for label in labels) == LABELS
     for label in labels:
         assert ICD10.match(label.icd10), label
@@ -26,9 +26,47 @@ def test_24_labels_with_complete_metadata() -> None:
 
 
 def test_every_raw_spelling_in_the_data_maps_to_a_label() -> None:
-    dataset = load_dataset(default_data_path())
-    assert dataset.unknown_labels == {}
-    assert set(dataset.labels) == set(LABELS)
+    symptom2disease = load_dataset(default_data_path())
+    ddxplus = load_dataset(default_data_path().parents[1] / "ddxplus")
+    assert symptom2disease.unknown_labels == {}
+    assert ddxplus.unknown_labels == {}
+    assert len(set(symptom2disease.labels)) == 24
+    assert len(set(ddxplus.labels)) == 49
+    assert set(symptom2disease.labels) | set(ddxplus.labels) == set(LABELS)
+
+
+@pytest.mark.parametrize(
+    ("ddxplus_name", "key"),
+    [
+        ("GERD", "gerd"),
+        ("Pneumonia", "pneumonia"),
+        ("Bronchospasm / acute asthma exacerbation", "bronchial_asthma"),
+        ("URTI", "common_cold"),
+    ],
+)
+def test_merged_conditions(ddxplus_name: str, key: str) -> None:
+    label = get_label(key)
+    assert canonical_key(ddxplus_name) == key
+    assert label.ddxplus_name == ddxplus_name
+    assert label.sources == ("symptom2disease", "ddxplus")
+
+
+def test_urgency_follows_ddxplus_severity() -> None:
+    from medconsult.ml import ddxplus
+
+    raised = {"atrial_fibrillation", "copd_exacerbation", "bronchiolitis", "lung_cancer"}
+    raised |= {"pancreatic_cancer", "bronchial_asthma", "pneumonia"}  # + merged: kept urgent
+    rule = {1: "emergency", 2: "urgent", 3: "routine", 4: "routine", 5: "self-care"}
+    conditions = ddxplus.load_conditions()
+    for label in all_labels():
+        if label.ddxplus_name is None:
+            continue
+        assert label.ddxplus_severity == conditions[label.ddxplus_name].severity
+        expected = "urgent" if label.key in raised else rule[label.ddxplus_severity]
+        assert label.urgency == expected, label.key
+    assert get_label("heart_attack").urgency == "emergency"
+    assert get_label("heart_attack").icd10 == "I21.9"
+    assert get_label("cluster_headache").icd10 == "G44.0"  # ICD-10-CM G44.009 -> WHO G44.0
 
 
 @pytest.mark.parametrize(
@@ -77,7 +115,7 @@ def test_search_labels(query: str, first: str) -> None:
 
 
 def test_search_labels_empty_and_no_match() -> None:
-    assert len(search_labels("", limit=50)) == 24
+    assert len(search_labels("", limit=100)) == 69
     assert search_labels("zzzz-no-such-thing") == []
     assert len(search_labels("", limit=3)) == 3
 
@@ -94,3 +132,15 @@ def test_torch_free_modules_do_not_import_torch() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+class TestSearchInTheReadersLanguage:
+    def test_finds_a_label_by_its_translated_name(self) -> None:
+        names = {"Pneumonia": "肺炎"}
+
+        found = search_labels("肺炎", translate=lambda name: names.get(name, name))
+
+        assert [label.key for label in found] == ["pneumonia"]
+
+    def test_without_translation_only_english_names_match(self) -> None:
+        assert search_labels("肺炎") == []

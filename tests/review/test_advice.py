@@ -12,7 +12,20 @@ from medconsult.ml import labels as ml_labels
 from medconsult.review import advice as advice_library
 
 ACCEPTED_SOURCES = {"www.nhs.uk", "cks.nice.org.uk", "www.nice.org.uk", "www.who.int"}
-LABEL_KEYS = [label.key for label in ml_labels.all_labels()]
+ALL_LABEL_KEYS = [label.key for label in ml_labels.all_labels()]
+# The DDXPlus-only conditions await their advice entries from the clinical team: until then a
+# conclusion for them carries the generic safety-netting lines only. Remove a key from this set
+# when its reviewed entry is added.
+AWAITING_CLINICAL_REVIEW = frozenset(
+    label.key for label in ml_labels.all_labels() if label.sources == ("ddxplus",)
+)
+LABEL_KEYS = [key for key in ALL_LABEL_KEYS if key not in AWAITING_CLINICAL_REVIEW]
+
+
+def test_only_the_labels_awaiting_review_lack_advice() -> None:
+    assert set(ALL_LABEL_KEYS) - set(advice_library.library()) == AWAITING_CLINICAL_REVIEW
+    assert len(AWAITING_CLINICAL_REVIEW) == 45
+    assert advice_library.safety_netting("heart_attack") == advice_library.GENERIC_SEEK_HELP_NOW
 
 
 class TestLibraryCompleteness:
@@ -39,7 +52,7 @@ class TestLibraryCompleteness:
         assert entry.source_name.split(":")[0] in {"NHS", "NICE", "NICE CKS", "WHO"}
 
     def test_no_entry_for_an_unknown_label(self) -> None:
-        assert set(advice_library.library()) <= set(LABEL_KEYS)
+        assert set(advice_library.library()) <= set(ALL_LABEL_KEYS)
         assert advice_library.entry_for("not_a_label") is None
         assert advice_library.entry_for(None) is None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,9 +14,11 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from medconsult import i18n
 from medconsult.accounts import passwords
 from medconsult.accounts.models import (
     LoginFailure,
+    MfaChallenge,
     MfaCredential,
     PasswordToken,
     Role,
@@ -24,11 +27,10 @@ from medconsult.accounts.models import (
 )
 from medconsult.audit import service as audit_service
 from medconsult.audit.models import Outcome
-from medconsult.config import Settings
+from medconsult.config import Settings, get_settings
 from medconsult.db import keep_on_rollback, utcnow
 from medconsult.errors import (
     Conflict,
-    Forbidden,
     NotAuthenticated,
     NotFound,
     TooManyRequests,
@@ -42,7 +44,6 @@ INVALID_LOGIN = N_("Incorrect email or password.")
 THROTTLED_LOGIN = N_(
     "Too many failed sign-in attempts. Please wait {minutes} minutes and try again."
 )
-PASSWORD_TOKEN_HOURS = 48
 
 
 def hash_token(token: str) -> str:
@@ -151,15 +152,23 @@ def create_user(
     return user, token
 
 
-def issue_password_token(session: Session, *, user: User) -> str:
-    """A one-time set-password token, valid for PASSWORD_TOKEN_HOURS."""
+def issue_password_token(session: Session, *, user: User, settings: Settings | None = None) -> str:
+    """A one-time set-password token, valid for ``settings.password_token_hours``."""
+    hours = (settings or get_settings()).password_token_hours
+    return issue_token(session, PasswordToken, user=user, lifetime=timedelta(hours=hours))
+
+
+def issue_token(
+    session: Session,
+    model: type[PasswordToken] | type[MfaChallenge],
+    *,
+    user: User,
+    lifetime: timedelta,
+) -> str:
+    """A new one-time token for ``user``, stored as a ``model`` row by its hash only."""
     token = secrets.token_urlsafe(32)
     session.add(
-        PasswordToken(
-            user_id=user.id,
-            token_hash=hash_token(token),
-            expires_at=utcnow() + timedelta(hours=PASSWORD_TOKEN_HOURS),
-        )
+        model(user_id=user.id, token_hash=hash_token(token), expires_at=utcnow() + lifetime)
     )
     session.flush()
     return token
@@ -368,6 +377,44 @@ def change_password(session: Session, *, user: User, current: str, new: str) -> 
     )
 
 
+def valid_time_zone(name: str) -> bool:
+    """Whether ``name`` is an IANA time zone this machine knows."""
+    return name in zoneinfo.available_timezones()
+
+
+def update_preferences(
+    session: Session, *, user: User, locale: str | None, time_zone: str | None
+) -> None:
+    """Save one's own display language and time zone (None: not chosen, the defaults apply)."""
+    errors: dict[str, str] = {}
+    if locale is not None and locale not in i18n.SUPPORTED_LOCALES:
+        errors["locale"] = _("Please choose one of the languages offered.")
+    if time_zone is not None and not valid_time_zone(time_zone):
+        errors["time_zone"] = _("Please choose a time zone from the list.")
+    if errors:
+        raise ValidationFailed(errors)
+    changed = sorted(
+        name
+        for name, old, new in (
+            ("locale", user.locale, locale),
+            ("time_zone", user.time_zone, time_zone),
+        )
+        if old != new
+    )
+    user.locale = locale
+    user.time_zone = time_zone
+    if changed:
+        audit_service.record(
+            session,
+            actor=user,
+            action="account.preferences_changed",
+            record_type="user",
+            record_id=user.id,
+            details={"changed": changed},
+        )
+    session.flush()
+
+
 def _active_admin_count(session: Session) -> int:
     return (
         session.scalar(
@@ -377,13 +424,26 @@ def _active_admin_count(session: Session) -> int:
     )
 
 
+def _lock_active_admins(session: Session) -> None:
+    # Two admins demoting each other at the same moment must not both pass the last-admin check.
+    session.execute(
+        select(User.id).where(User.role == Role.admin, User.is_active).with_for_update()
+    )
+
+
 def _guard_last_admin(session: Session, user: User) -> None:
+    """The last active administrator is never deactivated or demoted.
+
+    Callers take ``_lock_active_admins`` before reading ``user``: the check and its lock
+    live here, so no caller can skip the lock.
+    """
     if user.role is Role.admin and user.is_active and _active_admin_count(session) <= 1:
         raise Conflict(_("The last active administrator cannot be removed or demoted."))
 
 
 def set_active(session: Session, *, actor: User, user_id: uuid.UUID, active: bool) -> User:
     """Deactivate (ending every session at once) or reactivate an account."""
+    _lock_active_admins(session)
     user = get_user(session, user_id)
     if not active:
         _guard_last_admin(session, user)
@@ -401,6 +461,7 @@ def set_active(session: Session, *, actor: User, user_id: uuid.UUID, active: boo
 
 def set_role(session: Session, *, actor: User, user_id: uuid.UUID, role: Role) -> User:
     """Change an account's role; the last active admin keeps theirs."""
+    _lock_active_admins(session)
     user = get_user(session, user_id)
     if user.role is role:
         return user
@@ -485,8 +546,3 @@ def end_session_by_id(
 
 def admin_exists(session: Session) -> bool:
     return _active_admin_count(session) > 0
-
-
-def require_role(user: User, *roles: Role) -> None:
-    if user.role not in roles:
-        raise Forbidden(_("You do not have access to this page."))

@@ -3,7 +3,7 @@
 Each table holds, per closed UTC day, what the monitoring queries would compute for that day.
 ``monitoring_daily`` has one row per day rolled up (zeros included), so it also says which
 days are. ``monitoring_dirty_days`` is an append-only log of closed days whose figures changed
-since (written by database triggers, see the migration ``0009_rollups``).
+since (written by database triggers, see the migration ``0010_rollups``).
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from medconsult.db import utcnow
+from medconsult.review.queries import CURRENT_CONCLUSION_SQL
 
 HISTOGRAM_BINS = 10
 ALLOWED_WINDOWS = (7, 30, 90, 365)
@@ -60,17 +61,16 @@ _HISTOGRAM_SQL = f"""
     GROUP BY 1, 2
 """
 
-_AGREEMENT_SQL = """
-    WITH candidates AS MATERIALIZED (  -- the day's reviews first, by their index
+_AGREEMENT_SQL = f"""
+    WITH candidates AS MATERIALIZED (  -- the day's current conclusions first, by their index
         SELECT r.id, r.consultation_id, r.suggestion_id, r.final_label, r.signed_at, r.created_at
         FROM doctor_reviews r
-        WHERE {where}
+        WHERE {{where}} AND {CURRENT_CONCLUSION_SQL}
     ), latest AS (
         SELECT r.consultation_id, r.suggestion_id, r.final_label,
                (r.signed_at AT TIME ZONE 'UTC')::date AS day
         FROM candidates r
-        WHERE NOT EXISTS (SELECT 1 FROM doctor_reviews a WHERE a.amends_id = r.id)
-          AND NOT EXISTS (
+        WHERE NOT EXISTS (  -- should a case ever have two, the later one counts
               SELECT 1 FROM doctor_reviews o
               WHERE o.consultation_id = r.consultation_id
                 AND (o.signed_at, o.created_at, o.id) > (r.signed_at, r.created_at, r.id)

@@ -14,7 +14,6 @@ counts claims, so a job that keeps killing its worker is also marked failed afte
 from __future__ import annotations
 
 import logging
-import os
 import time
 import uuid
 from collections.abc import Sequence
@@ -30,11 +29,13 @@ from medconsult.accounts.models import User
 from medconsult.audit import service as audit_service
 from medconsult.audit.models import Outcome
 from medconsult.config import Settings
-from medconsult.consultations.models import AnalysisJob, Consultation, ConsultationStatus, JobStatus
+from medconsult.consultations.models import Consultation, ConsultationStatus
 from medconsult.db import utcnow
 from medconsult.diagnosis import service as diagnosis_service
 from medconsult.jobs import queue
+from medconsult.jobs.models import AnalysisJob, JobStatus
 from medconsult.metrics import SUBMIT_TO_SUGGESTION_SECONDS
+from medconsult.ml import language
 from medconsult.ml.errors import InputTextError
 from medconsult.ml.types import Suggestion
 from medconsult.triage import service as triage_service
@@ -42,8 +43,8 @@ from medconsult.triage.rules import Flag
 
 log = logging.getLogger(__name__)
 
-# Test-only: seconds to sleep right after claiming a job, so a test can kill a worker while it
-# holds one. Read only when MEDCONSULT_ENV=testing; ignored everywhere else.
+# Test-only (Settings.test_analysis_hold_seconds): seconds to sleep right after claiming a job,
+# so a test can kill a worker while it holds one. Used only when MEDCONSULT_ENV=testing.
 HOLD_ENV = "MEDCONSULT_TEST_ANALYSIS_HOLD_SECONDS"
 FINAL_CONSULTATION_STATUSES = frozenset({ConsultationStatus.concluded, ConsultationStatus.closed})
 PENDING_CONSULTATION_STATUSES = frozenset(
@@ -89,13 +90,26 @@ def semantic_flags(text: str, settings: Settings) -> list[Flag]:
         return []
 
 
+def unreadable_text_suggestion(*, model_version: str) -> Suggestion:
+    """The stored result for a text the model cannot read: no ranking, abstained with the reason
+    ``unsupported_language``; urgency stays routine unless the red-flag rules raised it."""
+    return Suggestion(
+        ranked=(),
+        urgency="routine",
+        abstained=True,
+        evidence=(),
+        red_flags=(),
+        windowed=False,
+        n_windows=0,
+        model_version=model_version,
+        abstain_reasons=(language.UNSUPPORTED_LANGUAGE,),
+    )
+
+
 def hold_seconds(settings: Settings) -> float:
     if settings.env != "testing":
         return 0.0
-    try:
-        return max(0.0, float(os.environ.get(HOLD_ENV, "0") or 0))
-    except ValueError:
-        return 0.0
+    return max(0.0, settings.test_analysis_hold_seconds)
 
 
 def _lock(
@@ -173,12 +187,8 @@ def reanalyse_unclaimed(session: Session, *, actor: User, limit: int = REANALYSE
         # Rows another transaction holds (a doctor claiming, an analysis storing) are left out.
         .with_for_update(skip_locked=True)
     ).all()
-    for consultation, job in rows:
-        job.status = JobStatus.queued
-        job.attempts = 0
-        job.last_error = None
-        job.finished_at = None
-        job.engine_job_id = queue.defer_analysis(session, consultation_id=consultation.id)
+    for _consultation, job in rows:
+        queue.requeue_analysis(session, job=job)
     session.flush()
     audit_service.record(
         session,
@@ -188,6 +198,21 @@ def reanalyse_unclaimed(session: Session, *, actor: User, limit: int = REANALYSE
         details={"consultations": len(rows)},
     )
     return len(rows)
+
+
+def intake_text(session: Session, consultation: Consultation) -> str:
+    """The intake interview's answers as English text (the DDXPlus renderer), or ""."""
+    from medconsult.interview import questionnaire
+    from medconsult.interview import service as interview_service
+
+    answers = interview_service.answers_for(session, consultation_id=consultation.id)
+    if not answers:
+        return ""
+    try:
+        return questionnaire.render(answers)
+    except Exception as exc:  # the free text is still worth analysing without the answers
+        log.warning("intake answers of %s not rendered: %s", consultation.id, exc)
+        return ""
 
 
 def claim(
@@ -236,7 +261,9 @@ def claim(
     job.started_at = utcnow()
     if consultation.status is ConsultationStatus.submitted:
         consultation.status = ConsultationStatus.analysing
-    text = diagnosis_service.compose_analysed_text(consultation, max_chars=settings.max_text_chars)
+    text = diagnosis_service.compose_analysed_text(
+        consultation, max_chars=settings.max_text_chars, intake=intake_text(session, consultation)
+    )
     session.flush()
     return Claim(
         model_dir=model_dir,
@@ -330,9 +357,17 @@ def analyse(
     if pause:
         time.sleep(pause)
     try:
-        with models.use(claimed.model_dir) as model:
-            suggestion = model.suggest(claimed.text)
-        flags = semantic_flags(claimed.triage_text, settings)
+        if language.model_cannot_read(
+            claimed.triage_text or claimed.text, settings.cjk_abstain_share
+        ):
+            # The English model (and the English semantic layer) cannot read a Chinese text:
+            # abstain and say why, rather than rank diagnoses from tokens it never learned.
+            suggestion = unreadable_text_suggestion(model_version=claimed.model_dir.name)
+            flags = []
+        else:
+            with models.use(claimed.model_dir) as model:
+                suggestion = model.suggest(claimed.text)
+            flags = semantic_flags(claimed.triage_text, settings)
     except Exception as exc:
         log.warning("analysis of %s failed (attempt %d): %s", consultation_id, claimed.attempt, exc)
         with factory() as session, session.begin():

@@ -1,9 +1,14 @@
 """Data shared by train, evaluate and predict: label order, data set loaders, split, encoding.
 
 - ``LABELS``: the model's class order, taken from ``labels.json`` (label id = position).
-- Loaders: a registry of data formats (``@register_format``); ``load_dataset`` picks one by name
-  or by sniffing the file. Raw label spellings are mapped to canonical keys; rows whose label is
-  unknown are kept with ``label=None`` so evaluation can count them instead of crashing.
+- Sources: one pluggable interface for every data format. A ``Source`` has a ``name`` and
+  yields ``Example`` s (text, raw label, source name, and for structured cases the evidences and
+  the ground-truth differential). Formats register a ``Source`` class with
+  ``@register_format``: ``label-text-csv`` (``LabelTextCsvSource``: Symptom2Disease, the
+  feedback export) and ``ddxplus`` (``DDXPlusSource``: see ``medconsult.ml.ddxplus``).
+  ``load_dataset`` picks one by name or by sniffing the path; ``load_datasets`` joins several
+  files. Raw label spellings are mapped to canonical keys; rows whose label is unknown are kept
+  with ``label=None`` so evaluation can count them instead of crashing.
 - ``stratified_split``: the fixed-seed train/validation split (recorded in the artifact so that
   evaluate can rebuild it exactly).
 - ``encode_windows``: text -> overlapping token windows with character offsets, so long texts are
@@ -19,13 +24,15 @@ import hashlib
 import io
 import random
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from medconsult.ml import ddxplus
+from medconsult.ml.ddxplus import AnswerValue
 from medconsult.ml.errors import DataFormatError
 from medconsult.ml.labels import all_labels, canonical_key
 
@@ -47,17 +54,71 @@ def default_data_path() -> Path:
 
 
 @dataclass(frozen=True)
+class Example:
+    """One labelled case from any source.
+
+    ``raw_label`` is the source's spelling (mapped to a canonical key by the data set);
+    ``source`` names where it comes from (``symptom2disease``, ``ddxplus``, a feedback export's
+    file name), for per-source evaluation. ``evidences`` are the structured answers of a
+    structured case (DDXPlus; see ``medconsult.ml.ddxplus``) and ``differential`` its
+    ground-truth differential as ``(raw condition name, probability)`` pairs, best first.
+    """
+
+    text: str
+    raw_label: str
+    source: str
+    evidences: Mapping[str, AnswerValue] | None = None
+    differential: tuple[tuple[str, float], ...] | None = None
+
+
+@runtime_checkable
+class Source(Protocol):
+    """A data source: a name and its examples (one pluggable interface for every format)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def examples(self) -> Iterator[Example]: ...
+
+
+Differential = tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True)
 class Dataset:
-    """Texts with canonical label keys (None where the raw label is not a known diagnosis)."""
+    """Texts with canonical label keys (None where the raw label is not a known diagnosis).
+
+    ``sources`` names each row's source; ``differentials`` holds each row's ground-truth
+    differential over canonical keys (None for free-text rows; names not in labels.json
+    dropped); ``evidences`` each row's structured answers (None for free text). Empty tuples
+    in a data set built before these existed mean "unknown" (see the accessors).
+    """
 
     texts: tuple[str, ...]
     labels: tuple[str | None, ...]
     raw_labels: tuple[str, ...]
     source: str
     format: str
+    sources: tuple[str, ...] = ()
+    differentials: tuple[Differential | None, ...] = ()
+    evidences: tuple[Mapping[str, AnswerValue] | None, ...] = ()
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    def source_of(self, index: int) -> str:
+        return self.sources[index] if self.sources else self.format
+
+    def differential_of(self, index: int) -> Differential | None:
+        return self.differentials[index] if self.differentials else None
+
+    def evidences_of(self, index: int) -> Mapping[str, AnswerValue] | None:
+        return self.evidences[index] if self.evidences else None
+
+    @property
+    def source_names(self) -> list[str]:
+        """The distinct row sources, in order of first appearance."""
+        return list(dict.fromkeys(self.source_of(i) for i in range(len(self))))
 
     @property
     def unknown_labels(self) -> dict[str, int]:
@@ -75,34 +136,79 @@ class Dataset:
             raw_labels=tuple(self.raw_labels[i] for i in indices),
             source=self.source,
             format=self.format,
+            sources=tuple(self.source_of(i) for i in indices),
+            differentials=tuple(self.differential_of(i) for i in indices),
+            evidences=tuple(self.evidences_of(i) for i in indices),
         )
+
+
+def _canonical_differential(differential: Differential | None) -> Differential | None:
+    if differential is None:
+        return None
+    merged: dict[str, float] = {}
+    for name, probability in differential:
+        key = canonical_key(name)
+        if key is not None:
+            merged[key] = merged.get(key, 0.0) + probability
+    return tuple(sorted(merged.items(), key=lambda item: -item[1]))
+
+
+def dataset_from_examples(
+    examples: Sequence[Example], *, source: str = "<memory>", fmt: str = "memory"
+) -> Dataset:
+    """A data set from examples of any source (labels and differentials made canonical)."""
+    return Dataset(
+        texts=tuple(example.text for example in examples),
+        labels=tuple(canonical_key(example.raw_label) for example in examples),
+        raw_labels=tuple(example.raw_label for example in examples),
+        source=source,
+        format=fmt,
+        sources=tuple(example.source for example in examples),
+        differentials=tuple(_canonical_differential(e.differential) for e in examples),
+        evidences=tuple(example.evidences for example in examples),
+    )
 
 
 def make_dataset(rows: Sequence[tuple[str, str]], source: str = "<memory>") -> Dataset:
     """A data set from ``(raw_label, text)`` pairs."""
+    examples = [Example(text=text, raw_label=raw, source="memory") for raw, text in rows]
+    return dataset_from_examples(examples, source=source)
+
+
+def concatenate(datasets: Sequence[Dataset]) -> Dataset:
+    """Several data sets as one (rows in order; each keeps its per-row source)."""
+    if len(datasets) == 1:
+        return datasets[0]
+    rows = [dataset.subset(range(len(dataset))) for dataset in datasets]
+    formats = sorted({dataset.format for dataset in datasets})
     return Dataset(
-        texts=tuple(text for _, text in rows),
-        labels=tuple(canonical_key(raw) for raw, _ in rows),
-        raw_labels=tuple(raw for raw, _ in rows),
-        source=source,
-        format="memory",
+        texts=tuple(t for d in rows for t in d.texts),
+        labels=tuple(label for d in rows for label in d.labels),
+        raw_labels=tuple(r for d in rows for r in d.raw_labels),
+        source=" + ".join(dataset.source for dataset in datasets),
+        format="+".join(formats) if len(formats) > 1 else formats[0],
+        sources=tuple(s for d in rows for s in d.sources),
+        differentials=tuple(x for d in rows for x in d.differentials),
+        evidences=tuple(x for d in rows for x in d.evidences),
     )
 
 
 # --- format registry -----------------------------------------------------------------------
 
-Loader = Callable[[Path], list[tuple[str, str]]]
-_FORMATS: dict[str, Loader] = {}
+SourceFactory = Callable[[Path], Source]
+_FORMATS: dict[str, SourceFactory] = {}
 _SNIFFERS: dict[str, Callable[[Path], bool]] = {}
 
 
-def register_format(name: str, sniff: Callable[[Path], bool]) -> Callable[[Loader], Loader]:
-    """Register a loader returning ``(raw_label, text)`` rows; ``sniff`` says if a path fits."""
+def register_format(
+    name: str, sniff: Callable[[Path], bool]
+) -> Callable[[SourceFactory], SourceFactory]:
+    """Register a ``Source`` factory (a class taking the path); ``sniff`` says if a path fits."""
 
-    def decorator(loader: Loader) -> Loader:
-        _FORMATS[name] = loader
+    def decorator(factory: SourceFactory) -> SourceFactory:
+        _FORMATS[name] = factory
         _SNIFFERS[name] = sniff
-        return loader
+        return factory
 
     return decorator
 
@@ -124,7 +230,6 @@ def _is_csv(path: Path) -> bool:
     return path.suffix.lower() == ".csv"
 
 
-@register_format("label-text-csv", sniff=_is_csv)
 def load_label_text_csv(path: Path) -> list[tuple[str, str]]:
     """A CSV with a header holding ``label`` and ``text`` columns (symptom2disease's layout).
 
@@ -151,83 +256,54 @@ def load_label_text_csv(path: Path) -> list[tuple[str, str]]:
     return rows
 
 
+@register_format("label-text-csv", sniff=_is_csv)
+@dataclass(frozen=True)
+class LabelTextCsvSource:
+    """Free-text cases from a ``label,text`` CSV (Symptom2Disease, the feedback export).
+
+    The source name is the file's stem (``symptom2disease``, ``feedback-2026-12-01``).
+    """
+
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    def examples(self) -> Iterator[Example]:
+        for raw, text in load_label_text_csv(self.path):
+            yield Example(text=text, raw_label=raw, source=self.name)
+
+
 def _is_ddxplus(path: Path) -> bool:
     folder = path if path.is_dir() else path.parent
     return (folder / "patients.csv").is_file() and (folder / "release_evidences.json").is_file()
 
 
-def _ddxplus_value(evidence: dict[str, Any], value: str) -> str:
-    meaning = evidence.get("value_meaning", {}).get(value)
-    if isinstance(meaning, dict):
-        return str(meaning.get("en", value))
-    return value
-
-
-def render_ddxplus_patient(
-    age: str, sex: str, features: Sequence[str], evidences: dict[str, Any]
-) -> str:
-    """A DDXPlus patient as a free-text history: "Age 8, sex M. <question> Yes. ..."
-
-    Evidence codes: ``E_9`` (yes/no: "Yes."), ``E_54_@_V_161`` (categorical or multiple choice:
-    the value's English meaning, several values of one question joined), ``E_56_@_4`` (numeric).
-    Questions keep the questionnaire's order of first appearance.
-    """
-    answers: dict[str, list[str]] = {}
-    for feature in features:
-        code, _, value = feature.partition("_@_")
-        evidence = evidences.get(code)
-        if evidence is None:
-            continue
-        answer = _ddxplus_value(evidence, value) if value else "Yes"
-        if answer != "NA":
-            answers.setdefault(code, []).append(answer)
-    parts = [f"Age {age}, sex {sex}."]
-    for code, values in answers.items():
-        question = str(evidences[code].get("question_en", code)).strip()
-        parts.append(f"{question} {', '.join(values)}.")
-    return " ".join(parts)
-
-
 @register_format("ddxplus", sniff=_is_ddxplus)
-def load_ddxplus(path: Path) -> list[tuple[str, str]]:
-    """DDXPlus patients (``patients.csv`` + ``release_evidences.json``) rendered as text.
+@dataclass(frozen=True)
+class DDXPlusSource:
+    """DDXPlus patients (the folder or its ``patients.csv``): structured evidences, their
+    English rendering (``ddxplus.render_patient``) and the ground-truth differential."""
 
-    ``path`` is the folder or its ``patients.csv``. Labels are the English pathology names;
-    those not in labels.json count as unknown labels (the 24 symptom2disease conditions and the
-    49 DDXPlus pathologies barely overlap).
-    """
-    import ast
-    import json
+    path: Path
+    name: str = "ddxplus"
 
-    folder = path if path.is_dir() else path.parent
-    try:
-        evidences = json.loads((folder / "release_evidences.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DataFormatError(f"{folder}: unreadable release_evidences.json: {exc}") from exc
-    reader = csv.DictReader(io.StringIO(_read_text(folder / "patients.csv")))
-    needed = {"age", "sex", "diagnosis", "features"}
-    if not needed <= set(reader.fieldnames or []):
-        raise DataFormatError(
-            f"{folder}/patients.csv needs columns {', '.join(sorted(needed))} "
-            f"(found: {', '.join(reader.fieldnames or []) or 'no header'})"
-        )
-    rows = []
-    for line_number, record in enumerate(reader, start=2):
-        try:
-            features = ast.literal_eval(record["features"])
-        except (ValueError, SyntaxError) as exc:
-            raise DataFormatError(
-                f"{folder}/patients.csv line {line_number}: bad features list"
-            ) from exc
-        text = render_ddxplus_patient(record["age"], record["sex"], features, evidences)
-        rows.append((record["diagnosis"].strip(), text))
-    if not rows:
-        raise DataFormatError(f"{folder}/patients.csv: no data rows")
-    return rows
+    def examples(self) -> Iterator[Example]:
+        folder = self.path if self.path.is_dir() else self.path.parent
+        questionnaire = ddxplus.load_questionnaire(folder)
+        for patient in ddxplus.load_patients(folder):
+            yield Example(
+                text=ddxplus.render_patient(patient, questionnaire),
+                raw_label=patient.pathology,
+                source=self.name,
+                evidences=patient.evidences,
+                differential=patient.differential,
+            )
 
 
-def load_dataset(path: str | Path, fmt: str = "auto") -> Dataset:
-    """Load a labelled data set; ``fmt`` is a registered format name or ``auto``."""
+def source_for(path: str | Path, fmt: str = "auto") -> Source:
+    """The ``Source`` reading ``path``; ``fmt`` is a registered format name or ``auto``."""
     path = Path(path)
     if not path.exists():
         raise DataFormatError(f"data file not found: {path}")
@@ -246,9 +322,27 @@ def load_dataset(path: str | Path, fmt: str = "auto") -> Dataset:
         raise DataFormatError(
             f"unknown data format {fmt!r}; available: {', '.join(available_formats())}"
         )
-    rows = _FORMATS[fmt](path)
-    dataset = make_dataset(rows, source=str(path))
-    return Dataset(dataset.texts, dataset.labels, dataset.raw_labels, str(path), fmt)
+    return _FORMATS[fmt](path)
+
+
+def format_of(source: Source) -> str:
+    for name, factory in _FORMATS.items():
+        if isinstance(factory, type) and isinstance(source, factory):
+            return name
+    return "custom"
+
+
+def load_dataset(path: str | Path, fmt: str = "auto") -> Dataset:
+    """Load a labelled data set; ``fmt`` is a registered format name or ``auto``."""
+    source = source_for(path, fmt)
+    return dataset_from_examples(list(source.examples()), source=str(path), fmt=format_of(source))
+
+
+def load_datasets(paths: Sequence[str | Path], fmt: str = "auto") -> Dataset:
+    """Several files of any registered format as one data set (per-row sources kept)."""
+    if not paths:
+        raise DataFormatError("no data files given")
+    return concatenate([load_dataset(path, fmt) for path in paths])
 
 
 def file_sha256(path: str | Path) -> str:

@@ -189,3 +189,95 @@ def precision_comparison(
         else float((other.argmax(1) == reference.argmax(1)).mean()),
         "max_abs_probability_difference": 0.0 if empty else float(np.abs(other - reference).max()),
     }
+
+
+# --- differential diagnosis (DDXPlus) ------------------------------------------------------------
+# As in Fansi Tchango et al., "DDXPlus: A New Dataset For Automatic Medical Diagnosis" (NeurIPS
+# 2022 Datasets and Benchmarks), section 5:
+# - GTPA@k: the ground-truth pathology is among the k most probable classes (GTPA@1: top-1).
+# - The predicted differential of a case is the SET of classes whose predicted probability is at
+#   least ``DIFFERENTIAL_THRESHOLD``; the ground-truth differential is the set of pathologies of
+#   the case's differential (``top5_diagnoses``: probabilities are not used, only membership).
+# - DDR (recall) = |predicted ∩ truth| / |truth|; DDP (precision) = |predicted ∩ truth| /
+#   |predicted| (0 for an empty prediction); DDF1 = 2 DDR DDP / (DDR + DDP) (0 when both are 0),
+#   each computed PER CASE and then averaged over the cases (so DDF1 is the mean of per-case F1,
+#   not the F1 of the mean recall and precision).
+# - GTPA: the ground-truth pathology is in the predicted differential.
+# The threshold is the paper's 0.01: a class with less than 1% probability is not offered.
+DIFFERENTIAL_THRESHOLD = 0.01
+
+
+@dataclass(frozen=True)
+class DifferentialMetrics:
+    n: int
+    gtpa_at_1: float
+    gtpa_at_3: float
+    gtpa_at_5: float
+    gtpa: float
+    ddr: float
+    ddp: float
+    ddf1: float
+    mean_differential_size: float
+    threshold: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def top_k_accuracy(probs: FloatArray, targets: IntArray, k: int) -> float:
+    """Share of rows whose target is among their ``k`` most probable classes."""
+    if len(targets) == 0:
+        return 0.0
+    top = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    return float((top == targets[:, None]).any(axis=1).mean())
+
+
+def predicted_differential(
+    probs: FloatArray, threshold: float = DIFFERENTIAL_THRESHOLD
+) -> list[set[int]]:
+    """Per row, the classes with probability >= ``threshold``."""
+    return [set(np.flatnonzero(row >= threshold).tolist()) for row in probs]
+
+
+def differential_metrics(
+    probs: FloatArray,
+    targets: IntArray,
+    truths: list[set[int]],
+    threshold: float = DIFFERENTIAL_THRESHOLD,
+) -> DifferentialMetrics:
+    """GTPA@1/3/5, GTPA, DDR, DDP and DDF1 (definitions above) of ``probs`` against the
+    ground-truth pathologies ``targets`` and differentials ``truths`` (sets of class ids)."""
+    n = len(targets)
+    if n == 0:
+        return DifferentialMetrics(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, threshold)
+    predicted = predicted_differential(probs, threshold)
+    recalls, precisions, f1s = [], [], []
+    for guess, truth in zip(predicted, truths, strict=True):
+        hits = len(guess & truth)
+        recall = hits / len(truth) if truth else 0.0
+        precision = hits / len(guess) if guess else 0.0
+        recalls.append(recall)
+        precisions.append(precision)
+        f1s.append(2 * recall * precision / (recall + precision) if recall + precision else 0.0)
+    return DifferentialMetrics(
+        n=n,
+        gtpa_at_1=top_k_accuracy(probs, targets, 1),
+        gtpa_at_3=top_k_accuracy(probs, targets, 3),
+        gtpa_at_5=top_k_accuracy(probs, targets, 5),
+        gtpa=float(np.mean([int(t) in g for t, g in zip(targets, predicted, strict=True)])),
+        ddr=float(np.mean(recalls)),
+        ddp=float(np.mean(precisions)),
+        ddf1=float(np.mean(f1s)),
+        mean_differential_size=float(np.mean([len(g) for g in predicted])),
+        threshold=threshold,
+    )
+
+
+def mean_and_sd(values: list[float]) -> dict[str, float]:
+    """Mean and sample standard deviation (ddof=1; 0 for a single value) of fold scores."""
+    array = np.asarray(values, dtype=np.float64)
+    return {
+        "mean": float(array.mean()) if len(array) else 0.0,
+        "sd": float(array.std(ddof=1)) if len(array) > 1 else 0.0,
+        "n": float(len(array)),
+    }
