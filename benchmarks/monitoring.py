@@ -181,11 +181,11 @@ def fill(engine: Any, rows: int) -> float:
 
 def roll_up(engine: Any) -> float:
     """What the worker's sweep does: roll up every closed day of the last year."""
-    from medconsult.admin import monitoring
+    from medconsult.monitoring import rollups
 
     started = time.perf_counter()
     with Session(engine) as session, session.begin():
-        monitoring.refresh_rollups(session)
+        rollups.refresh_rollups(session)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))
     return time.perf_counter() - started

@@ -10,13 +10,6 @@ from medconsult.accounts.models import (
     User,
     UserSession,
 )
-from medconsult.admin.models import (
-    MonitoringDaily,
-    MonitoringDailyAdvice,
-    MonitoringDailyAgreement,
-    MonitoringDailyHistogram,
-    MonitoringDirtyDay,
-)
 from medconsult.audit.models import AuditEvent, Outcome
 from medconsult.consultations.models import (
     Consultation,
@@ -29,6 +22,13 @@ from medconsult.db import Base
 from medconsult.diagnosis.models import AISuggestion, ModelVersion
 from medconsult.interview.models import Interview, InterviewStatus
 from medconsult.jobs.models import AnalysisJob, JobStatus
+from medconsult.monitoring.models import (
+    MonitoringDaily,
+    MonitoringDailyAdvice,
+    MonitoringDailyAgreement,
+    MonitoringDailyHistogram,
+    MonitoringDirtyDay,
+)
 from medconsult.notifications.models import EmailStatus, Notification, NotificationKind
 from medconsult.patients.models import PatientProfile, Sex
 from medconsult.review.models import Decision, DoctorReview

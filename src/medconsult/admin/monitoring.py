@@ -11,10 +11,10 @@ Every number is an aggregate computed by PostgreSQL. Definitions:
 - Advice drafts: every signed review (amendments included) with a diagnosis label, by whether
   the library draft was signed unchanged, edited, discarded, or not used at all.
 
-Speed at a large history: the same per-day SQL runs in two places. The worker's sweep
-(``refresh_rollups``) stores it per closed UTC day (older than yesterday) in the roll-up tables
-(``admin/models.py``); a page sums the roll-ups of the window's full days and runs the SQL on
-the base tables only for the rest: the window's first, partial day, yesterday and today, and
+Speed at a large history: the same per-day SQL (``monitoring/rollups.py``) runs in two places.
+The worker's sweep stores it per closed UTC day (older than yesterday) in the roll-up tables
+(``monitoring/models.py``); a page sums the roll-ups of the window's full days and runs the SQL
+on the base tables only for the rest: the window's first, partial day, yesterday and today, and
 any closed day changed since it was rolled up (database triggers log such days in
 ``monitoring_dirty_days``). Four statements per page, one more to list the rolled-up days.
 """
@@ -30,83 +30,17 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from medconsult.db import utcnow
-from medconsult.review.queries import CURRENT_CONCLUSION_SQL
+from medconsult.monitoring.rollups import (
+    ADVICE_SQL,
+    AGREEMENT_SQL,
+    DAILY_SQL,
+    HISTOGRAM_BINS,
+    HISTOGRAM_SQL,
+    ROLLUP_DAYS,
+)
 
-HISTOGRAM_BINS = 10
 ALLOWED_WINDOWS = (7, 30, 90, 365)
-ROLLUP_DAYS = max(ALLOWED_WINDOWS) + 1  # how far back roll-ups are kept
-ROLLUP_LAG_DAYS = 2  # yesterday and today are always computed live
-_ROLLUP_LOCK = 7_391_204  # advisory lock key: one sweep rolls up at a time
-
-# --- per-day SQL: {where} selects the rows (a time range for pages, a day list for the sweep) --
-
-_DAY = "(created_at AT TIME ZONE 'UTC')::date"
-
-_DAILY_SQL = f"""
-    SELECT {_DAY} AS day,
-           count(*) AS suggestions,
-           count(*) FILTER (WHERE abstained) AS abstained,
-           count(*) FILTER (WHERE urgency = 'emergency') AS emergencies
-    FROM ai_suggestions
-    WHERE is_current AND {{where}}
-    GROUP BY 1
-"""
-
-_HISTOGRAM_SQL = f"""
-    SELECT {_DAY} AS day,
-           GREATEST(1, LEAST(width_bucket(top1_probability, 0.0, 1.0, :bins), :bins)) AS bin,
-           count(*) AS n
-    FROM ai_suggestions
-    WHERE is_current AND top1_probability IS NOT NULL AND {{where}}
-    GROUP BY 1, 2
-"""
-
-_AGREEMENT_SQL = f"""
-    WITH candidates AS MATERIALIZED (  -- the day's current conclusions first, by their index
-        SELECT r.id, r.consultation_id, r.suggestion_id, r.final_label, r.signed_at, r.created_at
-        FROM doctor_reviews r
-        WHERE {{where}} AND {CURRENT_CONCLUSION_SQL}
-    ), latest AS (
-        SELECT r.consultation_id, r.suggestion_id, r.final_label,
-               (r.signed_at AT TIME ZONE 'UTC')::date AS day
-        FROM candidates r
-        WHERE NOT EXISTS (  -- should a case ever have two, the later one counts
-              SELECT 1 FROM doctor_reviews o
-              WHERE o.consultation_id = r.consultation_id
-                AND (o.signed_at, o.created_at, o.id) > (r.signed_at, r.created_at, r.id)
-                AND NOT EXISTS (SELECT 1 FROM doctor_reviews a WHERE a.amends_id = o.id))
-    ), judged AS (
-        SELECT l.day, l.final_label,
-               COALESCE(s.model_version, c.model_version) AS model_version,
-               COALESCE(s.top1_label, c.top1_label) AS top1_label,
-               COALESCE(s.ranked, c.ranked) AS ranked
-        FROM latest l
-        LEFT JOIN ai_suggestions s ON s.id = l.suggestion_id
-        LEFT JOIN ai_suggestions c
-               ON l.suggestion_id IS NULL AND c.consultation_id = l.consultation_id AND c.is_current
-        WHERE s.id IS NOT NULL OR c.id IS NOT NULL
-    )
-    SELECT day, final_label, model_version,
-           count(*) AS reviewed,
-           count(*) FILTER (WHERE top1_label = final_label) AS top1,
-           count(*) FILTER (
-               WHERE final_label IN (ranked->0->>'label', ranked->1->>'label', ranked->2->>'label')
-           ) AS top3
-    FROM judged
-    GROUP BY 1, 2, 3
-"""
-
-_ADVICE_SQL = """
-    SELECT (signed_at AT TIME ZONE 'UTC')::date AS day,
-           COALESCE(advice_template_label, final_label) AS label,
-           count(*) AS reviews,
-           count(*) FILTER (WHERE advice_template_outcome = 'used') AS used,
-           count(*) FILTER (WHERE advice_template_outcome = 'edited') AS edited,
-           count(*) FILTER (WHERE advice_template_outcome = 'discarded') AS discarded
-    FROM doctor_reviews
-    WHERE {where} AND COALESCE(advice_template_label, final_label) IS NOT NULL
-    GROUP BY 1, 2
-"""
+assert max(ALLOWED_WINDOWS) < ROLLUP_DAYS
 
 # --- a page: live SQL for the days not rolled up, plus the roll-ups of the others ------------
 
@@ -300,16 +234,16 @@ def compute(session: Session, *, days: int = 30, now: datetime | None = None) ->
             abstained=row.abstained,
             emergencies=row.emergencies,
         )
-        for row in run(_PAGE_DAILY_SQL, _DAILY_SQL, created, created_params)
+        for row in run(_PAGE_DAILY_SQL, DAILY_SQL, created, created_params)
     ]
     histogram = [0] * HISTOGRAM_BINS
-    for row in run(_PAGE_HISTOGRAM_SQL, _HISTOGRAM_SQL, created, created_params):
+    for row in run(_PAGE_HISTOGRAM_SQL, HISTOGRAM_SQL, created, created_params):
         histogram[int(row.bin) - 1] = int(row.n)
     overall = Agreement(key=None, reviewed=0, top1=0, top3=0)
     by_label: list[Agreement] = []
     by_week: list[Agreement] = []
     by_version: list[Agreement] = []
-    for row in run(_PAGE_AGREEMENT_SQL, _AGREEMENT_SQL, signed_r, signed_params):
+    for row in run(_PAGE_AGREEMENT_SQL, AGREEMENT_SQL, signed_r, signed_params):
         if row.no_label and row.no_week and row.no_version:
             overall = Agreement(key=None, reviewed=row.reviewed, top1=row.top1, top3=row.top3)
         elif not row.no_label:
@@ -323,7 +257,7 @@ def compute(session: Session, *, days: int = 30, now: datetime | None = None) ->
     by_version.sort(key=lambda a: a.key or "")
     advice = [
         AdviceUsage(row.label, row.reviews, row.used, row.edited, row.discarded)
-        for row in run(_PAGE_ADVICE_SQL, _ADVICE_SQL, signed, signed_params)
+        for row in run(_PAGE_ADVICE_SQL, ADVICE_SQL, signed, signed_params)
     ]
     advice.sort(key=lambda a: (-a.reviews, a.label))
     return Monitoring(
@@ -337,80 +271,6 @@ def compute(session: Session, *, days: int = 30, now: datetime | None = None) ->
         by_version=by_version,
         advice=advice,
     )
-
-
-# --- roll-ups: written by the worker's sweep ---------------------------------------------------
-
-_ROLLUP_INSERTS = (
-    (
-        "INSERT INTO monitoring_daily (day, suggestions, abstained, emergencies, computed_at) "
-        "SELECT d, COALESCE(x.suggestions, 0), COALESCE(x.abstained, 0), "
-        "COALESCE(x.emergencies, 0), now() "
-        "FROM unnest(CAST(:days AS date[])) AS d LEFT JOIN ({sql}) AS x ON x.day = d",
-        _DAILY_SQL,
-        _DAY,
-    ),
-    (
-        "INSERT INTO monitoring_daily_histogram (day, bin, n) SELECT day, bin, n FROM ({sql}) x",
-        _HISTOGRAM_SQL,
-        _DAY,
-    ),
-    (
-        "INSERT INTO monitoring_daily_agreement "
-        "(day, final_label, model_version, reviewed, top1, top3) "
-        "SELECT day, final_label, model_version, reviewed, top1, top3 FROM ({sql}) x",
-        _AGREEMENT_SQL,
-        "(r.signed_at AT TIME ZONE 'UTC')::date",
-    ),
-    (
-        "INSERT INTO monitoring_daily_advice (day, label, reviews, used, edited, discarded) "
-        "SELECT day, label, reviews, used, edited, discarded FROM ({sql}) x",
-        _ADVICE_SQL,
-        "(signed_at AT TIME ZONE 'UTC')::date",
-    ),
-)
-_ROLLUP_TABLES = (
-    "monitoring_daily",
-    "monitoring_daily_histogram",
-    "monitoring_daily_agreement",
-    "monitoring_daily_advice",
-)
-
-
-def lock_rollups(session: Session) -> None:
-    """Hold the roll-ups until the transaction ends (one sweep writes them at a time; a second
-    waits, then finds the days done)."""
-    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ROLLUP_LOCK})
-
-
-def refresh_rollups(session: Session, *, now: datetime | None = None) -> int:
-    """Roll up every closed day of the last ``ROLLUP_DAYS`` that is not rolled up yet or has
-    changed since (caller commits); how many days."""
-    lock_rollups(session)
-    today = (now or utcnow()).date()
-    first = today - timedelta(days=ROLLUP_DAYS)
-    last = today - timedelta(days=ROLLUP_LAG_DAYS)
-    dirty = set(session.scalars(text("DELETE FROM monitoring_dirty_days RETURNING day")))
-    rolled = set(
-        session.scalars(
-            text("SELECT day FROM monitoring_daily WHERE day >= :first"), {"first": first}
-        )
-    )
-    closed = {first + timedelta(days=i) for i in range((last - first).days + 1)}
-    todo = sorted((closed - rolled) | (dirty & closed))
-    for table in _ROLLUP_TABLES:
-        session.execute(
-            text(f"DELETE FROM {table} WHERE day = ANY(CAST(:days AS date[])) OR day < :first"),
-            {"days": todo, "first": first},
-        )
-    if todo:
-        for insert, sql, day in _ROLLUP_INSERTS:
-            where = f"{day} = ANY(CAST(:days AS date[]))"
-            session.execute(
-                text(insert.format(sql=sql.format(where=where))),
-                {"days": todo, "bins": HISTOGRAM_BINS},
-            )
-    return len(todo)
 
 
 # --- charts: geometry only; templates/admin/_charts.html draws the SVG (autoescaped) ---------

@@ -14,7 +14,7 @@ Every worker also runs a recovery sweep every few seconds:
   crashed between commit and defer, or restored from a backup) get one;
 - consultations waiting for a model (``waiting_for_model``) are queued again once one exists;
 - the audit trail's new events are sealed, and the monitoring roll-ups of closed days brought up
-  to date (``admin.monitoring.refresh_rollups``);
+  to date (``monitoring.rollups.refresh_rollups``);
 - and, less often, erased patients' signed records past the retention period
   (``MEDCONSULT_RECORD_RETENTION_YEARS``) are purged, and report files that no consultation
   references (left by a submission whose transaction rolled back, or by such a purge) are
@@ -41,7 +41,6 @@ from sqlalchemy import exists, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from medconsult.admin import monitoring
 from medconsult.audit import service as audit_service
 from medconsult.config import Settings, get_settings
 from medconsult.consultations import service as consultations_service
@@ -51,6 +50,7 @@ from medconsult.jobs import analysis, notifications, queue
 from medconsult.jobs.models import AnalysisJob, JobStatus
 from medconsult.metrics import MODEL_LOAD_SECONDS, MODEL_LOADED
 from medconsult.ml.types import Suggestion
+from medconsult.monitoring import rollups
 from medconsult.records import service as records_service
 
 log = logging.getLogger(__name__)
@@ -372,7 +372,7 @@ async def _sweep_forever(
 
     def roll_up_monitoring() -> int:
         with factory() as session, session.begin():
-            return monitoring.refresh_rollups(session)
+            return rollups.refresh_rollups(session)
 
     def prune_files() -> int:
         return housekeeping(factory, settings=settings, grace_seconds=options.orphan_grace_seconds)

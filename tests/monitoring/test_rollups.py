@@ -11,10 +11,11 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from medconsult.admin import monitoring
-from medconsult.admin.models import MonitoringDaily, MonitoringDirtyDay
 from medconsult.consultations.models import Consultation
 from medconsult.db import utcnow
 from medconsult.diagnosis.models import AISuggestion
+from medconsult.monitoring import rollups
+from medconsult.monitoring.models import MonitoringDaily, MonitoringDirtyDay
 from medconsult.review.models import AdviceTemplateOutcome, DoctorReview
 from tests import factories
 
@@ -169,7 +170,7 @@ def _assert_equal_to_direct(session: Session, now: datetime) -> None:
 def now(session: Session) -> datetime:
     """Now, with the roll-ups to this test alone: a live server's worker may have written some
     for its own data, and its sweep waits while this test holds them."""
-    monitoring.lock_rollups(session)
+    rollups.lock_rollups(session)
     for table in ("monitoring_daily", *ROLLUP_TABLES):
         session.execute(text(f"DELETE FROM {table}"))
     return utcnow()
@@ -182,11 +183,11 @@ class TestRollups:
         _history(session, now)
         _assert_equal_to_direct(session, now)
 
-        rolled = monitoring.refresh_rollups(session, now=now)
+        rolled = rollups.refresh_rollups(session, now=now)
 
-        assert rolled == monitoring.ROLLUP_DAYS - monitoring.ROLLUP_LAG_DAYS + 1
+        assert rolled == rollups.ROLLUP_DAYS - rollups.ROLLUP_LAG_DAYS + 1
         assert session.scalar(select(func.count()).select_from(MonitoringDaily)) == rolled
-        assert monitoring.refresh_rollups(session, now=now) == 0  # nothing changed since
+        assert rollups.refresh_rollups(session, now=now) == 0  # nothing changed since
         _assert_equal_to_direct(session, now)
         # The pages really read the roll-ups: a stored day's figure shows through.
         session.execute(
@@ -201,7 +202,7 @@ class TestRollups:
         self, session: Session, now: datetime
     ) -> None:
         cases = _history(session, now)
-        monitoring.refresh_rollups(session, now=now)
+        rollups.refresh_rollups(session, now=now)
         doctor = factories.create_doctor(session)
         old = [c for c in cases if c.submitted_at is not None][:12]
         # An amendment today of a review signed weeks ago moves its case to today.
@@ -233,7 +234,7 @@ class TestRollups:
 
         assert session.scalar(select(func.count()).select_from(MonitoringDirtyDay)) > 0
         _assert_equal_to_direct(session, now)
-        assert monitoring.refresh_rollups(session, now=now) > 0
+        assert rollups.refresh_rollups(session, now=now) > 0
         assert session.scalar(select(func.count()).select_from(MonitoringDirtyDay)) == 0
         _assert_equal_to_direct(session, now)
 
