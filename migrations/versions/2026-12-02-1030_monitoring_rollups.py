@@ -34,57 +34,27 @@ ROLLUP_TABLES = (
 )
 _OPEN = "status IN ('submitted', 'analysing', 'awaiting_review', 'in_review')"
 
-# Days before the transaction's own day whose figures a statement changed.
-_SUGGESTIONS_CHANGED = """
-CREATE FUNCTION monitoring_suggestions_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+# A statement changed the figures of the days of its rows (``column``) and of every review of
+# their consultations (which review is a case's latest, which suggestion it is compared with):
+# log those before the transaction's own day.
+_CHANGED_DAYS = """
         INSERT INTO monitoring_dirty_days (day)
         SELECT DISTINCT d FROM (
-            SELECT (n.created_at AT TIME ZONE 'UTC')::date FROM new_rows n
+            SELECT (t.{column} AT TIME ZONE 'UTC')::date FROM {rows} t
             UNION
             SELECT (r.signed_at AT TIME ZONE 'UTC')::date
-            FROM doctor_reviews r JOIN new_rows n ON r.consultation_id = n.consultation_id
+            FROM doctor_reviews r JOIN {rows} t ON r.consultation_id = t.consultation_id
         ) AS changed(d)
-        WHERE d < (now() AT TIME ZONE 'UTC')::date;
-    END IF;
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        INSERT INTO monitoring_dirty_days (day)
-        SELECT DISTINCT d FROM (
-            SELECT (o.created_at AT TIME ZONE 'UTC')::date FROM old_rows o
-            UNION
-            SELECT (r.signed_at AT TIME ZONE 'UTC')::date
-            FROM doctor_reviews r JOIN old_rows o ON r.consultation_id = o.consultation_id
-        ) AS changed(d)
-        WHERE d < (now() AT TIME ZONE 'UTC')::date;
-    END IF;
-    RETURN NULL;
-END $$;
-"""
+        WHERE d < (now() AT TIME ZONE 'UTC')::date;"""
 
-# A review changes which review is its consultation's latest: every review day of the case.
-_REVIEWS_CHANGED = """
-CREATE FUNCTION monitoring_reviews_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+
+def _changed_function(name: str, column: str) -> str:
+    return f"""
+CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        INSERT INTO monitoring_dirty_days (day)
-        SELECT DISTINCT d FROM (
-            SELECT (n.signed_at AT TIME ZONE 'UTC')::date FROM new_rows n
-            UNION
-            SELECT (r.signed_at AT TIME ZONE 'UTC')::date
-            FROM doctor_reviews r JOIN new_rows n ON r.consultation_id = n.consultation_id
-        ) AS changed(d)
-        WHERE d < (now() AT TIME ZONE 'UTC')::date;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN{_CHANGED_DAYS.format(column=column, rows="new_rows")}
     END IF;
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        INSERT INTO monitoring_dirty_days (day)
-        SELECT DISTINCT d FROM (
-            SELECT (o.signed_at AT TIME ZONE 'UTC')::date FROM old_rows o
-            UNION
-            SELECT (r.signed_at AT TIME ZONE 'UTC')::date
-            FROM doctor_reviews r JOIN old_rows o ON r.consultation_id = o.consultation_id
-        ) AS changed(d)
-        WHERE d < (now() AT TIME ZONE 'UTC')::date;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN{_CHANGED_DAYS.format(column=column, rows="old_rows")}
     END IF;
     RETURN NULL;
 END $$;
@@ -160,8 +130,8 @@ def upgrade() -> None:
         ["urgency_rank", "submitted_at", "id"],
         postgresql_where=sa.text(_OPEN),
     )
-    op.execute(_SUGGESTIONS_CHANGED)
-    op.execute(_REVIEWS_CHANGED)
+    op.execute(_changed_function("monitoring_suggestions_changed", "created_at"))
+    op.execute(_changed_function("monitoring_reviews_changed", "signed_at"))
     _triggers("ai_suggestions", "monitoring_suggestions_changed")
     _triggers("doctor_reviews", "monitoring_reviews_changed")
 
