@@ -9,12 +9,16 @@ single-threaded:
 - rules: ``find_flags`` on the text (what the web process runs at store time), English and
   Chinese texts apart, and the three-level decision (``levels.level``) on top;
 - semantic: the semantic layer (clause split, embedding, similarity to the library), as the
-  worker runs it;
+  worker runs it (packed engine, bf16 where the CPU has it), one text at a time and 32 texts a
+  forward (as concurrent analyses share one); beside it the same layer on the Hugging Face fp32
+  forward (``packed=False``, the reference), timed interleaved with it, and whether the two
+  raise the same flags on every text;
 - baseline: one forward of a sequence classifier with the product's default encoder (the
   packaged all-MiniLM-L6-v2 with a 24-label head) on the same text, truncated to 256 tokens,
   i.e. what the analysis already spends per consultation.
 
-Prints mean and p95 milliseconds per consultation and the triage/baseline ratio.
+Prints mean and p95 milliseconds per consultation, the triage/baseline ratio, the
+reference/fast ratio of the semantic layer and the machine's load average.
 """
 
 from __future__ import annotations
@@ -110,24 +114,54 @@ def main() -> int:
             return classifier(**batch).logits
 
     semantic = SemanticTriage()
+    reference = SemanticTriage(packed=False)
 
     def triage(text: str) -> object:
         return find_flags(text), semantic.flags(text)
 
-    for function in (forward, triage):  # warm-up
+    def signature(layer: SemanticTriage, text: str) -> list[tuple[str, int, int]]:
+        return [(flag.category, flag.start, flag.end) for flag in layer.flags(text)]
+
+    differing = sum(signature(semantic, t) != signature(reference, t) for t in texts)
+    for function in (forward, triage, reference.flags):  # warm-up
         _timed(function, texts[:10], 1)
+    load_before = Path("/proc/loadavg").read_text().split()[:3]
     rules = _timed(find_flags, texts, args.repeats)
-    semantic_only = _timed(semantic.flags, texts, args.repeats)
+    fast: list[float] = []
+    slow: list[float] = []
+    fast_batched: list[float] = []
+    slow_batched: list[float] = []
+    for _ in range(args.repeats):  # interleaved, so both see the same machine load
+        fast += _timed(semantic.flags, texts, 1)
+        slow += _timed(reference.flags, texts, 1)
+        for start in range(0, len(texts), 32):
+            chunk = texts[start : start + 32]
+            fast_batched += _timed(lambda _t, c=chunk: semantic.best_matches_many(c), [""], 1)
+            slow_batched += _timed(lambda _t, c=chunk: reference.best_matches_many(c), [""], 1)
     both = _timed(triage, texts, args.repeats)
     baseline = _timed(forward, texts, args.repeats)
+    load_after = Path("/proc/loadavg").read_text().split()[:3]
 
     print(f"{len(texts)} consultations x {args.repeats}, torch threads {torch.get_num_threads()}")
     print(_summary("rules (store time)", rules))
-    print(_summary("semantic (worker)", semantic_only))
+    print(_summary("semantic (worker)", fast))
+    print(_summary("semantic, HF fp32", slow))
+    print(_summary("semantic, 32 a forward", fast_batched) + "  (per forward)")
+    print(_summary("  HF fp32, 32 a forward", slow_batched) + "  (per forward)")
     print(_summary("triage, both layers", both))
     print(_summary("classifier forward", baseline))
     ratio = statistics.fmean(both) / statistics.fmean(baseline)
     print(f"triage / classifier forward: {ratio:.2f}x")
+    print(
+        f"semantic layer, HF fp32 / fast: {statistics.fmean(slow) / statistics.fmean(fast):.2f}x"
+        f" one text a forward, "
+        f"{statistics.fmean(slow_batched) / statistics.fmean(fast_batched):.2f}x 32 texts a forward"
+    )
+    print(
+        f"texts whose flags differ between the two: {differing} of {len(texts)}; "
+        f"clauses scored again in fp32 near the threshold: {semantic.rescored}"
+    )
+    print(f"load average before {' '.join(load_before)}, after {' '.join(load_after)}")
     return 0
 
 

@@ -86,6 +86,7 @@ LAYERS: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = (
             ("notifications", "notifications.*"),
             ("access",),
             ("audit", "audit.*"),
+            ("monitoring", "monitoring.rollups"),
         ),
     ),
     (
@@ -100,6 +101,7 @@ LAYERS: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = (
             ("notifications.models",),
             ("audit.models",),
             ("accounts.models",),
+            ("monitoring.models",),
         ),
     ),
     (
