@@ -81,6 +81,13 @@ def _ood_note(ood: dict[str, Any] | None) -> str:
     )
 
 
+def _data_files(training_args: dict[str, Any]) -> str:
+    files = training_args.get("data_files") or [
+        {"path": training_args.get("data"), "sha256": training_args.get("data_sha256")}
+    ]
+    return ", ".join(f"`{entry.get('path')}` (sha256 `{entry.get('sha256')}`)" for entry in files)
+
+
 def render_model_card(
     *,
     version: str,
@@ -153,8 +160,9 @@ suicidal thoughts, ...), not left to the model's probabilities.
 ## Training
 
 - Base model: `{training_args.get("base_model_name")}` fine-tuned with a new classification head.
-- Data: `{training_args.get("data")}` (sha256 `{training_args.get("data_sha256")}`),
-  {training_args.get("n_rows")} rows; stratified split with seed {training_args.get("seed")}:
+- Data: {_data_files(training_args)};
+  {training_args.get("n_rows")} rows; each file split (stratified) with seed
+  {training_args.get("seed")}:
   {training_args.get("n_train")} training rows, {training_args.get("n_val")} validation rows.
 - AdamW, peak learning rate {training_args.get("learning_rate")}, linear warm-up
   ({training_args.get("warmup_ratio")}) and decay, batch size {training_args.get("batch_size")},
