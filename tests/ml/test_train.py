@@ -219,8 +219,7 @@ def test_training_on_both_formats_reports_per_source_and_the_differential(
 def test_target_distributions_put_the_differential_beside_the_label() -> None:
     import numpy as np
 
-    from medconsult.ml.data import LABEL2ID, Example, dataset_from_examples
-    from medconsult.ml.train import target_distributions
+    from medconsult.ml.data import LABEL2ID, Example, dataset_from_examples, target_distributions
 
     examples = [
         Example("I sneeze", "Common Cold", "s2d"),

@@ -385,6 +385,22 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def target_distributions(dataset: Dataset, differential_weight: float) -> np.ndarray:
+    """Per row, the training target over the classes: one-hot on the label, or for a case with
+    a ground-truth differential ``(1 - w)`` on its label plus ``w`` spread over the differential
+    in proportion to its probabilities."""
+    targets = np.zeros((len(dataset), len(LABELS)), dtype=np.float32)
+    for row, label in enumerate(dataset.labels):
+        targets[row, LABEL2ID[str(label)]] = 1.0
+        differential = dataset.differential_of(row)
+        total = sum(p for _, p in differential) if differential else 0.0
+        if differential and total > 0 and differential_weight > 0:
+            targets[row] *= 1.0 - differential_weight
+            for key, probability in differential:
+                targets[row, LABEL2ID[key]] += differential_weight * probability / total
+    return targets
+
+
 # --- split ---------------------------------------------------------------------------------
 
 

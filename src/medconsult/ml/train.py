@@ -59,6 +59,7 @@ from medconsult.ml.data import (
     load_dataset,
     mean_window_logits,
     split_per_source,
+    target_distributions,
 )
 from medconsult.ml.engine import PackedBertClassifier, supports
 from medconsult.ml.errors import ArtifactError, DataFormatError, ModelError, exit_status
@@ -355,22 +356,6 @@ class EpochRecord:
 
 def targets_of(dataset: Dataset) -> np.ndarray:
     return np.array([LABEL2ID[label] for label in dataset.labels if label is not None])
-
-
-def target_distributions(dataset: Dataset, differential_weight: float) -> np.ndarray:
-    """Per row, the training target over the classes: one-hot on the label, or for a case with
-    a ground-truth differential ``(1 - w)`` on its label plus ``w`` spread over the differential
-    in proportion to its probabilities."""
-    targets = np.zeros((len(dataset), len(LABELS)), dtype=np.float32)
-    for row, label in enumerate(dataset.labels):
-        targets[row, LABEL2ID[str(label)]] = 1.0
-        differential = dataset.differential_of(row)
-        total = sum(p for _, p in differential) if differential else 0.0
-        if differential and total > 0 and differential_weight > 0:
-            targets[row] *= 1.0 - differential_weight
-            for key, probability in differential:
-                targets[row, LABEL2ID[key]] += differential_weight * probability / total
-    return targets
 
 
 def differential_truths(dataset: Dataset) -> tuple[list[int], list[set[int]]]:
