@@ -187,6 +187,7 @@ def test_training_on_both_formats_reports_per_source_and_the_differential(
             tiny=True,
             learning_rate=1e-3,
             batch_size=16,
+            val_fraction=0.5,  # one validation row per Symptom2Disease label
             progress=False,
         )
     )
