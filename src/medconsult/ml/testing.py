@@ -12,7 +12,7 @@ import csv
 from collections.abc import Sequence
 from pathlib import Path
 
-from medconsult.ml.data import default_data_path, load_dataset
+from medconsult.ml.data import Dataset, default_data_path, default_data_paths, load_dataset
 
 # Used when the repository's data folder is not available (e.g. an installed package).
 FALLBACK_ROWS: tuple[tuple[str, str], ...] = (
@@ -31,12 +31,21 @@ FALLBACK_ROWS: tuple[tuple[str, str], ...] = (
 )
 
 
-def default_tiny_rows(per_label: int = 3) -> list[tuple[str, str]]:
-    """``per_label`` rows of each label from the bundled data set, else ``FALLBACK_ROWS``."""
+def default_tiny_rows(per_label: int = 3, ddxplus_per_label: int = 0) -> list[tuple[str, str]]:
+    """``per_label`` rows of each label from the bundled Symptom2Disease file, else
+    ``FALLBACK_ROWS``; plus up to ``ddxplus_per_label`` rendered DDXPlus patients of each of its
+    pathologies (the real loader) when the bundled DDXPlus folder is there."""
     path = default_data_path()
     if not path.is_file():
         return list(FALLBACK_ROWS)
-    dataset = load_dataset(path)
+    rows = _first_rows(load_dataset(path), per_label)
+    ddxplus = default_data_paths()[1]
+    if ddxplus_per_label and (ddxplus / "patients.csv").is_file():
+        rows += _first_rows(load_dataset(ddxplus), ddxplus_per_label)
+    return rows
+
+
+def _first_rows(dataset: Dataset, per_label: int) -> list[tuple[str, str]]:
     taken: dict[str, int] = {}
     rows = []
     for raw, text in zip(dataset.raw_labels, dataset.texts, strict=True):
@@ -67,7 +76,7 @@ def build_tiny_artifact(
     with data_path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["label", "text"])
-        writer.writerows(rows if rows is not None else default_tiny_rows())
+        writer.writerows(rows if rows is not None else default_tiny_rows(ddxplus_per_label=2))
     config = TrainConfig(
         data=data_path,
         out=out,
