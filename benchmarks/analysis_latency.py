@@ -46,8 +46,8 @@ def main() -> int:
 
     with db_setup.fresh_database(prefix="medconsult_bench") as url:
         os.environ["MEDCONSULT_DATABASE_URL"] = url
-        from medconsult.cli import run_migrations
         from medconsult.config import get_settings
+        from medconsult.db import run_migrations
 
         get_settings.cache_clear()
         run_migrations(url)

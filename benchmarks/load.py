@@ -190,7 +190,7 @@ def main() -> int:
     from tests import db_setup
 
     with db_setup.fresh_database(prefix="medconsult_load") as url:
-        from medconsult.cli import run_migrations
+        from medconsult.db import run_migrations
 
         run_migrations(url)
         port = _free_port()

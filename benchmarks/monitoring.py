@@ -100,7 +100,7 @@ def main() -> None:
     url = base.set(database=name).render_as_string(hide_password=False)
     try:
         os.environ["MEDCONSULT_DATABASE_URL"] = url
-        from medconsult.cli import run_migrations
+        from medconsult.db import run_migrations
 
         run_migrations(url)
         engine = create_engine(url)

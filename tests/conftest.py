@@ -33,7 +33,7 @@ def database_url() -> Iterator[str]:
         from medconsult.config import get_settings
 
         get_settings.cache_clear()
-        from medconsult.cli import run_migrations
+        from medconsult.db import run_migrations
 
         run_migrations(url)
         yield url

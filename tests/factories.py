@@ -13,15 +13,9 @@ from medconsult.accounts import service as accounts_service
 from medconsult.accounts.models import Role, User
 from medconsult.auth import CSRF_COOKIE, session_cookie_name, signed_csrf_token
 from medconsult.config import get_settings
-from medconsult.consultations.models import (
-    URGENCY_RANK,
-    AnalysisJob,
-    Consultation,
-    ConsultationStatus,
-    JobStatus,
-    Urgency,
-)
+from medconsult.consultations.models import URGENCY_RANK, Consultation, ConsultationStatus, Urgency
 from medconsult.diagnosis.models import AISuggestion
+from medconsult.jobs.models import AnalysisJob, JobStatus
 from medconsult.patients import service as patients_service
 
 DEFAULT_PASSWORD = "correct horse battery staple"

@@ -133,6 +133,7 @@ class Call:
     status: int
     body: str
     headers: dict[str, str]
+    denials_audited: int  # denied audit events the call left behind
 
 
 def _sweep(client: TestClient, connection: Connection, world: World, caller: User | None):  # type: ignore[no-untyped-def]
@@ -161,6 +162,7 @@ def _sweep(client: TestClient, connection: Connection, world: World, caller: Use
                             )
                             login_session.commit()
                         client.cookies.set(session_cookie_name(settings), session_cookie)
+                    denied_before = _denied_events(connection)
                     token = signed_csrf_token(csrf_cookie, session_cookie)
                     headers["X-CSRF-Token"] = token
                     if template.startswith("/api/"):
@@ -184,6 +186,7 @@ def _sweep(client: TestClient, connection: Connection, world: World, caller: Use
                             response.status_code,
                             response.text,
                             dict(response.headers),
+                            _denied_events(connection) - denied_before,
                         )
                     )
                 finally:
@@ -194,6 +197,15 @@ def _sweep(client: TestClient, connection: Connection, world: World, caller: Use
                     savepoint.rollback()
     assert leaks == [], f"transactions left open by {leaks}"
     return calls
+
+
+def _denied_events(connection: Connection) -> int:
+    return (
+        connection.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.outcome == Outcome.denied)
+        )
+        or 0
+    )
 
 
 CALLERS = ["anonymous", "patient_a", "patient_b", "doctor", "admin"]
@@ -220,14 +232,18 @@ def test_matrix(client: TestClient, connection: Connection, world: World, caller
         expected = _expected_status(caller_name, call, api)
         if expected is not None and call.status not in expected:
             problems.append(f"{where}: {call.status}, expected one of {sorted(expected)}")
+        refused = expected in ({403}, {404}) and call.status in expected
+        if caller_name != "anonymous" and refused and call.denials_audited == 0:
+            problems.append(f"{where}: refused with {call.status} but not audited")
         if not api and call.status >= 400:
             problems.extend(f"{where}: {p}" for p in _error_page_problems(call, caller_name))
     assert problems == [], "\n".join(problems[:60])
 
 
 def _expected_status(caller: str, call: Call, api: bool) -> set[int] | None:
-    """The documented rule: 401 (or a redirect to sign in) without a session; 403 for a role
-    that may not use the route; 404 for a record the caller may not know exists."""
+    """The documented rule (``medconsult.access``): 401 (or a redirect to sign in) without a
+    session; 403 for a role that may not use the route; 404 for a record the caller may not know
+    exists; 403 to admins on clinical records. Every 403 and 404 of the rule is audited."""
     template = call.template
     if call.url.endswith("?q=%00"):
         return {422}  # control characters are refused before anything else looks at the request

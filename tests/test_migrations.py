@@ -6,7 +6,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, inspect
 
-from medconsult.cli import run_migrations
+from medconsult.db import run_migrations
 from tests import db_setup
 
 

@@ -14,13 +14,12 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request, Response
 from sqlalchemy.exc import SQLAlchemyError
 
+from medconsult import access
 from medconsult.accounts import service as accounts_service
 from medconsult.accounts.models import Role, User
-from medconsult.audit import service as audit_service
-from medconsult.audit.models import Outcome
 from medconsult.config import Settings, get_settings
 from medconsult.db import SessionDep
-from medconsult.errors import CSRFError, Forbidden, MfaEnrolmentRequired, NotAuthenticated
+from medconsult.errors import CSRFError, MfaEnrolmentRequired, NotAuthenticated
 from medconsult.i18n import _
 
 log = logging.getLogger(__name__)
@@ -180,17 +179,17 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
 def require_role(*roles: Role) -> object:
+    """A dependency: the current user, if their role may use the route (the access policy)."""
+
     def dependency(request: Request, session: SessionDep, user: CurrentUser) -> User:
-        if user.role not in roles:
-            route = request.scope.get("route")
-            audit_service.record(
-                session,
-                actor=user,
-                action="access.role_denied",
-                outcome=Outcome.denied,
-                details={"route": getattr(route, "path", request.url.path)[:200]},
-            )
-            raise Forbidden(_("You do not have access to this page."))
+        route = request.scope.get("route")
+        access.require_role(
+            session,
+            actor=user,
+            roles=roles,
+            action="access.role_denied",
+            details={"route": getattr(route, "path", request.url.path)[:200]},
+        )
         return user
 
     return Depends(dependency)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from medconsult.accounts.models import Role
+from medconsult.db import run_migrations
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -19,20 +18,6 @@ def _migrate(args: argparse.Namespace) -> int:
     run_migrations()
     print("Database schema is up to date.")
     return 0
-
-
-def run_migrations(url: str | None = None) -> None:
-    """``alembic upgrade head`` with the app's settings."""
-    from alembic import command
-    from alembic.config import Config
-
-    root = Path(__file__).resolve().parents[2]
-    config = Config(str(root / "alembic.ini"))
-    config.set_main_option("script_location", str(root / "migrations"))
-    if url:
-        config.attributes["url"] = url
-    # "heads": several branches of migrations may be merged later; apply them all.
-    command.upgrade(config, "heads")
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -93,13 +78,15 @@ def _serve(args: argparse.Namespace) -> int:
     # Exiting normally instead lets it stop its server.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _exit_quietly)
-    host_for_url = "localhost" if args.host in ("0.0.0.0", "127.0.0.1") else args.host
-    print(f"MedConsult is running at http://{host_for_url}:{args.port}/  (Ctrl+C to stop)")
+    host = args.host or settings.host
+    port = args.port or settings.port
+    host_for_url = "localhost" if host in ("0.0.0.0", "127.0.0.1") else host
+    print(f"MedConsult is running at http://{host_for_url}:{port}/  (Ctrl+C to stop)")
     uvicorn.run(
         "medconsult.main:create_app",
         factory=True,
-        host=args.host,
-        port=args.port,
+        host=host,
+        port=port,
         proxy_headers=True,
         log_level="info",
     )
@@ -111,8 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the web server (and, by default, an analysis worker)")
-    serve.add_argument("--host", default=os.environ.get("MEDCONSULT_HOST", "127.0.0.1"))
-    serve.add_argument("--port", type=int, default=int(os.environ.get("MEDCONSULT_PORT", "8000")))
+    serve.add_argument("--host", default=None, help="default: MEDCONSULT_HOST, else 127.0.0.1")
+    serve.add_argument("--port", type=int, default=None, help="default: MEDCONSULT_PORT, else 8000")
     serve.add_argument("--no-migrate", action="store_true", help="skip alembic upgrade head")
     serve.set_defaults(func=_serve)
 

@@ -20,6 +20,11 @@ class Settings(BaseSettings):
     database_url: str | None = None
     embedded_db_dir: Path = Path("var/pgdata")
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    # ``medconsult serve`` listens here (``--host``/``--port`` override).
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # The first admin's password for ``medconsult setup``; None: a generated one is printed.
+    admin_password: SecretStr | None = None
     # Origins allowed on state-changing requests besides the request's own host.
     allowed_origins: list[str] = Field(default_factory=list)
 
@@ -29,6 +34,7 @@ class Settings(BaseSettings):
     login_max_failures: int = 10
     login_max_failures_per_client: int = 50  # a clinic behind one NAT address shares this
     login_failure_window_minutes: int = 15
+    password_token_hours: int = 48  # a set-password link's lifetime
     # Doctors and admins must enrol a second factor (TOTP) before using the app. Unset: true
     # everywhere but local development (see ``staff_mfa_required``).
     require_staff_mfa: bool | None = None
@@ -82,6 +88,16 @@ class Settings(BaseSettings):
     worker_concurrency: int = 16
     # The worker's own connections (apart from the web pool): jobs wait for one, never 503.
     worker_db_pool_size: int = 4
+    worker_engine_pool_size: int = 4  # the job engine's own connections
+    worker_heartbeat_seconds: float = 10.0
+    worker_stalled_seconds: float = 30.0  # a job's lease: no heartbeat this long and it is retried
+    worker_sweep_seconds: float = 10.0  # how often the recovery sweep runs
+    worker_prune_seconds: float = 3600.0  # how often orphaned report files are looked for
+    worker_orphan_grace_seconds: float = 3600.0  # an unreferenced file younger than this is spared
+    worker_poll_seconds: float = 2.0  # fallback to LISTEN/NOTIFY
+    worker_shutdown_seconds: float = 30.0  # jobs in flight get this long to finish on shutdown
+    # Testing only: each analysis waits this long first, so tests can stop a worker mid-job.
+    test_analysis_hold_seconds: float = 0.0
 
     # Database connections. The web threadpool is sized to the pool (see main.lifespan), so
     # requests wait for a thread rather than pile up waiting for a connection.

@@ -167,3 +167,17 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def run_migrations(url: str | None = None) -> None:
+    """``alembic upgrade head`` with the app's settings."""
+    from alembic import command
+    from alembic.config import Config
+
+    root = Path(__file__).resolve().parents[2]
+    config = Config(str(root / "alembic.ini"))
+    config.set_main_option("script_location", str(root / "migrations"))
+    if url:
+        config.attributes["url"] = url
+    # "heads": several branches of migrations may be merged later; apply them all.
+    command.upgrade(config, "heads")

@@ -47,8 +47,9 @@ from medconsult.review import api as review_api
 from medconsult.review import web as review_web
 from medconsult.web import metrics_route, pages
 from medconsult.web.errors import error_response, wants_json
+from medconsult.web.forms import field_messages
 from medconsult.web.input_guard import InputGuard
-from medconsult.web.templating import STATIC_DIR
+from medconsult.web.templating import STATIC_DIR, url_path
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +74,14 @@ def _register_error_handlers(app: FastAPI) -> None:
             and not wants_json(request)
             and request.method == "GET"
         ):
-            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+            login = url_path(request, "accounts:login", query={"next": request.url.path})
+            return RedirectResponse(login, status_code=303)
         if (
             isinstance(exc, MfaEnrolmentRequired)
             and not wants_json(request)
             and request.method == "GET"
         ):
-            return RedirectResponse("/account/mfa", status_code=303)
+            return RedirectResponse(url_path(request, "accounts:mfa"), status_code=303)
         extra: dict[str, Any] = {}
         if exc.field:
             extra["field"] = exc.field
@@ -91,12 +93,7 @@ def _register_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        fields = {
-            ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")): str(
-                err.get("msg", "invalid")
-            )
-            for err in exc.errors()
-        }
+        fields = field_messages(exc.errors(), fallback="")
         message = "; ".join(f"{k or 'request'}: {v}" for k, v in fields.items()) or _(
             "Invalid input."
         )

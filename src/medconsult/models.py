@@ -12,16 +12,15 @@ from medconsult.accounts.models import (
 )
 from medconsult.audit.models import AuditEvent, Outcome
 from medconsult.consultations.models import (
-    AnalysisJob,
     Consultation,
     ConsultationStatus,
-    JobStatus,
     Message,
     ReportFile,
     Urgency,
 )
 from medconsult.db import Base
 from medconsult.diagnosis.models import AISuggestion, ModelVersion
+from medconsult.jobs.models import AnalysisJob, JobStatus
 from medconsult.notifications.models import EmailStatus, Notification, NotificationKind
 from medconsult.patients.models import PatientProfile, Sex
 from medconsult.review.models import Decision, DoctorReview

@@ -7,7 +7,6 @@ optionally seeds demo accounts, and trains the default model when no artifact ex
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 from collections.abc import Sequence
 
@@ -27,12 +26,14 @@ def _generated_password() -> str:
 def ensure_first_admin(email: str) -> tuple[str, str] | None:
     """Create an admin when none is active; returns (email, password) if one was created."""
     from medconsult.accounts import service as accounts_service
+    from medconsult.config import get_settings
     from medconsult.db import session_factory
 
     with session_factory()() as session, session.begin():
         if accounts_service.admin_exists(session):
             return None
-        password = os.environ.get("MEDCONSULT_ADMIN_PASSWORD") or _generated_password()
+        configured = get_settings().admin_password
+        password = configured.get_secret_value() if configured else _generated_password()
         accounts_service.create_user(
             session,
             actor=None,
@@ -87,8 +88,7 @@ def ensure_model() -> str:
 
 
 def _bootstrap(args: argparse.Namespace) -> int:
-    from medconsult.cli import run_migrations
-    from medconsult.db import database_url
+    from medconsult.db import database_url, run_migrations
 
     database_url()  # starts the embedded PostgreSQL when no server is configured
     run_migrations()

@@ -15,17 +15,11 @@ from medconsult.audit.models import AuditEvent, Outcome
 from medconsult.config import get_settings
 from medconsult.consultations import service
 from medconsult.consultations.files import UploadedFile
-from medconsult.consultations.models import (
-    AnalysisJob,
-    Consultation,
-    ConsultationStatus,
-    JobStatus,
-    Message,
-    ReportFile,
-)
+from medconsult.consultations.models import Consultation, ConsultationStatus, Message, ReportFile
 from medconsult.consultations.schemas import ConsultationCreate
 from medconsult.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from medconsult.jobs import queue
+from medconsult.jobs.models import AnalysisJob, JobStatus
 from tests import factories
 from tests.consultations.samples import EXECUTABLE, PNG_1PX, broken_pdf, minimal_pdf
 

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from medconsult.accounts.models import User
-from medconsult.consultations.models import Consultation, ConsultationStatus, JobStatus
+from medconsult.consultations.models import Consultation, ConsultationStatus
+from medconsult.jobs.models import JobStatus
 from tests import factories
 from tests.consultations.samples import EXECUTABLE, PNG_1PX, minimal_pdf
 

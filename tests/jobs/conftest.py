@@ -16,7 +16,7 @@ from tests import db_setup
 
 @pytest.fixture(scope="session")
 def worker_database_url(database_url: str) -> Iterator[str]:
-    from medconsult.cli import run_migrations
+    from medconsult.db import run_migrations
 
     with db_setup.fresh_database(prefix="medconsult_workers") as url:
         run_migrations(url)

@@ -11,15 +11,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from medconsult.audit.models import AuditEvent
 from medconsult.config import Settings, get_settings
 from medconsult.consultations import service as consultations_service
-from medconsult.consultations.models import (
-    AnalysisJob,
-    Consultation,
-    ConsultationStatus,
-    JobStatus,
-)
+from medconsult.consultations.models import Consultation, ConsultationStatus
 from medconsult.consultations.schemas import ConsultationCreate
 from medconsult.diagnosis.models import AISuggestion
 from medconsult.jobs import analysis
+from medconsult.jobs.models import AnalysisJob, JobStatus
 from medconsult.ml.errors import InputTextError, ModelError
 from tests import factories
 from tests.consultations.samples import suggestion
@@ -260,10 +256,10 @@ class TestConcludedBeforeAnalysis:
 
 
 class TestHoldHook:
-    def test_ignored_outside_testing(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setenv(analysis.HOLD_ENV, "30")
-
-        production = get_settings().model_copy(update={"env": "production"})
+    def test_ignored_outside_testing(self) -> None:
+        production = get_settings().model_copy(
+            update={"env": "production", "test_analysis_hold_seconds": 30.0}
+        )
 
         assert analysis.hold_seconds(production) == 0.0
 

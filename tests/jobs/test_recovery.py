@@ -8,9 +8,10 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from medconsult.consultations import service as consultations_service
-from medconsult.consultations.models import AnalysisJob, Consultation, ConsultationStatus, JobStatus
+from medconsult.consultations.models import Consultation, ConsultationStatus
 from medconsult.consultations.schemas import ConsultationCreate
 from medconsult.jobs import queue
+from medconsult.jobs.models import AnalysisJob, JobStatus
 from medconsult.jobs.worker import requeue_orphans
 from tests import factories
 from tests.jobs.fakes import FakeModels

@@ -22,10 +22,10 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from medconsult.consultations import service as consultations_service
-from medconsult.consultations.models import AnalysisJob, JobStatus
 from medconsult.consultations.schemas import ConsultationCreate
 from medconsult.diagnosis.models import AISuggestion
 from medconsult.jobs.analysis import HOLD_ENV
+from medconsult.jobs.models import AnalysisJob, JobStatus
 from tests import factories
 
 STALLED_SECONDS = 4

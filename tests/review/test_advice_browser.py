@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from medconsult.accounts.models import User
 from medconsult.consultations.models import Consultation
 from medconsult.review import advice as advice_library
-from medconsult.review import service as review_service
+from medconsult.review import queries as review_queries
 from medconsult.review.models import AdviceTemplateOutcome
 from tests.factories import (
     DEFAULT_PASSWORD,
@@ -113,7 +113,7 @@ class TestAdviceDraftJourney:
         assert advice_library.EMERGENCY_WORDING in safety
         assert section_text.rstrip().endswith(advice_library.EMERGENCY_WORDING)
         with Session(engine) as session:
-            review = review_service.latest_review(session, consultation_id=consultation_id)
+            review = review_queries.latest_review(session, consultation_id=consultation_id)
             assert review is not None
             assert review.advice_template_label == "pneumonia"
             assert review.advice_template_version == entry.version
@@ -144,7 +144,7 @@ class TestAdviceDraftJourney:
         page.get_by_text("Your review is signed.").wait_for()
 
         with Session(engine) as session:
-            review = review_service.latest_review(session, consultation_id=consultation_id)
+            review = review_queries.latest_review(session, consultation_id=consultation_id)
             assert review is not None
             assert review.final_label == "malaria"
             assert review.advice == "Go to the hospital today for a blood test."

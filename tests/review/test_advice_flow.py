@@ -14,6 +14,7 @@ from medconsult.audit.models import AuditEvent, Outcome
 from medconsult.consultations.models import Consultation
 from medconsult.errors import ValidationFailed
 from medconsult.review import advice as advice_library
+from medconsult.review import queries as review_queries
 from medconsult.review import service as review_service
 from medconsult.review.models import AdviceTemplateOutcome, Decision
 from medconsult.review.schemas import ReviewCreate
@@ -141,7 +142,7 @@ class TestSignedReviewRecordsTemplate:
             )
 
         assert "another diagnosis" in caught.value.errors["advice"]
-        assert review_service.latest_review(session, consultation_id=consultation.id) is None
+        assert review_queries.latest_review(session, consultation_id=consultation.id) is None
 
     def test_outdated_version_is_refused(self, session: Session) -> None:
         doctor = create_doctor(session)
@@ -378,7 +379,7 @@ class TestReviewFormOffersDraft:
         page = client.get(signed.headers["location"])
 
         assert signed.status_code == 303
-        review = review_service.latest_review(session, consultation_id=consultation.id)
+        review = review_queries.latest_review(session, consultation_id=consultation.id)
         assert review is not None
         assert review.advice_template_outcome is AdviceTemplateOutcome.used
         assert "signed unchanged" in page.text
@@ -405,7 +406,7 @@ class TestReviewFormOffersDraft:
         assert response.status_code == 422
         assert "The advice draft is for another diagnosis" in response.text
         assert "Edited pneumonia advice</textarea>" in response.text
-        assert review_service.latest_review(session, consultation_id=consultation.id) is None
+        assert review_queries.latest_review(session, consultation_id=consultation.id) is None
 
 
 class TestPatientSeesOnlySignedAdvice:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from medconsult.consultations.models import ConsultationStatus
 from medconsult.db import utcnow
+from medconsult.review import queries as review_queries
 from medconsult.review import service as review_service
 from tests.factories import (
     create_consultation,
@@ -135,7 +136,7 @@ class TestReviewsApi:
 
         assert response.status_code == 422
         assert "icd10_code" in response.json()["error"]["fields"]
-        assert review_service.latest_review(session, consultation_id=consultation.id) is None
+        assert review_queries.latest_review(session, consultation_id=consultation.id) is None
 
     def test_unknown_fields_and_wrong_types_are_422(
         self, client: TestClient, session: Session

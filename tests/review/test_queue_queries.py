@@ -13,8 +13,9 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from medconsult.accounts.models import User
-from medconsult.consultations.models import JobStatus
+from medconsult.jobs.models import JobStatus
 from medconsult.patients import service as patients_service
+from medconsult.review import cases as review_cases
 from medconsult.review import service as review_service
 from tests.factories import (
     create_analysis_job,
@@ -67,10 +68,10 @@ class TestQueueStatementCount:
         doctor = create_doctor(session)
         _claimed_cases(session, doctor, rows)
         session.refresh(doctor)
-        flt = review_service.QueueFilter(mine=True)
+        flt = review_cases.QueueFilter(mine=True)
 
         with counted_statements(session) as statements:
-            page = review_service.queue_page(session, actor=doctor, flt=flt)
+            page = review_cases.queue_page(session, actor=doctor, flt=flt)
             rendered = [(r.patient_name, r.patient_age, r.top_suggestion) for r in page.rows]
             doctors = [r.consultation.doctor.full_name for r in page.rows if r.consultation.doctor]
             jobs = [r.job.status for r in page.rows if r.job]

@@ -14,10 +14,13 @@ from sqlalchemy.orm import Session
 
 from medconsult.accounts.models import User
 from medconsult.audit.models import AuditEvent, Outcome
-from medconsult.consultations.models import Consultation, ConsultationStatus, JobStatus, Urgency
+from medconsult.consultations.models import Consultation, ConsultationStatus, Urgency
 from medconsult.db import utcnow
 from medconsult.diagnosis import service as diagnosis_service
 from medconsult.errors import Conflict, Forbidden, ValidationFailed
+from medconsult.jobs.models import JobStatus
+from medconsult.review import cases as review_cases
+from medconsult.review import queries as review_queries
 from medconsult.review import service as review_service
 from medconsult.review.models import Decision, DoctorReview
 from medconsult.review.schemas import ReviewCreate
@@ -183,7 +186,7 @@ class TestSignOff:
     def test_accept_records_chosen_ranked_label(self, session: Session) -> None:
         doctor = create_doctor(session)
         consultation = _claimed_case(session, doctor)
-        suggestion = review_service.current_suggestion(session, consultation_id=consultation.id)
+        suggestion = diagnosis_service.current_suggestion(session, consultation_id=consultation.id)
 
         review = review_service.submit_review(
             session,
@@ -269,7 +272,7 @@ class TestSignOff:
             )
 
         assert "icd10_code" in raised.value.errors
-        assert review_service.latest_review(session, consultation_id=consultation.id) is None
+        assert review_queries.latest_review(session, consultation_id=consultation.id) is None
 
     def test_modify_without_diagnosis_is_refused(self, session: Session) -> None:
         doctor = create_doctor(session)
@@ -347,7 +350,7 @@ class TestSignOff:
                 data=ReviewCreate(decision=Decision.modify, label_key="malaria"),
             )
 
-        assert review_service.latest_review(session, consultation_id=consultation.id) is None
+        assert review_queries.latest_review(session, consultation_id=consultation.id) is None
 
     def test_another_doctors_case_cannot_be_reviewed(self, session: Session) -> None:
         consultation = _claimed_case(session, create_doctor(session))
@@ -375,7 +378,7 @@ class TestSignOff:
                 session, actor=doctor, consultation_id=consultation.id, data=data
             )
 
-        assert len(review_service.review_history(session, consultation_id=consultation.id)) == 1
+        assert len(review_queries.review_history(session, consultation_id=consultation.id)) == 1
 
 
 class TestAmendment:
@@ -417,9 +420,9 @@ class TestAmendment:
         assert (stored.final_label, stored.advice, stored.signed_at, stored.private_note) == before
         assert amendment.id != original.id
         assert amendment.amends_id == original.id
-        assert review_service.latest_review(session, consultation_id=consultation.id) == amendment
+        assert review_queries.latest_review(session, consultation_id=consultation.id) == amendment
         assert [
-            r.id for r in review_service.review_history(session, consultation_id=consultation.id)
+            r.id for r in review_queries.review_history(session, consultation_id=consultation.id)
         ] == [
             amendment.id,
             original.id,
@@ -446,7 +449,7 @@ class TestAmendment:
                 ),
             )
 
-        assert len(review_service.review_history(session, consultation_id=consultation.id)) == 2
+        assert len(review_queries.review_history(session, consultation_id=consultation.id)) == 2
 
     def test_other_doctor_cannot_amend(self, session: Session) -> None:
         consultation, original = self._signed(session, create_doctor(session))
@@ -461,14 +464,14 @@ class TestAmendment:
                 ),
             )
 
-        assert review_service.latest_review(session, consultation_id=consultation.id) == original
+        assert review_queries.latest_review(session, consultation_id=consultation.id) == original
 
 
 class TestLatestReview:
     def test_none_before_sign_off(self, session: Session) -> None:
         consultation = _claimed_case(session, create_doctor(session))
 
-        latest = review_service.latest_review(session, consultation_id=consultation.id)
+        latest = review_queries.latest_review(session, consultation_id=consultation.id)
 
         assert latest is None
 
@@ -489,7 +492,7 @@ class TestLatestReview:
                 data=ReviewCreate(decision=Decision.modify, label_key=key, amends_id=current.id),
             )
 
-        latest = review_service.latest_review(session, consultation_id=consultation.id)
+        latest = review_queries.latest_review(session, consultation_id=consultation.id)
 
         assert latest is not None
         assert latest.final_label == "typhoid"
@@ -511,7 +514,7 @@ class TestQueue:
         routine_new.submitted_at = now - timedelta(hours=1)
         session.flush()
 
-        page = review_service.queue_page(session, actor=doctor, flt=review_service.QueueFilter())
+        page = review_cases.queue_page(session, actor=doctor, flt=review_cases.QueueFilter())
 
         mine = [r.consultation.id for r in page.rows if r.consultation.patient_id == patient.id]
         assert mine == [emergency_new.id, routine_old.id, routine_new.id]
@@ -522,14 +525,14 @@ class TestQueue:
         other = create_consultation(session, patient=create_patient(session))
         create_suggestion(session, consultation=other, urgency="urgent")
 
-        mine = review_service.queue_page(
-            session, actor=doctor, flt=review_service.QueueFilter(mine=True)
+        mine = review_cases.queue_page(
+            session, actor=doctor, flt=review_cases.QueueFilter(mine=True)
         )
-        urgent = review_service.queue_page(
-            session, actor=doctor, flt=review_service.QueueFilter(urgency=Urgency.urgent)
+        urgent = review_cases.queue_page(
+            session, actor=doctor, flt=review_cases.QueueFilter(urgency=Urgency.urgent)
         )
-        in_review = review_service.queue_page(
-            session, actor=doctor, flt=review_service.QueueFilter(status="in_review")
+        in_review = review_cases.queue_page(
+            session, actor=doctor, flt=review_cases.QueueFilter(status="in_review")
         )
 
         assert [r.consultation.id for r in mine.rows] == [claimed.id]
@@ -549,7 +552,7 @@ class TestQueue:
             data=ReviewCreate(decision=Decision.modify, label_key="malaria"),
         )
 
-        page = review_service.queue_page(session, actor=doctor, flt=review_service.QueueFilter())
+        page = review_cases.queue_page(session, actor=doctor, flt=review_cases.QueueFilter())
 
         assert consultation.id not in {r.consultation.id for r in page.rows}
 
@@ -569,33 +572,33 @@ class TestQueue:
                 ).all()
             )
 
-        flt = review_service.QueueFilter(mine=False)
-        review_service.queue_page(session, actor=doctor, flt=flt)
+        flt = review_cases.QueueFilter(mine=False)
+        review_cases.queue_page(session, actor=doctor, flt=flt)
         assert reads() == 1
         for _ in range(3):  # the table's periodic refresh shows the same cases
-            review_service.queue_page(session, actor=doctor, flt=flt, refresh=True)
+            review_cases.queue_page(session, actor=doctor, flt=flt, refresh=True)
         assert reads() == 1
 
         create_consultation(session, patient=patient, chief_complaint="second")
         session.flush()
-        review_service.queue_page(session, actor=doctor, flt=flt, refresh=True)
+        review_cases.queue_page(session, actor=doctor, flt=flt, refresh=True)
         assert reads() == 2  # a new case was disclosed
 
-        review_service.queue_page(session, actor=doctor, flt=flt)
+        review_cases.queue_page(session, actor=doctor, flt=flt)
         assert reads() == 3  # opening the page is always audited
 
     def test_patient_cannot_read_the_queue(self, session: Session) -> None:
         patient = create_patient(session)
 
         with pytest.raises(Forbidden):
-            review_service.queue_page(session, actor=patient, flt=review_service.QueueFilter())
+            review_cases.queue_page(session, actor=patient, flt=review_cases.QueueFilter())
 
 
 class TestEvidenceSegments:
     def test_segments_add_up_to_the_text(self) -> None:
         text = "fever and dry cough"
 
-        segments = review_service.evidence_segments(
+        segments = review_cases.evidence_segments(
             text, [{"start": 10, "end": 19}, {"start": 0, "end": 5}]
         )
 
@@ -608,7 +611,7 @@ class TestEvidenceSegments:
     def test_overlapping_and_invalid_spans(self) -> None:
         text = "abcdefghij"
 
-        segments = review_service.evidence_segments(
+        segments = review_cases.evidence_segments(
             text,
             [
                 {"start": 2, "end": 5},
@@ -638,7 +641,7 @@ class TestCaseShowsWhatTheAIDidNotRead:
         full = diagnosis_service.compose_analysed_text(consultation, max_chars=10_000)
         create_suggestion(session, consultation=consultation, analysed_text=full[:20])
 
-        case = review_service.get_case(session, actor=doctor, consultation_id=consultation.id)
+        case = review_cases.get_case(session, actor=doctor, consultation_id=consultation.id)
 
         assert case.unanalysed_chars == len(full) - 20
 
@@ -648,6 +651,6 @@ class TestCaseShowsWhatTheAIDidNotRead:
         full = diagnosis_service.compose_analysed_text(consultation, max_chars=10_000)
         create_suggestion(session, consultation=consultation, analysed_text=full)
 
-        case = review_service.get_case(session, actor=doctor, consultation_id=consultation.id)
+        case = review_cases.get_case(session, actor=doctor, consultation_id=consultation.id)
 
         assert case.unanalysed_chars == 0

@@ -11,9 +11,11 @@ from sqlalchemy.orm import Session
 
 from medconsult.audit.models import AuditEvent
 from medconsult.consultations import service as consultations_service
-from medconsult.consultations.models import ConsultationStatus, JobStatus
+from medconsult.consultations.models import ConsultationStatus
 from medconsult.db import utcnow
+from medconsult.jobs.models import JobStatus
 from medconsult.patients import service as patients_service
+from medconsult.review import queries as review_queries
 from medconsult.review import service as review_service
 from medconsult.review.models import Decision
 from medconsult.review.schemas import ReviewCreate
@@ -377,7 +379,7 @@ class TestClaimAndSignOff:
         assert response.status_code == 422
         assert 'id="label_key-error"' in response.text
         assert "Keep &lt;this&gt;" in response.text
-        assert review_service.latest_review(session, consultation_id=consultation.id) is None
+        assert review_queries.latest_review(session, consultation_id=consultation.id) is None
         assert consultation.status is ConsultationStatus.in_review
 
     def test_bad_icd10_and_unknown_decision_are_422(
@@ -420,7 +422,7 @@ class TestClaimAndSignOff:
 
         assert response.status_code == 422
         assert 'id="private_note-error"' in response.text
-        assert review_service.latest_review(session, consultation_id=consultation.id) is None
+        assert review_queries.latest_review(session, consultation_id=consultation.id) is None
 
     def test_unclaimed_case_review_is_409(self, client: TestClient, session: Session) -> None:
         token = login(client, session, create_doctor(session))

@@ -9,18 +9,13 @@ from sqlalchemy.orm import Session
 
 from medconsult.audit.models import AuditEvent
 from medconsult.consultations import service as consultations_service
-from medconsult.consultations.models import (
-    AnalysisJob,
-    Consultation,
-    ConsultationStatus,
-    JobStatus,
-    Urgency,
-)
+from medconsult.consultations.models import Consultation, ConsultationStatus, Urgency
 from medconsult.consultations.schemas import ConsultationCreate
 from medconsult.diagnosis import service as diagnosis_service
 from medconsult.jobs import analysis
+from medconsult.jobs.models import AnalysisJob, JobStatus
 from medconsult.ml.types import RankedLabel, Suggestion
-from medconsult.review import service as review_service
+from medconsult.review import cases as review_cases
 from medconsult.triage import service as triage_service
 from medconsult.triage.rules import Flag
 from tests import factories
@@ -159,7 +154,7 @@ class TestQueueOrder:
             consultation.status = ConsultationStatus.awaiting_review
         session.flush()
 
-        page = review_service.queue_page(session, actor=doctor, flt=review_service.QueueFilter())
+        page = review_cases.queue_page(session, actor=doctor, flt=review_cases.QueueFilter())
         order = [row.consultation.id for row in page.rows]
 
         assert order.index(flagged.id) < order.index(plain.id)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from medconsult.accounts import mfa
 from medconsult.accounts import service as accounts_service
+from medconsult.accounts.http import client_address, start_session
 from medconsult.accounts.models import User
 from medconsult.accounts.schemas import (
     LoginRequest,
@@ -34,21 +35,11 @@ from medconsult.db import SessionDep
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 def _started(
     request: Request, response: Response, session: SessionDep, user: User
 ) -> SessionStarted:
     settings = get_settings()
-    token = accounts_service.start_session(
-        session,
-        user=user,
-        settings=settings,
-        client_address=_client(request),
-        user_agent=request.headers.get("user-agent"),
-    )
+    token = start_session(request, session, user=user, settings=settings)
     set_session_cookie(response, token, settings)
     return SessionStarted(
         user=UserRead.model_validate(user), token=token, csrf_token=csrf_token(request)
@@ -65,7 +56,7 @@ def login(
         session,
         email=body.email,
         password=body.password,
-        client_address=_client(request),
+        client_address=client_address(request),
         settings=get_settings(),
     )
     if accounts_service.mfa_enabled(session, user_id=user.id):
@@ -85,7 +76,7 @@ def login_second_factor(
         session,
         token=body.challenge_token,
         code=body.code,
-        client_address=_client(request),
+        client_address=client_address(request),
         settings=get_settings(),
     )
     return _started(request, response, session, user)
@@ -107,7 +98,7 @@ def mfa_enrolment_confirm(
         session,
         user=user,
         code=body.code,
-        client_address=_client(request),
+        client_address=client_address(request),
         settings=get_settings(),
     )
     return RecoveryCodes(recovery_codes=codes)

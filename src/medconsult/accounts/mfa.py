@@ -17,6 +17,7 @@ import segno
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from medconsult import access
 from medconsult.accounts.models import (
     LoginFailure,
     MfaChallenge,
@@ -30,6 +31,7 @@ from medconsult.accounts.service import (
     end_all_sessions,
     get_user,
     hash_token,
+    issue_token,
     mfa_enabled,
     sign_in_throttled,
 )
@@ -255,16 +257,15 @@ def _remove(session: Session, *, user_id: uuid.UUID) -> None:
 def reset(session: Session, *, actor: User, user_id: uuid.UUID) -> User:
     """Admin: remove a user's second factor (lost phone); their sessions end, and staff enrol
     again at their next sign-in."""
-    if actor.role is not Role.admin:
-        audit_service.record(
-            session,
-            actor=actor,
-            action="account.mfa_reset",
-            outcome=Outcome.denied,
-            record_type="user",
-            record_id=user_id,
-        )
-        raise Forbidden(_("Only an administrator can reset two-step sign-in."))
+    access.require_role(
+        session,
+        actor=actor,
+        roles=(Role.admin,),
+        action="account.mfa_reset",
+        message=_("Only an administrator can reset two-step sign-in."),
+        record_type="user",
+        record_id=user_id,
+    )
     user = get_user(session, user_id)
     _remove(session, user_id=user.id)
     end_all_sessions(session, user_id=user.id)
@@ -285,16 +286,9 @@ def start_challenge(session: Session, *, user: User) -> str:
             MfaChallenge.user_id == user.id, MfaChallenge.expires_at <= utcnow()
         )
     )
-    token = secrets.token_urlsafe(32)
-    session.add(
-        MfaChallenge(
-            user_id=user.id,
-            token_hash=hash_token(token),
-            expires_at=utcnow() + timedelta(minutes=CHALLENGE_MINUTES),
-        )
+    return issue_token(
+        session, MfaChallenge, user=user, lifetime=timedelta(minutes=CHALLENGE_MINUTES)
     )
-    session.flush()
-    return token
 
 
 def _live_challenge(session: Session, *, token: str, lock: bool = False) -> MfaChallenge | None:

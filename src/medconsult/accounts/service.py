@@ -16,6 +16,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from medconsult.accounts import passwords
 from medconsult.accounts.models import (
     LoginFailure,
+    MfaChallenge,
     MfaCredential,
     PasswordToken,
     Role,
@@ -24,11 +25,10 @@ from medconsult.accounts.models import (
 )
 from medconsult.audit import service as audit_service
 from medconsult.audit.models import Outcome
-from medconsult.config import Settings
+from medconsult.config import Settings, get_settings
 from medconsult.db import keep_on_rollback, utcnow
 from medconsult.errors import (
     Conflict,
-    Forbidden,
     NotAuthenticated,
     NotFound,
     TooManyRequests,
@@ -42,7 +42,6 @@ INVALID_LOGIN = N_("Incorrect email or password.")
 THROTTLED_LOGIN = N_(
     "Too many failed sign-in attempts. Please wait {minutes} minutes and try again."
 )
-PASSWORD_TOKEN_HOURS = 48
 
 
 def hash_token(token: str) -> str:
@@ -151,15 +150,23 @@ def create_user(
     return user, token
 
 
-def issue_password_token(session: Session, *, user: User) -> str:
-    """A one-time set-password token, valid for PASSWORD_TOKEN_HOURS."""
+def issue_password_token(session: Session, *, user: User, settings: Settings | None = None) -> str:
+    """A one-time set-password token, valid for ``settings.password_token_hours``."""
+    hours = (settings or get_settings()).password_token_hours
+    return issue_token(session, PasswordToken, user=user, lifetime=timedelta(hours=hours))
+
+
+def issue_token(
+    session: Session,
+    model: type[PasswordToken] | type[MfaChallenge],
+    *,
+    user: User,
+    lifetime: timedelta,
+) -> str:
+    """A new one-time token for ``user``, stored as a ``model`` row by its hash only."""
     token = secrets.token_urlsafe(32)
     session.add(
-        PasswordToken(
-            user_id=user.id,
-            token_hash=hash_token(token),
-            expires_at=utcnow() + timedelta(hours=PASSWORD_TOKEN_HOURS),
-        )
+        model(user_id=user.id, token_hash=hash_token(token), expires_at=utcnow() + lifetime)
     )
     session.flush()
     return token
@@ -377,13 +384,26 @@ def _active_admin_count(session: Session) -> int:
     )
 
 
+def _lock_active_admins(session: Session) -> None:
+    # Two admins demoting each other at the same moment must not both pass the last-admin check.
+    session.execute(
+        select(User.id).where(User.role == Role.admin, User.is_active).with_for_update()
+    )
+
+
 def _guard_last_admin(session: Session, user: User) -> None:
+    """The last active administrator is never deactivated or demoted.
+
+    Callers take ``_lock_active_admins`` before reading ``user``: the check and its lock
+    live here, so no caller can skip the lock.
+    """
     if user.role is Role.admin and user.is_active and _active_admin_count(session) <= 1:
         raise Conflict(_("The last active administrator cannot be removed or demoted."))
 
 
 def set_active(session: Session, *, actor: User, user_id: uuid.UUID, active: bool) -> User:
     """Deactivate (ending every session at once) or reactivate an account."""
+    _lock_active_admins(session)
     user = get_user(session, user_id)
     if not active:
         _guard_last_admin(session, user)
@@ -401,6 +421,7 @@ def set_active(session: Session, *, actor: User, user_id: uuid.UUID, active: boo
 
 def set_role(session: Session, *, actor: User, user_id: uuid.UUID, role: Role) -> User:
     """Change an account's role; the last active admin keeps theirs."""
+    _lock_active_admins(session)
     user = get_user(session, user_id)
     if user.role is role:
         return user
@@ -485,8 +506,3 @@ def end_session_by_id(
 
 def admin_exists(session: Session) -> bool:
     return _active_admin_count(session) > 0
-
-
-def require_role(user: User, *roles: Role) -> None:
-    if user.role not in roles:
-        raise Forbidden(_("You do not have access to this page."))

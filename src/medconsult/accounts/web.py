@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from markupsafe import Markup
+from pydantic import BaseModel, Field
 
 from medconsult.accounts import mfa
 from medconsult.accounts import service as accounts_service
+from medconsult.accounts.http import client_address, start_session
 from medconsult.accounts.models import User
 from medconsult.auth import (
     OptionalUser,
@@ -29,18 +31,43 @@ from medconsult.errors import (
     ValidationFailed,
 )
 from medconsult.i18n import _
-from medconsult.web.templating import redirect, render
+from medconsult.web.templating import redirect, redirect_to, render, url_path
 
 router = APIRouter(include_in_schema=False)
 
 FormStr = Annotated[str, Form(max_length=1024)]
 CodeStr = Annotated[str, Form(max_length=64)]
+Short = Annotated[str, Field(max_length=1024)]
+
+
+class LoginForm(BaseModel):
+    email: Short = ""
+    password: Short = ""
+    next: Short = "/"
+
+
+class RegisterForm(BaseModel):
+    email: Short = ""
+    password: Short = ""
+    password_confirm: Short = ""
+    full_name: Annotated[str, Field(max_length=200)] = ""
+
+
+class NewPasswordForm(BaseModel):
+    new_password: Short = ""
+    new_password_confirm: Short = ""
+
+    def check_confirmed(self) -> None:
+        if self.new_password != self.new_password_confirm:
+            raise ValidationFailed({"new_password_confirm": _("The two passwords do not match.")})
+
+
+class PasswordChangeForm(NewPasswordForm):
+    current_password: Short = ""
+
+
 # The pending second factor of a web sign-in (the raw challenge token; only its hash is stored).
 MFA_COOKIE = "medconsult_mfa"
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _safe_next(target: str | None) -> str:
@@ -53,7 +80,7 @@ def _safe_next(target: str | None) -> str:
 @router.get("/login", name="accounts:login")
 def login_page(request: Request, user: OptionalUser, next: str | None = None) -> Response:
     if user is not None:
-        return redirect(request, "/")
+        return redirect_to(request, "home")
     return render(request, "accounts/login.html", {"next": _safe_next(next)})
 
 
@@ -61,17 +88,16 @@ def login_page(request: Request, user: OptionalUser, next: str | None = None) ->
 def login(
     request: Request,
     session: SessionDep,
-    email: FormStr = "",
-    password: FormStr = "",
-    next: FormStr = "/",
+    form: Annotated[LoginForm, Form()],
 ) -> Response:
     settings = get_settings()
+    email, next = form.email, form.next
     try:
         user = accounts_service.authenticate(
             session,
             email=email,
-            password=password,
-            client_address=_client(request),
+            password=form.password,
+            client_address=client_address(request),
             settings=settings,
         )
     except (NotAuthenticated, TooManyRequests) as exc:
@@ -84,7 +110,7 @@ def login(
         )
     if accounts_service.mfa_enabled(session, user_id=user.id):
         challenge = mfa.start_challenge(session, user=user)
-        response = redirect(request, f"/login/mfa?next={quote(_safe_next(next))}")
+        response = redirect_to(request, "accounts:login_mfa", query={"next": _safe_next(next)})
         response.set_cookie(
             MFA_COOKIE,
             challenge,
@@ -101,17 +127,11 @@ def login(
 def _signed_in(
     request: Request, session: SessionDep, user: User, next: str, settings: Settings
 ) -> Response:
-    token = accounts_service.start_session(
-        session,
-        user=user,
-        settings=settings,
-        client_address=_client(request),
-        user_agent=request.headers.get("user-agent"),
-    )
+    token = start_session(request, session, user=user, settings=settings)
     if user.must_change_password:
-        target = "/account/password"
+        target = url_path(request, "accounts:password")
     elif mfa.enrolment_pending(session, user=user, settings=settings):
-        target = "/account/mfa"
+        target = url_path(request, "accounts:mfa")
     else:
         target = _safe_next(next)
     response = redirect(request, target)
@@ -123,7 +143,7 @@ def _signed_in(
 @router.get("/login/mfa", name="accounts:login_mfa")
 def login_mfa_page(request: Request, session: SessionDep, next: str | None = None) -> Response:
     if mfa.challenge_user(session, token=request.cookies.get(MFA_COOKIE, "")) is None:
-        return redirect(request, "/login")
+        return redirect_to(request, "accounts:login")
     return render(request, "accounts/login_mfa.html", {"next": _safe_next(next)})
 
 
@@ -137,7 +157,7 @@ def login_mfa(
             session,
             token=request.cookies.get(MFA_COOKIE, ""),
             code=code,
-            client_address=_client(request),
+            client_address=client_address(request),
             settings=settings,
         )
     except (NotAuthenticated, TooManyRequests) as exc:
@@ -151,12 +171,12 @@ def login_mfa(
     return _signed_in(request, session, user, next, settings)
 
 
-@router.post("/logout")
+@router.post("/logout", name="accounts:logout")
 def logout(request: Request, session: SessionDep, user: OptionalUser) -> Response:
     token = session_token(request)
     if token:
         accounts_service.end_session(session, token=token, actor=user)
-    response = redirect(request, "/login")
+    response = redirect_to(request, "accounts:login")
     clear_session_cookie(response, get_settings())
     return response
 
@@ -164,7 +184,7 @@ def logout(request: Request, session: SessionDep, user: OptionalUser) -> Respons
 @router.get("/register", name="accounts:register")
 def register_page(request: Request, user: OptionalUser) -> Response:
     if user is not None:
-        return redirect(request, "/")
+        return redirect_to(request, "home")
     return render(request, "accounts/register.html", {"errors": {}, "values": {}})
 
 
@@ -172,14 +192,12 @@ def register_page(request: Request, user: OptionalUser) -> Response:
 def register(
     request: Request,
     session: SessionDep,
-    email: FormStr = "",
-    password: FormStr = "",
-    password_confirm: FormStr = "",
-    full_name: Annotated[str, Form(max_length=200)] = "",
+    form: Annotated[RegisterForm, Form()],
 ) -> Response:
+    email, password, full_name = form.email, form.password, form.full_name
     values = {"email": email[:254], "full_name": full_name}
     errors: dict[str, str] = {}
-    if password != password_confirm:
+    if password != form.password_confirm:
         errors["password_confirm"] = _("The two passwords do not match.")
     try:
         accounts_service.check_new_account(session, email=email, password=password)
@@ -197,9 +215,9 @@ def register(
     )
     settings = get_settings()
     token = accounts_service.start_session(
-        session, user=user, settings=settings, client_address=_client(request)
+        session, user=user, settings=settings, client_address=client_address(request)
     )
-    response = redirect(request, "/profile")
+    response = redirect_to(request, "patients:profile")
     set_session_cookie(response, token, settings)
     return response
 
@@ -214,15 +232,12 @@ def change_password(
     request: Request,
     session: SessionDep,
     user: SignedInUser,
-    current_password: FormStr = "",
-    new_password: FormStr = "",
-    new_password_confirm: FormStr = "",
+    form: Annotated[PasswordChangeForm, Form()],
 ) -> Response:
     try:
-        if new_password != new_password_confirm:
-            raise ValidationFailed({"new_password_confirm": _("The two passwords do not match.")})
+        form.check_confirmed()
         accounts_service.change_password(
-            session, user=user, current=current_password, new=new_password
+            session, user=user, current=form.current_password, new=form.new_password
         )
     except ValidationFailed as exc:
         return render(request, "accounts/password.html", {"errors": exc.errors}, status_code=422)
@@ -242,13 +257,11 @@ def set_password(
     request: Request,
     session: SessionDep,
     token: str,
-    new_password: FormStr = "",
-    new_password_confirm: FormStr = "",
+    form: Annotated[NewPasswordForm, Form()],
 ) -> Response:
     try:
-        if new_password != new_password_confirm:
-            raise ValidationFailed({"new_password_confirm": _("The two passwords do not match.")})
-        accounts_service.use_password_token(session, token=token, new_password=new_password)
+        form.check_confirmed()
+        accounts_service.use_password_token(session, token=token, new_password=form.new_password)
     except ValidationFailed as exc:
         return render(
             request,
@@ -303,7 +316,7 @@ def _recovery_codes_page(request: Request, codes: list[str]) -> Response:
     return _no_store(render(request, "accounts/mfa_recovery_codes.html", {"codes": codes}))
 
 
-@router.post("/account/mfa/confirm")
+@router.post("/account/mfa/confirm", name="accounts:mfa_confirm")
 def mfa_confirm(
     request: Request, session: SessionDep, user: SignedInUser, code: CodeStr = ""
 ) -> Response:
@@ -312,7 +325,7 @@ def mfa_confirm(
             session,
             user=user,
             code=code,
-            client_address=_client(request),
+            client_address=client_address(request),
             settings=get_settings(),
         )
     except (NotAuthenticated, TooManyRequests, Conflict) as exc:
@@ -320,37 +333,36 @@ def mfa_confirm(
     return _recovery_codes_page(request, codes)
 
 
-@router.post("/account/mfa/recovery-codes")
+def _verify_code(request: Request, session: SessionDep, user: User, code: str) -> None:
+    """A signed-in user's current code (or a recovery code) before a change to the factor."""
+    mfa.verify(
+        session,
+        user=user,
+        code=code,
+        client_address=client_address(request),
+        settings=get_settings(),
+    )
+
+
+@router.post("/account/mfa/recovery-codes", name="accounts:mfa_recovery_codes")
 def mfa_new_recovery_codes(
     request: Request, session: SessionDep, user: SignedInUser, code: CodeStr = ""
 ) -> Response:
     try:
-        mfa.verify(
-            session,
-            user=user,
-            code=code,
-            client_address=_client(request),
-            settings=get_settings(),
-        )
+        _verify_code(request, session, user, code)
         codes = mfa.regenerate_recovery_codes(session, user=user)
     except (NotAuthenticated, TooManyRequests, Conflict) as exc:
         return _mfa_page(request, session, user, error=exc.message, status_code=exc.status_code)
     return _recovery_codes_page(request, codes)
 
 
-@router.post("/account/mfa/disable")
+@router.post("/account/mfa/disable", name="accounts:mfa_disable")
 def mfa_disable(
     request: Request, session: SessionDep, user: SignedInUser, code: CodeStr = ""
 ) -> Response:
     try:
-        mfa.verify(
-            session,
-            user=user,
-            code=code,
-            client_address=_client(request),
-            settings=get_settings(),
-        )
+        _verify_code(request, session, user, code)
         mfa.disable(session, user=user, settings=get_settings())
     except (NotAuthenticated, TooManyRequests, Forbidden) as exc:
         return _mfa_page(request, session, user, error=exc.message, status_code=exc.status_code)
-    return redirect(request, "/account/mfa?done=off")
+    return redirect_to(request, "accounts:mfa", query={"done": "off"})

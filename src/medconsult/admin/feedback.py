@@ -25,8 +25,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, exists, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
 
 from medconsult.accounts.models import User
 from medconsult.admin.deid import deidentify
@@ -35,6 +35,7 @@ from medconsult.consultations.models import Consultation, ConsultationStatus
 from medconsult.ml.labels import canonical_key
 from medconsult.patients.models import PatientProfile
 from medconsult.review.models import DoctorReview
+from medconsult.review.queries import is_current_conclusion
 
 CSV_HEADER = ("label", "text")
 EXPORT_STATUSES = (ConsultationStatus.concluded, ConsultationStatus.closed)
@@ -42,14 +43,13 @@ _BATCH = 500
 
 
 def _signed_reviews(since: datetime | None) -> Select[DoctorReview]:
-    amendment = aliased(DoctorReview)
     stmt = (
         select(DoctorReview)
         .join(Consultation, Consultation.id == DoctorReview.consultation_id)
         .where(
             Consultation.status.in_(EXPORT_STATUSES),
             Consultation.ai_consent,
-            ~exists().where(amendment.amends_id == DoctorReview.id),
+            is_current_conclusion(),
         )
     )
     if since is not None:

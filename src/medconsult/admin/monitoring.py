@@ -22,6 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from medconsult.db import utcnow
+from medconsult.review.queries import CURRENT_CONCLUSION_SQL
 
 HISTOGRAM_BINS = 10
 ALLOWED_WINDOWS = (7, 30, 90, 365)
@@ -50,13 +51,13 @@ _HISTOGRAM_SQL = text(
 )
 
 _AGREEMENT_SQL = text(
-    """
+    f"""
     WITH latest AS (
         SELECT DISTINCT ON (r.consultation_id)
                r.consultation_id, r.suggestion_id, r.final_label, r.signed_at
         FROM doctor_reviews r
         WHERE r.signed_at >= :since
-          AND NOT EXISTS (SELECT 1 FROM doctor_reviews a WHERE a.amends_id = r.id)
+          AND {CURRENT_CONCLUSION_SQL}
         ORDER BY r.consultation_id, r.signed_at DESC, r.created_at DESC
     ), judged AS (
         SELECT l.final_label,

@@ -29,7 +29,7 @@ from medconsult.diagnosis import registry
 from medconsult.errors import Conflict, NotFound, ValidationFailed
 from medconsult.i18n import _
 from medconsult.jobs import analysis
-from medconsult.web.templating import is_htmx, redirect, render
+from medconsult.web.templating import is_htmx, redirect_to, render
 
 router = APIRouter(prefix="/admin", include_in_schema=False, dependencies=[ADMIN_ONLY])
 
@@ -196,10 +196,10 @@ def _guarded_change(
         # The guard refuses before changing anything: nothing to undo.
         user = accounts_service.get_user(session, user_id)
         return _user_page(request, session, user, error=exc.message, status_code=409)
-    return redirect(request, f"/admin/users/{user_id}?done={change}")
+    return redirect_to(request, "admin:user", user_id=user_id, query={"done": change})
 
 
-@router.post("/users/{user_id}/deactivate")
+@router.post("/users/{user_id}/deactivate", name="admin:user_deactivate")
 def deactivate(
     request: Request, session: SessionDep, admin: AdminUser, user_id: uuid.UUID
 ) -> Response:
@@ -212,15 +212,15 @@ def deactivate(
     )
 
 
-@router.post("/users/{user_id}/reactivate")
+@router.post("/users/{user_id}/reactivate", name="admin:user_reactivate")
 def reactivate(
     request: Request, session: SessionDep, admin: AdminUser, user_id: uuid.UUID
 ) -> Response:
     admin_service.set_active(session, actor=admin, user_id=user_id, active=True)
-    return redirect(request, f"/admin/users/{user_id}?done=reactivated")
+    return redirect_to(request, "admin:user", user_id=user_id, query={"done": "reactivated"})
 
 
-@router.post("/users/{user_id}/role")
+@router.post("/users/{user_id}/role", name="admin:user_role")
 def change_role(
     request: Request,
     session: SessionDep,
@@ -240,7 +240,7 @@ def change_role(
     )
 
 
-@router.post("/users/{user_id}/reset-password")
+@router.post("/users/{user_id}/reset-password", name="admin:user_reset_password")
 def reset_password(
     request: Request, session: SessionDep, admin: AdminUser, user_id: uuid.UUID
 ) -> Response:
@@ -253,15 +253,15 @@ def reset_password(
     )
 
 
-@router.post("/users/{user_id}/mfa-reset")
+@router.post("/users/{user_id}/mfa-reset", name="admin:user_mfa_reset")
 def reset_mfa(
     request: Request, session: SessionDep, admin: AdminUser, user_id: uuid.UUID
 ) -> Response:
     mfa.reset(session, actor=admin, user_id=user_id)
-    return redirect(request, f"/admin/users/{user_id}?done=mfa_reset")
+    return redirect_to(request, "admin:user", user_id=user_id, query={"done": "mfa_reset"})
 
 
-@router.post("/users/{user_id}/sessions/{session_id}/end")
+@router.post("/users/{user_id}/sessions/{session_id}/end", name="admin:user_session_end")
 def end_session(
     request: Request,
     session: SessionDep,
@@ -270,7 +270,7 @@ def end_session(
     session_id: uuid.UUID,
 ) -> Response:
     admin_service.end_session(session, actor=admin, user_id=user_id, session_id=session_id)
-    return redirect(request, f"/admin/users/{user_id}?done=session")
+    return redirect_to(request, "admin:user", user_id=user_id, query={"done": "session"})
 
 
 # --- audit trail -----------------------------------------------------------------------------
@@ -309,7 +309,7 @@ def audit_export(
     return audit_csv_response(request, session, admin=admin, query=query)
 
 
-@router.post("/audit/verify")
+@router.post("/audit/verify", name="admin:audit_verify")
 def audit_verify(request: Request, session: SessionDep, admin: AdminUser) -> Response:
     report = admin_service.verify_audit_chain(session, actor=admin)
     return render(request, "admin/audit_verify.html", {"report": report})
@@ -346,7 +346,7 @@ def models(
     )
 
 
-@router.post("/models/activate")
+@router.post("/models/activate", name="admin:models_activate")
 def activate_model(
     request: Request,
     session: SessionDep,
@@ -354,13 +354,13 @@ def activate_model(
     version: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     registry.activate_version(session, actor=admin, version=version)
-    return redirect(request, "/admin/models?done=activated")
+    return redirect_to(request, "admin:models", query={"done": "activated"})
 
 
-@router.post("/models/reanalyse")
+@router.post("/models/reanalyse", name="admin:models_reanalyse")
 def reanalyse_open(request: Request, session: SessionDep, admin: AdminUser) -> Response:
     analysis.reanalyse_unclaimed(session, actor=admin)
-    return redirect(request, "/admin/models?done=reanalysing")
+    return redirect_to(request, "admin:models", query={"done": "reanalysing"})
 
 
 # --- monitoring ------------------------------------------------------------------------------
@@ -417,7 +417,7 @@ def feedback_page(request: Request, session: SessionDep, admin: AdminUser) -> Re
     )
 
 
-@router.post("/feedback/export")
+@router.post("/feedback/export", name="admin:feedback_export")
 def feedback_export(
     request: Request,
     session: SessionDep,

@@ -19,6 +19,7 @@ from medconsult.db import keep_on_rollback, utcnow
 
 if TYPE_CHECKING:
     from medconsult.accounts.models import User
+    from medconsult.consultations.models import Consultation
 
 GENESIS_HASH = "0" * 64
 # One chain for the whole trail, extended by one sealer at a time (a try-lock: a second sealer
@@ -100,6 +101,26 @@ def record(
     else:
         keep_on_rollback(session, append)
     return appended[0]
+
+
+def record_consultation(
+    session: Session,
+    *,
+    actor: User | None,
+    action: str,
+    consultation: Consultation,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """``record`` an event about one consultation: its id and its patient."""
+    return record(
+        session,
+        actor=actor,
+        action=action,
+        record_type="consultation",
+        record_id=consultation.id,
+        patient_id=consultation.patient_id,
+        details=details,
+    )
 
 
 def _append(session: Session, fields: dict[str, Any]) -> AuditEvent:

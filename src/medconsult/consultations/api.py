@@ -10,21 +10,85 @@ from pydantic import ValidationError
 
 from medconsult.auth import CurrentUser, PatientUser
 from medconsult.consultations import service
+from medconsult.consultations.http import read_uploads
 from medconsult.consultations.models import Consultation
 from medconsult.consultations.schemas import (
+    AdviceRead,
+    ConclusionRead,
     ConsultationCreate,
     ConsultationRead,
     ConsultationSummary,
     MessageCreate,
     MessageRead,
-    read_detail,
+    ReportRead,
+    SuggestionItemRead,
+    SuggestionRead,
     read_message,
 )
-from medconsult.consultations.web import read_uploads, validation_messages
+from medconsult.consultations.service import ConsultationDetail
 from medconsult.db import SessionDep
 from medconsult.errors import ValidationFailed
+from medconsult.i18n import _
+from medconsult.review import advice as advice_library
+from medconsult.web.forms import field_messages
 
 router = APIRouter(prefix="/consultations", tags=["consultations"])
+
+
+def read_detail(info: ConsultationDetail) -> ConsultationRead:
+    """The patient's JSON view of a consultation page: bands and words, no raw probabilities."""
+    consultation = info.consultation
+    suggestion = None
+    if info.suggestion is not None:
+        suggestion = SuggestionRead(
+            preliminary=info.suggestion_preliminary,
+            urgency=info.suggestion.urgency,
+            red_flag_reasons=list(info.suggestion.red_flag_reasons),
+            abstained=info.suggestion.abstained,
+            items=[
+                SuggestionItemRead(
+                    display_name=item.display_name, band=item.band, band_label=item.band_label
+                )
+                for item in info.suggestion.items
+            ],
+        )
+    conclusion = None
+    if info.review is not None:
+        conclusion = ConclusionRead(
+            diagnosis=info.review.final_diagnosis,
+            icd10_code=info.review.icd10_code,
+            advice=info.review.advice,
+            ai_suggestion=info.ai_verdict or "overridden",
+            signed_at=info.review.signed_at,
+            seek_help_now=[_(line) for line in info.safety_netting],
+            emergency=_(advice_library.EMERGENCY_WORDING),
+        )
+    return ConsultationRead(
+        id=consultation.id,
+        status=consultation.status,
+        chief_complaint=consultation.chief_complaint,
+        history=consultation.history,
+        past_history=consultation.past_history,
+        current_medications=consultation.current_medications,
+        ai_consent=consultation.ai_consent,
+        submitted_at=consultation.submitted_at,
+        analysis_status=info.job.status if info.job else None,
+        reports=[ReportRead.model_validate(r) for r in consultation.reports],
+        suggestion=suggestion,
+        conclusion=conclusion,
+        advice=(
+            AdviceRead(
+                title=info.advice.title,
+                body=info.advice.body,
+                crisis=info.advice.crisis,
+                actions=list(info.advice.actions),
+                reasons=list(info.advice.reasons),
+                categories=[str(flag.get("category")) for flag in consultation.red_flags or []],
+            )
+            if info.advice is not None
+            else None
+        ),
+    )
 
 
 @router.get("", response_model=list[ConsultationSummary])
@@ -59,7 +123,7 @@ def create_consultation(
             idempotency_key=idempotency_key or None,
         )
     except ValidationError as exc:
-        raise ValidationFailed(validation_messages(exc)) from None
+        raise ValidationFailed(field_messages(exc.errors())) from None
     consultation, created = service.submit(
         session, actor=user, data=data, uploads=read_uploads(reports)
     )

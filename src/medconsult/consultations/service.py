@@ -14,29 +14,25 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from medconsult import access
 from medconsult.accounts.models import Role, User
 from medconsult.audit import service as audit_service
-from medconsult.audit.models import Outcome
 from medconsult.config import Settings, get_settings
 from medconsult.consultations import files as report_files
-from medconsult.consultations.models import (
-    AnalysisJob,
-    Consultation,
-    ConsultationStatus,
-    JobStatus,
-    Message,
-    ReportFile,
-)
+from medconsult.consultations.models import Consultation, ConsultationStatus, Message, ReportFile
 from medconsult.consultations.schemas import MESSAGE_MAX, ConsultationCreate
 from medconsult.diagnosis import service as diagnosis_service
 from medconsult.diagnosis.models import AISuggestion
 from medconsult.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from medconsult.i18n import _
 from medconsult.jobs import queue
+from medconsult.jobs.models import AnalysisJob, JobStatus
+from medconsult.jobs.queries import analysis_job
 from medconsult.notifications import service as notifications_service
 from medconsult.notifications.models import NotificationKind
 from medconsult.review import advice as advice_library
 from medconsult.review.models import Decision, DoctorReview
+from medconsult.review.queries import latest_review
 from medconsult.triage import advice as triage_advice
 from medconsult.triage import service as triage_service
 
@@ -56,38 +52,6 @@ def new_idempotency_key() -> str:
 # --- access --------------------------------------------------------------------------------------
 
 
-def check_access(
-    session: Session,
-    *,
-    actor: User,
-    consultation: Consultation | None,
-    action: str,
-    consultation_id: uuid.UUID,
-) -> Consultation:
-    """The consultation if ``actor`` may see it: its patient, or a doctor. Denials are audited.
-
-    Another patient gets 404 (existence is not revealed); an admin gets 403 (admins manage
-    accounts, not clinical records).
-    """
-    if consultation is not None and (
-        (actor.role is Role.patient and consultation.patient_id == actor.id)
-        or actor.role is Role.doctor
-    ):
-        return consultation
-    audit_service.record(
-        session,
-        actor=actor,
-        action=action,
-        outcome=Outcome.denied,
-        record_type="consultation",
-        record_id=consultation_id,
-        patient_id=consultation.patient_id if consultation is not None else None,
-    )
-    if actor.role is Role.admin:
-        raise Forbidden(_("Administrators do not have access to clinical records."))
-    raise NotFound(_("Consultation not found."))
-
-
 def _load(session: Session, consultation_id: uuid.UUID) -> Consultation | None:
     return session.scalar(
         select(Consultation)
@@ -100,20 +64,15 @@ def get_consultation(
     session: Session, *, actor: User, consultation_id: uuid.UUID, action: str = "consultation.read"
 ) -> Consultation:
     """Read one consultation (checked and audited)."""
-    consultation = check_access(
+    consultation = access.check_consultation(
         session,
         actor=actor,
         consultation=_load(session, consultation_id),
         action=action,
         consultation_id=consultation_id,
     )
-    audit_service.record(
-        session,
-        actor=actor,
-        action=action,
-        record_type="consultation",
-        record_id=consultation.id,
-        patient_id=consultation.patient_id,
+    audit_service.record_consultation(
+        session, actor=actor, action=action, consultation=consultation
     )
     return consultation
 
@@ -284,30 +243,6 @@ def prune_orphan_reports(
 # --- what the patient's page shows ---------------------------------------------------------------
 
 
-def analysis_job(session: Session, *, consultation_id: uuid.UUID) -> AnalysisJob | None:
-    """Our record of the consultation's AI analysis (status, attempts, last error)."""
-    return session.scalar(select(AnalysisJob).where(AnalysisJob.consultation_id == consultation_id))
-
-
-def latest_review(session: Session, *, consultation_id: uuid.UUID) -> DoctorReview | None:
-    """The doctor's latest signed review (an amendment supersedes the review it amends)."""
-    try:
-        from medconsult.review import service as review_service
-    except ImportError:
-        review_service = None  # type: ignore[assignment]
-    if review_service is not None and hasattr(review_service, "latest_review"):
-        review: DoctorReview | None = review_service.latest_review(
-            session, consultation_id=consultation_id
-        )
-        return review
-    return session.scalar(
-        select(DoctorReview)
-        .where(DoctorReview.consultation_id == consultation_id)
-        .order_by(DoctorReview.signed_at.desc(), DoctorReview.created_at.desc())
-        .limit(1)
-    )
-
-
 AI_VERDICTS = {
     Decision.accept: "accepted",
     Decision.modify: "modified",
@@ -414,12 +349,8 @@ def get_report(
 ) -> tuple[ReportFile, bytes]:
     """A report's metadata and bytes, for its patient or a doctor (audited)."""
     settings = settings or get_settings()
-    consultation = check_access(
-        session,
-        actor=actor,
-        consultation=session.get(Consultation, consultation_id),
-        action="consultation.report.read",
-        consultation_id=consultation_id,
+    consultation = access.readable_consultation(
+        session, actor=actor, consultation_id=consultation_id, action="consultation.report.read"
     )
     report = session.scalar(
         select(ReportFile).where(
@@ -447,12 +378,8 @@ def post_message(
     session: Session, *, actor: User, consultation_id: uuid.UUID, body: str
 ) -> Message:
     """Post a message on a consultation: its patient or a doctor (audited, without the text)."""
-    consultation = check_access(
-        session,
-        actor=actor,
-        consultation=session.get(Consultation, consultation_id),
-        action="consultation.message.post",
-        consultation_id=consultation_id,
+    consultation = access.readable_consultation(
+        session, actor=actor, consultation_id=consultation_id, action="consultation.message.post"
     )
     text = body.strip() if isinstance(body, str) else ""
     if not text:
@@ -487,12 +414,8 @@ def post_message(
 
 def list_messages(session: Session, *, actor: User, consultation_id: uuid.UUID) -> list[Message]:
     """A consultation's messages, oldest first, for its patient or a doctor (audited)."""
-    consultation = check_access(
-        session,
-        actor=actor,
-        consultation=session.get(Consultation, consultation_id),
-        action="consultation.messages.read",
-        consultation_id=consultation_id,
+    consultation = access.readable_consultation(
+        session, actor=actor, consultation_id=consultation_id, action="consultation.messages.read"
     )
     rows = session.scalars(
         select(Message)
@@ -500,13 +423,11 @@ def list_messages(session: Session, *, actor: User, consultation_id: uuid.UUID) 
         .options(selectinload(Message.sender))
         .order_by(Message.created_at, Message.id)
     ).all()
-    audit_service.record(
+    audit_service.record_consultation(
         session,
         actor=actor,
         action="consultation.messages.read",
-        record_type="consultation",
-        record_id=consultation.id,
-        patient_id=consultation.patient_id,
+        consultation=consultation,
         details={"count": len(rows)},
     )
     return list(rows)

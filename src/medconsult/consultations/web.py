@@ -9,17 +9,20 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from medconsult.accounts.models import User
 from medconsult.auth import CurrentUser, PatientUser
 from medconsult.config import get_settings
 from medconsult.consultations import files as report_files
 from medconsult.consultations import service
+from medconsult.consultations.http import read_uploads
 from medconsult.consultations.schemas import ConsultationCreate
 from medconsult.db import SessionDep
 from medconsult.errors import ValidationFailed
 from medconsult.patients import service as patients_service
-from medconsult.web.templating import is_htmx, redirect, render
+from medconsult.web.forms import field_messages
+from medconsult.web.templating import is_htmx, redirect, redirect_to, render, url_path
 
 router = APIRouter(include_in_schema=False)
 
@@ -28,25 +31,15 @@ router = APIRouter(include_in_schema=False)
 FormText = Annotated[str, Form()]
 
 
-def read_uploads(uploads: list[UploadFile] | None) -> list[report_files.UploadedFile]:
-    """The files the browser really sent (an empty file input sends one nameless empty part)."""
-    limit = get_settings().max_file_bytes
-    received = []
-    for upload in uploads or []:
-        # One byte past the limit is enough to know the file is too large.
-        data = upload.file.read(limit + 1)
-        if not upload.filename and not data:
-            continue
-        received.append(report_files.UploadedFile(filename=upload.filename or "", data=data))
-    return received
+class ConsultationForm(BaseModel):
+    """The new-consultation form as posted: text, checked against ConsultationCreate."""
 
-
-def validation_messages(exc: ValidationError) -> dict[str, str]:
-    messages: dict[str, str] = {}
-    for error in exc.errors():
-        field = str(error["loc"][0]) if error["loc"] else "form"
-        messages.setdefault(field, str(error["msg"]).removeprefix("Value error, "))
-    return messages
+    chief_complaint: str = ""
+    history: str = ""
+    past_history: str = ""
+    current_medications: str = ""
+    ai_consent: str = ""
+    idempotency_key: str = ""
 
 
 @router.get("/consultations", name="consultations:list")
@@ -99,41 +92,27 @@ def submit(
     request: Request,
     session: SessionDep,
     user: PatientUser,
-    chief_complaint: FormText = "",
-    history: FormText = "",
-    past_history: FormText = "",
-    current_medications: FormText = "",
-    ai_consent: FormText = "",
-    idempotency_key: FormText = "",
+    form: Annotated[ConsultationForm, Form()],
     reports: Annotated[list[UploadFile] | None, File()] = None,
 ) -> Response:
-    values = {
-        "chief_complaint": chief_complaint,
-        "history": history,
-        "past_history": past_history,
-        "current_medications": current_medications,
-        "ai_consent": ai_consent,
-        "idempotency_key": idempotency_key or service.new_idempotency_key(),
-    }
+    values = form.model_dump()
+    values["idempotency_key"] = form.idempotency_key or service.new_idempotency_key()
     try:
         data = ConsultationCreate.model_validate(
             {
-                "chief_complaint": chief_complaint,
-                "history": history,
-                "past_history": past_history,
-                "current_medications": current_medications,
-                "ai_consent": ai_consent in ("on", "true", "1", "yes"),
-                "idempotency_key": idempotency_key or None,
+                **form.model_dump(exclude={"ai_consent", "idempotency_key"}),
+                "ai_consent": form.ai_consent in ("on", "true", "1", "yes"),
+                "idempotency_key": form.idempotency_key or None,
             }
         )
         consultation, _created = service.submit(
             session, actor=user, data=data, uploads=read_uploads(reports)
         )
     except ValidationError as exc:
-        return _form_page(request, values, validation_messages(exc), status_code=422)
+        return _form_page(request, values, field_messages(exc.errors()), status_code=422)
     except ValidationFailed as exc:
         return _form_page(request, values, exc.errors, status_code=422)
-    return redirect(request, f"/consultations/{consultation.id}")
+    return redirect_to(request, "consultations:detail", consultation_id=consultation.id)
 
 
 @router.get("/consultations/{consultation_id}", name="consultations:detail")
@@ -168,14 +147,31 @@ def status_fragment(
 def messages_fragment(
     request: Request, session: SessionDep, user: CurrentUser, consultation_id: uuid.UUID
 ) -> Response:
-    consultation = service.get_consultation(
-        session, actor=user, consultation_id=consultation_id, action="consultation.read"
-    )
+    return _messages(request, session, user, consultation_id)
+
+
+def _messages(
+    request: Request,
+    session: SessionDep,
+    user: User,
+    consultation_id: uuid.UUID,
+    *,
+    errors: dict[str, str] | None = None,
+    draft: str = "",
+) -> Response:
+    """The messages fragment (read and audited), with a refused draft and its errors."""
+    consultation = service.get_consultation(session, actor=user, consultation_id=consultation_id)
     messages = service.list_messages(session, actor=user, consultation_id=consultation_id)
     return render(
         request,
         "consultations/_messages.html",
-        {"consultation": consultation, "messages": messages, "errors": {}},
+        {
+            "consultation": consultation,
+            "messages": messages,
+            "errors": errors or {},
+            "draft": draft,
+        },
+        status_code=422 if errors else 200,
     )
 
 
@@ -193,32 +189,16 @@ def post_message(
     except ValidationFailed as exc:
         if not is_htmx(request):
             raise  # a whole page (the error page, with the field's message and a way back)
-        consultation = service.get_consultation(
-            session, actor=user, consultation_id=consultation_id
-        )
-        messages = service.list_messages(session, actor=user, consultation_id=consultation_id)
-        return render(
-            request,
-            "consultations/_messages.html",
-            {
-                "consultation": consultation,
-                "messages": messages,
-                "errors": exc.errors,
-                "draft": body,
-            },
-            status_code=422,
-        )
+        return _messages(request, session, user, consultation_id, errors=exc.errors, draft=body)
     if is_htmx(request):
-        consultation = service.get_consultation(
-            session, actor=user, consultation_id=consultation_id
-        )
-        messages = service.list_messages(session, actor=user, consultation_id=consultation_id)
-        return render(
-            request,
-            "consultations/_messages.html",
-            {"consultation": consultation, "messages": messages, "errors": {}},
-        )
-    return redirect(request, _local_path(next_url) or f"/consultations/{consultation_id}#messages")
+        return _messages(request, session, user, consultation_id)
+    return redirect(
+        request,
+        _local_path(next_url)
+        or url_path(
+            request, "consultations:detail", consultation_id=consultation_id, fragment="messages"
+        ),
+    )
 
 
 def _local_path(url: str) -> str | None:

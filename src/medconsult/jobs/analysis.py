@@ -14,7 +14,6 @@ counts claims, so a job that keeps killing its worker is also marked failed afte
 from __future__ import annotations
 
 import logging
-import os
 import time
 import uuid
 from collections.abc import Sequence
@@ -30,10 +29,11 @@ from medconsult.accounts.models import User
 from medconsult.audit import service as audit_service
 from medconsult.audit.models import Outcome
 from medconsult.config import Settings
-from medconsult.consultations.models import AnalysisJob, Consultation, ConsultationStatus, JobStatus
+from medconsult.consultations.models import Consultation, ConsultationStatus
 from medconsult.db import utcnow
 from medconsult.diagnosis import service as diagnosis_service
 from medconsult.jobs import queue
+from medconsult.jobs.models import AnalysisJob, JobStatus
 from medconsult.metrics import SUBMIT_TO_SUGGESTION_SECONDS
 from medconsult.ml.errors import InputTextError
 from medconsult.ml.types import Suggestion
@@ -42,8 +42,8 @@ from medconsult.triage.rules import Flag
 
 log = logging.getLogger(__name__)
 
-# Test-only: seconds to sleep right after claiming a job, so a test can kill a worker while it
-# holds one. Read only when MEDCONSULT_ENV=testing; ignored everywhere else.
+# Test-only (Settings.test_analysis_hold_seconds): seconds to sleep right after claiming a job,
+# so a test can kill a worker while it holds one. Used only when MEDCONSULT_ENV=testing.
 HOLD_ENV = "MEDCONSULT_TEST_ANALYSIS_HOLD_SECONDS"
 FINAL_CONSULTATION_STATUSES = frozenset({ConsultationStatus.concluded, ConsultationStatus.closed})
 PENDING_CONSULTATION_STATUSES = frozenset(
@@ -92,10 +92,7 @@ def semantic_flags(text: str, settings: Settings) -> list[Flag]:
 def hold_seconds(settings: Settings) -> float:
     if settings.env != "testing":
         return 0.0
-    try:
-        return max(0.0, float(os.environ.get(HOLD_ENV, "0") or 0))
-    except ValueError:
-        return 0.0
+    return max(0.0, settings.test_analysis_hold_seconds)
 
 
 def _lock(

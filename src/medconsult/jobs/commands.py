@@ -22,16 +22,25 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="analyses in flight, sharing one model (default: MEDCONSULT_WORKER_CONCURRENCY)",
     )
     worker.add_argument(
-        "--heartbeat-seconds", type=float, default=10.0, help="how often this worker heartbeats"
+        "--heartbeat-seconds",
+        type=float,
+        default=None,
+        help="how often this worker heartbeats (default: MEDCONSULT_WORKER_HEARTBEAT_SECONDS)",
     )
     worker.add_argument(
         "--stalled-seconds",
         type=float,
-        default=30.0,
-        help="a job whose worker has not heartbeat for this long is retried (the job's lease)",
+        default=None,
+        help=(
+            "a job whose worker has not heartbeat for this long is retried (the job's lease; "
+            "default: MEDCONSULT_WORKER_STALLED_SECONDS)"
+        ),
     )
     worker.add_argument(
-        "--sweep-seconds", type=float, default=10.0, help="how often the recovery sweep runs"
+        "--sweep-seconds",
+        type=float,
+        default=None,
+        help="how often the recovery sweep runs (default: MEDCONSULT_WORKER_SWEEP_SECONDS)",
     )
     worker.add_argument("--name", default="medconsult-worker", help="name shown in the logs")
     worker.set_defaults(func=_run)
@@ -50,7 +59,8 @@ def _run(args: argparse.Namespace) -> int:
         raise SystemExit("--concurrency must be at least 1")
     # The job engine's own lines (job started, retried, finished) belong in a worker's log.
     logs.configure(settings, info_loggers=("medconsult", "procrastinate"))
-    options = WorkerOptions(
+    options = WorkerOptions.from_settings(
+        settings,
         concurrency=concurrency,
         heartbeat_seconds=args.heartbeat_seconds,
         stalled_seconds=args.stalled_seconds,

@@ -42,9 +42,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from medconsult.audit import service as audit_service
 from medconsult.config import Settings, get_settings
 from medconsult.consultations import service as consultations_service
-from medconsult.consultations.models import AnalysisJob, Consultation, JobStatus
+from medconsult.consultations.models import Consultation
 from medconsult.db import database_url, make_engine, session_factory
 from medconsult.jobs import analysis, notifications, queue
+from medconsult.jobs.models import AnalysisJob, JobStatus
 from medconsult.metrics import MODEL_LOAD_SECONDS, MODEL_LOADED
 from medconsult.ml.types import Suggestion
 from medconsult.records import service as records_service
@@ -159,14 +160,33 @@ class ModelCache:
 
 @dataclass(frozen=True)
 class WorkerOptions:
-    concurrency: int = 16  # analyses in flight; they share the model through the batcher
-    heartbeat_seconds: float = 10.0
-    stalled_seconds: float = 30.0  # a job's lease: no heartbeat for this long and it is retried
-    sweep_seconds: float = 10.0
-    prune_seconds: float = 3600.0  # how often orphaned report files are looked for
-    orphan_grace_seconds: float = 3600.0  # an unreferenced file younger than this is spared
-    poll_seconds: float = 2.0  # fallback to LISTEN/NOTIFY
+    """One worker's timings (their meaning and defaults: ``config.Settings.worker_*``)."""
+
+    concurrency: int  # analyses in flight; they share the model through the batcher
+    heartbeat_seconds: float
+    stalled_seconds: float
+    sweep_seconds: float
+    prune_seconds: float
+    orphan_grace_seconds: float
+    poll_seconds: float
+    shutdown_seconds: float
     name: str = "medconsult-worker"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> WorkerOptions:
+        """The settings' timings; ``overrides`` (e.g. from the command line) win."""
+        values: dict[str, Any] = {
+            "concurrency": settings.worker_concurrency,
+            "heartbeat_seconds": settings.worker_heartbeat_seconds,
+            "stalled_seconds": settings.worker_stalled_seconds,
+            "sweep_seconds": settings.worker_sweep_seconds,
+            "prune_seconds": settings.worker_prune_seconds,
+            "orphan_grace_seconds": settings.worker_orphan_grace_seconds,
+            "poll_seconds": settings.worker_poll_seconds,
+            "shutdown_seconds": settings.worker_shutdown_seconds,
+        }
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        return cls(**values)
 
 
 def engine_conninfo(settings: Settings) -> str:
@@ -183,7 +203,9 @@ def build_app(
 ) -> procrastinate.App:
     app = procrastinate.App(
         connector=procrastinate.PsycopgConnector(
-            conninfo=engine_conninfo(settings), min_size=1, max_size=4
+            conninfo=engine_conninfo(settings),
+            min_size=1,
+            max_size=settings.worker_engine_pool_size,
         )
     )
 
@@ -398,7 +420,7 @@ async def run_worker(
                 update_heartbeat_interval=options.heartbeat_seconds,
                 stalled_worker_timeout=options.stalled_seconds,
                 install_signal_handlers=install_signal_handlers,
-                shutdown_graceful_timeout=30,
+                shutdown_graceful_timeout=options.shutdown_seconds,
             )
         finally:
             sweeper.cancel()
@@ -413,8 +435,8 @@ class ServeWorker:
     """The worker inside ``medconsult serve``: its own thread and loop, stopped with the app."""
 
     def __init__(self, options: WorkerOptions | None = None) -> None:
-        self.options = options or WorkerOptions(
-            concurrency=get_settings().worker_concurrency, name="medconsult-serve-worker"
+        self.options = options or WorkerOptions.from_settings(
+            get_settings(), name="medconsult-serve-worker"
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None

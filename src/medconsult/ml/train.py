@@ -101,7 +101,7 @@ from medconsult.ml.options import (
     DEFAULT_WARMUP_RATIO,
     DEFAULT_WEIGHT_DECAY,
 )
-from medconsult.ml.predict import pooled_output
+from medconsult.ml.predict import pick_device, pooled_output
 
 # Every tunable default (learning rate, epochs, warm-up, split, windowing...) lives in one
 # commented block in options.py, shared with the CLI.
@@ -217,14 +217,6 @@ def available_cpus() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         return os.cpu_count() or 1
-
-
-def pick_device(requested: str) -> torch.device:
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise ModelError("--device cuda requested but no CUDA device is available")
-    if requested == "cpu" or not torch.cuda.is_available():
-        return torch.device("cpu")
-    return torch.device("cuda")
 
 
 def autocast_dtype(device: torch.device) -> torch.dtype | None:

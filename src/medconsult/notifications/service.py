@@ -15,10 +15,10 @@ from email.utils import make_msgid
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from medconsult import access
 from medconsult.accounts.models import User
 from medconsult.config import Settings, get_settings
 from medconsult.db import utcnow
-from medconsult.errors import NotFound
 from medconsult.i18n import N_, _
 from medconsult.jobs import queue
 from medconsult.notifications.models import EmailStatus, Notification, NotificationKind
@@ -94,8 +94,16 @@ def unread_count(session: Session, *, user: User) -> int:
 def open_notice(session: Session, *, user: User, notification_id: uuid.UUID) -> Notification:
     """Mark one of the user's own notices read; another user's is not found."""
     notification = session.get(Notification, notification_id)
-    if notification is None or notification.user_id != user.id:
-        raise NotFound(_("Notice not found."))
+    access.check_own(
+        session,
+        actor=user,
+        owner_id=notification.user_id if notification is not None else None,
+        action="notification.open",
+        record_type="notification",
+        record_id=notification_id,
+        not_found=_("Notice not found."),
+    )
+    assert notification is not None  # check_own passed: it exists and is the user's
     if notification.read_at is None:
         notification.read_at = utcnow()
     return notification

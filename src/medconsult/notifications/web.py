@@ -11,7 +11,7 @@ from medconsult.audit import service as audit_service
 from medconsult.auth import CurrentUser, SignedInUser
 from medconsult.db import SessionDep
 from medconsult.notifications import service as notifications_service
-from medconsult.web.templating import redirect, render
+from medconsult.web.templating import redirect, redirect_to, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -36,7 +36,7 @@ def badge(request: Request, session: SessionDep, user: SignedInUser) -> Response
     return render(request, "notifications/_badge.html", {"count": count})
 
 
-@router.post("/notifications/{notification_id}/open")
+@router.post("/notifications/{notification_id}/open", name="notifications:open")
 def open_notice(
     request: Request, session: SessionDep, user: CurrentUser, notification_id: uuid.UUID
 ) -> Response:
@@ -46,7 +46,7 @@ def open_notice(
     return redirect(request, notification.link_path)
 
 
-@router.post("/notifications/read-all")
+@router.post("/notifications/read-all", name="notifications:read_all")
 def read_all(request: Request, session: SessionDep, user: CurrentUser) -> Response:
     notifications_service.mark_all_read(session, user=user)
-    return redirect(request, "/notifications")
+    return redirect_to(request, "notifications:list")

@@ -5,13 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from medconsult import access
 from medconsult.accounts.models import Role, User
 from medconsult.audit import service as audit_service
-from medconsult.audit.models import Outcome
-from medconsult.consultations.models import Consultation
 from medconsult.errors import Forbidden, NotFound
 from medconsult.i18n import _
 from medconsult.patients.models import PatientProfile
@@ -27,41 +26,9 @@ def ensure_profile(session: Session, *, user: User) -> PatientProfile:
     return profile
 
 
-def doctor_may_see_patient(session: Session, *, patient_id: uuid.UUID) -> bool:
-    """Doctors see the profiles of patients who have consulted."""
-    return bool(session.scalar(select(exists().where(Consultation.patient_id == patient_id))))
-
-
-def check_patient_access(
-    session: Session, *, actor: User, patient_id: uuid.UUID, action: str
-) -> None:
-    """Raise unless ``actor`` may read this patient's clinical data; denials are audited.
-
-    A patient asking for someone else's record gets 404 (existence is not revealed);
-    admins manage accounts but do not read clinical text (403).
-    """
-    allowed = (actor.role is Role.patient and actor.id == patient_id) or (
-        actor.role is Role.doctor and doctor_may_see_patient(session, patient_id=patient_id)
-    )
-    if allowed:
-        return
-    audit_service.record(
-        session,
-        actor=actor,
-        action=action,
-        outcome=Outcome.denied,
-        record_type="patient",
-        record_id=patient_id,
-        patient_id=patient_id,
-    )
-    if actor.role is Role.admin:
-        raise Forbidden(_("Administrators do not have access to clinical records."))
-    raise NotFound(_("Patient not found."))
-
-
 def get_profile(session: Session, *, actor: User, patient_id: uuid.UUID) -> PatientProfile:
     """Read a patient's profile (audited)."""
-    check_patient_access(session, actor=actor, patient_id=patient_id, action="patient.profile.read")
+    access.check_patient(session, actor=actor, patient_id=patient_id, action="patient.profile.read")
     patient = session.get(User, patient_id)
     if patient is None or patient.role is not Role.patient:
         raise NotFound(_("Patient not found."))

@@ -7,18 +7,29 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from medconsult.auth import CurrentUser, PatientUser
 from medconsult.db import SessionDep
 from medconsult.patients import service as patients_service
 from medconsult.patients.models import Sex
 from medconsult.patients.schemas import ProfileUpdate
-from medconsult.web.templating import redirect, render
+from medconsult.web.forms import field_messages
+from medconsult.web.templating import redirect_to, render
 
 router = APIRouter(include_in_schema=False)
 
-Text = Annotated[str, Form(max_length=4000)]
+
+class ProfileForm(BaseModel):
+    """The profile form as posted: text, checked against ProfileUpdate by the route."""
+
+    full_name: str = Field("", max_length=4000)
+    date_of_birth: str = Field("", max_length=4000)
+    sex: str = Field("unknown", max_length=4000)
+    phone: str = Field("", max_length=4000)
+    allergies: str = Field("", max_length=4000)
+    chronic_conditions: str = Field("", max_length=4000)
+    current_medications: str = Field("", max_length=4000)
 
 
 @router.get("/profile", name="patients:profile")
@@ -41,27 +52,13 @@ def update_profile(
     request: Request,
     session: SessionDep,
     user: PatientUser,
-    full_name: Text = "",
-    date_of_birth: Text = "",
-    sex: Text = "unknown",
-    phone: Text = "",
-    allergies: Text = "",
-    chronic_conditions: Text = "",
-    current_medications: Text = "",
+    form: Annotated[ProfileForm, Form()],
 ) -> Response:
-    raw = {
-        "full_name": full_name,
-        "date_of_birth": date_of_birth or None,
-        "sex": sex,
-        "phone": phone,
-        "allergies": allergies,
-        "chronic_conditions": chronic_conditions,
-        "current_medications": current_medications,
-    }
+    raw: dict[str, str | None] = {**form.model_dump(), "date_of_birth": form.date_of_birth or None}
     try:
         data = ProfileUpdate.model_validate(raw)
     except ValidationError as exc:
-        errors = {str(e["loc"][0]): e["msg"].removeprefix("Value error, ") for e in exc.errors()}
+        errors = field_messages(exc.errors())
         return render(
             request,
             "patients/profile.html",
@@ -69,7 +66,7 @@ def update_profile(
             status_code=422,
         )
     patients_service.update_own_profile(session, actor=user, data=data)
-    return redirect(request, "/profile?saved=1")
+    return redirect_to(request, "patients:profile", query={"saved": "1"})
 
 
 @router.get("/patients/{patient_id}", name="patients:detail")

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from medconsult.auth import CurrentUser, PatientUser
 from medconsult.db import SessionDep
 from medconsult.records import service
+from medconsult.records.http import report_response, zip_response
 from medconsult.records.schemas import ExportLinkRead
 
 router = APIRouter(tags=["records"])
@@ -38,10 +39,7 @@ def patient_everything(
 def consultation_report(
     session: SessionDep, user: CurrentUser, consultation_id: uuid.UUID
 ) -> Response:
-    filename, data = service.consultation_report(
-        session, actor=user, consultation_id=consultation_id
-    )
-    return pdf_response(filename, data)
+    return report_response(session, actor=user, consultation_id=consultation_id)
 
 
 @router.post("/records/me/export", response_model=ExportLinkRead)
@@ -54,27 +52,3 @@ def issue_export_link(request: Request, session: SessionDep, user: PatientUser) 
 @router.get("/records/me/export/{token}", name="records:api_export", response_class=Response)
 def download_export(session: SessionDep, user: CurrentUser, token: str) -> Response:
     return zip_response(service.export_archive(session, actor=user, token=token))
-
-
-def pdf_response(filename: str, data: bytes) -> Response:
-    return Response(
-        content=data,
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "private, no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
-
-
-def zip_response(data: bytes) -> Response:
-    return Response(
-        content=data,
-        media_type="application/zip",
-        headers={
-            "Content-Disposition": 'attachment; filename="medconsult-my-data.zip"',
-            "Cache-Control": "private, no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )

@@ -23,6 +23,7 @@ from fhir.resources.R4B.bundle import Bundle
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from medconsult import access
 from medconsult.accounts import passwords
 from medconsult.accounts import service as accounts_service
 from medconsult.accounts.models import LoginFailure, PasswordToken, Role, User
@@ -30,16 +31,14 @@ from medconsult.audit import service as audit_service
 from medconsult.audit.models import Outcome
 from medconsult.config import Settings, get_settings
 from medconsult.consultations import files as report_files
-from medconsult.consultations import service as consultations_service
 from medconsult.consultations.models import Consultation, ConsultationStatus, Message, ReportFile
 from medconsult.db import utcnow
 from medconsult.diagnosis.models import AISuggestion
 from medconsult.errors import Forbidden, Gone, NotFound, ValidationFailed
 from medconsult.i18n import N_, _
-from medconsult.patients import service as patients_service
 from medconsult.patients.models import PatientProfile
 from medconsult.records import fhir, report
-from medconsult.review import service as review_service
+from medconsult.review import queries as review_queries
 from medconsult.review.models import DoctorReview
 
 log = logging.getLogger(__name__)
@@ -58,7 +57,7 @@ def _consultation_record(session: Session, consultation: Consultation) -> fhir.C
         .where(AISuggestion.consultation_id == consultation.id)
         .order_by(AISuggestion.created_at, AISuggestion.id)
     ).all()
-    reviews = review_service.review_history(session, consultation_id=consultation.id)
+    reviews = review_queries.review_history(session, consultation_id=consultation.id)
     messages = session.scalars(
         select(Message)
         .options(joinedload(Message.sender))
@@ -112,9 +111,7 @@ def patient_everything(
     now: datetime | None = None,
 ) -> Bundle:
     """``Patient/$everything``: the patient's record as a FHIR Bundle (checked and audited)."""
-    patients_service.check_patient_access(
-        session, actor=actor, patient_id=patient_id, action="records.fhir.read"
-    )
+    access.check_patient(session, actor=actor, patient_id=patient_id, action="records.fhir.read")
     patient = _patient(session, patient_id)
     record = collect(session, patient=patient)
     bundle = fhir.everything_bundle(record, base_url=base_url, now=now or utcnow())
@@ -142,7 +139,7 @@ def _report_content(
     now: datetime,
 ) -> report.ReportContent:
     consultation = item.consultation
-    review = review_service.latest_review(session, consultation_id=consultation.id)
+    review = review_queries.latest_review(session, consultation_id=consultation.id)
     concluded = review is not None and consultation.status in (
         ConsultationStatus.concluded,
         ConsultationStatus.closed,
@@ -175,25 +172,16 @@ def consultation_report(
 ) -> tuple[str, bytes]:
     """The printable report of one consultation: (file name, PDF bytes); checked and audited."""
     settings = settings or get_settings()
-    consultation = consultations_service.check_access(
-        session,
-        actor=actor,
-        consultation=session.get(Consultation, consultation_id),
-        action="records.report.read",
-        consultation_id=consultation_id,
+    consultation = access.readable_consultation(
+        session, actor=actor, consultation_id=consultation_id, action="records.report.read"
     )
     item = _consultation_record(session, consultation)
     content = _report_content(
         session, reader=actor, item=item, settings=settings, now=now or utcnow()
     )
     data = report.render_pdf(content, font_path=settings.report_font_path)
-    audit_service.record(
-        session,
-        actor=actor,
-        action="records.report.read",
-        record_type="consultation",
-        record_id=consultation.id,
-        patient_id=consultation.patient_id,
+    audit_service.record_consultation(
+        session, actor=actor, action="records.report.read", consultation=consultation
     )
     return report_filename(consultation), data
 

@@ -14,8 +14,8 @@ from medconsult.config import get_settings
 from medconsult.db import SessionDep
 from medconsult.errors import ValidationFailed
 from medconsult.records import service
-from medconsult.records.api import pdf_response, zip_response
-from medconsult.web.templating import redirect, render
+from medconsult.records.http import report_response, zip_response
+from medconsult.web.templating import redirect_to, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -41,10 +41,10 @@ def my_data_page(request: Request, user: PatientUser) -> Response:
     return _data_page(request)
 
 
-@router.post("/my-data/export")
+@router.post("/my-data/export", name="records:export_link")
 def request_export(request: Request, session: SessionDep, user: PatientUser) -> Response:
     link = service.issue_export_link(session, actor=user)
-    return redirect(request, str(request.url_for("records:export", token=link.token).path))
+    return redirect_to(request, "records:export", token=link.token)
 
 
 @router.get("/my-data/export/{token}", name="records:export")
@@ -52,7 +52,7 @@ def download_export(session: SessionDep, user: CurrentUser, token: str) -> Respo
     return zip_response(service.export_archive(session, actor=user, token=token))
 
 
-@router.post("/my-data/delete")
+@router.post("/my-data/delete", name="records:delete")
 def delete_account(
     request: Request,
     session: SessionDep,
@@ -78,7 +78,4 @@ def delete_account(
 def consultation_report(
     session: SessionDep, user: CurrentUser, consultation_id: uuid.UUID
 ) -> Response:
-    filename, data = service.consultation_report(
-        session, actor=user, consultation_id=consultation_id
-    )
-    return pdf_response(filename, data)
+    return report_response(session, actor=user, consultation_id=consultation_id)

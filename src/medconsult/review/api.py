@@ -11,6 +11,7 @@ from medconsult.auth import CurrentUser, DoctorUser
 from medconsult.consultations.models import Consultation, Urgency
 from medconsult.db import SessionDep
 from medconsult.i18n import _
+from medconsult.review import cases as review_cases
 from medconsult.review import service as review_service
 from medconsult.review.models import DoctorReview
 from medconsult.review.schemas import (
@@ -29,7 +30,7 @@ from medconsult.review.schemas import (
 router = APIRouter(tags=["review"])
 
 
-def _queue_item(row: review_service.QueueRow, page: review_service.QueuePage) -> QueueItemRead:
+def _queue_item(row: review_cases.QueueRow, page: review_cases.QueuePage) -> QueueItemRead:
     consultation = row.consultation
     top = row.top_suggestion
     return QueueItemRead(
@@ -66,10 +67,10 @@ def queue(
     urgency: Urgency | None = None,
     mine: bool = False,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=100)] = review_service.QUEUE_PAGE_SIZE,
+    per_page: Annotated[int, Query(ge=1, le=100)] = review_cases.QUEUE_PAGE_SIZE,
 ) -> QueueRead:
-    flt = review_service.QueueFilter(status=status, urgency=urgency, mine=mine)
-    result = review_service.queue_page(session, actor=user, flt=flt, page=page, per_page=per_page)
+    flt = review_cases.QueueFilter(status=status, urgency=urgency, mine=mine)
+    result = review_cases.queue_page(session, actor=user, flt=flt, page=page, per_page=per_page)
     return QueueRead(
         items=[_queue_item(row, result) for row in result.rows],
         total=result.total,

@@ -8,7 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from medconsult.consultations.models import ConsultationStatus, JobStatus, Urgency
+from medconsult.consultations.models import ConsultationStatus, Urgency
+from medconsult.jobs.models import JobStatus
 from medconsult.review.models import AdviceTemplateOutcome, Decision
 
 # Hard upper bounds that keep a request small; the service applies the configured

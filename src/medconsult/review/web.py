@@ -6,11 +6,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from medconsult.auth import CurrentUser, DoctorUser
 from medconsult.consultations import service as consultations_service
@@ -19,16 +18,43 @@ from medconsult.db import SessionDep
 from medconsult.errors import ValidationFailed
 from medconsult.i18n import _, ngettext
 from medconsult.review import advice as advice_library
+from medconsult.review import cases as review_cases
 from medconsult.review import service as review_service
 from medconsult.review.schemas import QueueStatusFilter, ReviewCreate
-from medconsult.web.templating import is_htmx, redirect, render
+from medconsult.web.forms import field_messages
+from medconsult.web.templating import is_htmx, redirect_to, render, url_path
 
 router = APIRouter(prefix="/doctor", include_in_schema=False)
 
 # Form fields are bounded here as well as by the request size limit; the service gives the
 # clear per-field message for anything over the configured text limit.
-FormText = Annotated[str, Form(max_length=100_000)]
-FormShort = Annotated[str, Form(max_length=1000)]
+FormText = Annotated[str, Field(max_length=100_000)]
+FormShort = Annotated[str, Field(max_length=1000)]
+
+
+class AdviceDraftForm(BaseModel):
+    """What the review form posts when the doctor's decision changes."""
+
+    decision: FormShort = ""
+    accepted_label: FormShort = ""
+    label_key: FormShort = ""
+    advice: FormText = ""
+    advice_template_label: FormShort = ""
+    advice_action: FormShort = ""
+
+
+class ReviewForm(AdviceDraftForm):
+    """The review form as posted: text, checked against ReviewCreate by the route."""
+
+    q: FormShort = ""
+    diagnosis: FormText = ""
+    icd10_code: FormShort = ""
+    reject_reason: FormText = ""
+    private_note: FormText = ""
+    amends_id: FormShort = ""
+    advice_template_version: FormShort = ""
+    advice_template_discarded: FormShort = ""
+
 
 STATUS_FILTERS: list[tuple[str, str]] = [
     ("open", "Waiting or in review"),
@@ -92,9 +118,9 @@ def queue_page(
     mine: bool = False,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
-    flt = review_service.QueueFilter(status=status, urgency=_parse_urgency(urgency), mine=mine)
+    flt = review_cases.QueueFilter(status=status, urgency=_parse_urgency(urgency), mine=mine)
     # htmx requests of this page are the table's own periodic refresh.
-    result = review_service.queue_page(
+    result = review_cases.queue_page(
         session, actor=user, flt=flt, page=page, refresh=is_htmx(request)
     )
     filters: dict[str, Any] = {"status": status}
@@ -104,7 +130,7 @@ def queue_page(
         filters["mine"] = "1"
 
     def page_url(number: int) -> str:
-        return "/doctor?" + urlencode({**filters, "page": number})
+        return url_path(request, "review:queue", query={**filters, "page": number})
 
     context = {
         "queue": result,
@@ -192,7 +218,7 @@ def _render_case(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    case = review_service.get_case(session, actor=user, consultation_id=consultation_id)
+    case = review_cases.get_case(session, actor=user, consultation_id=consultation_id)
     messages = consultations_service.list_messages(
         session, actor=user, consultation_id=consultation_id
     )
@@ -211,7 +237,7 @@ def _render_case(
             "labels": review_service.search_labels(actor=user, query=label_query, limit=50),
             "selected_label": form.get("label_key", ""),
             "advice_field": _kept_advice_field(form),
-            "advice_url": f"/doctor/consultations/{consultation_id}/advice-draft",
+            "advice_url": url_path(request, "review:advice_draft", consultation_id=consultation_id),
             "status_names": STATUS_NAMES,
             "urgency_names": URGENCY_NAMES,
         },
@@ -226,57 +252,31 @@ def case_page(
     return _render_case(request, session, user, consultation_id)
 
 
-@router.post("/consultations/{consultation_id}/claim")
+@router.post("/consultations/{consultation_id}/claim", name="review:claim")
 def claim(
     request: Request, session: SessionDep, user: DoctorUser, consultation_id: uuid.UUID
 ) -> Response:
     review_service.claim(session, actor=user, consultation_id=consultation_id)
-    return redirect(request, f"/doctor/consultations/{consultation_id}")
+    return redirect_to(request, "review:case", consultation_id=consultation_id)
 
 
-@router.post("/consultations/{consultation_id}/release")
+@router.post("/consultations/{consultation_id}/release", name="review:release")
 def release(
     request: Request, session: SessionDep, user: DoctorUser, consultation_id: uuid.UUID
 ) -> Response:
     review_service.release(session, actor=user, consultation_id=consultation_id)
-    return redirect(request, "/doctor")
+    return redirect_to(request, "review:queue")
 
 
-@router.post("/consultations/{consultation_id}/review")
+@router.post("/consultations/{consultation_id}/review", name="review:sign")
 def submit_review(
     request: Request,
     session: SessionDep,
     user: DoctorUser,
     consultation_id: uuid.UUID,
-    decision: FormShort = "",
-    accepted_label: FormShort = "",
-    label_key: FormShort = "",
-    q: FormShort = "",
-    diagnosis: FormText = "",
-    icd10_code: FormShort = "",
-    reject_reason: FormText = "",
-    advice: FormText = "",
-    private_note: FormText = "",
-    amends_id: FormShort = "",
-    advice_template_label: FormShort = "",
-    advice_template_version: FormShort = "",
-    advice_template_discarded: FormShort = "",
+    posted: Annotated[ReviewForm, Form()],
 ) -> Response:
-    form = {
-        "decision": decision,
-        "accepted_label": accepted_label,
-        "label_key": label_key,
-        "q": q,
-        "diagnosis": diagnosis,
-        "icd10_code": icd10_code,
-        "reject_reason": reject_reason,
-        "advice": advice,
-        "private_note": private_note,
-        "amends_id": amends_id,
-        "advice_template_label": advice_template_label,
-        "advice_template_version": advice_template_version,
-        "advice_template_discarded": advice_template_discarded,
-    }
+    form = posted.model_dump(exclude={"advice_action"})
     try:
         values: dict[str, Any] = {
             k: v
@@ -285,15 +285,17 @@ def submit_review(
             and not (k == "amends_id" and not v)
         }
         values["advice_template_version"] = (
-            int(advice_template_version) if advice_template_version.isdigit() else None
+            int(posted.advice_template_version)
+            if posted.advice_template_version.isdigit()
+            else None
         )
-        values["advice_template_discarded"] = advice_template_discarded == "1"
+        values["advice_template_discarded"] = posted.advice_template_discarded == "1"
         data = ReviewCreate.model_validate(values)
         review_service.submit_review(
             session, actor=user, consultation_id=consultation_id, data=data
         )
     except ValidationError as exc:
-        fields = [str(error["loc"][0]) if error["loc"] else "decision" for error in exc.errors()]
+        fields = field_messages(exc.errors(), fallback="decision")
         errors = {name: _review_field_message(name) for name in fields}
         return _render_case(
             request, session, user, consultation_id, form=form, errors=errors, status_code=422
@@ -308,7 +310,9 @@ def submit_review(
             errors=exc.errors,
             status_code=422,
         )
-    return redirect(request, f"/doctor/consultations/{consultation_id}?signed=1")
+    return redirect_to(
+        request, "review:case", consultation_id=consultation_id, query={"signed": "1"}
+    )
 
 
 def _review_field_message(field: str) -> str:
@@ -333,7 +337,9 @@ def label_search(
     context: dict[str, Any] = {"labels": labels, "selected_label": selected}
     if consultation is not None:
         # Choosing a label on a case's review form asks for that label's advice draft.
-        context["advice_url"] = f"/doctor/consultations/{consultation}/advice-draft"
+        context["advice_url"] = url_path(
+            request, "review:advice_draft", consultation_id=consultation
+        )
     return render(request, "doctor/_label_results.html", context)
 
 
@@ -343,12 +349,7 @@ def advice_draft(
     session: SessionDep,
     user: CurrentUser,
     consultation_id: uuid.UUID,
-    decision: FormShort = "",
-    accepted_label: FormShort = "",
-    label_key: FormShort = "",
-    advice: FormText = "",
-    advice_template_label: FormShort = "",
-    advice_action: FormShort = "",
+    form: Annotated[AdviceDraftForm, Form()],
 ) -> Response:
     """The advice field of the review form after the doctor's decision (an htmx fragment).
 
@@ -357,23 +358,23 @@ def advice_draft(
         session,
         actor=user,
         consultation_id=consultation_id,
-        decision=decision,
-        accepted_label=accepted_label,
-        label_key=label_key,
+        decision=form.decision,
+        accepted_label=form.accepted_label,
+        label_key=form.label_key,
     )
     field = _advice_field(
         draft,
-        advice=advice,
-        previous_label=advice_template_label,
-        action=advice_action,
-        decided=bool(accepted_label if decision == "accept" else label_key),
+        advice=form.advice,
+        previous_label=form.advice_template_label,
+        action=form.advice_action,
+        decided=bool(form.accepted_label if form.decision == "accept" else form.label_key),
     )
     return render(
         request,
         "doctor/_advice_field.html",
         {
             "advice_field": field,
-            "advice_url": f"/doctor/consultations/{consultation_id}/advice-draft",
+            "advice_url": url_path(request, "review:advice_draft", consultation_id=consultation_id),
             "errors": {},
         },
     )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import jinja2
 from fastapi import Request
@@ -64,8 +66,38 @@ def render(
     return templates.TemplateResponse(request, name, ctx, status_code=status_code)
 
 
+def url_path(
+    request: Request,
+    name: str,
+    /,
+    *,
+    query: Mapping[str, Any] | None = None,
+    fragment: str = "",
+    **path_params: Any,
+) -> str:
+    """The path of a named route (``request.url_for``), with a query string and a fragment."""
+    url = str(request.url_for(name, **path_params).path)
+    if query:
+        url += "?" + urlencode(query, safe="/", quote_via=quote)
+    return url + (f"#{fragment}" if fragment else "")
+
+
+def redirect_to(request: Request, name: str, /, **url: Any) -> Response:
+    """Post/redirect/get to a named route (``url``: as for ``url_path``), htmx-aware."""
+    return redirect(request, url_path(request, name, **url))
+
+
 def redirect(request: Request, url: str) -> Response:
     """Post/redirect/get, htmx-aware."""
     if is_htmx(request):
         return Response(status_code=204, headers={"HX-Redirect": url})
     return RedirectResponse(url, status_code=303)
+
+
+@jinja2.pass_context
+def _url_path(context: Any, name: str, /, **url: Any) -> str:
+    return url_path(context["request"], name, **url)
+
+
+# Templates link with url_path("consultations:detail", consultation_id=...): a relative path.
+templates.env.globals["url_path"] = _url_path

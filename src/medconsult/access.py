@@ -1,0 +1,212 @@
+"""The access policy: one rule for every route and service, every refusal audited.
+
+1. Without a session, pages redirect to sign-in and the API answers 401 (``auth.py``).
+2. A role that may not use a route or an action gets 403.
+3. A record the caller may not know exists gets 404, exactly like a record that does not exist:
+   another patient's consultation or profile, a patient no doctor has been consulted about, or
+   another user's notice.
+4. Administrators manage accounts, not clinical records: a clinical record answers them 403
+   (they know records exist, they may not read them).
+
+Each refusal is recorded as a ``denied`` audit event. ``audit_service.record`` writes it through
+``db.keep_on_rollback``, so it outlives the rollback of the request that raised the error.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from typing import Any, NoReturn
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from medconsult.accounts.models import Role, User
+from medconsult.audit import service as audit_service
+from medconsult.audit.models import Outcome
+from medconsult.consultations.models import Consultation
+from medconsult.errors import Forbidden, NotFound
+from medconsult.i18n import N_, _
+
+ADMIN_CLINICAL_DENIED = N_("Administrators do not have access to clinical records.")
+ROLE_DENIED = N_("You do not have access to this page.")
+
+
+def _audit_denial(
+    session: Session,
+    *,
+    actor: User,
+    action: str,
+    record_type: str | None = None,
+    record_id: uuid.UUID | None = None,
+    patient_id: uuid.UUID | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    audit_service.record(
+        session,
+        actor=actor,
+        action=action,
+        outcome=Outcome.denied,
+        record_type=record_type,
+        record_id=record_id,
+        patient_id=patient_id,
+        details=details,
+    )
+
+
+def require_role(
+    session: Session,
+    *,
+    actor: User,
+    roles: Collection[Role],
+    action: str,
+    message: str | None = None,
+    clinical: bool = False,
+    record_type: str | None = None,
+    record_id: uuid.UUID | None = None,
+    patient_id: uuid.UUID | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Rule 2 (and 4 where ``clinical``): 403 unless ``actor`` has one of ``roles``; audited.
+
+    ``message`` is the (translated) refusal; an admin refused clinical work reads rule 4's.
+    """
+    if actor.role in roles:
+        return
+    _audit_denial(
+        session,
+        actor=actor,
+        action=action,
+        record_type=record_type,
+        record_id=record_id,
+        patient_id=patient_id,
+        details=details,
+    )
+    if clinical and actor.role is Role.admin:
+        raise Forbidden(_(ADMIN_CLINICAL_DENIED))
+    raise Forbidden(message or _(ROLE_DENIED))
+
+
+def require_doctor(
+    session: Session, *, actor: User, action: str, consultation: Consultation | None = None
+) -> None:
+    """Only doctors work on cases: everyone else gets 403 (rule 2; admins rule 4)."""
+    require_role(
+        session,
+        actor=actor,
+        roles=(Role.doctor,),
+        action=action,
+        message=_("Only doctors can review consultations."),
+        clinical=True,
+        record_type="consultation" if consultation else None,
+        record_id=consultation.id if consultation else None,
+        patient_id=consultation.patient_id if consultation else None,
+    )
+
+
+def _refuse_record(
+    session: Session,
+    *,
+    actor: User,
+    action: str,
+    record_type: str,
+    record_id: uuid.UUID,
+    patient_id: uuid.UUID | None,
+    not_found: str,
+) -> NoReturn:
+    """Rules 3 and 4: audit, then 403 to an admin and 404 to everyone else."""
+    _audit_denial(
+        session,
+        actor=actor,
+        action=action,
+        record_type=record_type,
+        record_id=record_id,
+        patient_id=patient_id,
+    )
+    if actor.role is Role.admin:
+        raise Forbidden(_(ADMIN_CLINICAL_DENIED))
+    raise NotFound(not_found)
+
+
+def may_read_consultation(actor: User, consultation: Consultation) -> bool:
+    """Its patient, or any doctor."""
+    return (
+        actor.role is Role.patient and consultation.patient_id == actor.id
+    ) or actor.role is Role.doctor
+
+
+def check_consultation(
+    session: Session,
+    *,
+    actor: User,
+    consultation: Consultation | None,
+    action: str,
+    consultation_id: uuid.UUID,
+) -> Consultation:
+    """The consultation if ``actor`` may read it; otherwise 404 (403 to an admin), audited."""
+    if consultation is not None and may_read_consultation(actor, consultation):
+        return consultation
+    _refuse_record(
+        session,
+        actor=actor,
+        action=action,
+        record_type="consultation",
+        record_id=consultation_id,
+        patient_id=consultation.patient_id if consultation is not None else None,
+        not_found=_("Consultation not found."),
+    )
+
+
+def readable_consultation(
+    session: Session, *, actor: User, consultation_id: uuid.UUID, action: str
+) -> Consultation:
+    """The consultation with this id, if ``actor`` may read it (``check_consultation``)."""
+    return check_consultation(
+        session,
+        actor=actor,
+        consultation=session.get(Consultation, consultation_id),
+        action=action,
+        consultation_id=consultation_id,
+    )
+
+
+def doctor_may_see_patient(session: Session, *, patient_id: uuid.UUID) -> bool:
+    """Doctors see the profiles of patients who have consulted."""
+    return bool(session.scalar(select(exists().where(Consultation.patient_id == patient_id))))
+
+
+def check_patient(session: Session, *, actor: User, patient_id: uuid.UUID, action: str) -> None:
+    """Pass if ``actor`` may read this patient's clinical data (the patient, or a doctor the
+    patient has consulted); otherwise 404 (403 to an admin), audited."""
+    allowed = (actor.role is Role.patient and actor.id == patient_id) or (
+        actor.role is Role.doctor and doctor_may_see_patient(session, patient_id=patient_id)
+    )
+    if allowed:
+        return
+    _refuse_record(
+        session,
+        actor=actor,
+        action=action,
+        record_type="patient",
+        record_id=patient_id,
+        patient_id=patient_id,
+        not_found=_("Patient not found."),
+    )
+
+
+def check_own(
+    session: Session,
+    *,
+    actor: User,
+    owner_id: uuid.UUID | None,
+    action: str,
+    record_type: str,
+    record_id: uuid.UUID,
+    not_found: str,
+) -> None:
+    """Pass if ``actor`` owns the record (``owner_id`` None: there is none); otherwise 404,
+    audited. For records that are nobody else's business, whatever the role (notices)."""
+    if owner_id is not None and owner_id == actor.id:
+        return
+    _audit_denial(session, actor=actor, action=action, record_type=record_type, record_id=record_id)
+    raise NotFound(not_found)
