@@ -595,7 +595,9 @@ class Classifier:
                 )
             flags = tuple(find_red_flags(text))
             ood_score = None if ood_scores is None else float(ood_scores[text_index])
-            reasons = self.abstain_reasons(float(row.max()), ood_score)
+            # The stored (rounded) top probability decides, so a stored suggestion is
+            # consistent with the threshold it is compared against.
+            reasons = self.abstain_reasons(ranked[0].probability, ood_score)
             ood_score = None if ood_score is None else round(ood_score, 6)
             suggestions.append(
                 Suggestion(
