@@ -1,4 +1,3 @@
-
 """Three-level triage: emergency / see a doctor / self-care."""
 
 from __future__ import annotations
