@@ -12,20 +12,23 @@ from medconsult.ml import labels as ml_labels
 from medconsult.review import advice as advice_library
 
 ACCEPTED_SOURCES = {"www.nhs.uk", "cks.nice.org.uk", "www.nice.org.uk", "www.who.int"}
-ALL_LABEL_KEYS = [label.key for label in ml_labels.all_labels()]
-# The DDXPlus-only conditions await their advice entries from the clinical team: until then a
-# conclusion for them carries the generic safety-netting lines only. Remove a key from this set
-# when its reviewed entry is added.
-AWAITING_CLINICAL_REVIEW = frozenset(
-    label.key for label in ml_labels.all_labels() if label.sources == ("ddxplus",)
-)
-LABEL_KEYS = [key for key in ALL_LABEL_KEYS if key not in AWAITING_CLINICAL_REVIEW]
+LABEL_KEYS = [label.key for label in ml_labels.all_labels()]
+EMERGENCY_KEYS = [label.key for label in ml_labels.all_labels() if label.urgency == "emergency"]
 
 
-def test_only_the_labels_awaiting_review_lack_advice() -> None:
-    assert set(ALL_LABEL_KEYS) - set(advice_library.library()) == AWAITING_CLINICAL_REVIEW
-    assert len(AWAITING_CLINICAL_REVIEW) == 45
-    assert advice_library.safety_netting("heart_attack") == advice_library.GENERIC_SEEK_HELP_NOW
+def test_every_label_has_advice_and_safety_netting() -> None:
+    assert set(advice_library.library()) == set(LABEL_KEYS)
+    for key in LABEL_KEYS:
+        lines = advice_library.safety_netting(key)
+        assert len(lines) > len(advice_library.GENERIC_SEEK_HELP_NOW), key
+
+
+@pytest.mark.parametrize("label", EMERGENCY_KEYS)
+def test_emergency_advice_sends_the_patient_to_emergency_care(label: str) -> None:
+    entry = advice_library.entry_for(label)
+    assert entry is not None
+
+    assert "emergency" in " ".join(entry.self_care).lower()
 
 
 class TestLibraryCompleteness:
@@ -52,7 +55,7 @@ class TestLibraryCompleteness:
         assert entry.source_name.split(":")[0] in {"NHS", "NICE", "NICE CKS", "WHO"}
 
     def test_no_entry_for_an_unknown_label(self) -> None:
-        assert set(advice_library.library()) <= set(ALL_LABEL_KEYS)
+        assert set(advice_library.library()) <= set(LABEL_KEYS)
         assert advice_library.entry_for("not_a_label") is None
         assert advice_library.entry_for(None) is None
 
