@@ -1,4 +1,4 @@
-# ruff: noqa: E501, RUF001, RUF002  (a table of Chinese patterns: full-width punctuation is the point)
+# ruff: noqa: E501  (a table of Chinese patterns: full-width punctuation is the point)
 """Red-flag rules for Simplified Chinese: the same categories and the same discriminators as
 ``rules.py`` (the NHS "call 999 / go to A&E" lists, the Manchester Triage System's general
 discriminators, ESI levels 1-2), in the words Chinese-speaking patients and clinicians use
