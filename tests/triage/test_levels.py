@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001  (Chinese cases: full-width punctuation is the point)
 """Three-level triage: emergency / see a doctor / self-care."""
 
 from __future__ import annotations

@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001  (Chinese cases: full-width punctuation is the point)
 from __future__ import annotations
 
 import csv
