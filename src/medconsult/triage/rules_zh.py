@@ -6,7 +6,8 @@ discriminators, ESI levels 1-2), in the words Chinese-speaking patients and clin
 Chinese has no spaces between words, so patterns are plain substrings and short gaps
 (``.{0,4}`` inside a clause) rather than word lists. Negation is scoped to the clause: a
 clause ends at Chinese or Western punctuation (，。；！？：) or a contrast word
-(但/但是/可是/不过/然而/却); the enumeration comma 、 does not end it, so "否认胸痛、呼吸困难" negates both.
+(但/但是/可是/不过/然而/却); the enumeration comma 、 does not end it, so
+"否认胸痛、呼吸困难" negates both.
 
 - 没有/没/无/否认/未/并无/从未 negate a finding anywhere earlier in its clause ("没有胸痛",
   "否认有呕血、黑便"); 无法/无力/无尿/无反应/无意识 are findings, not negations.
