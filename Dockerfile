@@ -18,6 +18,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# Noto Sans CJK: printable reports in Chinese (and Chinese text typed by patients) are set in it.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends "fonts-noto-cjk=1:20220127+repack1-1" \
+    && rm -rf /var/lib/apt/lists/*
+
 # torch first and pinned, from the chosen index, so nothing else can pull another build.
 RUN pip install --no-cache-dir "torch==${TORCH_VERSION}" --index-url "${TORCH_INDEX_URL}"
 

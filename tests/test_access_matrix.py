@@ -43,7 +43,8 @@ PUBLIC = {
     "/metrics",
     "/set-password/{token}",
 }
-PUBLIC_POST = {"/login", "/login/mfa", "/register", "/logout", "/set-password/{token}"}
+# The language switcher works signed out too (a cookie).
+PUBLIC_POST = {"/login", "/login/mfa", "/register", "/logout", "/set-password/{token}", "/language"}
 PUBLIC_API = {
     "/api/v1/auth/login",
     "/api/v1/auth/mfa",
@@ -52,6 +53,10 @@ PUBLIC_API = {
 }
 # Routes only doctors use, whoever's record it is: 403 before any record is looked up.
 DOCTOR_ONLY = re.compile(r"^/api/v1/consultations/\{consultation_id\}/(claim|reviews)$")
+# The intake interview: its patient answers; a doctor reads (GET) but may not answer.
+PATIENT_ANSWERS = re.compile(
+    r"^(/api/v1)?/consultations/\{consultation_id\}/interview(/answer|/answers|/finish)?$"
+)
 CLINICAL = re.compile(r"^(/api/v1)?/(consultations|doctor|patients)/\{")
 # Patient A's own notice: any other caller is told it does not exist.
 OWN_NOTICE = re.compile(r"^/notifications/\{notification_id\}/")
@@ -268,6 +273,11 @@ def _expected_status(caller: str, call: Call, api: bool) -> set[int] | None:
         return None if caller == "doctor" else {403}
     if DOCTOR_ONLY.match(template):
         return None if caller == "doctor" else {403}
+    if PATIENT_ANSWERS.match(template) and call.method != "GET" and call.kind == "target":
+        if caller in ("doctor", "admin"):
+            return {403}
+        if caller == "patient_b":
+            return {404}
     if OWN_NOTICE.match(template) and call.kind == "target" and caller != "patient_a":
         return {404}
     if CLINICAL.match(template) and call.kind == "target":

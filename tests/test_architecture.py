@@ -78,6 +78,7 @@ LAYERS: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = (
             ("records", "records.*"),
             ("review", "review.service", "review.schemas", "review.cases"),
             ("consultations", "consultations.*"),
+            ("interview", "interview.*"),
             ("diagnosis", "diagnosis.service", "diagnosis.registry"),
             ("triage", "triage.service", "triage.semantic", "triage.evaluate", "triage.tune"),
             ("accounts", "accounts.*"),
@@ -85,6 +86,7 @@ LAYERS: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = (
             ("notifications", "notifications.*"),
             ("access",),
             ("audit", "audit.*"),
+            ("monitoring", "monitoring.rollups"),
         ),
     ),
     (
@@ -94,14 +96,24 @@ LAYERS: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = (
             ("review.models", "review.queries"),
             ("diagnosis.models",),
             ("jobs.models", "jobs.queries", "jobs.queue"),
-            ("consultations.models",),
+            ("consultations.models", "interview.models"),
             ("patients.models",),
             ("notifications.models",),
             ("audit.models",),
             ("accounts.models",),
+            ("monitoring.models",),
         ),
     ),
-    ("libraries", (("review.advice", "triage.advice"), ("ml", "ml.*"), ("triage.rules",))),
+    (
+        "libraries",
+        (
+            ("review.advice", "triage.advice"),
+            ("ml", "ml.*"),
+            ("triage.levels",),
+            ("triage.rules",),
+            ("triage.rules_zh",),
+        ),
+    ),
     ("foundation", (("db", "logs", "metrics"), ("errors",), ("i18n",), ("config",))),
 )
 

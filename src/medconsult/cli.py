@@ -126,6 +126,7 @@ def _command_plugins() -> list[
     """Domain commands; each module adds its own subcommands without importing heavy libraries."""
     from medconsult import setup_commands
     from medconsult.audit import commands as audit_commands
+    from medconsult.interview import commands as interview_commands
     from medconsult.jobs import commands as jobs_commands
     from medconsult.ml import commands as ml_commands
     from medconsult.triage import commands as triage_commands
@@ -136,6 +137,7 @@ def _command_plugins() -> list[
         jobs_commands.register,
         audit_commands.register,
         triage_commands.register,
+        interview_commands.register,
     ]
 
 

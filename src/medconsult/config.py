@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     # Local numbers in the red-flag advice (medconsult.triage.advice).
     emergency_number: str = "999"
     crisis_line: str = "Samaritans, 116 123 (free, 24 hours)"
+    # The time zone pages show times in for users who have not chosen one (an IANA name; times
+    # are stored in UTC whatever this says).
+    default_time_zone: str = "UTC"
+    # Share of a free text's letters that are CJK above which the text counts as Chinese: the
+    # diagnostic model reads English, so it abstains (``unsupported_language``) instead of
+    # ranking a text it cannot read.
+    cjk_abstain_share: float = Field(default=0.3, ge=0.0, le=1.0)
     # Semantic red-flag layer in the analysis worker (sentence embeddings); off: rules only.
     triage_semantic: bool = True
 
@@ -72,6 +79,15 @@ class Settings(BaseSettings):
     # A TrueType font with the scripts reports are printed in; None: the DejaVu Sans that
     # matplotlib ships (a dependency), so nothing is fetched at run time.
     report_font_path: Path | None = None
+
+    # Intake interview (medconsult.interview): the DDXPlus questionnaire and its evidence model.
+    interview_data_dir: Path | None = None  # None: the repository's data/ddxplus
+    interview_max_questions: int = Field(default=20, ge=1, le=100)  # questions asked at most
+    # Stop once the interview model's top condition is this probable ...
+    interview_stop_probability: float = Field(default=0.99, gt=0, le=1)
+    # ... or no question is expected to gain this much information (bits).
+    interview_min_gain_bits: float = Field(default=0.01, ge=0)
+    interview_candidates: int = Field(default=10, ge=2)  # leading conditions a question separates
 
     # Diagnostic model.
     artifacts_dir: Path = Path("artifacts/diagnosis")

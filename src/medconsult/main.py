@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -35,6 +36,8 @@ from medconsult.errors import (
     TooManyRequests,
 )
 from medconsult.i18n import _
+from medconsult.interview import api as interview_api
+from medconsult.interview import web as interview_web
 from medconsult.metrics import POOL_TIMEOUTS
 from medconsult.middleware import PlatformMiddleware
 from medconsult.notifications import api as notifications_api
@@ -45,10 +48,11 @@ from medconsult.records import api as records_api
 from medconsult.records import web as records_web
 from medconsult.review import api as review_api
 from medconsult.review import web as review_web
-from medconsult.web import metrics_route, pages
+from medconsult.web import language, metrics_route, pages
 from medconsult.web.errors import error_response, wants_json
 from medconsult.web.forms import field_messages
 from medconsult.web.input_guard import InputGuard
+from medconsult.web.language import apply_preferences
 from medconsult.web.templating import STATIC_DIR, url_path
 
 log = logging.getLogger(__name__)
@@ -137,6 +141,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     anyio.to_thread.current_default_thread_limiter().total_tokens = (
         settings.db_pool_size + settings.db_max_overflow
     )
+    if settings.env != "testing":
+        # The interview's evidence model takes about a second to fit: not on a patient's click.
+        from medconsult.interview import questionnaire
+
+        threading.Thread(
+            target=questionnaire.warm_up, name="interview-warm-up", daemon=True
+        ).start()
     worker = None
     if app.state.start_worker:
         # The analysis worker runs beside the web server by default (one process to deploy);
@@ -164,7 +175,12 @@ def create_app(
         ),
         lifespan=lifespan,
         # The caller first, so that any error page, even for refused input, shows their navigation.
-        dependencies=[Depends(get_optional_user), InputGuard, CSRFProtect],
+        dependencies=[
+            Depends(get_optional_user),
+            Depends(apply_preferences),
+            InputGuard,
+            CSRFProtect,
+        ],
         docs_url="/api/docs",
         redoc_url=None,
     )
@@ -180,12 +196,15 @@ def create_app(
     app.include_router(health.router)
     app.include_router(metrics_route.router)
     app.include_router(pages.router)
+    app.include_router(language.router)
     app.include_router(accounts_web.router)
     app.include_router(patients_web.router)
     app.include_router(accounts_api.router, prefix="/api/v1")
     app.include_router(patients_api.router, prefix="/api/v1")
     app.include_router(consultations_web.router)
     app.include_router(consultations_api.router, prefix="/api/v1")
+    app.include_router(interview_web.router)
+    app.include_router(interview_api.router, prefix="/api/v1")
     app.include_router(review_web.router)
     app.include_router(review_api.router, prefix="/api/v1")
     app.include_router(records_web.router)

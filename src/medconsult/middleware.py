@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import Request, cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from medconsult import i18n
@@ -19,6 +19,7 @@ from medconsult.config import get_settings
 from medconsult.i18n import _
 from medconsult.metrics import REQUEST_SECONDS
 from medconsult.web.errors import error_response
+from medconsult.web.language import LANGUAGE_COOKIE
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +68,14 @@ class PlatformMiddleware:
         headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
         client = scope.get("client")
         token = client_address_var.set(client[0] if client else None)
+        # Until the user is known (their saved preference wins: web.language), the switcher's
+        # cookie or the browser's languages; an error page sent from here speaks the same.
         locale_token = i18n.current_locale.set(
-            i18n.negotiate_locale(headers.get("accept-language"))
+            i18n.choose_locale(
+                preference=None,
+                cookie=cookie_parser(headers.get("cookie", "")).get(LANGUAGE_COOKIE),
+                accept_language=headers.get("accept-language"),
+            )
         )
         try:
             declared = int(headers.get("content-length", "0") or 0)

@@ -14,6 +14,7 @@ from medconsult.consultations import service as consultations_service
 from medconsult.consultations.models import Consultation, ConsultationStatus
 from medconsult.consultations.schemas import ConsultationCreate
 from medconsult.diagnosis.models import AISuggestion
+from medconsult.interview.models import Interview, InterviewStatus
 from medconsult.jobs import analysis
 from medconsult.jobs.models import AnalysisJob, JobStatus
 from medconsult.ml.errors import InputTextError, ModelError
@@ -33,14 +34,19 @@ def settings() -> Settings:
     return get_settings().model_copy(update={"job_max_attempts": 2})
 
 
-def _submitted(session: Session) -> uuid.UUID:
+def _submitted(
+    session: Session,
+    *,
+    chief_complaint: str = "Fever",
+    history: str = "High fever and chills for two days.",
+) -> uuid.UUID:
     patient = factories.create_patient(session)
     consultation, _ = consultations_service.submit(
         session,
         actor=patient,
         data=ConsultationCreate(
-            chief_complaint="Fever",
-            history="High fever and chills for two days.",
+            chief_complaint=chief_complaint,
+            history=history,
             ai_consent=True,
             idempotency_key=uuid.uuid4().hex,
         ),
@@ -391,3 +397,74 @@ class TestReanalysis:
         assert stored is False
         assert self._current_version(session, consultation_id) == "v1"
         assert _job(session, consultation_id).status is JobStatus.succeeded
+
+
+class TestTextTheModelCannotRead:
+    def test_mostly_chinese_text_abstains_without_running_the_model(
+        self, session: Session, factory: sessionmaker[Session], settings: Settings
+    ) -> None:
+        consultation_id = _submitted(
+            session, chief_complaint="发烧", history="我发烧三天了，还一直咳嗽，晚上睡不好。"
+        )
+        models = FakeModels(result=suggestion())
+
+        outcome = analysis.analyse(
+            factory, consultation_id=consultation_id, models=models, settings=settings
+        )
+
+        session.expire_all()
+        stored = session.scalar(
+            select(AISuggestion).where(
+                AISuggestion.consultation_id == consultation_id, AISuggestion.is_current
+            )
+        )
+        assert outcome == "succeeded"
+        assert models.texts == []  # the English model never saw it
+        assert stored is not None
+        assert stored.abstained
+        assert stored.abstain_reasons == ["unsupported_language"]
+        assert stored.ranked == []
+        assert _job(session, consultation_id).status is JobStatus.succeeded
+
+    def test_english_with_a_chinese_word_is_still_analysed(
+        self, session: Session, factory: sessionmaker[Session], settings: Settings
+    ) -> None:
+        consultation_id = _submitted(
+            session, history="High fever and chills for two days, my mother calls it 发烧."
+        )
+        models = FakeModels(result=suggestion())
+
+        analysis.analyse(factory, consultation_id=consultation_id, models=models, settings=settings)
+
+        assert len(models.texts) == 1
+
+    def test_with_interview_answers_the_model_reads_those_instead(
+        self, session: Session, factory: sessionmaker[Session], settings: Settings
+    ) -> None:
+        consultation_id = _submitted(
+            session, chief_complaint="发烧", history="我发烧三天了，还一直咳嗽，晚上睡不好。"
+        )
+        session.add(
+            Interview(
+                consultation_id=consultation_id,
+                status=InterviewStatus.finished,
+                answers=[{"code": "E_91", "values": ["yes"], "unknown": False}],
+                max_questions=10,
+            )
+        )
+        session.flush()
+        models = FakeModels(result=suggestion())
+
+        analysis.analyse(factory, consultation_id=consultation_id, models=models, settings=settings)
+
+        session.expire_all()
+        stored = session.scalar(
+            select(AISuggestion).where(
+                AISuggestion.consultation_id == consultation_id, AISuggestion.is_current
+            )
+        )
+        assert len(models.texts) == 1
+        assert "发烧" not in models.texts[0]  # only the English rendering of the answers
+        assert stored is not None
+        assert stored.analysed_text == models.texts[0]
+        assert "unsupported_language" not in stored.abstain_reasons

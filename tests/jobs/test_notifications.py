@@ -99,6 +99,23 @@ class TestDeliver:
         assert notice.email_attempts == 1
         assert _events(session, "notification.email_sent")
 
+    def test_in_the_recipients_saved_language(
+        self, session: Session, factory: sessionmaker[Session]
+    ) -> None:
+        with smtp_server() as server:
+            settings = _settings(server.port)
+            notice, email = _doctor_message(session)
+            recipient = session.scalars(select(User).where(User.email == email)).one()
+            recipient.locale = "zh_CN"
+            session.flush()
+
+            notifications.deliver(factory, notification_id=notice.id, settings=settings)
+
+        mail = server.received[0]
+        assert "MedConsult 中有您的新动态。" in mail.text
+        assert "为保护您的隐私，此邮件不包含任何医疗信息。" in mail.text
+        assert f"https://care.example.org{notice.link_path}" in mail.text
+
     def test_server_down_retried_then_delivered(
         self, session: Session, factory: sessionmaker[Session]
     ) -> None:

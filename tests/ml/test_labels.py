@@ -132,3 +132,15 @@ def test_torch_free_modules_do_not_import_torch() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+class TestSearchInTheReadersLanguage:
+    def test_finds_a_label_by_its_translated_name(self) -> None:
+        names = {"Pneumonia": "肺炎"}
+
+        found = search_labels("肺炎", translate=lambda name: names.get(name, name))
+
+        assert [label.key for label in found] == ["pneumonia"]
+
+    def test_without_translation_only_english_names_match(self) -> None:
+        assert search_labels("肺炎") == []

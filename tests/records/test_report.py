@@ -5,21 +5,27 @@ from __future__ import annotations
 import io
 import uuid
 
+import pytest
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from medconsult import i18n
 from medconsult.audit.models import AuditEvent, Outcome
 from medconsult.config import get_settings
-from medconsult.records import service
+from medconsult.records import report, service
 from tests import factories
 from tests.records.conftest import PATIENT_NAME, REPORT_NAME, Record
 
 
 def _text(data: bytes) -> str:
     reader = PdfReader(io.BytesIO(data))
-    return " ".join(" ".join((page.extract_text() or "").split()) for page in reader.pages)
+    # fpdf2 writes CFF-based CJK fonts (Noto Sans CJK) with an embedded two-byte encoding CMap,
+    # which pypdf reads one byte at a time: each CJK character comes back after a NUL. The
+    # ToUnicode map in the file is right (other readers copy the text cleanly); drop the NULs.
+    text = " ".join(" ".join((page.extract_text() or "").split()) for page in reader.pages)
+    return text.replace("\x00", "")
 
 
 class TestReportContent:
@@ -32,14 +38,14 @@ class TestReportContent:
         assert data.startswith(b"%PDF")
         assert filename.endswith(".pdf")
         assert PATIENT_NAME in text
-        assert "1984-05-17" in text
+        assert "May 17, 1984" in text
         assert "Fever and cough — naïve façade test" in text  # Unicode survives the font
         assert "productive cough for five days" in text
         assert REPORT_NAME in text
         assert "Pneumonia (ICD-10 J18.9)" in text
         assert "rest and fluids" in text
         assert "Dr Hana Okafor" in text
-        assert record.review.signed_at.strftime("%Y-%m-%d %H:%M UTC") in text
+        assert i18n.format_dt(record.review.signed_at) in text
         assert "AI suggestion (decision support only)" in text
         assert "decision support, not a diagnosis" in text
         assert record.suggestion.model_version in text
@@ -53,6 +59,42 @@ class TestReportContent:
         )
 
         assert "Кашель и жар — βήχας" in _text(data)
+
+    def test_in_chinese_for_a_chinese_reader(self, session: Session, record: Record) -> None:
+        if report.cjk_font() is None:
+            pytest.fail("no CJK font: the project's set-up installs Debian fonts-noto-cjk")
+        record.unsigned.chief_complaint = "胸口压榨感，呼吸困难"
+        session.flush()
+        token = i18n.current_locale.set("zh_CN")
+        try:
+            _name, data = service.consultation_report(
+                session, actor=record.patient, consultation_id=record.unsigned.id
+            )
+        finally:
+            i18n.current_locale.reset(token)
+
+        text = _text(data)
+        assert "问诊报告" in text  # the catalogue's heading
+        assert "胸口压榨感" in text  # the patient's own Chinese words
+        assert "尚无医生签署结论。" in text
+
+    def test_without_a_cjk_font_the_report_still_prints(
+        self,
+        session: Session,
+        record: Record,
+        monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        monkeypatch.setattr(report, "CJK_FONT_CANDIDATES", ())
+        record.unsigned.chief_complaint = "Cough 咳嗽"
+        session.flush()
+
+        _name, data = service.consultation_report(
+            session, actor=record.patient, consultation_id=record.unsigned.id
+        )
+
+        assert "Cough" in _text(data)
+        assert "no CJK font found" in caplog.text
 
     def test_unsigned_consultation_has_no_conclusion(
         self, session: Session, record: Record

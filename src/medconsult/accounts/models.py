@@ -45,6 +45,10 @@ class User(UUIDPk, Timestamped, Base):
     must_change_password: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=text("false")
     )
+    # Display preferences: a supported locale ("en", "zh_CN") and an IANA time zone name; None
+    # means "not chosen" (the browser's language, the site's default time zone).
+    locale: Mapped[str | None] = mapped_column(String(16))
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Set when the patient erased the account: identifiers are gone, signed records remain
     # until the retention period ends (records/service.py).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,6 +14,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from medconsult import i18n
 from medconsult.accounts import passwords
 from medconsult.accounts.models import (
     LoginFailure,
@@ -373,6 +375,44 @@ def change_password(session: Session, *, user: User, current: str, new: str) -> 
     audit_service.record(
         session, actor=user, action="account.password_change", record_type="user", record_id=user.id
     )
+
+
+def valid_time_zone(name: str) -> bool:
+    """Whether ``name`` is an IANA time zone this machine knows."""
+    return name in zoneinfo.available_timezones()
+
+
+def update_preferences(
+    session: Session, *, user: User, locale: str | None, time_zone: str | None
+) -> None:
+    """Save one's own display language and time zone (None: not chosen, the defaults apply)."""
+    errors: dict[str, str] = {}
+    if locale is not None and locale not in i18n.SUPPORTED_LOCALES:
+        errors["locale"] = _("Please choose one of the languages offered.")
+    if time_zone is not None and not valid_time_zone(time_zone):
+        errors["time_zone"] = _("Please choose a time zone from the list.")
+    if errors:
+        raise ValidationFailed(errors)
+    changed = sorted(
+        name
+        for name, old, new in (
+            ("locale", user.locale, locale),
+            ("time_zone", user.time_zone, time_zone),
+        )
+        if old != new
+    )
+    user.locale = locale
+    user.time_zone = time_zone
+    if changed:
+        audit_service.record(
+            session,
+            actor=user,
+            action="account.preferences_changed",
+            record_type="user",
+            record_id=user.id,
+            details={"changed": changed},
+        )
+    session.flush()
 
 
 def _active_admin_count(session: Session) -> int:

@@ -27,7 +27,7 @@ from medconsult.config import get_settings
 from medconsult.db import SessionDep
 from medconsult.diagnosis import registry
 from medconsult.errors import Conflict, NotFound, ValidationFailed
-from medconsult.i18n import _
+from medconsult.i18n import N_, _
 from medconsult.jobs import analysis
 from medconsult.web.templating import is_htmx, redirect_to, render
 
@@ -37,15 +37,19 @@ Short = Annotated[str, Query(max_length=254)]
 FormShort = Annotated[str, Form(max_length=254)]
 
 DONE_MESSAGES = {
-    "deactivated": "The account is deactivated and its sessions have ended.",
-    "reactivated": "The account is active again.",
-    "role": "The role is changed; the user's sessions have ended.",
-    "session": "The session has ended.",
-    "mfa_reset": "Two-step sign-in is reset and the user's sessions have ended. They set it up "
-    "again at their next sign-in.",
-    "activated": "The model version is active. New analyses use it from now on.",
-    "reanalysing": "Open consultations that no doctor has claimed are being analysed again "
-    "with the active model; their current suggestions stay until the new ones arrive.",
+    "deactivated": N_("The account is deactivated and its sessions have ended."),
+    "reactivated": N_("The account is active again."),
+    "role": N_("The role is changed; the user's sessions have ended."),
+    "session": N_("The session has ended."),
+    "mfa_reset": N_(
+        "Two-step sign-in is reset and the user's sessions have ended. They set it up "
+        "again at their next sign-in."
+    ),
+    "activated": N_("The model version is active. New analyses use it from now on."),
+    "reanalysing": N_(
+        "Open consultations that no doctor has claimed are being analysed again "
+        "with the active model; their current suggestions stay until the new ones arrive."
+    ),
 }
 
 

@@ -20,6 +20,7 @@ from medconsult.consultations.http import read_uploads
 from medconsult.consultations.schemas import ConsultationCreate
 from medconsult.db import SessionDep
 from medconsult.errors import ValidationFailed
+from medconsult.interview import service as interview_service
 from medconsult.patients import service as patients_service
 from medconsult.web.forms import field_messages
 from medconsult.web.templating import is_htmx, redirect, redirect_to, render, url_path
@@ -121,10 +122,19 @@ def detail_page(
 ) -> Response:
     info = service.detail(session, actor=user, consultation_id=consultation_id)
     messages = service.list_messages(session, actor=user, consultation_id=consultation_id)
+    interview = interview_service.state_if_available(
+        session, actor=user, consultation_id=consultation_id
+    )
     return render(
         request,
         "consultations/detail.html",
-        {"info": info, "consultation": info.consultation, "messages": messages, "errors": {}},
+        {
+            "info": info,
+            "consultation": info.consultation,
+            "messages": messages,
+            "interview": interview,
+            "errors": {},
+        },
     )
 
 

@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 from medconsult.consultations.models import URGENCY_RANK, Consultation, Urgency
 from medconsult.db import utcnow
 from medconsult.diagnosis.models import AISuggestion
-from medconsult.i18n import _
+from medconsult.i18n import N_, _
+from medconsult.ml.labels import get_label
+from medconsult.ml.language import UNSUPPORTED_LANGUAGE
 from medconsult.ml.types import Suggestion
 from medconsult.triage import service as triage_service
 
@@ -32,12 +34,16 @@ _SECTION_TITLES = (
     ("past_history", "Past history"),
     ("current_medications", "Current medications"),
 )
+INTAKE_TITLE = "Intake questionnaire"
 
 
 REPORT_TITLE = "Report"
 _TITLE_PATTERN = re.compile(
     "(?m)^(?:"
-    + "|".join(re.escape(title) for _attr, title in (*_SECTION_TITLES, ("", REPORT_TITLE)))
+    + "|".join(
+        re.escape(title)
+        for _attr, title in (*_SECTION_TITLES, ("", INTAKE_TITLE), ("", REPORT_TITLE))
+    )
     + "): "
 )
 
@@ -59,8 +65,9 @@ def evidence_outside_titles(
     ]
 
 
-def compose_analysed_text(consultation: Consultation, *, max_chars: int) -> str:
-    """The text the classifier reads: the patient's own words first, then report text.
+def compose_analysed_text(consultation: Consultation, *, max_chars: int, intake: str = "") -> str:
+    """The text the classifier reads: the patient's own words first, then their intake
+    answers rendered as text (``intake``), then report text.
 
     Bounded by ``max_chars`` (the classifier refuses longer texts): the patient's sections come
     first because they describe the complaint; report text fills what room is left.
@@ -70,6 +77,8 @@ def compose_analysed_text(consultation: Consultation, *, max_chars: int) -> str:
         value = str(getattr(consultation, attribute) or "").strip()
         if value:
             parts.append(f"{title}: {value}")
+    if intake.strip():
+        parts.append(f"{INTAKE_TITLE}: {intake.strip()}")
     for report in consultation.reports:
         extracted = (report.extracted_text or "").strip()
         if extracted:
@@ -123,8 +132,11 @@ def store_suggestion(
         is_current=True,
     )
     session.add(row)
-    # The consultation's own red flags (set at store time) are never lowered by a model.
-    urgency = triage_service.floor_urgency(consultation, Urgency(suggestion.urgency))
+    # The consultation's own red flags (set at store time) are never lowered by a model; the
+    # three-level triage decides between self-care and seeing a doctor.
+    urgency = triage_service.final_urgency(
+        consultation, model_urgency=Urgency(suggestion.urgency), abstained=suggestion.abstained
+    )
     consultation.urgency = urgency
     consultation.urgency_rank = URGENCY_RANK[urgency]
     session.flush()
@@ -152,10 +164,17 @@ def confidence_band(probability: float, *, rank: int, abstained: bool = False) -
 
 # Why the model abstained, in the doctor's words (keys: medconsult.ml.ood).
 ABSTAIN_REASON_LABELS = {
-    "low_confidence": "Low confidence: no suggestion reached the model's probability threshold.",
-    "out_of_distribution": (
+    "low_confidence": N_(
+        "Low confidence: no suggestion reached the model's probability threshold."
+    ),
+    "out_of_distribution": N_(
         "Unlike the training data: this text is far from every case the model was trained on, "
         "so the ranking below may mean nothing."
+    ),
+    UNSUPPORTED_LANGUAGE: N_(
+        "Unsupported language: the text is mostly Chinese and the diagnostic model reads only "
+        "English, so it made no suggestion. Review the text yourself, or ask the patient to "
+        "complete the structured interview."
     ),
 }
 
@@ -169,9 +188,9 @@ def abstain_reason_labels(suggestion: AISuggestion) -> tuple[str, ...]:
 
 
 BAND_LABELS = {
-    "most_likely": "Most likely",
-    "possible": "Possible",
-    "less_likely": "Less likely",
+    "most_likely": N_("Most likely"),
+    "possible": N_("Possible"),
+    "less_likely": N_("Less likely"),
 }
 
 
@@ -180,6 +199,7 @@ class PatientSuggestionItem:
     display_name: str
     band: str
     band_label: str
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -191,6 +211,8 @@ class PatientSuggestionView:
     red_flag_reasons: tuple[str, ...]
     abstained: bool
     created_at: Any
+    # The model could not read the text (mostly Chinese): the page says so plainly.
+    unsupported_language: bool = False
 
 
 def patient_view(suggestion: AISuggestion) -> PatientSuggestionView:
@@ -204,7 +226,8 @@ def patient_view(suggestion: AISuggestion) -> PatientSuggestionView:
         if suggestion.abstained
         else tuple(
             PatientSuggestionItem(
-                display_name=str(row.get("display_name") or row.get("label") or ""),
+                display_name=_(str(row.get("display_name") or row.get("label") or "")),
+                description=_label_description(str(row.get("label") or "")),
                 band=(
                     band := confidence_band(
                         float(row.get("probability", 0.0)),
@@ -218,7 +241,7 @@ def patient_view(suggestion: AISuggestion) -> PatientSuggestionView:
         )
     )
     reasons = tuple(
-        dict.fromkeys(str(flag.get("reason", "")) for flag in suggestion.red_flags if flag)
+        dict.fromkeys(_(str(flag.get("reason", ""))) for flag in suggestion.red_flags if flag)
     )
     return PatientSuggestionView(
         items=items,
@@ -226,4 +249,13 @@ def patient_view(suggestion: AISuggestion) -> PatientSuggestionView:
         red_flag_reasons=tuple(r for r in reasons if r),
         abstained=suggestion.abstained,
         created_at=suggestion.created_at,
+        unsupported_language=UNSUPPORTED_LANGUAGE in (suggestion.abstain_reasons or []),
     )
+
+
+def _label_description(key: str) -> str:
+    """The plain-language description of a diagnosis label, translated ("" if unknown)."""
+    try:
+        return _(get_label(key).description)
+    except KeyError:
+        return ""

@@ -35,6 +35,7 @@ from medconsult.diagnosis import service as diagnosis_service
 from medconsult.jobs import queue
 from medconsult.jobs.models import AnalysisJob, JobStatus
 from medconsult.metrics import SUBMIT_TO_SUGGESTION_SECONDS
+from medconsult.ml import language
 from medconsult.ml.errors import InputTextError
 from medconsult.ml.types import Suggestion
 from medconsult.triage import service as triage_service
@@ -73,6 +74,7 @@ class Claim:
     text: str
     attempt: int
     triage_text: str = ""
+    intake_text: str = ""  # the interview's answers rendered in English ("" without any)
 
 
 def semantic_flags(text: str, settings: Settings) -> list[Flag]:
@@ -87,6 +89,22 @@ def semantic_flags(text: str, settings: Settings) -> list[Flag]:
     except Exception as exc:
         log.warning("semantic triage unavailable: %s", exc)
         return []
+
+
+def unreadable_text_suggestion(*, model_version: str) -> Suggestion:
+    """The stored result for a text the model cannot read: no ranking, abstained with the reason
+    ``unsupported_language``; urgency stays routine unless the red-flag rules raised it."""
+    return Suggestion(
+        ranked=(),
+        urgency="routine",
+        abstained=True,
+        evidence=(),
+        red_flags=(),
+        windowed=False,
+        n_windows=0,
+        model_version=model_version,
+        abstain_reasons=(language.UNSUPPORTED_LANGUAGE,),
+    )
 
 
 def hold_seconds(settings: Settings) -> float:
@@ -170,12 +188,8 @@ def reanalyse_unclaimed(session: Session, *, actor: User, limit: int = REANALYSE
         # Rows another transaction holds (a doctor claiming, an analysis storing) are left out.
         .with_for_update(skip_locked=True)
     ).all()
-    for consultation, job in rows:
-        job.status = JobStatus.queued
-        job.attempts = 0
-        job.last_error = None
-        job.finished_at = None
-        job.engine_job_id = queue.defer_analysis(session, consultation_id=consultation.id)
+    for _consultation, job in rows:
+        queue.requeue_analysis(session, job=job)
     session.flush()
     audit_service.record(
         session,
@@ -185,6 +199,21 @@ def reanalyse_unclaimed(session: Session, *, actor: User, limit: int = REANALYSE
         details={"consultations": len(rows)},
     )
     return len(rows)
+
+
+def intake_text(session: Session, consultation: Consultation) -> str:
+    """The intake interview's answers as English text (the DDXPlus renderer), or ""."""
+    from medconsult.interview import questionnaire
+    from medconsult.interview import service as interview_service
+
+    answers = interview_service.answers_for(session, consultation_id=consultation.id)
+    if not answers:
+        return ""
+    try:
+        return questionnaire.render(answers)
+    except Exception as exc:  # the free text is still worth analysing without the answers
+        log.warning("intake answers of %s not rendered: %s", consultation.id, exc)
+        return ""
 
 
 def claim(
@@ -233,13 +262,17 @@ def claim(
     job.started_at = utcnow()
     if consultation.status is ConsultationStatus.submitted:
         consultation.status = ConsultationStatus.analysing
-    text = diagnosis_service.compose_analysed_text(consultation, max_chars=settings.max_text_chars)
+    intake = intake_text(session, consultation)
+    text = diagnosis_service.compose_analysed_text(
+        consultation, max_chars=settings.max_text_chars, intake=intake
+    )
     session.flush()
     return Claim(
         model_dir=model_dir,
         text=text,
         attempt=job.attempts,
         triage_text=triage_service.patient_text(consultation),
+        intake_text=intake[: settings.max_text_chars],
     )
 
 
@@ -326,10 +359,21 @@ def analyse(
     pause = hold_seconds(settings)
     if pause:
         time.sleep(pause)
+    # The English model (and the English semantic layer) cannot read a Chinese free text: it
+    # reads the intake interview's answers (rendered in English) where the patient gave them,
+    # else it abstains and says why, rather than rank diagnoses from tokens it never learned.
+    readable = not language.model_cannot_read(
+        claimed.triage_text or claimed.text, settings.cjk_abstain_share
+    )
+    analysed_text = claimed.text if readable else claimed.intake_text
     try:
-        with models.use(claimed.model_dir) as model:
-            suggestion = model.suggest(claimed.text)
-        flags = semantic_flags(claimed.triage_text, settings)
+        if analysed_text:
+            with models.use(claimed.model_dir) as model:
+                suggestion = model.suggest(analysed_text)
+            flags = semantic_flags(claimed.triage_text, settings) if readable else []
+        else:
+            suggestion = unreadable_text_suggestion(model_version=claimed.model_dir.name)
+            flags = []
     except Exception as exc:
         log.warning("analysis of %s failed (attempt %d): %s", consultation_id, claimed.attempt, exc)
         with factory() as session, session.begin():
@@ -344,7 +388,7 @@ def analyse(
             session,
             consultation_id=consultation_id,
             suggestion=suggestion,
-            text=claimed.text,
+            text=analysed_text or claimed.text,
             red_flags=flags,
         )
     return "succeeded" if stored else "superseded"

@@ -18,6 +18,7 @@ from email.message import EmailMessage
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from medconsult import i18n
 from medconsult.accounts.models import User
 from medconsult.audit import service as audit_service
 from medconsult.audit.models import Outcome
@@ -73,9 +74,10 @@ def deliver(
             notification.email_status = EmailStatus.failed
             notification.email_last_error = "account inactive"
             return "skipped"
-        message = notifications_service.compose_email(
-            notification, to=user.email, settings=settings
-        )
+        with i18n.using_locale(user.locale):  # the recipient's saved language
+            message = notifications_service.compose_email(
+                notification, to=user.email, settings=settings
+            )
         notification.email_attempts += 1
         attempt = notification.email_attempts
     try:

@@ -14,6 +14,8 @@ import uuid
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from medconsult.jobs.models import AnalysisJob, JobStatus
+
 ANALYSIS_QUEUE = "analysis"
 ANALYSE_TASK = "medconsult.analyse_consultation"
 NOTIFICATION_QUEUE = "notifications"
@@ -74,6 +76,15 @@ def defer_analysis(session: Session, *, consultation_id: uuid.UUID) -> int:
     if job_id is None:
         raise RuntimeError("the job engine did not return a job id")
     return int(job_id)
+
+
+def requeue_analysis(session: Session, *, job: AnalysisJob) -> None:
+    """Put a finished (or failed, or waiting) analysis back in the queue with fresh attempts."""
+    job.status = JobStatus.queued
+    job.attempts = 0
+    job.last_error = None
+    job.finished_at = None
+    job.engine_job_id = defer_analysis(session, consultation_id=job.consultation_id)
 
 
 def defer_notification(session: Session, *, notification_id: uuid.UUID) -> int:

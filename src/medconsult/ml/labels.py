@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from medconsult.ml.errors import DataFormatError
 from medconsult.ml.types import Urgency, as_urgency
@@ -125,11 +126,15 @@ def canonical_key(raw: str) -> str | None:
     return _alias_index().get(_normalise(raw))
 
 
-def search_labels(query: str, limit: int = 20) -> list[LabelInfo]:
+def search_labels(
+    query: str, limit: int = 20, *, translate: Callable[[str], str] | None = None
+) -> list[LabelInfo]:
     """Labels matching a free-text query on name, alias, ICD-10 code or description.
 
     Ranked: exact ICD-10 code or name, then code or name prefix, then word prefix in a name,
     then substring of a name or alias, then description. An empty query lists every label.
+    ``translate`` adds each display name in the reader's language (a doctor working in Chinese
+    finds "肺炎" as well as "pneumonia").
     """
     needle = _normalise(query)
     if not needle:
@@ -137,7 +142,11 @@ def search_labels(query: str, limit: int = 20) -> list[LabelInfo]:
     code_needle = needle.replace(" ", "").upper()
     scored: list[tuple[int, int, LabelInfo]] = []
     for position, label in enumerate(all_labels()):
-        names = [_normalise(name) for name in (label.display_name, label.key, *label.aliases)]
+        translated = (translate(label.display_name),) if translate else ()
+        names = [
+            _normalise(name)
+            for name in (label.display_name, label.key, *label.aliases, *translated)
+        ]
         code = label.icd10.upper()
         if code == code_needle or needle in names:
             rank = 0
@@ -154,3 +163,13 @@ def search_labels(query: str, limit: int = 20) -> list[LabelInfo]:
         scored.append((rank, position, label))
     scored.sort(key=lambda item: (item[0], item[1]))
     return [label for _, _, label in scored[:limit]]
+
+
+def extract_messages(
+    fileobj: IO[bytes], keywords: object, comment_tags: object, options: object
+) -> Iterator[tuple[int, str, str, list[str]]]:
+    """Babel extractor for ``labels.json`` (babel.cfg): each label's display name and
+    plain-language description are message ids, translated where they are shown."""
+    for label in parse_labels(json.loads(fileobj.read().decode("utf-8"))):
+        yield 0, "_", label.display_name, [f"diagnosis label: {label.key} ({label.icd10})"]
+        yield 0, "_", label.description, [f"description of the diagnosis label {label.key}"]

@@ -56,7 +56,7 @@ from transformers.utils import logging as transformers_logging
 
 from medconsult.ml.artifacts import validate_artifact
 from medconsult.ml.data import Window, encode_windows, mean_window_logits
-from medconsult.ml.engine import PackedBertClassifier, supports
+from medconsult.ml.engine import PackedBertClassifier, cpu_has_native_bf16, supports
 from medconsult.ml.errors import ArtifactError, InputTextError, ModelError, exit_status
 from medconsult.ml.labels import LabelInfo, parse_labels
 from medconsult.ml.metrics import DIFFERENTIAL_THRESHOLD, softmax
@@ -99,14 +99,6 @@ def default_packed() -> bool:
 
 Precision = Literal["auto", "fp32", "bf16", "int8"]
 PRECISIONS: tuple[Precision, ...] = ("auto", "fp32", "bf16", "int8")
-
-
-def cpu_has_native_bf16() -> bool:
-    """Whether this CPU has bf16 dot-product instructions (AVX-512 BF16 or AMX tiles)."""
-    try:
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    except AttributeError:  # these probes are private to torch: assume none if they go away
-        return False
 
 
 def resolve_precision(requested: str, device: torch.device) -> str:

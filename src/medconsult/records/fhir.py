@@ -30,7 +30,9 @@ from fhir.resources.R4B.riskassessment import RiskAssessment
 from medconsult.accounts.models import Role, User
 from medconsult.consultations.models import Consultation, ConsultationStatus, Message, ReportFile
 from medconsult.diagnosis.models import AISuggestion
+from medconsult.diagnosis.service import ABSTAIN_REASON_LABELS
 from medconsult.i18n import N_, _
+from medconsult.ml.language import UNSUPPORTED_LANGUAGE
 from medconsult.patients.models import PatientProfile
 from medconsult.review.models import Decision, DoctorReview
 
@@ -239,7 +241,9 @@ def risk_assessment_resource(
         )
     notes = [{"text": _(DECISION_SUPPORT_NOTE)}]
     notes.append({"text": _("Urgency: %(urgency)s") % {"urgency": suggestion.urgency}})
-    if suggestion.abstained:
+    if UNSUPPORTED_LANGUAGE in (suggestion.abstain_reasons or []):
+        notes.append({"text": _(ABSTAIN_REASON_LABELS[UNSUPPORTED_LANGUAGE])})
+    elif suggestion.abstained:
         notes.append({"text": _("The model abstained: no suggestion was confident enough.")})
     data: dict[str, Any] = {
         "id": str(suggestion.id),

@@ -2,11 +2,19 @@
 
 The text is set in a Unicode TrueType font embedded in the file (``report_font_path``, by
 default the DejaVu Sans that matplotlib ships), so names and complaints in any Latin, Greek or
-Cyrillic script print as typed; nothing is fetched at run time.
+Cyrillic script print as typed. Chinese (and any other CJK text, typed by a patient or from the
+Chinese catalogue) is set in Noto Sans CJK SC, used as a fallback font for the characters the
+main font lacks: the project's set-up installs it (Debian ``fonts-noto-cjk``), and its path is
+looked up when a report is drawn. Nothing is fetched at run time; without the font the report
+is still printed, with a logged warning, and its CJK characters are left out.
+
+The report speaks the reader's language: its labels go through gettext in the request's locale
+and its times are shown in the reader's time zone (``i18n.format_dt``).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -14,14 +22,29 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from medconsult import i18n
 from medconsult.consultations.models import Consultation, ReportFile
 from medconsult.diagnosis.models import AISuggestion
+from medconsult.diagnosis.service import ABSTAIN_REASON_LABELS
 from medconsult.errors import ServiceUnavailable
 from medconsult.i18n import _
+from medconsult.ml.language import UNSUPPORTED_LANGUAGE, is_cjk
 from medconsult.patients.models import PatientProfile
 from medconsult.review.models import DoctorReview
 
+log = logging.getLogger(__name__)
+
 FONT = "ReportSans"
+CJK_FONT = "ReportCJK"
+# Where Debian's fonts-noto-cjk puts Noto Sans CJK (a collection: face 2 is Simplified Chinese),
+# then other common places; the first that exists is used.
+CJK_FONT_CANDIDATES: tuple[tuple[Path, int], ...] = (
+    (Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"), 2),
+    (Path("/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc"), 2),
+    (Path("/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc"), 2),
+    (Path("/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc"), 2),
+    (Path("/usr/share/fonts/opentype/noto/NotoSansCJKsc-Regular.otf"), 0),
+)
 
 
 @dataclass(frozen=True)
@@ -49,15 +72,35 @@ def _fonts(font_path: Path | None) -> tuple[Path, Path]:
     return regular, bold if bold.is_file() else regular
 
 
+def cjk_font() -> tuple[Path, int] | None:
+    """The installed CJK font (path, face number in the collection), or None."""
+    for path, face in CJK_FONT_CANDIDATES:
+        if path.is_file():
+            return path, face
+    return None
+
+
 def _stamp(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC")
+    return i18n.format_dt(value)
 
 
 class _Report(FPDF):
-    def __init__(self, regular: Path, bold: Path) -> None:
+    def __init__(self, regular: Path, bold: Path, cjk: tuple[Path, int] | None) -> None:
         super().__init__(format="A4")
         self.add_font(FONT, "", str(regular))
         self.add_font(FONT, "B", str(bold))
+        if cjk is not None:
+            path, face = cjk
+            bold_cjk = path.with_name(path.name.replace("-Regular", "-Bold"))
+            self.add_font(CJK_FONT, "", str(path), collection_font_number=face)
+            self.add_font(
+                CJK_FONT,
+                "B",
+                str(bold_cjk if bold_cjk.is_file() else path),
+                collection_font_number=face,
+            )
+            # Characters the main font lacks come from the CJK font, in the same style.
+            self.set_fallback_fonts([CJK_FONT], exact_match=False)
         self.set_auto_page_break(auto=True, margin=18)
         self.set_margins(18, 18, 18)
 
@@ -85,7 +128,13 @@ class _Report(FPDF):
 def render_pdf(content: ReportContent, *, font_path: Path | None = None) -> bytes:
     """The report as PDF bytes."""
     regular, bold = _fonts(font_path)
-    pdf = _Report(regular, bold)
+    cjk = cjk_font()
+    if cjk is None and (i18n.current_locale.get() == "zh_CN" or _has_cjk(content)):
+        log.warning(
+            "no CJK font found (install Debian fonts-noto-cjk, or set MEDCONSULT_REPORT_FONT_PATH "
+            "to a font with Chinese glyphs): the report's Chinese characters are left out"
+        )
+    pdf = _Report(regular, bold, cjk)
     consultation = content.consultation
     pdf.set_title(_("Consultation report"))
     pdf.set_creator("MedConsult")
@@ -108,7 +157,7 @@ def render_pdf(content: ReportContent, *, font_path: Path | None = None) -> byte
     if profile is not None:
         pdf.fact(
             _("Date of birth"),
-            profile.date_of_birth.isoformat() if profile.date_of_birth else "",
+            i18n.format_day(profile.date_of_birth) if profile.date_of_birth else "",
         )
         pdf.fact(_("Sex"), _(profile.sex.value.capitalize()))
         pdf.fact(_("Allergies"), profile.allergies)
@@ -161,12 +210,25 @@ def render_pdf(content: ReportContent, *, font_path: Path | None = None) -> byte
             )
         )
         pdf.fact(_("Model version"), suggestion.model_version)
-        if suggestion.abstained:
+        if UNSUPPORTED_LANGUAGE in (suggestion.abstain_reasons or []):
+            pdf.paragraph(_(ABSTAIN_REASON_LABELS[UNSUPPORTED_LANGUAGE]))
+        elif suggestion.abstained:
             pdf.paragraph(_("The model abstained: no suggestion was confident enough."))
         for rank, row in enumerate(suggestion.ranked[:5], start=1):
             code = f" ({row['icd10']})" if row.get("icd10") else ""
-            pdf.paragraph(
-                f"{rank}. {row.get('display_name') or row.get('label')}{code}: "
-                f"{float(row['probability']):.0%}"
-            )
+            name = _(str(row.get("display_name") or "")) or row.get("label")
+            pdf.paragraph(f"{rank}. {name}{code}: {i18n.format_percent(float(row['probability']))}")
     return bytes(pdf.output())
+
+
+def _has_cjk(content: ReportContent) -> bool:
+    consultation = content.consultation
+    texts = (
+        consultation.chief_complaint,
+        consultation.history,
+        consultation.past_history,
+        consultation.current_medications,
+        content.review.advice if content.review else "",
+        content.profile.full_name if content.profile else "",
+    )
+    return any(is_cjk(char) for text in texts if text for char in text)

@@ -302,7 +302,7 @@ def search_labels(*, actor: User, query: str, limit: int = 20) -> list[ml_labels
     """Diagnosis labels matching a doctor's search (names, aliases, ICD-10 codes)."""
     if actor.role is not Role.doctor:
         raise Forbidden(_("Only doctors can search diagnoses."))
-    return ml_labels.search_labels(query[:100], limit=limit)
+    return ml_labels.search_labels(query[:100], limit=limit, translate=_)
 
 
 # --- Advice drafts ----------------------------------------------------------------------------

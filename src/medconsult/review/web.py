@@ -16,7 +16,8 @@ from medconsult.consultations import service as consultations_service
 from medconsult.consultations.models import ConsultationStatus, Urgency
 from medconsult.db import SessionDep
 from medconsult.errors import ValidationFailed
-from medconsult.i18n import _, ngettext
+from medconsult.i18n import N_, _, ngettext
+from medconsult.interview import service as interview_service
 from medconsult.review import advice as advice_library
 from medconsult.review import cases as review_cases
 from medconsult.review import service as review_service
@@ -57,28 +58,28 @@ class ReviewForm(AdviceDraftForm):
 
 
 STATUS_FILTERS: list[tuple[str, str]] = [
-    ("open", "Waiting or in review"),
-    ("submitted", "Submitted"),
-    ("analysing", "Analysing"),
-    ("awaiting_review", "Awaiting review"),
-    ("in_review", "In review"),
-    ("concluded", "Concluded"),
-    ("closed", "Closed"),
-    ("all", "All"),
+    ("open", N_("Waiting or in review")),
+    ("submitted", N_("Submitted")),
+    ("analysing", N_("Analysing")),
+    ("awaiting_review", N_("Awaiting review")),
+    ("in_review", N_("In review")),
+    ("concluded", N_("Concluded")),
+    ("closed", N_("Closed")),
+    ("all", N_("All")),
 ]
 STATUS_NAMES = {
-    ConsultationStatus.submitted: "Submitted",
-    ConsultationStatus.analysing: "Analysing",
-    ConsultationStatus.awaiting_review: "Awaiting review",
-    ConsultationStatus.in_review: "In review",
-    ConsultationStatus.concluded: "Concluded",
-    ConsultationStatus.closed: "Closed",
+    ConsultationStatus.submitted: N_("Submitted"),
+    ConsultationStatus.analysing: N_("Analysing"),
+    ConsultationStatus.awaiting_review: N_("Awaiting review"),
+    ConsultationStatus.in_review: N_("In review"),
+    ConsultationStatus.concluded: N_("Concluded"),
+    ConsultationStatus.closed: N_("Closed"),
 }
 URGENCY_NAMES = {
-    Urgency.emergency: "Emergency",
-    Urgency.urgent: "Urgent",
-    Urgency.routine: "Routine",
-    Urgency.self_care: "Self-care",
+    Urgency.emergency: N_("Emergency"),
+    Urgency.urgent: N_("Urgent"),
+    Urgency.routine: N_("Routine"),
+    Urgency.self_care: N_("Self-care"),
 }
 COMPLAINT_PREVIEW_CHARS = 120
 
@@ -232,6 +233,9 @@ def _render_case(
             # The messages partial is shared with the patient's page and reads these two names.
             "consultation": case.consultation,
             "messages": messages,
+            "interview": interview_service.state_if_available(
+                session, actor=user, consultation_id=consultation_id
+            ),
             "form": form,
             "errors": errors or {},
             "labels": review_service.search_labels(actor=user, query=label_query, limit=50),

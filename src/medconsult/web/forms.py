@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from medconsult.i18n import validation_message
+
 # Where FastAPI says a value came from: not part of the field's name.
 _LOCATIONS = frozenset({"body", "query", "path"})
 
@@ -15,12 +17,13 @@ def field_messages(
     """``{field: message}`` from pydantic's or FastAPI's error list (``exc.errors()``).
 
     A nested field is named with dots (``extra.0.note``); an error about no field in particular
-    goes under ``fallback``. The first message about a field wins; pydantic's "Value error, "
-    prefix is dropped (the rest is our own, translated message).
+    goes under ``fallback``. The first message about a field wins. Each message is in the
+    reader's language: our own validators' messages are translated when raised, pydantic's
+    built-in ones are replaced by translated sentences (``i18n.validation_message``).
     """
     messages: dict[str, str] = {}
     for error in errors:
         name = ".".join(str(part) for part in error.get("loc", ()) if part not in _LOCATIONS)
-        message = str(error.get("msg", "")).removeprefix("Value error, ")
+        message = validation_message(error)
         messages.setdefault(name or fallback, message)
     return messages

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -12,10 +11,12 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.routing import NoMatchFound
 
 from medconsult import i18n
 from medconsult.auth import csrf_token, current_viewer
 from medconsult.config import get_settings
+from medconsult.i18n import N_
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[3] / "templates"
 STATIC_DIR = Path(__file__).resolve().parents[3] / "static"
@@ -31,15 +32,15 @@ templates.env.install_gettext_callables(  # type: ignore[attr-defined]
 )
 
 
-def _format_dt(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    return value.strftime("%Y-%m-%d %H:%M UTC")
-
-
-templates.env.filters["dt"] = _format_dt
+# Dates, times and numbers for the reader's locale and time zone (stored times are UTC).
+templates.env.filters["dt"] = i18n.format_dt
+templates.env.filters["day"] = i18n.format_day
+templates.env.filters["number"] = i18n.format_number
+templates.env.filters["percent"] = i18n.format_percent
 templates.env.globals["settings"] = get_settings
 templates.env.globals["current_locale"] = i18n.current_locale.get
+templates.env.globals["html_lang"] = i18n.html_lang
+templates.env.globals["language_names"] = i18n.LANGUAGE_NAMES
 
 
 def _abstain_reasons(suggestion: Any) -> tuple[str, ...]:
@@ -49,6 +50,16 @@ def _abstain_reasons(suggestion: Any) -> tuple[str, ...]:
 
 
 templates.env.globals["abstain_reasons"] = _abstain_reasons
+
+
+# Enum values that templates translate as they are (``_(user.role.value)``,
+# ``_(sex.value|capitalize)``): marked here so that extraction finds them.
+ENUM_MESSAGES = (
+    *(N_("patient"), N_("doctor"), N_("admin")),
+    *(N_("success"), N_("failure"), N_("denied")),
+    *(N_("female"), N_("male"), N_("other"), N_("unknown")),
+    *(N_("Female"), N_("Male"), N_("Other"), N_("Unknown")),
+)
 
 
 def is_htmx(request: Request) -> bool:
@@ -101,3 +112,16 @@ def _url_path(context: Any, name: str, /, **url: Any) -> str:
 
 # Templates link with url_path("consultations:detail", consultation_id=...): a relative path.
 templates.env.globals["url_path"] = _url_path
+
+
+@jinja2.pass_context
+def _optional_url(context: Any, name: str, /, **url: Any) -> str | None:
+    """Like ``url_path``, or None where the app has no such route (a feature another part of
+    the product may or may not provide, such as the structured interview)."""
+    try:
+        return url_path(context["request"], name, **url)
+    except NoMatchFound:
+        return None
+
+
+templates.env.globals["optional_url"] = _optional_url

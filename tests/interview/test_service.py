@@ -1,0 +1,184 @@
+"""The interview's service: where the posterior starts, the configured number of questions,
+the answers in the analysed text, the questionnaire's text in the user's language."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from medconsult import i18n
+from medconsult.config import get_settings
+from medconsult.interview import display, questionnaire
+from medconsult.interview import service as interview_service
+from medconsult.interview.engine import YES, Answer
+from medconsult.interview.models import InterviewStatus
+from medconsult.interview.schemas import AnswerCreate
+from medconsult.jobs import analysis
+from medconsult.jobs.models import JobStatus
+from medconsult.ml import labels as ml_labels
+from tests import factories
+from tests.interview.conftest import Cast
+from tests.jobs.fakes import FakeModels
+
+
+def _answer(state: interview_service.InterviewState) -> AnswerCreate:
+    question = state.question
+    assert question is not None
+    first = question.options[0].value
+    return AnswerCreate(
+        question=question.code, values=[] if question.kind == "multiple" else [first]
+    )
+
+
+class TestStartingPrior:
+    def test_the_classifier_differential_leads_when_it_names_interview_conditions(
+        self, session: Session, cast: Cast
+    ) -> None:
+        key = ml_labels.canonical_key("Possible NSTEMI / STEMI")
+        assert key is not None
+        factories.create_suggestion(
+            session,
+            consultation=cast.consultation,
+            ranked=[{"label": key, "display_name": "NSTEMI", "icd10": "I21", "probability": 0.9}],
+        )
+
+        state = interview_service.start(
+            session, actor=cast.patient, consultation_id=cast.consultation.id
+        )
+
+        assert state.interview is not None
+        assert state.interview.prior_source == "classifier"
+        prior = state.interview.prior
+        assert max(prior, key=prior.__getitem__) == "Possible NSTEMI / STEMI"
+
+    def test_without_a_suggestion_the_base_rates_and_an_opening_question(
+        self, session: Session, cast: Cast
+    ) -> None:
+        state = interview_service.start(
+            session, actor=cast.patient, consultation_id=cast.consultation.id
+        )
+
+        assert state.interview is not None
+        assert state.interview.prior_source == "base_rates"
+        assert state.question is not None
+        assert state.question.code in questionnaire.model().openers
+
+
+class TestConfiguredLength:
+    def test_stops_after_the_configured_number_of_questions(
+        self, session: Session, cast: Cast
+    ) -> None:
+        settings = get_settings().model_copy(
+            update={
+                "interview_max_questions": 2,
+                "interview_stop_probability": 1.0,
+                "interview_min_gain_bits": 0.0,
+            }
+        )
+        state = interview_service.start(
+            session, actor=cast.patient, consultation_id=cast.consultation.id, settings=settings
+        )
+
+        for _ in range(2):
+            state = interview_service.answer(
+                session,
+                actor=cast.patient,
+                consultation_id=cast.consultation.id,
+                data=_answer(state),
+                settings=settings,
+            )
+
+        assert state.interview is not None
+        assert state.interview.status is InterviewStatus.finished
+        assert state.interview.stop_reason == "max_questions"
+        assert state.asked == 2
+        assert len(state.interview.differential) == 5
+
+
+class TestAnalysedText:
+    def test_the_analysis_reads_the_answers_after_the_free_text(
+        self, session: Session, cast: Cast
+    ) -> None:
+        interview_service.start(session, actor=cast.patient, consultation_id=cast.consultation.id)
+        interview = interview_service._load(session, cast.consultation.id)
+        assert interview is not None
+        interview.answers = [
+            Answer("E_53", (YES,)).to_dict(),
+            Answer("E_55", ("V_101",)).to_dict(),
+            Answer("E_56", ("7",)).to_dict(),
+            Answer("E_91", unknown=True).to_dict(),
+        ]
+        factories.create_analysis_job(session, consultation=cast.consultation)
+        session.flush()
+        factory = sessionmaker(bind=session.connection(), join_transaction_mode="create_savepoint")
+
+        with factory() as worker_session, worker_session.begin():
+            claimed = analysis.claim(
+                worker_session,
+                consultation_id=cast.consultation.id,
+                models=FakeModels(),
+                settings=get_settings().model_copy(update={"job_max_attempts": 5}),
+            )
+
+        assert isinstance(claimed, analysis.Claim)
+        history = claimed.text.index("A tight pain in my chest")
+        intake = claimed.text.index("Intake questionnaire: Pain: ")
+        assert history < intake
+        assert "in the upper chest" in claimed.text
+        assert "intensity 7/10" in claimed.text
+        assert "fever" not in claimed.text.lower()  # "don't know" adds nothing
+
+
+class TestQuestionnaireLanguage:
+    @pytest.fixture
+    def chinese(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        (tmp_path / "zh_CN.json").write_text(
+            json.dumps(
+                {
+                    "evidences": {"E_91": {"question": "您发烧吗", "values": {}}},
+                    "conditions": {"Pneumonia": "肺炎"},
+                }
+            ),
+            encoding="utf-8",
+        )
+        monkeypatch.setattr(display, "I18N_DIR", tmp_path)
+        display._translations.cache_clear()
+        token = i18n.current_locale.set("zh")
+        yield
+        i18n.current_locale.reset(token)
+        display._translations.cache_clear()
+
+    @pytest.mark.usefixtures("chinese")
+    def test_translated_text_is_used_and_english_fills_the_gaps(self) -> None:
+        texts = questionnaire.texts()
+
+        assert texts.question_text("E_91") == "您发烧吗"
+        assert texts.condition_text("Pneumonia") == "肺炎"
+        assert texts.question_text("E_53") == texts.questions_en["E_53"]
+
+    def test_english_without_a_translation(self) -> None:
+        texts = questionnaire.texts()
+
+        assert texts.question_text("E_91").startswith("Do you have a fever")
+
+
+class TestReanalysis:
+    def test_a_case_a_doctor_has_claimed_keeps_its_analysis(
+        self, session: Session, cast: Cast
+    ) -> None:
+        job = factories.create_analysis_job(session, consultation=cast.consultation)
+        cast.consultation.doctor_id = cast.doctor.id
+        state = interview_service.start(
+            session, actor=cast.patient, consultation_id=cast.consultation.id
+        )
+        interview_service.answer(
+            session, actor=cast.patient, consultation_id=cast.consultation.id, data=_answer(state)
+        )
+
+        interview_service.finish(session, actor=cast.patient, consultation_id=cast.consultation.id)
+
+        session.refresh(job)
+        assert job.status is JobStatus.succeeded
