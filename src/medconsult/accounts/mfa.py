@@ -123,13 +123,12 @@ def _check_throttle(
     if sign_in_throttled(
         session, email_key=user.email.lower(), client_address=client_address, settings=settings
     ):
-        audit_service.record(
+        audit_service.record_user(
             session,
             actor=user,
             action="auth.mfa_throttled",
+            user=user,
             outcome=Outcome.denied,
-            record_type="user",
-            record_id=user.id,
             client_address=client_address,
         )
         raise TooManyRequests(
@@ -147,13 +146,12 @@ def _fail(
         session,
         lambda target: target.add(LoginFailure(email=email_key, client_address=client_address)),
     )
-    audit_service.record(
+    audit_service.record_user(
         session,
         actor=user,
         action=action,
+        user=user,
         outcome=Outcome.failure,
-        record_type="user",
-        record_id=user.id,
         client_address=client_address,
         details={"reason": reason},
     )
@@ -202,13 +200,8 @@ def confirm_enrolment(
     credential.confirmed_at = utcnow()
     credential.last_used_step = step
     codes = _new_recovery_codes(session, user=user)
-    audit_service.record(
-        session,
-        actor=user,
-        action="account.mfa_enabled",
-        record_type="user",
-        record_id=user.id,
-        client_address=client_address,
+    audit_service.record_user(
+        session, actor=user, action="account.mfa_enabled", user=user, client_address=client_address
     )
     return codes
 
@@ -218,12 +211,8 @@ def regenerate_recovery_codes(session: Session, *, user: User) -> list[str]:
     if not is_enabled(session, user=user):
         raise Conflict(_("Two-step sign-in is not set up for this account."))
     codes = _new_recovery_codes(session, user=user)
-    audit_service.record(
-        session,
-        actor=user,
-        action="account.mfa_recovery_codes_regenerated",
-        record_type="user",
-        record_id=user.id,
+    audit_service.record_user(
+        session, actor=user, action="account.mfa_recovery_codes_regenerated", user=user
     )
     return codes
 
@@ -242,9 +231,7 @@ def disable(session: Session, *, user: User, settings: Settings) -> None:
     if is_required(user, settings):
         raise Forbidden(_("Two-step sign-in is required for your role and cannot be turned off."))
     _remove(session, user_id=user.id)
-    audit_service.record(
-        session, actor=user, action="account.mfa_disabled", record_type="user", record_id=user.id
-    )
+    audit_service.record_user(session, actor=user, action="account.mfa_disabled", user=user)
 
 
 def _remove(session: Session, *, user_id: uuid.UUID) -> None:
@@ -269,9 +256,7 @@ def reset(session: Session, *, actor: User, user_id: uuid.UUID) -> User:
     user = get_user(session, user_id)
     _remove(session, user_id=user.id)
     end_all_sessions(session, user_id=user.id)
-    audit_service.record(
-        session, actor=actor, action="account.mfa_reset", record_type="user", record_id=user.id
-    )
+    audit_service.record_user(session, actor=actor, action="account.mfa_reset", user=user)
     return user
 
 
@@ -344,12 +329,11 @@ def verify(
         )
         if row is not None and row.used_at is None:
             row.used_at = utcnow()
-            audit_service.record(
+            audit_service.record_user(
                 session,
                 actor=user,
                 action="auth.mfa_recovery_code_used",
-                record_type="user",
-                record_id=user.id,
+                user=user,
                 client_address=client_address,
             )
             return "recovery_code"
@@ -383,12 +367,11 @@ def complete_challenge(
     method = verify(session, user=user, code=code, client_address=client_address, settings=settings)
     session.delete(row)
     user.last_login_at = utcnow()
-    audit_service.record(
+    audit_service.record_user(
         session,
         actor=user,
         action="auth.login",
-        record_type="user",
-        record_id=user.id,
+        user=user,
         client_address=client_address,
         details={"second_factor": method},
     )

@@ -107,9 +107,7 @@ def register_patient(session: Session, *, email: str, password: str, full_name: 
     session.add(user)
     session.flush()
     patients_service.ensure_profile(session, user=user)
-    audit_service.record(
-        session, actor=user, action="account.registered", record_type="user", record_id=user.id
-    )
+    audit_service.record_user(session, actor=user, action="account.registered", user=user)
     return user
 
 
@@ -138,13 +136,8 @@ def create_user(
 
         patients_service.ensure_profile(session, user=user)
     token = None if password else issue_password_token(session, user=user)
-    audit_service.record(
-        session,
-        actor=actor,
-        action="account.created",
-        record_type="user",
-        record_id=user.id,
-        details={"role": str(role)},
+    audit_service.record_user(
+        session, actor=actor, action="account.created", user=user, details={"role": str(role)}
     )
     notifications_service.notify(
         session, user=user, kind=NotificationKind.account_created, link_path="/login"
@@ -191,9 +184,7 @@ def use_password_token(session: Session, *, token: str, new_password: str) -> Us
     user.password_hash = passwords.hash_password(new_password)
     user.must_change_password = False
     end_all_sessions(session, user_id=user.id)
-    audit_service.record(
-        session, actor=user, action="account.password_set", record_type="user", record_id=user.id
-    )
+    audit_service.record_user(session, actor=user, action="account.password_set", user=user)
     return user
 
 
@@ -271,14 +262,10 @@ def authenticate(
     second_factor_due = mfa_enabled(session, user_id=user.id)
     if not second_factor_due:
         user.last_login_at = utcnow()
-    audit_service.record(
-        session,
-        actor=user,
-        # With MFA the sign-in completes only after the second factor (accounts.mfa).
-        action="auth.password_verified" if second_factor_due else "auth.login",
-        record_type="user",
-        record_id=user.id,
-        client_address=client_address,
+    # With MFA the sign-in completes only after the second factor (accounts.mfa).
+    action = "auth.password_verified" if second_factor_due else "auth.login"
+    audit_service.record_user(
+        session, actor=user, action=action, user=user, client_address=client_address
     )
     return user
 
@@ -343,9 +330,7 @@ def end_session(session: Session, *, token: str, actor: User | None) -> None:
     """Logout: delete the session so a replayed cookie is refused."""
     session.execute(delete(UserSession).where(UserSession.token_hash == hash_token(token)))
     if actor is not None:
-        audit_service.record(
-            session, actor=actor, action="auth.logout", record_type="user", record_id=actor.id
-        )
+        audit_service.record_user(session, actor=actor, action="auth.logout", user=actor)
 
 
 def end_all_sessions(session: Session, *, user_id: uuid.UUID) -> int:
@@ -357,13 +342,12 @@ def end_all_sessions(session: Session, *, user_id: uuid.UUID) -> int:
 def change_password(session: Session, *, user: User, current: str, new: str) -> None:
     """Change one's own password; every session of the user ends."""
     if not passwords.verify_password(user.password_hash, current):
-        audit_service.record(
+        audit_service.record_user(
             session,
             actor=user,
             action="account.password_change",
+            user=user,
             outcome=Outcome.failure,
-            record_type="user",
-            record_id=user.id,
         )
         raise ValidationFailed({"current_password": _("Current password is incorrect.")})
     problem = passwords.password_problem(new, email=user.email)
@@ -372,9 +356,7 @@ def change_password(session: Session, *, user: User, current: str, new: str) -> 
     user.password_hash = passwords.hash_password(new)
     user.must_change_password = False
     end_all_sessions(session, user_id=user.id)
-    audit_service.record(
-        session, actor=user, action="account.password_change", record_type="user", record_id=user.id
-    )
+    audit_service.record_user(session, actor=user, action="account.password_change", user=user)
 
 
 def valid_time_zone(name: str) -> bool:
@@ -404,12 +386,11 @@ def update_preferences(
     user.locale = locale
     user.time_zone = time_zone
     if changed:
-        audit_service.record(
+        audit_service.record_user(
             session,
             actor=user,
             action="account.preferences_changed",
-            record_type="user",
-            record_id=user.id,
+            user=user,
             details={"changed": changed},
         )
     session.flush()
@@ -449,12 +430,11 @@ def set_active(session: Session, *, actor: User, user_id: uuid.UUID, active: boo
         _guard_last_admin(session, user)
         end_all_sessions(session, user_id=user.id)
     user.is_active = active
-    audit_service.record(
+    audit_service.record_user(
         session,
         actor=actor,
         action="account.reactivated" if active else "account.deactivated",
-        record_type="user",
-        record_id=user.id,
+        user=user,
     )
     return user
 
@@ -470,12 +450,11 @@ def set_role(session: Session, *, actor: User, user_id: uuid.UUID, role: Role) -
     old = user.role
     user.role = role
     end_all_sessions(session, user_id=user.id)
-    audit_service.record(
+    audit_service.record_user(
         session,
         actor=actor,
         action="account.role_changed",
-        record_type="user",
-        record_id=user.id,
+        user=user,
         details={"from": str(old), "to": str(role)},
     )
     return user
@@ -487,9 +466,7 @@ def reset_password(session: Session, *, actor: User, user_id: uuid.UUID) -> str:
     user.password_hash = passwords.hash_password(secrets.token_urlsafe(32))
     end_all_sessions(session, user_id=user.id)
     token = issue_password_token(session, user=user)
-    audit_service.record(
-        session, actor=actor, action="account.password_reset", record_type="user", record_id=user.id
-    )
+    audit_service.record_user(session, actor=actor, action="account.password_reset", user=user)
     notifications_service.notify(
         session, user=user, kind=NotificationKind.password_reset, link_path="/login"
     )

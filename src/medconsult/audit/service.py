@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
@@ -120,6 +120,24 @@ def record_consultation(
         record_id=consultation.id,
         patient_id=consultation.patient_id,
         details=details,
+    )
+
+
+class EventExtras(TypedDict, total=False):
+    """The optional fields of ``record`` that its shorthands pass on."""
+
+    outcome: Outcome
+    patient_id: uuid.UUID | None
+    details: dict[str, Any] | None
+    client_address: str | None
+
+
+def record_user(
+    session: Session, *, actor: User | None, action: str, user: User, **extras: Unpack[EventExtras]
+) -> AuditEvent:
+    """``record`` an event about one user account (which need not be the actor's)."""
+    return record(
+        session, actor=actor, action=action, record_type="user", record_id=user.id, **extras
     )
 
 
