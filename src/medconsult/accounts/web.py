@@ -18,7 +18,9 @@ from medconsult.auth import (
     OptionalUser,
     SignedInUser,
     clear_session_cookie,
+    delete_private_cookie,
     session_token,
+    set_private_cookie,
     set_session_cookie,
 )
 from medconsult.config import Settings, get_settings
@@ -111,14 +113,8 @@ def login(
     if accounts_service.mfa_enabled(session, user_id=user.id):
         challenge = mfa.start_challenge(session, user=user)
         response = redirect_to(request, "accounts:login_mfa", query={"next": _safe_next(next)})
-        response.set_cookie(
-            MFA_COOKIE,
-            challenge,
-            max_age=mfa.CHALLENGE_MINUTES * 60,
-            httponly=True,
-            samesite="lax",
-            secure=settings.secure_cookies,
-            path="/",
+        set_private_cookie(
+            response, MFA_COOKIE, challenge, settings, max_age=mfa.CHALLENGE_MINUTES * 60
         )
         return response
     return _signed_in(request, session, user, next, settings)
@@ -136,7 +132,7 @@ def _signed_in(
         target = _safe_next(next)
     response = redirect(request, target)
     set_session_cookie(response, token, settings)
-    response.delete_cookie(MFA_COOKIE, path="/", secure=settings.secure_cookies, httponly=True)
+    delete_private_cookie(response, MFA_COOKIE, settings)
     return response
 
 

@@ -16,7 +16,7 @@ from fastapi.responses import Response
 
 from medconsult import i18n
 from medconsult.accounts import service as accounts_service
-from medconsult.auth import OptionalUser, SignedInUser
+from medconsult.auth import OptionalUser, SignedInUser, set_private_cookie
 from medconsult.config import get_settings
 from medconsult.db import SessionDep
 from medconsult.errors import ValidationFailed
@@ -61,15 +61,7 @@ def _same_site_path(target: str) -> str:
 
 
 def _set_language_cookie(response: Response, locale: str) -> None:
-    response.set_cookie(
-        LANGUAGE_COOKIE,
-        locale,
-        max_age=_ONE_YEAR,
-        httponly=True,
-        samesite="lax",
-        secure=get_settings().secure_cookies,
-        path="/",
-    )
+    set_private_cookie(response, LANGUAGE_COOKIE, locale, get_settings(), max_age=_ONE_YEAR)
 
 
 @router.post("/language", name="language:switch")
