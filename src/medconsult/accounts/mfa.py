@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from medconsult import access
 from medconsult.accounts.models import (
-    LoginFailure,
     MfaChallenge,
     MfaCredential,
     MfaRecoveryCode,
@@ -27,19 +26,19 @@ from medconsult.accounts.models import (
     User,
 )
 from medconsult.accounts.service import (
-    THROTTLED_LOGIN,
+    SignInAttempt,
+    count_sign_in_failure,
     end_all_sessions,
     get_user,
     hash_token,
     issue_token,
     mfa_enabled,
-    sign_in_throttled,
+    refuse_if_throttled,
 )
 from medconsult.audit import service as audit_service
-from medconsult.audit.models import Outcome
 from medconsult.config import Settings
-from medconsult.db import keep_on_rollback, utcnow
-from medconsult.errors import Conflict, Forbidden, NotAuthenticated, TooManyRequests
+from medconsult.db import utcnow
+from medconsult.errors import Conflict, Forbidden, NotAuthenticated
 from medconsult.i18n import N_, _
 
 ISSUER = "MedConsult"
@@ -119,42 +118,15 @@ def _matching_step(secret: str, code: str) -> int | None:
 def _check_throttle(
     session: Session, *, user: User, client_address: str, settings: Settings
 ) -> None:
-    window = timedelta(minutes=settings.login_failure_window_minutes)
-    if sign_in_throttled(
-        session, email_key=user.email.lower(), client_address=client_address, settings=settings
-    ):
-        audit_service.record_user(
-            session,
-            actor=user,
-            action="auth.mfa_throttled",
-            user=user,
-            outcome=Outcome.denied,
-            client_address=client_address,
-        )
-        raise TooManyRequests(
-            _(THROTTLED_LOGIN).format(minutes=settings.login_failure_window_minutes),
-            retry_after_seconds=int(window.total_seconds()),
-        )
+    attempt = SignInAttempt(user, user.email.lower(), client_address)
+    refuse_if_throttled(session, attempt, settings=settings, action="auth.mfa_throttled")
 
 
 def _fail(
     session: Session, *, user: User, client_address: str, action: str, reason: str
 ) -> NotAuthenticated:
-    email_key = user.email.lower()
-    # Counted even though the request rolls back: throttling depends on it.
-    keep_on_rollback(
-        session,
-        lambda target: target.add(LoginFailure(email=email_key, client_address=client_address)),
-    )
-    audit_service.record_user(
-        session,
-        actor=user,
-        action=action,
-        user=user,
-        outcome=Outcome.failure,
-        client_address=client_address,
-        details={"reason": reason},
-    )
+    attempt = SignInAttempt(user, user.email.lower(), client_address)
+    count_sign_in_failure(session, attempt, action=action, details={"reason": reason})
     return NotAuthenticated(_(INVALID_CODE), field="code")
 
 

@@ -9,6 +9,7 @@ import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, func, or_, select
@@ -216,46 +217,88 @@ def sign_in_throttled(
     )
 
 
+@dataclass(frozen=True)
+class SignInAttempt:
+    """One sign-in step: the account when it is known, the email key typed, the client."""
+
+    user: User | None
+    email_key: str
+    client_address: str
+
+    def audit(
+        self,
+        session: Session,
+        *,
+        action: str,
+        outcome: Outcome,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """About the account when there is one, else about a hash of the email typed."""
+        user = self.user
+        if user is None:
+            details = {**(details or {}), "email_hash": hash_token(self.email_key)[:16]}
+        audit_service.record(
+            session,
+            actor=user,
+            action=action,
+            outcome=outcome,
+            client_address=self.client_address,
+            record_type="user" if user else None,
+            record_id=user.id if user else None,
+            details=details,
+        )
+
+
+def refuse_if_throttled(
+    session: Session, attempt: SignInAttempt, *, settings: Settings, action: str
+) -> None:
+    """TooManyRequests, audited as ``action``, once sign-in steps (password or second factor)
+    have failed too often for this account or client."""
+    if sign_in_throttled(
+        session,
+        email_key=attempt.email_key,
+        client_address=attempt.client_address,
+        settings=settings,
+    ):
+        attempt.audit(session, action=action, outcome=Outcome.denied)
+        window = timedelta(minutes=settings.login_failure_window_minutes)
+        raise TooManyRequests(
+            _(THROTTLED_LOGIN).format(minutes=settings.login_failure_window_minutes),
+            retry_after_seconds=int(window.total_seconds()),
+        )
+
+
+def count_sign_in_failure(
+    session: Session,
+    attempt: SignInAttempt,
+    *,
+    action: str,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Count a failed sign-in step for throttling and audit it; both kept past the rollback
+    of the request that fails."""
+    failure = LoginFailure(email=attempt.email_key, client_address=attempt.client_address)
+    keep_on_rollback(session, lambda target: target.add(failure))
+    attempt.audit(session, action=action, outcome=Outcome.failure, details=details)
+
+
 def authenticate(
     session: Session, *, email: str, password: str, client_address: str, settings: Settings
 ) -> User:
     """Check credentials under throttling; the same message for unknown email and bad password."""
     email_key = (email or "").strip().lower()[:254]
-    window = timedelta(minutes=settings.login_failure_window_minutes)
-    if sign_in_throttled(
-        session, email_key=email_key, client_address=client_address, settings=settings
-    ):
-        audit_service.record(
-            session,
-            actor=None,
-            action="auth.login_throttled",
-            outcome=Outcome.denied,
-            client_address=client_address,
-            details={"email_hash": hash_token(email_key)[:16]},
-        )
-        raise TooManyRequests(
-            _(THROTTLED_LOGIN).format(minutes=settings.login_failure_window_minutes),
-            retry_after_seconds=int(window.total_seconds()),
-        )
+    refuse_if_throttled(
+        session,
+        SignInAttempt(None, email_key, client_address),
+        settings=settings,
+        action="auth.login_throttled",
+    )
     user = get_user_by_email(session, email_key) if email_key else None
     # Verify against a dummy hash for unknown users so timing does not reveal accounts.
     ok = passwords.verify_password(user.password_hash if user else passwords.DUMMY_HASH, password)
     if user is None or not ok or not user.is_active:
-        # Counted even though the request ends in an error (throttling depends on it).
-        keep_on_rollback(
-            session,
-            lambda target: target.add(LoginFailure(email=email_key, client_address=client_address)),
-        )
-        audit_service.record(
-            session,
-            actor=user,
-            action="auth.login_failed",
-            outcome=Outcome.failure,
-            client_address=client_address,
-            record_type="user" if user else None,
-            record_id=user.id if user else None,
-            details={} if user else {"email_hash": hash_token(email_key)[:16]},
-        )
+        attempt = SignInAttempt(user, email_key, client_address)
+        count_sign_in_failure(session, attempt, action="auth.login_failed")
         raise NotAuthenticated(_(INVALID_LOGIN))
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
