@@ -290,6 +290,7 @@ def verify(
         credential.last_used_step = step
         return "totp"
     normalised = _normalise_recovery_code(code)
+    row = None
     if len(normalised) == 10:
         row = session.scalar(
             select(MfaRecoveryCode)
@@ -309,20 +310,13 @@ def verify(
                 client_address=client_address,
             )
             return "recovery_code"
-        if row is not None:
-            raise _fail(
-                session,
-                user=user,
-                client_address=client_address,
-                action="auth.mfa_failed",
-                reason="recovery_code_reused",
-            )
     raise _fail(
         session,
         user=user,
         client_address=client_address,
         action="auth.mfa_failed",
-        reason="wrong_code",
+        # A recovery code found but spent, or no code that matches.
+        reason="recovery_code_reused" if row is not None else "wrong_code",
     )
 
 
