@@ -172,8 +172,8 @@ def confirm_enrolment(
     credential.confirmed_at = utcnow()
     credential.last_used_step = step
     codes = _new_recovery_codes(session, user=user)
-    audit_service.record_user(
-        session, actor=user, action="account.mfa_enabled", user=user, client_address=client_address
+    audit_service.record_own(
+        session, user=user, action="account.mfa_enabled", client_address=client_address
     )
     return codes
 
@@ -183,9 +183,7 @@ def regenerate_recovery_codes(session: Session, *, user: User) -> list[str]:
     if not is_enabled(session, user=user):
         raise Conflict(_("Two-step sign-in is not set up for this account."))
     codes = _new_recovery_codes(session, user=user)
-    audit_service.record_user(
-        session, actor=user, action="account.mfa_recovery_codes_regenerated", user=user
-    )
+    audit_service.record_own(session, user=user, action="account.mfa_recovery_codes_regenerated")
     return codes
 
 
@@ -203,7 +201,7 @@ def disable(session: Session, *, user: User, settings: Settings) -> None:
     if is_required(user, settings):
         raise Forbidden(_("Two-step sign-in is required for your role and cannot be turned off."))
     _remove(session, user_id=user.id)
-    audit_service.record_user(session, actor=user, action="account.mfa_disabled", user=user)
+    audit_service.record_own(session, user=user, action="account.mfa_disabled")
 
 
 def _remove(session: Session, *, user_id: uuid.UUID) -> None:
@@ -302,11 +300,10 @@ def verify(
         )
         if row is not None and row.used_at is None:
             row.used_at = utcnow()
-            audit_service.record_user(
+            audit_service.record_own(
                 session,
-                actor=user,
-                action="auth.mfa_recovery_code_used",
                 user=user,
+                action="auth.mfa_recovery_code_used",
                 client_address=client_address,
             )
             return "recovery_code"
@@ -333,11 +330,10 @@ def complete_challenge(
     method = verify(session, user=user, code=code, client_address=client_address, settings=settings)
     session.delete(row)
     user.last_login_at = utcnow()
-    audit_service.record_user(
+    audit_service.record_own(
         session,
-        actor=user,
-        action="auth.login",
         user=user,
+        action="auth.login",
         client_address=client_address,
         details={"second_factor": method},
     )

@@ -108,7 +108,7 @@ def register_patient(session: Session, *, email: str, password: str, full_name: 
     session.add(user)
     session.flush()
     patients_service.ensure_profile(session, user=user)
-    audit_service.record_user(session, actor=user, action="account.registered", user=user)
+    audit_service.record_own(session, user=user, action="account.registered")
     return user
 
 
@@ -185,7 +185,7 @@ def use_password_token(session: Session, *, token: str, new_password: str) -> Us
     user.password_hash = passwords.hash_password(new_password)
     user.must_change_password = False
     end_all_sessions(session, user_id=user.id)
-    audit_service.record_user(session, actor=user, action="account.password_set", user=user)
+    audit_service.record_own(session, user=user, action="account.password_set")
     return user
 
 
@@ -307,9 +307,7 @@ def authenticate(
         user.last_login_at = utcnow()
     # With MFA the sign-in completes only after the second factor (accounts.mfa).
     action = "auth.password_verified" if second_factor_due else "auth.login"
-    audit_service.record_user(
-        session, actor=user, action=action, user=user, client_address=client_address
-    )
+    audit_service.record_own(session, user=user, action=action, client_address=client_address)
     return user
 
 
@@ -373,7 +371,7 @@ def end_session(session: Session, *, token: str, actor: User | None) -> None:
     """Logout: delete the session so a replayed cookie is refused."""
     session.execute(delete(UserSession).where(UserSession.token_hash == hash_token(token)))
     if actor is not None:
-        audit_service.record_user(session, actor=actor, action="auth.logout", user=actor)
+        audit_service.record_own(session, user=actor, action="auth.logout")
 
 
 def end_all_sessions(session: Session, *, user_id: uuid.UUID) -> int:
@@ -385,12 +383,8 @@ def end_all_sessions(session: Session, *, user_id: uuid.UUID) -> int:
 def change_password(session: Session, *, user: User, current: str, new: str) -> None:
     """Change one's own password; every session of the user ends."""
     if not passwords.verify_password(user.password_hash, current):
-        audit_service.record_user(
-            session,
-            actor=user,
-            action="account.password_change",
-            user=user,
-            outcome=Outcome.failure,
+        audit_service.record_own(
+            session, user=user, action="account.password_change", outcome=Outcome.failure
         )
         raise ValidationFailed({"current_password": _("Current password is incorrect.")})
     problem = passwords.password_problem(new, email=user.email)
@@ -399,7 +393,7 @@ def change_password(session: Session, *, user: User, current: str, new: str) -> 
     user.password_hash = passwords.hash_password(new)
     user.must_change_password = False
     end_all_sessions(session, user_id=user.id)
-    audit_service.record_user(session, actor=user, action="account.password_change", user=user)
+    audit_service.record_own(session, user=user, action="account.password_change")
 
 
 def valid_time_zone(name: str) -> bool:
@@ -429,12 +423,8 @@ def update_preferences(
     user.locale = locale
     user.time_zone = time_zone
     if changed:
-        audit_service.record_user(
-            session,
-            actor=user,
-            action="account.preferences_changed",
-            user=user,
-            details={"changed": changed},
+        audit_service.record_own(
+            session, user=user, action="account.preferences_changed", details={"changed": changed}
         )
     session.flush()
 

@@ -141,6 +141,13 @@ def record_user(
     )
 
 
+def record_own(
+    session: Session, *, user: User, action: str, **extras: Unpack[EventExtras]
+) -> AuditEvent:
+    """``record_user`` for a user acting on their own account."""
+    return record_user(session, actor=user, action=action, user=user, **extras)
+
+
 def _append(session: Session, fields: dict[str, Any]) -> AuditEvent:
     # No lock and no read of the chain's end: the sealer links the event once it is committed.
     event = AuditEvent(id=uuid.uuid4(), occurred_at=utcnow(), **fields)

@@ -370,11 +370,10 @@ def erase_account(
     if actor.role is not Role.patient:
         raise Forbidden(_("Staff accounts are closed by an administrator."))
     if not password or not passwords.verify_password(actor.password_hash, password):
-        audit_service.record_user(
+        audit_service.record_own(
             session,
-            actor=actor,
-            action="records.account.erase",
             user=actor,
+            action="records.account.erase",
             outcome=Outcome.failure,
             patient_id=actor.id,
             details={"reason": "reauthentication_failed"},
