@@ -28,6 +28,7 @@ from medconsult.db import SessionDep
 from medconsult.errors import (
     Conflict,
     Forbidden,
+    MedconsultError,
     NotAuthenticated,
     TooManyRequests,
     ValidationFailed,
@@ -79,6 +80,15 @@ def _safe_next(target: str | None) -> str:
     return urlsplit(target).path or "/"
 
 
+def _sign_in_refused(
+    request: Request, template: str, exc: MedconsultError, next: str, **context: str
+) -> Response:
+    """The sign-in step's form again, with the refusal. The service has counted and audited
+    the failure (kept past the rollback); throttling depends on that count."""
+    context.update(error=exc.message, next=_safe_next(next))
+    return render(request, template, context, status_code=exc.status_code)
+
+
 @router.get("/login", name="accounts:login")
 def login_page(request: Request, user: OptionalUser, next: str | None = None) -> Response:
     if user is not None:
@@ -103,13 +113,7 @@ def login(
             settings=settings,
         )
     except (NotAuthenticated, TooManyRequests) as exc:
-        # The failure is recorded (throttling counts it): the page re-renders, which commits.
-        return render(
-            request,
-            "accounts/login.html",
-            {"error": exc.message, "email": email[:254], "next": _safe_next(next)},
-            status_code=exc.status_code,
-        )
+        return _sign_in_refused(request, "accounts/login.html", exc, next, email=email[:254])
     if accounts_service.mfa_enabled(session, user_id=user.id):
         challenge = mfa.start_challenge(session, user=user)
         response = redirect_to(request, "accounts:login_mfa", query={"next": _safe_next(next)})
@@ -157,13 +161,7 @@ def login_mfa(
             settings=settings,
         )
     except (NotAuthenticated, TooManyRequests) as exc:
-        # The failure is counted and audited (kept past the rollback); the form shows again.
-        return render(
-            request,
-            "accounts/login_mfa.html",
-            {"error": exc.message, "next": _safe_next(next)},
-            status_code=exc.status_code,
-        )
+        return _sign_in_refused(request, "accounts/login_mfa.html", exc, next)
     return _signed_in(request, session, user, next, settings)
 
 
