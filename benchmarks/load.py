@@ -265,6 +265,7 @@ def _run(
     asyncio.run(_open_loop(base_url, rate=2, duration=2, patients=2, texts=texts))
     time.sleep(3)
 
+    load_before = round(os.getloadavg()[0], 2)
     accepted, submit_seconds, outcomes, load_end = asyncio.run(
         _open_loop(
             base_url,
@@ -301,6 +302,7 @@ def _run(
         "drain_after_load_s": round(drain_seconds, 2),
         "suggestions_per_s": round(achieved, 2),
         "peak_rss_mb": rss,
+        "load_average_1m_before": load_before,
         "load_average_1m": round(os.getloadavg()[0], 2),
     }
     if not args.skip_baseline:

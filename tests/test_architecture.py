@@ -86,6 +86,7 @@ LAYERS: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = (
             ("notifications", "notifications.*"),
             ("access",),
             ("audit", "audit.*"),
+            ("monitoring", "monitoring.rollups"),
         ),
     ),
     (
@@ -100,9 +101,19 @@ LAYERS: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = (
             ("notifications.models",),
             ("audit.models",),
             ("accounts.models",),
+            ("monitoring.models",),
         ),
     ),
-    ("libraries", (("review.advice", "triage.advice"), ("ml", "ml.*"), ("triage.rules",))),
+    (
+        "libraries",
+        (
+            ("review.advice", "triage.advice"),
+            ("ml", "ml.*"),
+            ("triage.levels",),
+            ("triage.rules",),
+            ("triage.rules_zh",),
+        ),
+    ),
     ("foundation", (("db", "logs", "metrics"), ("errors",), ("i18n",), ("config",))),
 )
 

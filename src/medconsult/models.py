@@ -22,6 +22,13 @@ from medconsult.db import Base
 from medconsult.diagnosis.models import AISuggestion, ModelVersion
 from medconsult.interview.models import Interview, InterviewStatus
 from medconsult.jobs.models import AnalysisJob, JobStatus
+from medconsult.monitoring.models import (
+    MonitoringDaily,
+    MonitoringDailyAdvice,
+    MonitoringDailyAgreement,
+    MonitoringDailyHistogram,
+    MonitoringDirtyDay,
+)
 from medconsult.notifications.models import EmailStatus, Notification, NotificationKind
 from medconsult.patients.models import PatientProfile, Sex
 from medconsult.review.models import Decision, DoctorReview
@@ -45,6 +52,11 @@ __all__ = [
     "MfaCredential",
     "MfaRecoveryCode",
     "ModelVersion",
+    "MonitoringDaily",
+    "MonitoringDailyAdvice",
+    "MonitoringDailyAgreement",
+    "MonitoringDailyHistogram",
+    "MonitoringDirtyDay",
     "Notification",
     "NotificationKind",
     "Outcome",

@@ -72,7 +72,10 @@ def ensure_model() -> str:
     existing = artifacts.resolve_default_model_dir(settings)
     if existing is not None:
         return str(existing)
-    print("No trained model found: training the default model (a few minutes on a CPU)...")
+    print(
+        "No trained model found: training the default model on Symptom2Disease and DDXPlus "
+        "(about 15-20 minutes on a 2-core CPU)..."
+    )
     from medconsult.ml import train
 
     status = train.main([])

@@ -14,6 +14,7 @@ from medconsult.consultations import service as consultations_service
 from medconsult.consultations.models import Consultation, ConsultationStatus
 from medconsult.consultations.schemas import ConsultationCreate
 from medconsult.diagnosis.models import AISuggestion
+from medconsult.interview.models import Interview, InterviewStatus
 from medconsult.jobs import analysis
 from medconsult.jobs.models import AnalysisJob, JobStatus
 from medconsult.ml.errors import InputTextError, ModelError
@@ -436,3 +437,34 @@ class TestTextTheModelCannotRead:
         analysis.analyse(factory, consultation_id=consultation_id, models=models, settings=settings)
 
         assert len(models.texts) == 1
+
+    def test_with_interview_answers_the_model_reads_those_instead(
+        self, session: Session, factory: sessionmaker[Session], settings: Settings
+    ) -> None:
+        consultation_id = _submitted(
+            session, chief_complaint="发烧", history="我发烧三天了，还一直咳嗽，晚上睡不好。"
+        )
+        session.add(
+            Interview(
+                consultation_id=consultation_id,
+                status=InterviewStatus.finished,
+                answers=[{"code": "E_91", "values": ["yes"], "unknown": False}],
+                max_questions=10,
+            )
+        )
+        session.flush()
+        models = FakeModels(result=suggestion())
+
+        analysis.analyse(factory, consultation_id=consultation_id, models=models, settings=settings)
+
+        session.expire_all()
+        stored = session.scalar(
+            select(AISuggestion).where(
+                AISuggestion.consultation_id == consultation_id, AISuggestion.is_current
+            )
+        )
+        assert len(models.texts) == 1
+        assert "发烧" not in models.texts[0]  # only the English rendering of the answers
+        assert stored is not None
+        assert stored.analysed_text == models.texts[0]
+        assert "unsupported_language" not in stored.abstain_reasons

@@ -251,3 +251,25 @@ def test_the_module_imports_no_torch() -> None:
         "assert 'torch' not in sys.modules and 'transformers' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_partial_answers_keep_the_complaint_and_whole_groups(
+    patients: list[ddxplus.Patient], questionnaire: ddxplus.Questionnaire
+) -> None:
+    import random
+
+    rng = random.Random(0)
+    patient = patients[0]
+    sizes = set()
+    for _ in range(20):
+        answers = ddxplus.partial_answers(
+            patient.evidences, questionnaire, rng, keep=[patient.initial_evidence]
+        )
+        sizes.add(len(answers))
+        assert patient.initial_evidence in answers
+        assert all(patient.evidences[name] == value for name, value in answers.items())
+        pain = {"E_53", *questionnaire.children("E_53")} & set(patient.evidences)
+        assert pain <= set(answers) or not pain & set(answers)  # the pain group whole or absent
+    assert len(sizes) > 3  # subsets of varying size
+    everything = ddxplus.partial_answers(patient.evidences, questionnaire, rng, fraction=1.0)
+    assert everything == patient.evidences

@@ -66,14 +66,14 @@ def test_other_csv_is_scored_whole_and_unknown_labels_counted(
         "label,text\n"
         "Common Cold,I keep sneezing and my nose runs\n"
         "Acne,Blackheads on my chin\n"
-        "Influenza,Aches all over and a fever\n"
+        "Gout,A hot swollen big toe\n"
     )
     assert main(["--model", str(tiny_artifact), "--data", str(other), "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["split"] == "all"
     assert report["n"] == 2
     assert report["unknown_labels"] == 1
-    assert report["unknown_label_names"] == {"Influenza": 1}
+    assert report["unknown_label_names"] == {"Gout": 1}
     assert report["baseline"]["n"] == 2  # fitted on the model's recorded training split
 
 

@@ -187,3 +187,14 @@ def test_predict_cli_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture
     err = capsys.readouterr().err
     assert "model artifact directory not found" in err
     assert "Traceback" not in err
+
+
+def test_differential_is_every_label_above_the_threshold(tiny_classifier) -> None:  # type: ignore[no-untyped-def]
+    text = "Age 54, male. Pain: tender; in the upper chest. I have a cough."
+    (differential,) = tiny_classifier.differential([text])
+    probabilities = tiny_classifier.probabilities([text])[0]
+    expected = sorted(
+        (p for p in probabilities if p >= tiny_classifier.differential_threshold), reverse=True
+    )
+    assert [item.probability for item in differential] == pytest.approx(expected)
+    assert all(item.icd10 for item in differential)

@@ -151,3 +151,83 @@ def test_bf16_check_falls_back_to_autocast_for_other_architectures(
     for logits in (packed, autocast):
         np.testing.assert_allclose(logits, reference, atol=0.05)
         assert not np.array_equal(logits, reference)  # bf16 did run
+
+
+def _small_ddxplus(folder: Path, patients: int) -> Path:
+    from medconsult.ml.ddxplus import default_folder
+
+    folder.mkdir(parents=True)
+    for name in ("release_evidences.json", "release_conditions.json"):
+        (folder / name).write_bytes((default_folder() / name).read_bytes())
+    lines = (default_folder() / "patients.csv").read_text(encoding="utf-8").splitlines()
+    (folder / "patients.csv").write_text("\n".join(lines[: patients + 1]) + "\n", encoding="utf-8")
+    return folder
+
+
+def test_training_on_both_formats_reports_per_source_and_the_differential(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A tiny model on a few real rows of each format: the split per file, the differential
+    target and threshold, per-source metrics, and evaluate reading both files back."""
+    import csv
+
+    from medconsult.ml.evaluate import main as evaluate_main
+    from medconsult.ml.testing import default_tiny_rows
+    from medconsult.ml.train import TrainConfig, train
+
+    s2d = tmp_path / "s2d.csv"
+    with s2d.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([("label", "text"), *default_tiny_rows(per_label=2)])
+    ddx = _small_ddxplus(tmp_path / "ddxplus", 40)
+    out = train(
+        TrainConfig(
+            data=(s2d, ddx),
+            out=tmp_path / "model",
+            epochs=1,
+            tiny=True,
+            learning_rate=1e-3,
+            batch_size=16,
+            val_fraction=0.5,  # one validation row per Symptom2Disease label
+            progress=False,
+        )
+    )
+    args = json.loads((out / "training_args.json").read_text())
+    assert [entry["source"] for entry in args["data_files"]] == ["s2d", "ddxplus"]
+    assert args["data_files"][1]["format"] == "ddxplus"
+    metrics = json.loads((out / "metrics.json").read_text())
+    per_source = metrics["validation_per_source"]
+    assert set(per_source) == {"overall", "s2d", "ddxplus"}
+    assert "differential" not in per_source["s2d"]
+    differential = per_source["ddxplus"]["differential"]
+    assert differential["n"] == per_source["ddxplus"]["n"] > 0
+    for key in ("gtpa_at_1", "ddr", "ddp", "ddf1"):
+        assert 0.0 <= differential[key] <= 1.0
+    assert metrics["validation_partial_interview"]["n"] == differential["n"]
+    calibration = json.loads((out / "calibration.json").read_text())
+    assert calibration["differential_threshold"] == differential["threshold"]
+    assert "ddxplus" in (out / "README.md").read_text()
+
+    status = evaluate_main(
+        ["--model", str(out), "--data", str(s2d), "--data", str(ddx), "--format", "json"]
+    )
+    assert status == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["split"] == "validation"  # both files are the model's own: their val splits
+    assert report["n"] == metrics["validation"]["n"]
+    assert report["per_source"]["ddxplus"]["differential"] == differential
+
+
+def test_target_distributions_put_the_differential_beside_the_label() -> None:
+    import numpy as np
+
+    from medconsult.ml.data import LABEL2ID, Example, dataset_from_examples, target_distributions
+
+    examples = [
+        Example("I sneeze", "Common Cold", "s2d"),
+        Example("Age 30", "GERD", "ddxplus", differential=(("GERD", 0.5), ("Anemia", 0.5))),
+    ]
+    targets = target_distributions(dataset_from_examples(examples), 0.3)
+    assert targets[0, LABEL2ID["common_cold"]] == 1.0
+    assert targets[1, LABEL2ID["gerd"]] == pytest.approx(0.7 + 0.15)
+    assert targets[1, LABEL2ID["anemia"]] == pytest.approx(0.15)
+    assert np.allclose(targets.sum(axis=1), 1.0)

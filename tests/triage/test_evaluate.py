@@ -94,8 +94,9 @@ class TestEvaluateTriage:
         assert vignette["n"] == 4
         assert vignette["appropriate"]["emergent"] == 0.5
         assert vignette["appropriate"]["non_emergent"] == 1.0
-        assert vignette["appropriate"]["self_care"] == 0.0
-        assert vignette["appropriate"]["overall"] == 0.5
+        # A runny nose is self-care by the rules of the three-level triage.
+        assert vignette["appropriate"]["self_care"] == 1.0
+        assert vignette["appropriate"]["overall"] == 0.75
         assert vignette["emergent_missed"] == [{"id": "E02", "label": "Something unusual"}]
         simplified = result["arms"]["simplified"]
         assert simplified["n"] == 2
@@ -126,6 +127,20 @@ class TestEvaluateTriage:
 
         assert result["arms"]["text"]["appropriate"]["emergent"] == 1.0
         assert result["arms"]["text"]["appropriate"]["non_emergent"] == 1.0
+
+    def test_with_a_model_its_answers_take_part(
+        self, semigran_like: Path, tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        args = ["evaluate-triage", "--data", str(semigran_like), "--rules-only"]
+        code = main([*args, "--model", str(tiny_model_dir), "--format", "json"])
+        result = json.loads(capsys.readouterr().out)
+
+        assert code == 0
+        assert result["model"] == str(tiny_model_dir)
+        assert result["levels"]["mode"] in ("rules", "model", "either", "both")
+        # Red flags decide emergencies whatever the model says.
+        assert result["arms"]["vignette"]["appropriate"]["emergent"] == 0.5
+        assert result["arms"]["vignette"]["n"] == 4
 
     def test_bad_file_is_a_clear_error(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]

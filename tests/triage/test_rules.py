@@ -172,6 +172,16 @@ CASES = [
         "My toddler swallowed a button battery.",
         "My son swallowed his chewing gum.",
     ),
+    (
+        "vital_signs",
+        "My oxygen saturation is reading 88% on the pulse oximeter.",
+        "My oxygen saturation is 97% and my pulse is 72.",
+    ),
+    (
+        "vital_signs",
+        "Blood pressure 82/50 and heart rate 134.",
+        "My 6 month old's heart rate is 140 while crying, blood pressure not measured.",
+    ),
 ]
 
 
@@ -228,6 +238,114 @@ class TestNegation:
         text = "One. Two!\nThree; four"
 
         assert [text[s:e] for s, e in sentence_spans(text)] == ["One.", "Two!", "Three", "four"]
+
+
+# (category, a positive text, the same finding negated): every category, in English.
+NEGATED = [
+    ("chest_pain", "Crushing chest pain and sweating.", "No crushing chest pain and no sweating."),
+    ("stroke", "His face is drooping on one side.", "His face is not drooping on one side."),
+    (
+        "thunderclap_headache",
+        "The worst headache of my life.",
+        "Not the worst headache of my life.",
+    ),
+    ("meningitis", "A rash that doesn't fade under a glass.", "No petechiae or purpura."),
+    ("anaphylaxis", "My throat is swelling up.", "My throat is not swelling up."),
+    ("overdose_poisoning", "I took an overdose.", "I have not taken an overdose."),
+    ("suicidal", "I want to kill myself.", "I don't want to kill myself."),
+    ("self_harm", "I have been self-harming.", "I have never self-harmed."),
+    ("severe_bleeding", "I am vomiting blood.", "I am not vomiting blood."),
+    ("sepsis", "His skin is mottled.", "His skin is not mottled."),
+    ("breathing", "I can't breathe.", "Denies respiratory distress or stridor."),
+    ("altered_consciousness", "She passed out.", "She never passed out."),
+    ("seizure", "He had a seizure.", "He has not had a seizure."),
+    (
+        "head_injury",
+        "He hit his head and vomited twice.",
+        "He hit his head, no vomiting, no drowsiness.",
+    ),
+    (
+        "diabetic_emergency",
+        "Diabetic with ketones and vomiting.",
+        "Diabetic, negative for ketones.",
+    ),
+    (
+        "cauda_equina",
+        "Back pain and numbness around my bottom.",
+        "Back pain without numbness around my bottom.",
+    ),
+    (
+        "ectopic_pregnancy",
+        "Pregnant with pain on one side of my tummy.",
+        "Pregnant, no tummy pain and no bleeding.",
+    ),
+    ("testicular_torsion", "Sudden severe pain in my testicle.", "No testicular pain."),
+    ("severe_abdominal_pain", "Severe abdominal pain.", "No severe abdominal pain."),
+    ("infant_fever", "My 6 week old has a fever.", "My 6 week old has no fever."),
+    ("severe_burn", "A chemical burn on my hand.", "No chemical burn, only a red mark."),
+    ("vision_loss", "I suddenly lost my sight in one eye.", "No sudden loss of vision."),
+    ("ingestion", "He swallowed a button battery.", "He did not swallow a button battery."),
+    ("vital_signs", "Oxygen saturation 88%.", "Oxygen saturation not measured."),
+]
+
+
+class TestNegatedPerCategory:
+    @pytest.mark.parametrize(("category", "text", "_negated"), NEGATED)
+    def test_positive(self, category: str, text: str, _negated: str) -> None:
+        assert category in {flag.category for flag in find_flags(text)}, text
+
+    @pytest.mark.parametrize(("category", "_positive", "text"), NEGATED)
+    def test_negated(self, category: str, _positive: str, text: str) -> None:
+        assert find_flags(text) == [], text
+
+    def test_every_category_is_covered(self) -> None:
+        assert {case[0] for case in NEGATED} == set(CATEGORIES)
+
+
+class TestClinicalWording:
+    @pytest.mark.parametrize(
+        ("category", "text"),
+        [
+            (
+                "chest_pain",
+                "A 58-year-old man presents with substernal chest pressure and diaphoresis.",
+            ),
+            ("stroke", "Patient reports acute right-sided weakness and aphasia."),
+            ("meningitis", "Fever, headache and neck stiffness; dislikes bright light."),
+            ("severe_bleeding", "He presents with haematemesis and melaena."),
+            ("breathing", "In respiratory distress, lips turning blue."),
+            ("sepsis", "Febrile, hypotensive and tachycardic after a urine infection."),
+            ("vital_signs", "BP 84/52, HR 126, SpO2 90% on room air."),
+        ],
+    )
+    def test_clinical_vignette_style_raises_the_category(self, category: str, text: str) -> None:
+        assert category in {flag.category for flag in find_flags(text)}
+
+    def test_denies_negates_the_whole_list(self) -> None:
+        text = (
+            "Patient denies chest pain, shortness of breath, palpitations, nausea, or diaphoresis."
+        )
+
+        assert find_flags(text) == []
+
+    def test_list_negation_ends_at_a_new_statement(self) -> None:
+        text = "She denies fever and reports crushing chest pain radiating to her jaw."
+
+        assert [flag.category for flag in find_flags(text)] == ["chest_pain"]
+
+    def test_past_findings_are_not_todays_emergency(self) -> None:
+        assert find_flags("He had a stroke last year and needs a blood pressure review.") == []
+        assert find_flags("I used to self-harm as a teenager.") == []
+        assert find_flags("History of seizures, well controlled.") == []
+
+    def test_a_present_finding_beside_a_past_one_still_flags(self) -> None:
+        text = "She had a stroke in 2019. Today her face has dropped on one side."
+
+        assert [flag.category for flag in find_flags(text)] == ["stroke"]
+
+    def test_adult_pulse_threshold_is_not_used_for_a_child(self) -> None:
+        assert find_flags("My 2 year old's heart rate is 140 when she cries.") == []
+        assert find_flags("My heart rate is 140 at rest.")[0].category == "vital_signs"
 
 
 class TestDevelopmentSet:

@@ -90,3 +90,41 @@ class TestSharedForwardPass:
         assert [[f.category for f in flags] for flags in concurrent] == [
             [f.category for f in flags] for flags in expected
         ]
+
+
+@pytest.mark.slow
+class TestFastPath:
+    """The packed engine (bf16 where the CPU has it) against the Hugging Face fp32 forward."""
+
+    TEXTS: ClassVar[list[str]] = [
+        "crushing pain in my chest",
+        "my face dropped on one side and my speech is slurred",
+        "a runny nose",
+        "I took all of my tablets at once on purpose and now I feel very sleepy and confused",
+        "itchy",
+    ]
+
+    def test_embeddings_match_the_reference(self, layer: SemanticTriage) -> None:
+        assert layer.fast is not None
+
+        fast = layer.embed(self.TEXTS)
+        exact = layer.embed(self.TEXTS, exact=True)
+
+        reference = layer.embed_reference(self.TEXTS)
+        assert (fast * reference).sum(dim=1).min().item() >= 0.999
+        assert (exact * reference).sum(dim=1).min().item() >= 0.99999
+
+    def test_flags_match_the_reference_on_the_development_set(self, layer: SemanticTriage) -> None:
+        import csv
+        from pathlib import Path
+
+        dev = Path(__file__).resolve().parents[2] / "data" / "triage" / "dev.csv"
+        with dev.open(newline="") as handle:
+            texts = [row["text"] for row in csv.DictReader(handle)]
+        reference = SemanticTriage(packed=False)
+
+        def signature(of: SemanticTriage, text: str) -> list[tuple[str, int, int]]:
+            return [(flag.category, flag.start, flag.end) for flag in of.flags(text)]
+
+        assert reference.fast is None
+        assert [signature(layer, t) for t in texts] == [signature(reference, t) for t in texts]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -110,17 +112,37 @@ class TestModelNeverLowersUrgency:
         assert consultation.urgency is Urgency.emergency
         assert consultation.urgency_rank == 0
 
-    def test_unflagged_case_takes_the_model_urgency(self, session: Session) -> None:
-        consultation = _submit(session, complaint="A runny nose")
+    @pytest.mark.parametrize(
+        ("complaint", "history", "model_urgency", "abstained", "expected"),
+        [
+            # The model's self-care label and a self-care presentation.
+            ("A runny nose", "Since this morning.", "self-care", False, Urgency.self_care),
+            # An abstaining model leaves it to the text: a lump sees a doctor.
+            ("A lump in my neck", "For a month.", "self-care", True, Urgency.routine),
+            # A "see a GP if" cue keeps a self-care label from self-care.
+            ("Runny nose and cough", "For five weeks, getting worse.", "self-care", False,
+             Urgency.routine),
+            # Seeing a doctor keeps the label's urgent.
+            ("Cough and fever", "Three days.", "urgent", False, Urgency.urgent),
+        ],
+    )  # fmt: skip
+    def test_unflagged_case_takes_the_three_level_triage(
+        self,
+        session: Session,
+        complaint: str,
+        history: str,
+        model_urgency: str,
+        abstained: bool,
+        expected: Urgency,
+    ) -> None:
+        consultation = _submit(session, complaint=complaint, history=history)
+        suggestion = dataclasses.replace(_suggestion(model_urgency), abstained=abstained)
 
         diagnosis_service.store_suggestion(
-            session,
-            consultation=consultation,
-            suggestion=_suggestion("self-care"),
-            analysed_text="text",
+            session, consultation=consultation, suggestion=suggestion, analysed_text="text"
         )
 
-        assert consultation.urgency is Urgency.self_care
+        assert consultation.urgency is expected
 
 
 class TestMergeFlags:

@@ -1,7 +1,6 @@
 """Model monitoring: volumes, confidence, abstentions, emergencies and doctor agreement.
 
-Every number is an aggregate computed by PostgreSQL (two queries per page), so the page stays
-fast with a large history. Definitions:
+Every number is an aggregate computed by PostgreSQL. Definitions:
 
 - A consultation's suggestion is its current one (re-analyses replace it), dated by creation.
 - The signed diagnosis is the consultation's latest review that no later review amends.
@@ -11,92 +10,131 @@ fast with a large history. Definitions:
   three of ``ranked``. A diagnosis outside the model's labels counts as a disagreement.
 - Advice drafts: every signed review (amendments included) with a diagnosis label, by whether
   the library draft was signed unchanged, edited, discarded, or not used at all.
+
+Speed at a large history: the same per-day SQL (``monitoring/rollups.py``) runs in two places.
+The worker's sweep stores it per closed UTC day (older than yesterday) in the roll-up tables
+(``monitoring/models.py``); a page sums the roll-ups of the window's full days and runs the SQL
+on the base tables only for the rest: the window's first, partial day, yesterday and today, and
+any closed day changed since it was rolled up (database triggers log such days in
+``monitoring_dirty_days``). Four statements per page, one more to list the rolled-up days.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from medconsult.db import utcnow
-from medconsult.review.queries import CURRENT_CONCLUSION_SQL
+from medconsult.monitoring.rollups import (
+    ADVICE_SQL,
+    AGREEMENT_SQL,
+    DAILY_SQL,
+    HISTOGRAM_BINS,
+    HISTOGRAM_SQL,
+    ROLLUP_DAYS,
+)
 
-HISTOGRAM_BINS = 10
 ALLOWED_WINDOWS = (7, 30, 90, 365)
+assert max(ALLOWED_WINDOWS) < ROLLUP_DAYS
 
-_DAILY_SQL = text(
+# --- a page: live SQL for the days not rolled up, plus the roll-ups of the others ------------
+
+_ROLLED_DAYS_SQL = text(
     """
-    SELECT (created_at AT TIME ZONE 'UTC')::date AS day,
-           count(*) AS suggestions,
-           count(*) FILTER (WHERE abstained) AS abstained,
-           count(*) FILTER (WHERE urgency = 'emergency') AS emergencies
-    FROM ai_suggestions
-    WHERE is_current AND created_at >= :since
-    GROUP BY 1
-    ORDER BY 1
+    SELECT m.day FROM monitoring_daily m
+    WHERE m.day > :first_day
+      AND NOT EXISTS (SELECT 1 FROM monitoring_dirty_days d WHERE d.day = m.day)
+    ORDER BY m.day
     """
 )
 
-_HISTOGRAM_SQL = text(
-    """
-    SELECT GREATEST(1, LEAST(width_bucket(top1_probability, 0.0, 1.0, :bins), :bins)) AS bin,
-           count(*) AS n
-    FROM ai_suggestions
-    WHERE is_current AND created_at >= :since AND top1_probability IS NOT NULL
-    GROUP BY 1
-    """
-)
+_PAGE_DAILY_SQL = """
+    SELECT day, sum(suggestions)::int AS suggestions, sum(abstained)::int AS abstained,
+           sum(emergencies)::int AS emergencies
+    FROM ({live}
+          UNION ALL
+          SELECT day, suggestions, abstained, emergencies
+          FROM monitoring_daily WHERE day = ANY(CAST(:rolled AS date[]))) AS per_day
+    GROUP BY day
+    HAVING sum(suggestions) > 0
+    ORDER BY day
+"""
 
-_AGREEMENT_SQL = text(
-    f"""
-    WITH latest AS (
-        SELECT DISTINCT ON (r.consultation_id)
-               r.consultation_id, r.suggestion_id, r.final_label, r.signed_at
-        FROM doctor_reviews r
-        WHERE r.signed_at >= :since
-          AND {CURRENT_CONCLUSION_SQL}
-        ORDER BY r.consultation_id, r.signed_at DESC, r.created_at DESC
-    ), judged AS (
-        SELECT l.final_label,
-               date_trunc('week', l.signed_at AT TIME ZONE 'UTC')::date AS week,
-               COALESCE(s.model_version, c.model_version) AS model_version,
-               COALESCE(s.top1_label, c.top1_label) AS top1_label,
-               COALESCE(s.ranked, c.ranked) AS ranked
-        FROM latest l
-        LEFT JOIN ai_suggestions s ON s.id = l.suggestion_id
-        LEFT JOIN ai_suggestions c
-               ON l.suggestion_id IS NULL AND c.consultation_id = l.consultation_id AND c.is_current
-        WHERE s.id IS NOT NULL OR c.id IS NOT NULL
+_PAGE_HISTOGRAM_SQL = """
+    SELECT bin, sum(n)::int AS n
+    FROM ({live}
+          UNION ALL
+          SELECT day, bin, n FROM monitoring_daily_histogram
+          WHERE day = ANY(CAST(:rolled AS date[]))) AS per_day
+    GROUP BY bin
+"""
+
+_PAGE_AGREEMENT_SQL = """
+    WITH per_day AS (
+        {live}
+        UNION ALL
+        SELECT day, final_label, model_version, reviewed, top1, top3
+        FROM monitoring_daily_agreement WHERE day = ANY(CAST(:rolled AS date[]))
     )
     SELECT GROUPING(final_label) AS no_label, GROUPING(week) AS no_week,
            GROUPING(model_version) AS no_version,
            final_label, week, model_version,
-           count(*) AS reviewed,
-           count(*) FILTER (WHERE top1_label = final_label) AS top1,
-           count(*) FILTER (
-               WHERE final_label IN (ranked->0->>'label', ranked->1->>'label', ranked->2->>'label')
-           ) AS top3
-    FROM judged
+           COALESCE(sum(reviewed), 0)::int AS reviewed,
+           COALESCE(sum(top1), 0)::int AS top1,
+           COALESCE(sum(top3), 0)::int AS top3
+    FROM (SELECT *, date_trunc('week', day)::date AS week FROM per_day) AS weekly
     GROUP BY GROUPING SETS ((), (final_label), (week), (model_version))
-    """
-)
+"""
+
+_PAGE_ADVICE_SQL = """
+    SELECT label, sum(reviews)::int AS reviews, sum(used)::int AS used,
+           sum(edited)::int AS edited, sum(discarded)::int AS discarded
+    FROM ({live}
+          UNION ALL
+          SELECT day, label, reviews, used, edited, discarded
+          FROM monitoring_daily_advice WHERE day = ANY(CAST(:rolled AS date[]))) AS per_day
+    GROUP BY label
+"""
 
 
-_ADVICE_SQL = text(
-    """
-    SELECT COALESCE(advice_template_label, final_label) AS label,
-           count(*) AS reviews,
-           count(*) FILTER (WHERE advice_template_outcome = 'used') AS used,
-           count(*) FILTER (WHERE advice_template_outcome = 'edited') AS edited,
-           count(*) FILTER (WHERE advice_template_outcome = 'discarded') AS discarded
-    FROM doctor_reviews
-    WHERE signed_at >= :since AND COALESCE(advice_template_label, final_label) IS NOT NULL
-    GROUP BY 1
-    """
-)
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def live_ranges(since: datetime, rolled: Iterable[date]) -> list[tuple[datetime, datetime | None]]:
+    """The time ranges from ``since`` on that no rolled-up day covers (the last one open)."""
+    ranges: list[tuple[datetime, datetime | None]] = []
+    cursor = since
+    for day in sorted(rolled):
+        start = _midnight(day)
+        if start < cursor:
+            continue
+        if start > cursor:
+            ranges.append((cursor, start))
+        cursor = start + timedelta(days=1)
+    ranges.append((cursor, None))
+    return ranges
+
+
+def _in_ranges(
+    column: str, ranges: Sequence[tuple[datetime, datetime | None]]
+) -> tuple[str, dict[str, Any]]:
+    """An SQL condition on ``column`` (each range an index range scan) and its parameters."""
+    parts = []
+    params: dict[str, Any] = {}
+    for index, (start, end) in enumerate(ranges):
+        params[f"from_{index}"] = start
+        if end is None:
+            parts.append(f"{column} >= :from_{index}")
+        else:
+            params[f"to_{index}"] = end
+            parts.append(f"({column} >= :from_{index} AND {column} < :to_{index})")
+    return "(" + " OR ".join(parts) + ")", params
 
 
 @dataclass(frozen=True)
@@ -178,6 +216,17 @@ def compute(session: Session, *, days: int = 30, now: datetime | None = None) ->
     """All monitoring figures for the last ``days`` days (UTC)."""
     days = window_days(days)
     since = (now or utcnow()) - timedelta(days=days)
+    rolled = list(session.scalars(_ROLLED_DAYS_SQL, {"first_day": since.date()}))
+    ranges = live_ranges(since, rolled)
+    created, created_params = _in_ranges("created_at", ranges)
+    signed, signed_params = _in_ranges("signed_at", ranges)
+    signed_r, _ = _in_ranges("r.signed_at", ranges)
+    base = {"rolled": rolled, "bins": HISTOGRAM_BINS}
+
+    def run(page_sql: str, live_sql: str, where: str, params: dict[str, Any]) -> Any:
+        statement = text(page_sql.format(live=live_sql.format(where=where)))
+        return session.execute(statement, {**base, **params})
+
     daily = [
         DailyVolume(
             day=row.day,
@@ -185,16 +234,16 @@ def compute(session: Session, *, days: int = 30, now: datetime | None = None) ->
             abstained=row.abstained,
             emergencies=row.emergencies,
         )
-        for row in session.execute(_DAILY_SQL, {"since": since})
+        for row in run(_PAGE_DAILY_SQL, DAILY_SQL, created, created_params)
     ]
     histogram = [0] * HISTOGRAM_BINS
-    for row in session.execute(_HISTOGRAM_SQL, {"since": since, "bins": HISTOGRAM_BINS}):
+    for row in run(_PAGE_HISTOGRAM_SQL, HISTOGRAM_SQL, created, created_params):
         histogram[int(row.bin) - 1] = int(row.n)
     overall = Agreement(key=None, reviewed=0, top1=0, top3=0)
     by_label: list[Agreement] = []
     by_week: list[Agreement] = []
     by_version: list[Agreement] = []
-    for row in session.execute(_AGREEMENT_SQL, {"since": since}):
+    for row in run(_PAGE_AGREEMENT_SQL, AGREEMENT_SQL, signed_r, signed_params):
         if row.no_label and row.no_week and row.no_version:
             overall = Agreement(key=None, reviewed=row.reviewed, top1=row.top1, top3=row.top3)
         elif not row.no_label:
@@ -208,7 +257,7 @@ def compute(session: Session, *, days: int = 30, now: datetime | None = None) ->
     by_version.sort(key=lambda a: a.key or "")
     advice = [
         AdviceUsage(row.label, row.reviews, row.used, row.edited, row.discarded)
-        for row in session.execute(_ADVICE_SQL, {"since": since})
+        for row in run(_PAGE_ADVICE_SQL, ADVICE_SQL, signed, signed_params)
     ]
     advice.sort(key=lambda a: (-a.reviews, a.label))
     return Monitoring(

@@ -57,6 +57,16 @@ class Consultation(UUIDPk, Timestamped, Base):
     __table_args__ = (
         UniqueConstraint("patient_id", "idempotency_key", name="uq_consultations_idempotency"),
         Index("ix_consultations_queue", "status", "urgency_rank", "submitted_at"),
+        # The open queue in display order: its first page is read without a sort.
+        Index(
+            "ix_consultations_open_queue",
+            "urgency_rank",
+            "submitted_at",
+            "id",
+            postgresql_where=text(
+                "status IN ('submitted', 'analysing', 'awaiting_review', 'in_review')"
+            ),
+        ),
     )
 
     patient_id: Mapped[uuid.UUID] = mapped_column(

@@ -132,8 +132,11 @@ def store_suggestion(
         is_current=True,
     )
     session.add(row)
-    # The consultation's own red flags (set at store time) are never lowered by a model.
-    urgency = triage_service.floor_urgency(consultation, Urgency(suggestion.urgency))
+    # The consultation's own red flags (set at store time) are never lowered by a model; the
+    # three-level triage decides between self-care and seeing a doctor.
+    urgency = triage_service.final_urgency(
+        consultation, model_urgency=Urgency(suggestion.urgency), abstained=suggestion.abstained
+    )
     consultation.urgency = urgency
     consultation.urgency_rank = URGENCY_RANK[urgency]
     session.flush()

@@ -74,6 +74,7 @@ class Claim:
     text: str
     attempt: int
     triage_text: str = ""
+    intake_text: str = ""  # the interview's answers rendered in English ("" without any)
 
 
 def semantic_flags(text: str, settings: Settings) -> list[Flag]:
@@ -261,8 +262,9 @@ def claim(
     job.started_at = utcnow()
     if consultation.status is ConsultationStatus.submitted:
         consultation.status = ConsultationStatus.analysing
+    intake = intake_text(session, consultation)
     text = diagnosis_service.compose_analysed_text(
-        consultation, max_chars=settings.max_text_chars, intake=intake_text(session, consultation)
+        consultation, max_chars=settings.max_text_chars, intake=intake
     )
     session.flush()
     return Claim(
@@ -270,6 +272,7 @@ def claim(
         text=text,
         attempt=job.attempts,
         triage_text=triage_service.patient_text(consultation),
+        intake_text=intake[: settings.max_text_chars],
     )
 
 
@@ -356,18 +359,21 @@ def analyse(
     pause = hold_seconds(settings)
     if pause:
         time.sleep(pause)
+    # The English model (and the English semantic layer) cannot read a Chinese free text: it
+    # reads the intake interview's answers (rendered in English) where the patient gave them,
+    # else it abstains and says why, rather than rank diagnoses from tokens it never learned.
+    readable = not language.model_cannot_read(
+        claimed.triage_text or claimed.text, settings.cjk_abstain_share
+    )
+    analysed_text = claimed.text if readable else claimed.intake_text
     try:
-        if language.model_cannot_read(
-            claimed.triage_text or claimed.text, settings.cjk_abstain_share
-        ):
-            # The English model (and the English semantic layer) cannot read a Chinese text:
-            # abstain and say why, rather than rank diagnoses from tokens it never learned.
+        if analysed_text:
+            with models.use(claimed.model_dir) as model:
+                suggestion = model.suggest(analysed_text)
+            flags = semantic_flags(claimed.triage_text, settings) if readable else []
+        else:
             suggestion = unreadable_text_suggestion(model_version=claimed.model_dir.name)
             flags = []
-        else:
-            with models.use(claimed.model_dir) as model:
-                suggestion = model.suggest(claimed.text)
-            flags = semantic_flags(claimed.triage_text, settings)
     except Exception as exc:
         log.warning("analysis of %s failed (attempt %d): %s", consultation_id, claimed.attempt, exc)
         with factory() as session, session.begin():
@@ -382,7 +388,7 @@ def analyse(
             session,
             consultation_id=consultation_id,
             suggestion=suggestion,
-            text=claimed.text,
+            text=analysed_text or claimed.text,
             red_flags=flags,
         )
     return "succeeded" if stored else "superseded"

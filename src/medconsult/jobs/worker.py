@@ -13,6 +13,8 @@ Every worker also runs a recovery sweep every few seconds:
 - consultations waiting for analysis without a live engine job (e.g. written by a process that
   crashed between commit and defer, or restored from a backup) get one;
 - consultations waiting for a model (``waiting_for_model``) are queued again once one exists;
+- the audit trail's new events are sealed, and the monitoring roll-ups of closed days brought up
+  to date (``monitoring.rollups.refresh_rollups``);
 - and, less often, erased patients' signed records past the retention period
   (``MEDCONSULT_RECORD_RETENTION_YEARS``) are purged, and report files that no consultation
   references (left by a submission whose transaction rolled back, or by such a purge) are
@@ -48,6 +50,7 @@ from medconsult.jobs import analysis, notifications, queue
 from medconsult.jobs.models import AnalysisJob, JobStatus
 from medconsult.metrics import MODEL_LOAD_SECONDS, MODEL_LOADED
 from medconsult.ml.types import Suggestion
+from medconsult.monitoring import rollups
 from medconsult.records import service as records_service
 
 log = logging.getLogger(__name__)
@@ -367,6 +370,10 @@ async def _sweep_forever(
         with factory() as session, session.begin():
             return audit_service.seal_all(session)
 
+    def roll_up_monitoring() -> int:
+        with factory() as session, session.begin():
+            return rollups.refresh_rollups(session)
+
     def prune_files() -> int:
         return housekeeping(factory, settings=settings, grace_seconds=options.orphan_grace_seconds)
 
@@ -378,6 +385,7 @@ async def _sweep_forever(
             if recovered or requeued:
                 log.info("recovery sweep: %d stalled, %d requeued", recovered, requeued)
             await asyncio.to_thread(seal_audit)
+            await asyncio.to_thread(roll_up_monitoring)
             if time.monotonic() >= next_prune:
                 next_prune = time.monotonic() + options.prune_seconds
                 await asyncio.to_thread(prune_files)

@@ -81,6 +81,48 @@ def _ood_note(ood: dict[str, Any] | None) -> str:
     )
 
 
+def _per_source_note(metrics: dict[str, Any], calibration: dict[str, Any]) -> str:
+    """Validation figures per source, with the differential (DDXPlus) where there is one."""
+    per_source = metrics.get("validation_per_source") or {}
+    if not per_source:
+        return ""
+    lines = [
+        "Per source (validation rows of each training file):",
+        "",
+        "| source | n | accuracy | macro-F1 | GTPA@1 | DDR | DDP | DDF1 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for source, entry in per_source.items():
+        d = entry.get("differential") or {}
+        cells = [
+            f"{d[key]:.4f}" if key in d else "-" for key in ("gtpa_at_1", "ddr", "ddp", "ddf1")
+        ]
+        lines.append(
+            f"| {source} | {entry['n']} | {entry['accuracy']:.4f} | {entry['macro_f1']:.4f} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    partial = metrics.get("validation_partial_interview")
+    lines.append("")
+    lines.append(
+        "The differential is every label with calibrated probability at or above "
+        f"{calibration.get('differential_threshold')} (chosen on validation for DDF1)."
+    )
+    if partial:
+        lines.append(
+            f"After a short interview (a random subset of each DDXPlus case's answers): GTPA@1 "
+            f"{partial['gtpa_at_1']:.4f}, DDF1 {partial['ddf1']:.4f} (n = {partial['n']})."
+        )
+    return "\n".join(lines)
+
+
+def _data_files(training_args: dict[str, Any]) -> str:
+    files = training_args.get("data_files") or [
+        {"path": training_args.get("data"), "sha256": training_args.get("data_sha256")}
+    ]
+    return ", ".join(f"`{entry.get('path')}` (sha256 `{entry.get('sha256')}`)" for entry in files)
+
+
 def render_model_card(
     *,
     version: str,
@@ -108,8 +150,12 @@ def render_model_card(
         f"symptom2disease (validation split, seed {training_args.get('seed')}, "
         f"fraction {training_args.get('val_fraction')})"
     )
+    data_args = " ".join(
+        f"--data {entry.get('path')}"
+        for entry in training_args.get("data_files") or [{"path": training_args.get("data")}]
+    )
     reproduce = (
-        f"medconsult train --data {training_args.get('data')} "
+        f"medconsult train {data_args} "
         f"--epochs {training_args.get('epochs')} --seed {training_args.get('seed')} "
         f"--max-length {training_args.get('max_length')} --lr {training_args.get('learning_rate')}"
     )
@@ -153,8 +199,9 @@ suicidal thoughts, ...), not left to the model's probabilities.
 ## Training
 
 - Base model: `{training_args.get("base_model_name")}` fine-tuned with a new classification head.
-- Data: `{training_args.get("data")}` (sha256 `{training_args.get("data_sha256")}`),
-  {training_args.get("n_rows")} rows; stratified split with seed {training_args.get("seed")}:
+- Data: {_data_files(training_args)};
+  {training_args.get("n_rows")} rows; each file split (stratified) with seed
+  {training_args.get("seed")}:
   {training_args.get("n_train")} training rows, {training_args.get("n_val")} validation rows.
 - AdamW, peak learning rate {training_args.get("learning_rate")}, linear warm-up
   ({training_args.get("warmup_ratio")}) and decay, batch size {training_args.get("batch_size")},
@@ -177,6 +224,8 @@ decision-making.
 The validation split has only {validation.get("n")} rows, so one error moves accuracy by about
 {100.0 / max(int(validation.get("n", 1) or 1), 1):.1f} points; published results on this data
 are nearly saturated (TF-IDF + LR about 97-98 %).
+
+{_per_source_note(metrics, calibration)}
 
 ## Serving precision
 

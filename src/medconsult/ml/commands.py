@@ -31,6 +31,12 @@ def _evaluate_ood(args: argparse.Namespace) -> int:
     return exit_status(lambda: evaluate_ood.run(args))
 
 
+def _cv(args: argparse.Namespace) -> int:
+    from medconsult.ml import crossval
+
+    return exit_status(lambda: crossval.run(args))
+
+
 def _predict(args: argparse.Namespace) -> int:
     from medconsult.ml import predict
 
@@ -57,6 +63,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     options.add_evaluate_ood_arguments(evaluate_ood)
     evaluate_ood.set_defaults(func=_evaluate_ood)
+
+    cv = subparsers.add_parser(
+        "cv", help="k-fold cross-validation of the model and the TF-IDF baseline on the same folds"
+    )
+    options.add_cv_arguments(cv)
+    cv.set_defaults(func=_cv)
 
     predict = subparsers.add_parser("predict", help="suggest diagnoses for patient text")
     options.add_predict_arguments(predict)

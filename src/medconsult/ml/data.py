@@ -44,6 +44,25 @@ _REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_DATA_RELATIVE = Path("data/symptom2disease/symptom2disease.csv")
 
 
+def default_data_paths() -> tuple[Path, ...]:
+    """The default training data: Symptom2Disease and the DDXPlus folder."""
+    first = default_data_path()
+    return (first, first.parents[1] / "ddxplus")
+
+
+def split_per_source(
+    parts: Sequence[Dataset], val_fraction: float, seed: int
+) -> tuple[Dataset, Dataset]:
+    """Each file split on its own (``stratified_split``, same fraction and seed), then joined:
+    a file's validation rows are the same whether it is trained alone or with others."""
+    trains, vals = [], []
+    for part in parts:
+        train_idx, val_idx = stratified_split(part.labels, val_fraction, seed)
+        trains.append(part.subset(train_idx))
+        vals.append(part.subset(val_idx))
+    return concatenate(trains), concatenate(vals)
+
+
 def default_data_path() -> Path:
     """The bundled symptom2disease CSV: next to the source tree, else under the working dir."""
     for root in (_REPO_ROOT, Path.cwd()):
@@ -69,6 +88,8 @@ class Example:
     source: str
     evidences: Mapping[str, AnswerValue] | None = None
     differential: tuple[tuple[str, float], ...] | None = None
+    # The whole structured case (age, sex, chief complaint ...) where there is one.
+    patient: ddxplus.Patient | None = None
 
 
 @runtime_checkable
@@ -101,7 +122,7 @@ class Dataset:
     format: str
     sources: tuple[str, ...] = ()
     differentials: tuple[Differential | None, ...] = ()
-    evidences: tuple[Mapping[str, AnswerValue] | None, ...] = ()
+    patients: tuple[ddxplus.Patient | None, ...] = ()
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -112,8 +133,12 @@ class Dataset:
     def differential_of(self, index: int) -> Differential | None:
         return self.differentials[index] if self.differentials else None
 
+    def patient_of(self, index: int) -> ddxplus.Patient | None:
+        return self.patients[index] if self.patients else None
+
     def evidences_of(self, index: int) -> Mapping[str, AnswerValue] | None:
-        return self.evidences[index] if self.evidences else None
+        patient = self.patient_of(index)
+        return patient.evidences if patient is not None else None
 
     @property
     def source_names(self) -> list[str]:
@@ -138,7 +163,7 @@ class Dataset:
             format=self.format,
             sources=tuple(self.source_of(i) for i in indices),
             differentials=tuple(self.differential_of(i) for i in indices),
-            evidences=tuple(self.evidences_of(i) for i in indices),
+            patients=tuple(self.patient_of(i) for i in indices),
         )
 
 
@@ -165,7 +190,7 @@ def dataset_from_examples(
         format=fmt,
         sources=tuple(example.source for example in examples),
         differentials=tuple(_canonical_differential(e.differential) for e in examples),
-        evidences=tuple(example.evidences for example in examples),
+        patients=tuple(example.patient for example in examples),
     )
 
 
@@ -189,7 +214,7 @@ def concatenate(datasets: Sequence[Dataset]) -> Dataset:
         format="+".join(formats) if len(formats) > 1 else formats[0],
         sources=tuple(s for d in rows for s in d.sources),
         differentials=tuple(x for d in rows for x in d.differentials),
-        evidences=tuple(x for d in rows for x in d.evidences),
+        patients=tuple(x for d in rows for x in d.patients),
     )
 
 
@@ -299,6 +324,7 @@ class DDXPlusSource:
                 source=self.name,
                 evidences=patient.evidences,
                 differential=patient.differential,
+                patient=patient,
             )
 
 
@@ -345,12 +371,34 @@ def load_datasets(paths: Sequence[str | Path], fmt: str = "auto") -> Dataset:
     return concatenate([load_dataset(path, fmt) for path in paths])
 
 
+def data_sha256(path: str | Path) -> str:
+    """The sha256 that identifies a data file: the file's, or a DDXPlus folder's patients.csv."""
+    path = Path(path)
+    return file_sha256(path / "patients.csv" if path.is_dir() else path)
+
+
 def file_sha256(path: str | Path) -> str:
     digest = hashlib.sha256()
     with Path(path).open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def target_distributions(dataset: Dataset, differential_weight: float) -> np.ndarray:
+    """Per row, the training target over the classes: one-hot on the label, or for a case with
+    a ground-truth differential ``(1 - w)`` on its label plus ``w`` spread over the differential
+    in proportion to its probabilities."""
+    targets = np.zeros((len(dataset), len(LABELS)), dtype=np.float32)
+    for row, label in enumerate(dataset.labels):
+        targets[row, LABEL2ID[str(label)]] = 1.0
+        differential = dataset.differential_of(row)
+        total = sum(p for _, p in differential) if differential else 0.0
+        if differential and total > 0 and differential_weight > 0:
+            targets[row] *= 1.0 - differential_weight
+            for key, probability in differential:
+                targets[row, LABEL2ID[key]] += differential_weight * probability / total
+    return targets
 
 
 # --- split ---------------------------------------------------------------------------------

@@ -41,6 +41,9 @@ Public API (every type is a frozen dataclass):
   from their question; a ``False`` answer becomes ``"<question> No."``. Follows the
   questionnaire's order, so the same answers always give the same text.
   ``render_patient(patient, questionnaire)`` renders a ``Patient``.
+- ``partial_answers(answers, questionnaire, rng, keep=(chief complaint,))``: a random subset
+  of the answers (follow-ups with their question), as after a short interview; training adds
+  such partial renderings so that the model is useful early in an interview.
 
 The English value meanings of the release are machine translations of the French originals; a
 few are corrected here (``VALUE_EN_FIXES``: "haunting" -> "shooting", "palace" -> "palate" ...).
@@ -52,6 +55,7 @@ import ast
 import csv
 import io
 import json
+import random
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -580,3 +584,29 @@ def render_patient(patient: Patient, questionnaire: Questionnaire | None = None)
         age=patient.age,
         sex=patient.sex,
     )
+
+
+def partial_answers(
+    answers: Mapping[str, AnswerValue],
+    questionnaire: Questionnaire,
+    rng: random.Random,
+    *,
+    keep: Iterable[str] = (),
+    fraction: float | None = None,
+) -> Answers:
+    """A random subset of a patient's answers, as after a short interview.
+
+    Each answered question (a follow-up always with its parent question) is kept with
+    probability ``fraction`` (drawn uniformly from [0.1, 0.7] when None); the questions in
+    ``keep`` (the chief complaint) always stay. Used to train on partial renderings so that the
+    classifier gives sensible differentials after only a few interview answers.
+    """
+    share = rng.uniform(0.1, 0.7) if fraction is None else fraction
+
+    def root(name: str) -> str:
+        parent = questionnaire[name].parent
+        return parent if parent is not None and parent in answers else name
+
+    roots = list(dict.fromkeys(root(name) for name in answers))
+    kept = set(keep) | {name for name in roots if rng.random() < share}
+    return {name: value for name, value in answers.items() if root(name) in kept}

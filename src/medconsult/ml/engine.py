@@ -21,6 +21,11 @@ under whatever grad mode the caller chose (gradients flow through every float pr
 ``supports(model)`` says whether a model has the expected shape (BERT encoder, absolute
 positions, GELU, pooler + linear classifier); otherwise the caller keeps the Hugging Face
 forward.
+
+``PackedBertEncoder`` is the same packed encoder without a head: the last layer's hidden states
+for every token, mean-pooled per window (a sentence embedding, as sentence-transformers' mean
+pooling computes it). ``PackedBertClassifier`` extends it. ``supports_encoder(model)`` says
+whether a bare BERT encoder (e.g. the semantic triage layer's MiniLM) has the expected shape.
 """
 
 from __future__ import annotations
@@ -41,21 +46,39 @@ ATTENTION_BUCKET = (
 Linear = Callable[[torch.Tensor], torch.Tensor]
 
 
-def supports(model: torch.nn.Module) -> bool:
-    """Whether ``model`` is a BERT sequence classifier this engine reproduces exactly."""
+def supports_encoder(model: torch.nn.Module) -> bool:
+    """Whether ``model`` is a bare BERT encoder (``BertModel``) this engine reproduces exactly."""
     config = getattr(model, "config", None)
-    bert = getattr(model, "bert", None)
     return (
         config is not None
-        and bert is not None
         and getattr(config, "model_type", None) == "bert"
         and getattr(config, "position_embedding_type", "absolute") == "absolute"
         and getattr(config, "hidden_act", None) == "gelu"
         and not getattr(config, "is_decoder", False)
         and not getattr(config, "add_cross_attention", False)
+        and getattr(model, "embeddings", None) is not None
+        and getattr(model, "encoder", None) is not None
+    )
+
+
+def supports(model: torch.nn.Module) -> bool:
+    """Whether ``model`` is a BERT sequence classifier this engine reproduces exactly."""
+    bert = getattr(model, "bert", None)
+    return (
+        bert is not None
+        and getattr(model, "config", None) is not None
+        and supports_encoder(bert)
         and getattr(bert, "pooler", None) is not None
         and isinstance(getattr(model, "classifier", None), torch.nn.Linear)
     )
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU has bf16 dot-product instructions (AVX-512 BF16 or AMX tiles)."""
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:  # these probes are private to torch: assume none if they go away
+        return False
 
 
 def _float_linear(*modules: Any, dtype: torch.dtype = torch.float32) -> Linear:
@@ -121,31 +144,31 @@ class _Group:
     cls_rows: torch.Tensor  # [count] packed rows of each window's first token
 
 
-class PackedBertClassifier:
-    """Logits of a BERT sequence classifier on packed windows (see the module docstring)."""
+class PackedBertEncoder:
+    """A BERT encoder's forward on packed windows: embeddings and every layer, no head."""
 
     def __init__(
         self,
-        model: torch.nn.Module,
+        bert: torch.nn.Module,
         quantised: torch.nn.Module | None = None,
         *,
         matmul_dtype: torch.dtype = torch.float32,
     ) -> None:
-        """``model``: the float model (weights are read once). ``quantised``: the same model
-        with dynamically quantised Linear modules, whose Linear forwards are then used.
-        ``matmul_dtype``: float type of the encoder's matrix products and attention (float
+        """``bert``: the float encoder (``BertModel``; weights are read once). ``quantised``:
+        the same encoder with dynamically quantised Linear modules, whose Linear forwards are
+        then used. ``matmul_dtype``: float type of the matrix products and attention (float
         engines only)."""
-        if not supports(model):
-            raise ValueError("model is not a BERT sequence classifier this engine supports")
+        if not supports_encoder(bert):
+            raise ValueError("model is not a BERT encoder this engine supports")
         if quantised is not None and matmul_dtype != torch.float32:
             raise ValueError("an int8 engine has no float matmul type to choose")
-        config: Any = model.config
+        config: Any = bert.config
         self.heads = int(config.num_attention_heads)
         self.hidden = int(config.hidden_size)
         self.head_size = self.hidden // self.heads
         self.scale = self.head_size**-0.5
         self.matmul_dtype = matmul_dtype
-        source: Any = quantised if quantised is not None else model
+        source: Any = quantised if quantised is not None else bert
         make: Callable[..., Linear]
         if quantised is not None:
             make = _module_linear
@@ -154,14 +177,14 @@ class PackedBertClassifier:
             def make(*modules: Any) -> Linear:
                 return _float_linear(*modules, dtype=matmul_dtype)
 
-        bert: Any = model.bert
-        embeddings = bert.embeddings
+        embeddings: Any = bert.embeddings
         self.word_embeddings = embeddings.word_embeddings.weight.detach()
         self.position_embeddings = embeddings.position_embeddings.weight.detach()
         self.token_type_embedding = embeddings.token_type_embeddings.weight.detach()[0]
         self.embedding_norm = _LayerNorm.of(embeddings.LayerNorm)
         self.layers = []
-        for float_layer, layer in zip(bert.encoder.layer, source.bert.encoder.layer, strict=True):
+        encoder: Any = bert.encoder
+        for float_layer, layer in zip(encoder.layer, source.encoder.layer, strict=True):
             attention = layer.attention.self
             self.layers.append(
                 _Layer(
@@ -175,11 +198,6 @@ class PackedBertClassifier:
                     output_norm=_LayerNorm.of(float_layer.output.LayerNorm),
                 )
             )
-        # Pooler and classifier are one row per window: fp32 costs nothing and keeps the
-        # logits (hence the calibrated probabilities) as close to the float model as possible.
-        head: Callable[..., Linear] = _module_linear if quantised is not None else _float_linear
-        self.pooler = head(source.bert.pooler.dense)
-        self.classifier = head(source.classifier)
         self.device = self.word_embeddings.device
 
     # --- layout ----------------------------------------------------------------------------------
@@ -267,6 +285,79 @@ class PackedBertClassifier:
         positions = torch.cat([torch.arange(n, device=self.device) for n in lengths])
         return order, lengths, ids, positions
 
+    def embed(
+        self, ids: torch.Tensor, positions: torch.Tensor, words: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Embedding layer; ``words`` replaces the word-embedding lookup (for attributions)."""
+        if words is None:
+            words = F.embedding(ids, self.word_embeddings)
+        summed = (
+            words + self.token_type_embedding + F.embedding(positions, self.position_embeddings)
+        )
+        return self.embedding_norm(summed)
+
+    def layer(self, layer: _Layer, hidden: torch.Tensor, groups: Sequence[_Group]) -> torch.Tensor:
+        """One full encoder layer on packed hidden states."""
+        qkv = layer.qkv(hidden)
+        attended = qkv.new_empty((qkv.shape[0], self.hidden))
+        for group in groups:
+            query, key, value = self._split_heads(qkv, group, 3).unbind(0)
+            out = self._attention(query, key, value, group.mask)
+            self._merge_heads(out, group, attended[group.start : group.stop])
+        hidden = layer.attention_norm(layer.attention_out(attended) + hidden)
+        inner = F.gelu(layer.intermediate(hidden))
+        return layer.output_norm(layer.output(inner) + hidden)
+
+    def mean_pooled(self, windows: Sequence[Sequence[int]]) -> torch.Tensor:
+        """``[len(windows), hidden]`` fp32, window order: the mean of the last layer's hidden
+        states over each window's tokens (special tokens included, as a padded forward with an
+        attention mask averages them). ``windows``: token ids, each a whole tokenised text."""
+        if not windows:
+            return torch.zeros((0, self.hidden), device=self.device)
+        order, lengths, ids, positions = self._pack(windows)
+        groups = self._groups(lengths)
+        hidden = self.embed(ids, positions)
+        for layer in self.layers:
+            hidden = self.layer(layer, hidden, groups)
+        sizes = torch.tensor(lengths, device=self.device)
+        segment = torch.repeat_interleave(torch.arange(len(lengths), device=self.device), sizes)
+        sums = torch.zeros((len(lengths), self.hidden), device=self.device)
+        sums.index_add_(0, segment, hidden.float())
+        pooled = sums / sizes[:, None].float()
+        result = torch.empty_like(pooled)
+        result[torch.tensor(order, device=self.device)] = pooled
+        return result
+
+
+class PackedBertClassifier(PackedBertEncoder):
+    """Logits of a BERT sequence classifier on packed windows (see the module docstring)."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        quantised: torch.nn.Module | None = None,
+        *,
+        matmul_dtype: torch.dtype = torch.float32,
+    ) -> None:
+        """``model``: the float model (weights are read once). ``quantised``: the same model
+        with dynamically quantised Linear modules, whose Linear forwards are then used.
+        ``matmul_dtype``: float type of the encoder's matrix products and attention (float
+        engines only)."""
+        if not supports(model):
+            raise ValueError("model is not a BERT sequence classifier this engine supports")
+        float_model: Any = model
+        source: Any = quantised if quantised is not None else model
+        super().__init__(
+            float_model.bert,
+            None if quantised is None else source.bert,
+            matmul_dtype=matmul_dtype,
+        )
+        # Pooler and classifier are one row per window: fp32 costs nothing and keeps the
+        # logits (hence the calibrated probabilities) as close to the float model as possible.
+        head: Callable[..., Linear] = _module_linear if quantised is not None else _float_linear
+        self.pooler = head(source.bert.pooler.dense)
+        self.classifier = head(source.classifier)
+
     def logits(self, windows: Sequence[Sequence[int]]) -> torch.Tensor:
         """``[len(windows), labels]`` logits; ``windows`` are token ids, each starting [CLS]."""
         return self.logits_and_pooled(windows)[0]
@@ -333,17 +424,6 @@ class PackedBertClassifier:
 
         return result, pooled_result, attribute
 
-    def embed(
-        self, ids: torch.Tensor, positions: torch.Tensor, words: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Embedding layer; ``words`` replaces the word-embedding lookup (for attributions)."""
-        if words is None:
-            words = F.embedding(ids, self.word_embeddings)
-        summed = (
-            words + self.token_type_embedding + F.embedding(positions, self.position_embeddings)
-        )
-        return self.embedding_norm(summed)
-
     def encode(self, hidden: torch.Tensor, groups: Sequence[_Group]) -> torch.Tensor:
         """Encoder, pooler and classifier on packed embeddings; logits in packed order."""
         return self.classify(self.pool(hidden, groups))
@@ -355,15 +435,7 @@ class PackedBertClassifier:
     def pool(self, hidden: torch.Tensor, groups: Sequence[_Group]) -> torch.Tensor:
         """Encoder and pooler on packed embeddings: one pooled vector per window, packed order."""
         for layer in self.layers[:-1]:
-            qkv = layer.qkv(hidden)
-            attended = qkv.new_empty((qkv.shape[0], self.hidden))
-            for group in groups:
-                query, key, value = self._split_heads(qkv, group, 3).unbind(0)
-                out = self._attention(query, key, value, group.mask)
-                self._merge_heads(out, group, attended[group.start : group.stop])
-            hidden = layer.attention_norm(layer.attention_out(attended) + hidden)
-            inner = F.gelu(layer.intermediate(hidden))
-            hidden = layer.output_norm(layer.output(inner) + hidden)
+            hidden = self.layer(layer, hidden, groups)
         # Last layer: keys and values for every token, everything else for [CLS] rows only.
         layer = self.layers[-1]
         key_value = layer.key_value(hidden)

@@ -3,10 +3,16 @@
     python -m medconsult.ml.evaluate --model DIR [--data CSV] [--split auto] [--format json]
                                      [--plots DIR] [--int8] [--bf16]
 
-Which rows are scored (``--split auto``, the default): when ``--data`` is the very file the model
-was trained on (same sha256 as recorded in ``training_args.json``), the validation split is
-rebuilt from the recorded seed and fraction and only it is scored, since the training rows were
+``--data`` may be given several times (label,text CSVs and DDXPlus folders); without it, the
+files the model was trained on are scored. Which rows of a file are scored (``--split auto``,
+the default): when it is one of the files the model was trained on (same sha256 as recorded in
+``training_args.json``), that file's validation split is rebuilt from the recorded seed and
+fraction (each file is split on its own) and only it is scored, since the training rows were
 seen in training. Any other file is scored whole. ``--split validation|train|all`` overrides.
+
+Reported overall and per source (``per_source``: symptom2disease, ddxplus, ...); for structured
+cases with a ground-truth differential also GTPA@1/3/5, DDR, DDP and DDF1 (``metrics.py``), the
+differential being the classes at or above the artifact's ``differential_threshold``.
 
 The model is scored through ``predict.Classifier``, exactly as served (windowing, temperature,
 abstention threshold). Rows whose label the model does not know are counted in
@@ -36,14 +42,17 @@ from medconsult.ml.baseline import TfidfBaseline
 from medconsult.ml.data import (
     LABEL2ID,
     Dataset,
+    concatenate,
+    data_sha256,
     default_data_path,
-    file_sha256,
     load_dataset,
     stratified_split,
 )
 from medconsult.ml.errors import ArtifactError, ModelError, exit_status
 from medconsult.ml.metrics import (
+    DIFFERENTIAL_THRESHOLD,
     classification_metrics,
+    per_source_metrics,
     precision_comparison,
     reliability_bins,
     softmax,
@@ -62,19 +71,29 @@ def _read_training_args(model_dir: Path) -> dict[str, Any]:
     return document
 
 
+def recorded_files(training_args: dict[str, Any]) -> list[dict[str, Any]]:
+    """The training files an artifact records (one for artifacts from before several)."""
+    files = training_args.get("data_files")
+    if isinstance(files, list) and files:
+        return [dict(entry) for entry in files]
+    return [{"path": training_args.get("data"), "sha256": training_args.get("data_sha256")}]
+
+
 def choose_rows(
     dataset: Dataset, data_path: Path, training_args: dict[str, Any], split: str
 ) -> tuple[list[int], str]:
-    """Row indices to score and the name of what they are (see the module docstring)."""
-    same_file = training_args.get("data_sha256") == file_sha256(data_path)
+    """Row indices of one file to score and the name of what they are (see the docstring)."""
+    recorded = {entry.get("sha256") for entry in recorded_files(training_args)}
+    same_file = data_sha256(data_path) in recorded
     if split == "auto":
         split = "validation" if same_file else "all"
     if split == "all":
         return list(range(len(dataset))), "all"
     if not same_file:
         raise ModelError(
-            f"--split {split} needs the model's training file; {data_path} differs from "
-            f"{training_args.get('data')} (sha256 mismatch)"
+            f"--split {split} needs one of the model's training files; {data_path} is not one "
+            f"of {', '.join(str(entry.get('path')) for entry in recorded_files(training_args))}"
+            " (sha256 mismatch)"
         )
     train_idx, val_idx = stratified_split(
         dataset.labels, float(training_args["val_fraction"]), int(training_args["seed"])
@@ -83,25 +102,37 @@ def choose_rows(
 
 
 def baseline_training_split(
-    training_args: dict[str, Any], dataset: Dataset, data_path: Path
+    training_args: dict[str, Any], loaded: dict[str, Dataset] | None = None
 ) -> Dataset | None:
-    """The model's training rows, for fitting the baseline; None if that file is unavailable."""
-    if training_args.get("data_sha256") == file_sha256(data_path):
-        source = dataset
-    else:
-        recorded = Path(str(training_args.get("data", "")))
-        if not recorded.is_file() or file_sha256(recorded) != training_args.get("data_sha256"):
-            return None
-        source = load_dataset(recorded)
-    train_idx, _ = stratified_split(
-        source.labels, float(training_args["val_fraction"]), int(training_args["seed"])
-    )
-    return source.subset(train_idx)
+    """The model's training rows (every recorded file's training split), for fitting the
+    baseline; None if a recorded file is unavailable or changed."""
+    parts = []
+    for entry in recorded_files(training_args):
+        sha = entry.get("sha256")
+        dataset = (loaded or {}).get(str(sha))
+        if dataset is None:
+            path = Path(str(entry.get("path", "")))
+            if not path.exists() or data_sha256(path) != sha:
+                return None
+            dataset = load_dataset(path)
+        train_idx, _ = stratified_split(
+            dataset.labels, float(training_args["val_fraction"]), int(training_args["seed"])
+        )
+        parts.append(dataset.subset(train_idx))
+    return concatenate(parts) if parts else None
+
+
+def _truths(dataset: Dataset) -> list[set[int] | None]:
+    truths: list[set[int] | None] = []
+    for row in range(len(dataset)):
+        differential = dataset.differential_of(row)
+        truths.append({LABEL2ID[key] for key, _ in differential} if differential else None)
+    return truths
 
 
 def evaluate(
     model_dir: Path,
-    data_path: Path,
+    data_path: Path | Sequence[Path] | None = None,
     *,
     split: str = "auto",
     device: str = "auto",
@@ -111,12 +142,31 @@ def evaluate(
     """Return (report, plot data). The report is what ``--format json`` prints."""
     classifier = Classifier.load(model_dir, device=device, precision="fp32", max_text_chars=10**9)
     training_args = _read_training_args(Path(model_dir))
-    dataset = load_dataset(data_path)
-    rows, split_name = choose_rows(dataset, data_path, training_args, split)
-    scored = dataset.subset(rows)
+    if data_path is None:
+        recorded = [Path(str(entry.get("path"))) for entry in recorded_files(training_args)]
+        paths = [path for path in recorded if path.exists()] or [default_data_path()]
+    elif isinstance(data_path, Path):
+        paths = [data_path]
+    else:
+        paths = [Path(path) for path in data_path]
+    parts, split_names, loaded = [], [], {}
+    for path in paths:
+        dataset = load_dataset(path)
+        loaded[data_sha256(path)] = dataset
+        rows, split_name = choose_rows(dataset, path, training_args, split)
+        parts.append(dataset.subset(rows))
+        split_names.append(split_name)
+    scored = concatenate(parts)
     known = [i for i, label in enumerate(scored.labels) if label is not None]
     texts = [scored.texts[i] for i in known]
     targets = np.array([LABEL2ID[str(scored.labels[i])] for i in known], dtype=np.int64)
+    sources = [scored.source_of(i) for i in known]
+    truths = [_truths(scored)[i] for i in known]
+    differential_threshold = float(
+        json.loads((Path(model_dir) / "calibration.json").read_text(encoding="utf-8")).get(
+            "differential_threshold", DIFFERENTIAL_THRESHOLD
+        )
+    )
 
     logits = classifier.logits(texts) if texts else np.zeros((0, len(classifier.labels)))
     probs = softmax(logits, classifier.temperature)
@@ -124,33 +174,59 @@ def evaluate(
     report: dict[str, Any] = {
         "model": str(model_dir),
         "model_version": classifier.version,
-        "data": str(data_path),
-        "split": split_name,
+        "data": ", ".join(str(path) for path in paths),
+        "split": split_names[0] if len(set(split_names)) == 1 else "mixed",
+        "files": [
+            {"path": str(path), "split": name, "n": len(part)}
+            for path, name, part in zip(paths, split_names, parts, strict=True)
+        ],
         **metrics.to_dict(),
         "unknown_labels": len(scored) - len(known),
         "unknown_label_names": scored.unknown_labels,
         "temperature": classifier.temperature,
         "threshold": classifier.threshold,
+        "differential_threshold": differential_threshold,
         "device": str(classifier.device),
         # What the service runs at on this machine by default (see --bf16 / --int8).
         "served_precision": resolve_precision("auto", classifier.device),
     }
+    report["per_source"] = (
+        per_source_metrics(
+            probs,
+            targets,
+            sources,
+            truths,
+            threshold=classifier.threshold,
+            differential_threshold=differential_threshold,
+        )
+        if texts
+        else {}
+    )
     uncalibrated = classification_metrics(softmax(logits), targets, classifier.threshold)
     report["ece_uncalibrated"] = uncalibrated.ece
 
-    baseline_train = baseline_training_split(training_args, dataset, data_path)
+    baseline_train = baseline_training_split(training_args, loaded)
     if baseline_train is None or not texts:
         report["baseline"] = None
-        report["baseline_skipped"] = "the model's training file is not available"
+        report["baseline_skipped"] = "the model's training files are not available"
     else:
         baseline = TfidfBaseline(len(classifier.labels)).fit(
             baseline_train.texts,
             [LABEL2ID[str(label)] for label in baseline_train.labels],
         )
+        baseline_probs = baseline.predict_proba(texts)
         report["baseline"] = classification_metrics(
-            baseline.predict_proba(texts), targets, threshold=0.0
+            baseline_probs, targets, threshold=0.0
         ).to_dict()
         report["baseline"]["note"] = "TF-IDF + LR on the model's training split; no abstention"
+        report["baseline_per_source"] = per_source_metrics(
+            baseline_probs,
+            targets,
+            sources,
+            truths,
+            threshold=0.0,
+            differential_threshold=differential_threshold,
+        )
 
     for precision, wanted in (("int8", int8), ("bf16", bf16)):
         if not wanted:
@@ -267,6 +343,22 @@ def format_report(report: dict[str, Any]) -> str:
             f"{name} agrees with fp32 on {100 * other['agreement_with_fp32']:.1f}% of rows "
             f"(largest probability difference {other['max_abs_probability_difference']:.4f})"
         )
+    baseline_sources = report.get("baseline_per_source") or {}
+    for source, entry in (report.get("per_source") or {}).items():
+        line = (
+            f"{source}: n={entry['n']}, accuracy {entry['accuracy']:.4f}, macro-F1 "
+            f"{entry['macro_f1']:.4f}, ECE {entry['ece']:.4f}"
+        )
+        if source in baseline_sources:
+            line += f" (baseline accuracy {baseline_sources[source]['accuracy']:.4f})"
+        lines.append(line)
+        if "differential" in entry:
+            d = entry["differential"]
+            lines.append(
+                f"  differential (p >= {d['threshold']}): GTPA@1 {d['gtpa_at_1']:.4f}, GTPA@3 "
+                f"{d['gtpa_at_3']:.4f}, DDR {d['ddr']:.4f}, DDP {d['ddp']:.4f}, DDF1 "
+                f"{d['ddf1']:.4f}, mean size {d['mean_differential_size']:.1f}"
+            )
     if report.get("baseline_skipped"):
         lines.append(f"baseline skipped: {report['baseline_skipped']}")
     return "\n".join(lines)
@@ -278,10 +370,9 @@ def run(args: argparse.Namespace) -> int:
     from medconsult.ml.artifacts import require_default_model_dir
 
     model_dir = Path(args.model) if args.model else require_default_model_dir(get_settings())
-    data_path = Path(args.data) if args.data else default_data_path()
     report, plot_data = evaluate(
         model_dir,
-        data_path,
+        [Path(path) for path in args.data] if args.data else None,
         split=args.split,
         device=args.device,
         int8=args.int8,

@@ -13,7 +13,12 @@ from pathlib import Path
 # Training. Tuned on the validation split of symptom2disease with all-MiniLM-L6-v2 on a 2-core
 # CPU (about 40-60 s per epoch). lr 8e-5 for 8 epochs underfits (below the TF-IDF baseline);
 # 2e-4 with linear warm-up and decay over ~15 epochs beats it. Early stopping keeps the best epoch.
-DEFAULT_EPOCHS = 15  # upper bound; early stopping may end sooner
+# The default data (Symptom2Disease + DDXPlus, 2,318 training texts, 3,502 windows, 219 steps
+# per epoch) costs 5.0x a Symptom2Disease epoch (benchmarks/train_cost.py, same run), about 3-5
+# minutes per epoch on 2 idle cores: 3 epochs (657 optimiser steps, as many as the 15-epoch
+# Symptom2Disease-only recipe took) keep the default training within about 20 minutes with the
+# calibration and OOD passes. For Symptom2Disease alone pass --epochs 15.
+DEFAULT_EPOCHS = 3  # upper bound; early stopping may end sooner
 DEFAULT_LEARNING_RATE = 2e-4  # peak AdamW learning rate, reached after warm-up
 DEFAULT_WARMUP_RATIO = 0.1  # fraction of all optimiser steps spent warming up linearly from 0
 DEFAULT_WEIGHT_DECAY = 0.01  # AdamW decoupled weight decay (not on biases/LayerNorm)
@@ -25,6 +30,15 @@ DEFAULT_PATIENCE = 5  # epochs without a better validation macro-F1 before stopp
 DEFAULT_LABEL_SMOOTHING = 0.1
 DEFAULT_VAL_FRACTION = 0.2  # 186 of 922 rows: one error costs ~0.5 point of accuracy
 DEFAULT_SEED = 42  # split, head initialisation, shuffling and dropout
+# Structured (DDXPlus) cases. Target of a case with a ground-truth differential: (1 - w) on its
+# pathology + w spread over its differential, so the pathology stays the argmax (w < 0.5) and the
+# other classes are ranked like the differential instead of uniformly.
+DEFAULT_DIFFERENTIAL_WEIGHT = 0.3
+# Share of the structured training cases rendered from a random subset of their answers in each
+# epoch (a short interview), so the model gives sensible differentials after a few answers.
+DEFAULT_PARTIAL_FRACTION = 0.3
+# Cross-validation (medconsult cv): folds per data file.
+DEFAULT_FOLDS = 5
 # Windowing, shared by training, evaluation and serving (recorded in the artifact).
 DEFAULT_MAX_LENGTH = 128  # tokens per window; every symptom2disease text fits in < 80 tokens
 DEFAULT_STRIDE = 32  # tokens shared by consecutive windows of a long text
@@ -36,7 +50,13 @@ DEFAULT_INFERENCE_BATCH_SIZE = 32  # windows per forward pass; length-sorted to 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--data", type=Path, default=None, help="training CSV (default: data/symptom2disease)"
+        "--data",
+        type=Path,
+        action="append",
+        default=None,
+        help="training data: a label,text CSV (Symptom2Disease, the feedback export) or a DDXPlus "
+        "folder; repeat for several (default: data/symptom2disease/symptom2disease.csv and "
+        "data/ddxplus)",
     )
     parser.add_argument(
         "--out",
@@ -93,6 +113,19 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--val-fraction", type=float, default=DEFAULT_VAL_FRACTION, help="default: %(default)s"
     )
+    parser.add_argument(
+        "--differential-weight",
+        type=float,
+        default=DEFAULT_DIFFERENTIAL_WEIGHT,
+        help="target weight of a structured case's differential (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--partial-fraction",
+        type=float,
+        default=DEFAULT_PARTIAL_FRACTION,
+        help="share of structured cases rendered from a random subset of their answers each "
+        "epoch (default: %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="default: %(default)s")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (all)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
@@ -104,7 +137,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", type=Path, default=None, help="artifact dir (default: active)")
     parser.add_argument(
-        "--data", type=Path, default=None, help="labelled CSV (default: data/symptom2disease)"
+        "--data",
+        type=Path,
+        action="append",
+        default=None,
+        help="labelled data (CSV or DDXPlus folder); repeat for several, reported per source "
+        "(default: the data files the model was trained on)",
     )
     parser.add_argument(
         "--split",
@@ -158,3 +196,19 @@ def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help="default: %(default)s")
     parser.add_argument("--no-evidence", action="store_true", help="skip the evidence pass")
     parser.add_argument("--format", choices=["text", "json"], default="text")
+
+
+def add_cv_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, action="append", default=None, help="repeatable")
+    parser.add_argument("--folds", type=int, default=DEFAULT_FOLDS)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--model-folds",
+        type=int,
+        default=None,
+        help="train the transformer on the first N folds only (0: baseline only; default: all)",
+    )
+    parser.add_argument("--epochs", type=int, default=None, help="transformer epochs per fold")
+    parser.add_argument("--max-length", type=int, default=None)
+    parser.add_argument("--work-dir", type=Path, default=None, help="where fold models go")
+    parser.add_argument("--out", type=Path, default=None, help="write the JSON report here")

@@ -56,10 +56,10 @@ from transformers.utils import logging as transformers_logging
 
 from medconsult.ml.artifacts import validate_artifact
 from medconsult.ml.data import Window, encode_windows, mean_window_logits
-from medconsult.ml.engine import PackedBertClassifier, supports
+from medconsult.ml.engine import PackedBertClassifier, cpu_has_native_bf16, supports
 from medconsult.ml.errors import ArtifactError, InputTextError, ModelError, exit_status
 from medconsult.ml.labels import LabelInfo, parse_labels
-from medconsult.ml.metrics import softmax
+from medconsult.ml.metrics import DIFFERENTIAL_THRESHOLD, softmax
 from medconsult.ml.ood import LOW_CONFIDENCE, OUT_OF_DISTRIBUTION, OodCheck
 from medconsult.ml.options import (
     DEFAULT_INFERENCE_BATCH_SIZE,
@@ -99,14 +99,6 @@ def default_packed() -> bool:
 
 Precision = Literal["auto", "fp32", "bf16", "int8"]
 PRECISIONS: tuple[Precision, ...] = ("auto", "fp32", "bf16", "int8")
-
-
-def cpu_has_native_bf16() -> bool:
-    """Whether this CPU has bf16 dot-product instructions (AVX-512 BF16 or AMX tiles)."""
-    try:
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    except AttributeError:  # these probes are private to torch: assume none if they go away
-        return False
 
 
 def resolve_precision(requested: str, device: torch.device) -> str:
@@ -170,6 +162,7 @@ class Classifier:
         engine: PackedBertClassifier | None = None,
         evidence_engine: PackedBertClassifier | None = None,
         ood: OodCheck | None = None,
+        differential_threshold: float = DIFFERENTIAL_THRESHOLD,
     ) -> None:
         self.model = model  # full precision: evidence (gradients) and the GPU path
         self.fast_model = fast_model  # what classifies: the int8 copy when precision is int8
@@ -188,6 +181,8 @@ class Classifier:
         self.engine = engine  # packed forward for classification (None: the model's own)
         self.evidence_engine = evidence_engine  # packed float forward for gradients
         self.ood = ood  # None: an artifact trained before the OOD check existed
+        # The differential: every class at or above this calibrated probability.
+        self.differential_threshold = differential_threshold
         # The Hugging Face forward (GPU, or CPU without the packed engine) reaches bf16/fp16
         # through autocast; the packed engine has its own bf16 weights.
         self.autocast_dtype: torch.dtype | None = {
@@ -289,6 +284,9 @@ class Classifier:
             engine=engine,
             evidence_engine=evidence_engine,
             ood=ood,
+            differential_threshold=float(
+                calibration.get("differential_threshold", DIFFERENTIAL_THRESHOLD)
+            ),
         )
 
     # --- input ---------------------------------------------------------------------------------
@@ -424,6 +422,26 @@ class Classifier:
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities per text."""
         return softmax(self.logits(texts), self.temperature)
+
+    def differential(self, texts: Sequence[str]) -> list[tuple[RankedLabel, ...]]:
+        """Per text, the differential: every label whose calibrated probability is at least
+        ``differential_threshold`` (chosen on validation for DDF1), most probable first."""
+        result = []
+        for row in self.probabilities(texts):
+            order = [int(i) for i in np.argsort(-row, kind="stable")]
+            result.append(
+                tuple(
+                    RankedLabel(
+                        key=self.labels[i].key,
+                        display_name=self.labels[i].display_name,
+                        icd10=self.labels[i].icd10,
+                        probability=float(row[i]),
+                    )
+                    for i in order
+                    if row[i] >= self.differential_threshold
+                )
+            )
+        return result
 
     # --- evidence ------------------------------------------------------------------------------
 
@@ -569,7 +587,9 @@ class Classifier:
                 )
             flags = tuple(find_red_flags(text))
             ood_score = None if ood_scores is None else float(ood_scores[text_index])
-            reasons = self.abstain_reasons(float(row.max()), ood_score)
+            # The stored (rounded) top probability decides, so a stored suggestion is
+            # consistent with the threshold it is compared against.
+            reasons = self.abstain_reasons(ranked[0].probability, ood_score)
             ood_score = None if ood_score is None else round(ood_score, 6)
             suggestions.append(
                 Suggestion(

@@ -12,7 +12,7 @@ import csv
 from collections.abc import Sequence
 from pathlib import Path
 
-from medconsult.ml.data import default_data_path, load_dataset
+from medconsult.ml.data import Dataset, default_data_path, default_data_paths, load_dataset
 
 # Used when the repository's data folder is not available (e.g. an installed package).
 FALLBACK_ROWS: tuple[tuple[str, str], ...] = (
@@ -31,12 +31,21 @@ FALLBACK_ROWS: tuple[tuple[str, str], ...] = (
 )
 
 
-def default_tiny_rows(per_label: int = 3) -> list[tuple[str, str]]:
-    """``per_label`` rows of each label from the bundled data set, else ``FALLBACK_ROWS``."""
+def default_tiny_rows(per_label: int = 3, ddxplus_per_label: int = 0) -> list[tuple[str, str]]:
+    """``per_label`` rows of each label from the bundled Symptom2Disease file, else
+    ``FALLBACK_ROWS``; plus up to ``ddxplus_per_label`` rendered DDXPlus patients of each of its
+    pathologies (the real loader) when the bundled DDXPlus folder is there."""
     path = default_data_path()
     if not path.is_file():
         return list(FALLBACK_ROWS)
-    dataset = load_dataset(path)
+    rows = _first_rows(load_dataset(path), per_label)
+    ddxplus = default_data_paths()[1]
+    if ddxplus_per_label and (ddxplus / "patients.csv").is_file():
+        rows += _first_rows(load_dataset(ddxplus), ddxplus_per_label)
+    return rows
+
+
+def _first_rows(dataset: Dataset, per_label: int) -> list[tuple[str, str]]:
     taken: dict[str, int] = {}
     rows = []
     for raw, text in zip(dataset.raw_labels, dataset.texts, strict=True):
@@ -50,10 +59,13 @@ def build_tiny_artifact(
     out_dir: str | Path,
     rows: Sequence[tuple[str, str]] | None = None,
     *,
-    epochs: int = 2,
+    epochs: int = 6,
     seed: int = 0,
 ) -> Path:
     """Train a tiny random model on ``rows`` (``(raw_label, text)`` pairs) into ``out_dir``.
+
+    By default: three Symptom2Disease rows per label (its head has every label of the label
+    space; ``default_tiny_rows(ddxplus_per_label=n)`` adds rendered DDXPlus patients).
 
     The rows are written as a CSV next to the artifact (``<out_dir>.train.csv``) and recorded as
     its training data, so ``evaluate`` can rebuild the split. Returns ``out_dir``. Takes a few
@@ -72,7 +84,9 @@ def build_tiny_artifact(
         data=data_path,
         out=out,
         epochs=epochs,
-        learning_rate=1e-3,  # a random tiny model needs a bigger step than fine-tuning does
+        # A random tiny model needs a bigger step and more epochs than fine-tuning does: with
+        # 69 classes, 2 epochs at 1e-3 leave its output flat (no evidence words at all).
+        learning_rate=3e-3,
         batch_size=8,
         val_fraction=0.34,
         seed=seed,

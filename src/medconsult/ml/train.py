@@ -45,7 +45,7 @@ from transformers import (
     get_linear_schedule_with_warmup,
 )
 
-from medconsult.ml import card, options
+from medconsult.ml import card, ddxplus, options
 from medconsult.ml.artifacts import new_artifact_dir
 from medconsult.ml.baseline import TfidfBaseline
 from medconsult.ml.data import (
@@ -53,12 +53,13 @@ from medconsult.ml.data import (
     LABELS,
     Dataset,
     Window,
-    default_data_path,
+    data_sha256,
+    default_data_paths,
     encode_windows,
-    file_sha256,
     load_dataset,
     mean_window_logits,
-    stratified_split,
+    split_per_source,
+    target_distributions,
 )
 from medconsult.ml.engine import PackedBertClassifier, supports
 from medconsult.ml.errors import ArtifactError, DataFormatError, ModelError, exit_status
@@ -66,9 +67,12 @@ from medconsult.ml.labels import LABELS_FILE
 from medconsult.ml.metrics import (
     TARGET_PRECISION,
     choose_abstention_threshold,
+    choose_differential_threshold,
     classification_metrics,
+    differential_metrics,
     fit_temperature,
     negative_log_likelihood,
+    per_source_metrics,
     precision_comparison,
     softmax,
 )
@@ -82,12 +86,14 @@ from medconsult.ml.ood import (
 )
 from medconsult.ml.options import (
     DEFAULT_BATCH_SIZE,
+    DEFAULT_DIFFERENTIAL_WEIGHT,
     DEFAULT_EPOCHS,
     DEFAULT_INFERENCE_BATCH_SIZE,
     DEFAULT_LABEL_SMOOTHING,
     DEFAULT_LEARNING_RATE,
     DEFAULT_MAX_GRAD_NORM,
     DEFAULT_MAX_LENGTH,
+    DEFAULT_PARTIAL_FRACTION,
     DEFAULT_PATIENCE,
     DEFAULT_SEED,
     DEFAULT_STRIDE,
@@ -135,7 +141,8 @@ def base_model_name(path: Path) -> str:
 
 @dataclass
 class TrainConfig:
-    data: Path = field(default_factory=default_data_path)
+    # One path or several: label,text CSVs and DDXPlus folders, each split on its own.
+    data: Path | tuple[Path, ...] = field(default_factory=default_data_paths)
     out: Path | None = None  # None: a new artifacts/diagnosis/<UTC timestamp>-<base>/ dir
     base_model: Path | None = None  # None: the packaged all-MiniLM-L6-v2 checkpoint
     epochs: int = DEFAULT_EPOCHS
@@ -145,10 +152,15 @@ class TrainConfig:
     batch_size: int = DEFAULT_BATCH_SIZE
     max_grad_norm: float = DEFAULT_MAX_GRAD_NORM
     patience: int = DEFAULT_PATIENCE
+    # False: keep the last epoch (cross-validation folds, where the validation rows are the
+    # held-out fold and must not choose anything).
+    select_epoch: bool = True
     label_smoothing: float = DEFAULT_LABEL_SMOOTHING
     max_length: int = DEFAULT_MAX_LENGTH
     stride: int = DEFAULT_STRIDE
     val_fraction: float = DEFAULT_VAL_FRACTION
+    differential_weight: float = DEFAULT_DIFFERENTIAL_WEIGHT
+    partial_fraction: float = DEFAULT_PARTIAL_FRACTION
     seed: int = DEFAULT_SEED
     threads: int | None = None  # None: every CPU this process may use
     device: str = "auto"
@@ -168,7 +180,7 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(
-        data=args.data or default_data_path(),
+        data=tuple(args.data) if args.data else default_data_paths(),
         out=args.out,
         base_model=args.base_model,
         epochs=args.epochs,
@@ -181,6 +193,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         max_length=args.max_length,
         stride=args.stride,
         val_fraction=args.val_fraction,
+        differential_weight=args.differential_weight,
+        partial_fraction=args.partial_fraction,
         seed=args.seed,
         threads=args.threads,
         device=args.device,
@@ -336,6 +350,64 @@ def targets_of(dataset: Dataset) -> np.ndarray:
     return np.array([LABEL2ID[label] for label in dataset.labels if label is not None])
 
 
+def differential_truths(dataset: Dataset) -> tuple[list[int], list[set[int]]]:
+    """Rows with a ground-truth differential, and each one's set of class ids."""
+    rows, truths = [], []
+    for row in range(len(dataset)):
+        differential = dataset.differential_of(row)
+        if differential:
+            rows.append(row)
+            truths.append({LABEL2ID[key] for key, _ in differential})
+    return rows, truths
+
+
+def partial_texts(dataset: Dataset, rng: random.Random, fraction: float) -> dict[int, str]:
+    """For a share ``fraction`` of the structured rows, a rendering of a random subset of the
+    case's answers (the chief complaint always kept): {row: text}."""
+    if fraction <= 0:
+        return {}
+    questionnaire: ddxplus.Questionnaire | None = None
+    texts: dict[int, str] = {}
+    for row in range(len(dataset)):
+        patient = dataset.patient_of(row)
+        if patient is None or rng.random() >= fraction:
+            continue
+        questionnaire = questionnaire or ddxplus.load_questionnaire()
+        answers = ddxplus.partial_answers(
+            patient.evidences, questionnaire, rng, keep=[patient.initial_evidence]
+        )
+        texts[row] = ddxplus.render(answers, questionnaire, age=patient.age, sex=patient.sex)
+    return texts
+
+
+def truths_by_row(dataset: Dataset) -> list[set[int] | None]:
+    """Each row's ground-truth differential as class ids (None for free-text rows)."""
+    truths: list[set[int] | None] = [None] * len(dataset)
+    rows, sets = differential_truths(dataset)
+    for row, truth in zip(rows, sets, strict=True):
+        truths[row] = truth
+    return truths
+
+
+def load_training_data(config: TrainConfig) -> tuple[list[Dataset], list[dict[str, Any]]]:
+    """Each training file as a data set, and what identifies it (path, sha256, format)."""
+    paths = (config.data,) if isinstance(config.data, Path) else tuple(config.data)
+    parts, files = [], []
+    for path in paths:
+        part = load_dataset(path)
+        parts.append(part)
+        files.append(
+            {
+                "path": str(Path(path).resolve()),
+                "sha256": data_sha256(path),
+                "format": part.format,
+                "source": part.source_names[0] if len(part) else "",
+                "n_rows": len(part),
+            }
+        )
+    return parts, files
+
+
 def optimizer_for(model: PreTrainedModel, config: TrainConfig) -> torch.optim.AdamW:
     """AdamW; no weight decay on biases and LayerNorm weights (the usual BERT recipe)."""
     decay: list[torch.nn.Parameter] = []
@@ -349,23 +421,34 @@ def optimizer_for(model: PreTrainedModel, config: TrainConfig) -> torch.optim.Ad
     return torch.optim.AdamW(groups, lr=config.learning_rate)
 
 
-def train(config: TrainConfig, dataset: Dataset | None = None) -> Path:
-    """Train, calibrate, evaluate and write the artifact; returns the artifact directory."""
+def train(
+    config: TrainConfig,
+    dataset: Dataset | None = None,
+    *,
+    split: tuple[Dataset, Dataset] | None = None,
+) -> Path:
+    """Train, calibrate, evaluate and write the artifact; returns the artifact directory.
+
+    ``split`` gives the (training, validation) rows directly, as cross-validation does.
+    """
     started = time.monotonic()
     base_model = (config.base_model or default_base_model()).resolve()
-    data_path = Path(config.data).resolve()
-    if dataset is None:
-        dataset = load_dataset(data_path)
-        data_sha256: str | None = file_sha256(data_path)
+    if split is not None:
+        parts = list(split)
+        data_files = [{"path": split[0].source, "sha256": None, "format": split[0].format}]
+    elif dataset is None:
+        parts, data_files = load_training_data(config)
     else:
-        data_sha256 = None
-    unknown = dataset.unknown_labels
-    if unknown:
-        raise DataFormatError(
-            f"{dataset.source}: labels not in labels.json: "
-            + ", ".join(f"{raw!r} ({count} rows)" for raw, count in sorted(unknown.items()))
-            + "; add them (or an alias) to src/medconsult/ml/labels.json"
-        )
+        parts = [dataset]
+        data_files = [{"path": dataset.source, "sha256": None, "format": dataset.format}]
+    for part in parts:
+        unknown = part.unknown_labels
+        if unknown:
+            raise DataFormatError(
+                f"{part.source}: labels not in labels.json: "
+                + ", ".join(f"{raw!r} ({count} rows)" for raw, count in sorted(unknown.items()))
+                + "; add them (or an alias) to src/medconsult/ml/labels.json"
+            )
     base_name = "tiny-random" if config.tiny else base_model_name(base_model)
     out = config.out or new_artifact_dir(base_name)
     out = Path(out)
@@ -377,15 +460,20 @@ def train(config: TrainConfig, dataset: Dataset | None = None) -> Path:
     device = pick_device(config.device)
     dtype = autocast_dtype(device)
 
-    train_idx, val_idx = stratified_split(dataset.labels, config.val_fraction, config.seed)
-    train_set, val_set = dataset.subset(train_idx), dataset.subset(val_idx)
+    if split is not None:
+        train_set, val_set = split
+    else:
+        train_set, val_set = split_per_source(parts, config.val_fraction, config.seed)
     model, tokenizer = build_model(config, base_model)
     model.to(device)  # type: ignore[arg-type]
 
-    # Each window of a (rare) long training text is an example with the text's label.
-    train_windows = encode_windows(tokenizer, train_set.texts, config.max_length, config.stride)
+    # Each window of a long training text is an example with the text's target. The full texts
+    # are tokenised once; each epoch re-renders a share of the structured cases from a subset of
+    # their answers and tokenises only those.
+    full_windows = encode_windows(tokenizer, train_set.texts, config.max_length, config.stride)
+    train_windows = full_windows
     train_targets = targets_of(train_set)
-    window_targets = [int(train_targets[w.text_index]) for w in train_windows]
+    target_rows = torch.tensor(target_distributions(train_set, config.differential_weight))
     val_targets = targets_of(val_set)
 
     steps_per_epoch = math.ceil(len(train_windows) / config.batch_size)
@@ -399,6 +487,7 @@ def train(config: TrainConfig, dataset: Dataset | None = None) -> Path:
     # fp16 needs loss scaling to avoid underflowing gradients; bf16 and fp32 do not.
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     shuffler = random.Random(config.seed)
+    augmenter = random.Random(config.seed + 1)
 
     history: list[EpochRecord] = []
     best_score: tuple[float, float] = (-1.0, -math.inf)
@@ -411,6 +500,16 @@ def train(config: TrainConfig, dataset: Dataset | None = None) -> Path:
     for epoch in range(1, config.epochs + 1):
         epoch_started = time.monotonic()
         model.train()
+        partial = partial_texts(train_set, augmenter, config.partial_fraction)
+        train_windows = [w for w in full_windows if w.text_index not in partial]
+        if partial:
+            rows = list(partial)
+            extra = encode_windows(
+                tokenizer, [partial[row] for row in rows], config.max_length, config.stride
+            )
+            train_windows += [
+                Window(rows[w.text_index], w.input_ids, w.offsets, w.word_ids) for w in extra
+            ]
         order = list(range(len(train_windows)))
         shuffler.shuffle(order)
         losses = []
@@ -419,7 +518,7 @@ def train(config: TrainConfig, dataset: Dataset | None = None) -> Path:
                 break
             chunk = order[start : start + config.batch_size]
             batch = pad_batch([train_windows[i] for i in chunk], tokenizer.pad_token_id, device)
-            labels = torch.tensor([window_targets[i] for i in chunk], device=device)
+            labels = target_rows[[train_windows[i].text_index for i in chunk]].to(device)
             with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
                 logits = model(**batch).logits
                 loss = torch.nn.functional.cross_entropy(
@@ -458,7 +557,9 @@ def train(config: TrainConfig, dataset: Dataset | None = None) -> Path:
         )
         # Better macro-F1 wins; at equal macro-F1 the lower validation loss wins.
         score = (record.val_macro_f1, -val_loss)
-        if score > best_score:
+        if not config.select_epoch:
+            best_epoch, best_state = epoch, None  # the last epoch is the model
+        elif score > best_score:
             best_score, best_epoch = score, epoch
             best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
         elif epoch - best_epoch >= config.patience:
@@ -497,6 +598,35 @@ def train(config: TrainConfig, dataset: Dataset | None = None) -> Path:
     )
     model_metrics = classification_metrics(val_probs, val_targets, threshold)
     uncalibrated = classification_metrics(softmax(val_logits), val_targets, threshold=0.0)
+    # The differential: classes at or above a threshold chosen on validation for DDF1.
+    val_sources = [val_set.source_of(i) for i in range(len(val_set))]
+    val_truths = truths_by_row(val_set)
+    diff_rows = [i for i, truth in enumerate(val_truths) if truth is not None]
+    differential_threshold = choose_differential_threshold(
+        val_probs[diff_rows], val_targets[diff_rows], [val_truths[i] or set() for i in diff_rows]
+    )
+    per_source = per_source_metrics(
+        val_probs,
+        val_targets,
+        val_sources,
+        val_truths,
+        threshold=threshold,
+        differential_threshold=differential_threshold,
+    )
+    # The structured validation cases after a short interview: a random subset of answers.
+    partial = partial_texts(val_set, random.Random(config.seed + 2), 1.0)
+    partial_metrics: dict[str, Any] | None = None
+    if partial:
+        rows = sorted(partial)
+        partial_probs = softmax(
+            text_logits(model, tokenizer, [partial[r] for r in rows], config, device), temperature
+        )
+        partial_metrics = differential_metrics(
+            partial_probs,
+            val_targets[rows],
+            [val_truths[r] or set() for r in rows],
+            differential_threshold,
+        ).to_dict()
 
     # What the service's default precision on CPUs with native bf16 does to these same rows,
     # recorded in the artifact so that it describes the model as it will be served.
@@ -509,20 +639,34 @@ def train(config: TrainConfig, dataset: Dataset | None = None) -> Path:
     }
 
     baseline = TfidfBaseline(len(LABELS)).fit(train_set.texts, targets_of(train_set).tolist())
-    baseline_metrics = classification_metrics(
-        baseline.predict_proba(val_set.texts), val_targets, threshold=0.0
+    baseline_probs = baseline.predict_proba(val_set.texts)
+    baseline_metrics = classification_metrics(baseline_probs, val_targets, threshold=0.0)
+    baseline_per_source = per_source_metrics(
+        baseline_probs,
+        val_targets,
+        val_sources,
+        val_truths,
+        threshold=0.0,
+        differential_threshold=choose_differential_threshold(
+            baseline_probs[diff_rows],
+            val_targets[diff_rows],
+            [val_truths[i] or set() for i in diff_rows],
+        ),
     )
 
     created_at = datetime.now(UTC)
     training_args = {
         **{k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
-        "data": str(data_path) if data_sha256 else dataset.source,
-        "data_sha256": data_sha256,
-        "data_format": dataset.format,
+        # The first file stays under the old keys for readers of earlier artifacts.
+        "data": data_files[0]["path"],
+        "data_sha256": data_files[0]["sha256"],
+        "data_format": data_files[0]["format"],
+        "data_files": data_files,
+        "split_rule": "each data file split on its own (stratified, val_fraction, seed)",
         "out": str(out),
         "base_model": str(base_model),
         "base_model_name": base_name,
-        "n_rows": len(dataset),
+        "n_rows": len(train_set) + len(val_set),
         "n_train": len(train_set),
         "n_val": len(val_set),
         "n_train_windows": len(train_windows),
@@ -543,9 +687,12 @@ def train(config: TrainConfig, dataset: Dataset | None = None) -> Path:
     metrics = {
         "split": "validation",
         "validation": model_metrics.to_dict(),
+        "validation_per_source": per_source,
+        "validation_partial_interview": partial_metrics,
         "validation_uncalibrated": uncalibrated.to_dict(),
         "validation_bf16": bf16_metrics,
         "baseline_tfidf_logreg": baseline_metrics.to_dict(),
+        "baseline_tfidf_logreg_per_source": baseline_per_source,
         "history": [asdict(record) for record in history],
     }
     calibration = {
@@ -556,6 +703,11 @@ def train(config: TrainConfig, dataset: Dataset | None = None) -> Path:
             f"it have precision >= {TARGET_PRECISION}"
         ),
         "target_precision": TARGET_PRECISION,
+        "differential_threshold": differential_threshold,
+        "differential_rule": (
+            "the differential is every class with calibrated probability >= "
+            "differential_threshold, chosen on validation for the best mean DDF1"
+        ),
         "fitted_on": "validation",
         "n": len(val_targets),
     }

@@ -50,9 +50,9 @@ class DoctorReview(UUIDPk, Timestamped, Base):
     advice_template_outcome: Mapped[AdviceTemplateOutcome | None] = mapped_column(
         Enum(AdviceTemplateOutcome, name="advice_template_outcome")
     )
-    signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     amends_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("doctor_reviews.id", ondelete="RESTRICT")
+        ForeignKey("doctor_reviews.id", ondelete="RESTRICT"), index=True
     )
 
     doctor: Mapped[User] = relationship()

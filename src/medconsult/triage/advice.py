@@ -58,6 +58,7 @@ ACTIONS: dict[str, str] = {
         "Go to the emergency department now. Do not make them sick and give nothing to eat or "
         "drink."
     ),
+    "vital_signs": N_("Call the emergency number now and tell them the readings you took."),
 }
 
 

@@ -19,6 +19,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     evaluate.add_argument(
         "--rules-only", action="store_true", help="leave out the semantic layer (no torch)"
     )
+    evaluate.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="a trained artifact: its in-scope answers take part in the three-level triage",
+    )
     evaluate.set_defaults(func=_evaluate)
 
     tune = subparsers.add_parser(
@@ -28,6 +34,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     tune.add_argument("--data", type=Path, default=Path("data/triage/dev.csv"))
     tune.add_argument("--folds", type=int, default=5)
     tune.add_argument("--max-false-alarm", type=float, default=None)
+    tune.add_argument(
+        "--levels",
+        action="store_true",
+        help="choose the three-level triage's mode and duration limit instead (levels.json)",
+    )
+    tune.add_argument("--model", type=Path, default=None, help="a trained artifact (--levels)")
     tune.set_defaults(func=_tune)
 
 
@@ -35,7 +47,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from medconsult.triage import evaluate
 
     try:
-        result = evaluate.evaluate(args.data, semantic=not args.rules_only)
+        result = evaluate.evaluate(args.data, semantic=not args.rules_only, model_dir=args.model)
     except (OSError, ValueError, KeyError) as exc:
         print(f"evaluate-triage: {exc}", file=sys.stderr)
         return 2
@@ -48,7 +60,10 @@ def _tune(args: argparse.Namespace) -> int:
 
     limit = tune.DEFAULT_MAX_FALSE_ALARM if args.max_false_alarm is None else args.max_false_alarm
     try:
-        result = tune.tune(args.data, folds=args.folds, max_false_alarm=limit)
+        if args.levels:
+            result = tune.tune_levels(args.data, folds=args.folds, model_dir=args.model)
+        else:
+            result = tune.tune(args.data, folds=args.folds, max_false_alarm=limit)
     except (OSError, ValueError, KeyError) as exc:
         print(f"tune-triage: {exc}", file=sys.stderr)
         return 2

@@ -5,11 +5,12 @@ Input columns: those of ``semigran_vignettes.csv`` (``id``, ``triage``, ``vignet
 ``symptoms``/``age``/``sex`` for the simplified arm), or a development set with ``id``,
 ``triage`` and ``text`` (one arm). ``triage`` is ``emergent`` | ``non_emergent`` | ``self_care``.
 
-Final triage: ``emergency`` when either layer raises a red flag, else ``routine``. Without the
-diagnosis model the triage layers never say "self-care" (a doctor reviews every consultation
-and only the model's label can lower urgency that far), so self-care rows score as
-non-emergent. Product urgency maps to the paper's categories as its README says: emergency ->
-emergent; urgent and routine -> non_emergent; self-care -> self_care.
+Final triage: the three levels of ``levels.py``: ``emergency`` when either layer raises a red
+flag; else ``self-care`` for a clearly self-care presentation (by the rules, and with ``--model``
+also by the top label's default urgency when the model answers in scope, combined as
+``levels.json`` says); else the model's urgent/routine, or routine without a model. Product
+urgency maps to the paper's categories as its README says: emergency -> emergent; urgent and
+routine -> non_emergent; self-care -> self_care.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from medconsult.triage import levels
 from medconsult.triage.rules import Flag, find_flags
 
 # Semigran et al. 2015, 23 symptom checkers: appropriate triage advice.
@@ -89,18 +91,50 @@ def read_arms(path: Path) -> dict[str, list[Case]]:
     raise ValueError(f"{path}: expected a 'vignette' or a 'text' column")
 
 
-def triage(text: str, finders: Sequence[FlagFinder]) -> tuple[str, list[Flag]]:
-    """(final urgency, flags) for one text."""
+def triage(
+    text: str,
+    finders: Sequence[FlagFinder],
+    *,
+    model_urgency: str | None = None,
+    settings: levels.Settings | None = None,
+) -> tuple[str, list[Flag]]:
+    """(final urgency, flags) for one text; ``model_urgency``: the default urgency of the
+    model's top label when it answered in scope, else None."""
     flags = [flag for finder in finders for flag in finder(text)]
-    return ("emergency" if flags else "routine"), flags
+    level = levels.level(text, flagged=bool(flags), model_urgency=model_urgency, settings=settings)
+    return levels.urgency(level, model_urgency), flags
 
 
-def score_arm(cases: Sequence[Case], finders: Sequence[FlagFinder]) -> dict[str, Any]:
+def model_urgencies(texts: Sequence[str], model_dir: Path) -> list[str | None]:
+    """For each text, the default urgency of the model's top label, or None if it abstains."""
+    from medconsult.ml.predict import Classifier
+
+    classifier = Classifier.load(model_dir)
+    urgency_of = {label.key: label.urgency for label in classifier.labels}
+    result: list[str | None] = []
+    for start in range(0, len(texts), 32):
+        for suggestion in classifier.suggest(list(texts[start : start + 32]), explain=False):
+            result.append(None if suggestion.abstained else urgency_of[suggestion.top.key])
+    return result
+
+
+def score_arm(
+    cases: Sequence[Case],
+    finders: Sequence[FlagFinder],
+    *,
+    model: Sequence[str | None] | None = None,
+    settings: levels.Settings | None = None,
+) -> dict[str, Any]:
     per: dict[str, list[bool]] = {category: [] for category in CATEGORIES}
     missed = []
     false_alarms = []
-    for case in cases:
-        urgency, flags = triage(case.text, finders)
+    for index, case in enumerate(cases):
+        urgency, flags = triage(
+            case.text,
+            finders,
+            model_urgency=None if model is None else model[index],
+            settings=settings,
+        )
         predicted = TO_PAPER[urgency]
         per[case.expected].append(predicted == case.expected)
         if case.expected == "emergent" and predicted != "emergent":
@@ -122,23 +156,35 @@ def score_arm(cases: Sequence[Case], finders: Sequence[FlagFinder]) -> dict[str,
     }
 
 
-def evaluate(path: Path, *, semantic: bool = True) -> dict[str, Any]:
-    """Score every arm of ``path`` with the rules and, if ``semantic``, the semantic layer."""
+def evaluate(path: Path, *, semantic: bool = True, model_dir: Path | None = None) -> dict[str, Any]:
+    """Score every arm of ``path`` with the rules and, if ``semantic``, the semantic layer;
+    with ``model_dir``, the model's answers take part in the three-level triage."""
     finders: list[FlagFinder] = [find_flags]
     if semantic:
         from medconsult.triage.semantic import shared
 
         finders.append(shared().flags)
+    arms = read_arms(path)
+    scored = {}
+    for arm, cases in arms.items():
+        model = None if model_dir is None else model_urgencies([c.text for c in cases], model_dir)
+        scored[arm] = score_arm(cases, finders, model=model)
+    settings = levels.settings()
     return {
         "data": str(path),
         "layers": ["rules", "semantic"] if semantic else ["rules"],
+        "model": None if model_dir is None else str(model_dir),
+        "levels": {"mode": settings.mode, "max_days": settings.max_days},
         "paper_symptom_checkers": PAPER,
-        "arms": {arm: score_arm(cases, finders) for arm, cases in read_arms(path).items()},
+        "arms": scored,
     }
 
 
 def format_text(result: dict[str, Any]) -> str:
-    lines = [f"triage layers: {', '.join(result['layers'])}   data: {result['data']}"]
+    lines = [
+        f"triage layers: {', '.join(result['layers'])}   model: {result.get('model') or 'none'}"
+        f"   data: {result['data']}"
+    ]
     header = f"{'arm':<12}{'n':>4}  " + "  ".join(f"{c:>14}" for c in (*CATEGORIES, "overall"))
     lines.append(header)
     paper = result["paper_symptom_checkers"]

@@ -16,12 +16,15 @@ reason comes from ``CATEGORIES`` and is translated where it is shown.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from medconsult.i18n import N_
+from medconsult.triage import rules_zh
 
 # --- categories ---------------------------------------------------------------------------------
 
@@ -60,6 +63,12 @@ _CATEGORY_LIST = (
     Category("severe_burn", N_("A serious burn")),
     Category("vision_loss", N_("Sudden loss of sight")),
     Category("ingestion", N_("A swallowed button battery, magnet or caustic chemical")),
+    Category(
+        "vital_signs",
+        N_(
+            "Measurements in the danger zone (very low blood pressure or oxygen, very fast pulse or breathing)"
+        ),
+    ),
 )
 CATEGORIES: dict[str, Category] = {category.key: category for category in _CATEGORY_LIST}
 
@@ -112,7 +121,7 @@ class Flag:
 
 # --- sentences and negation ---------------------------------------------------------------------
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+|;\s*")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[\u3002\uff01\uff1f\uff1b])\s*|\n+|;\s*")
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -154,21 +163,87 @@ CLAUSE_BOUNDARY = re.compile(
 )
 
 
+# Clinical negation scopes over a whole list, up to the next statement: "denies fever, chills,
+# headache, photophobia or neck stiffness".
+LIST_NEGATION = re.compile(
+    r"\b(?:denies|denied|deny|denying|negative\s+for|no\s+history\s+of|no\s+signs?\s+of"
+    r"|no\s+evidence\s+of|nor)\b",
+    re.IGNORECASE,
+)
+# A reporting verb starts a new statement: "denies fever and reports crushing chest pain".
+_STATEMENT_VERBS = (
+    r"reports?|reported|reporting|complains?|complained|complaining|presents?|presented"
+    r"|presenting|describes?|described|states?|stated|endorses?|endorsed|admits?|admitted"
+    r"|develop(?:s|ed)?"
+)
+STATEMENT = re.compile(r"\b(?:" + _STATEMENT_VERBS + r")\b", re.IGNORECASE)
+LIST_BOUNDARY = re.compile(
+    r"[.;:!?\n]|\b(?:but|however|although|though|except|now|has|had|is|was|feels?|felt|"
+    + _STATEMENT_VERBS
+    + r")\b",
+    re.IGNORECASE,
+)
+# A finding said to be in the past is not today's emergency: "a stroke last year", "I used to
+# self-harm", "history of seizures". Checked inside the clause, right before or after the match.
+PAST_BEFORE = re.compile(
+    r"\b(?:used\s+to|history\s+of|h/o|prior|previous|previously\s+(?:had|diagnosed))\b",
+    re.IGNORECASE,
+)
+PAST_AFTER = re.compile(
+    r"^[^.;:!?\n]{0,40}?\b(?:(?:a|one|two|three|four|five|six|several|many|\d+)\s+(?:years?|months?)"
+    r"\s+ago|last\s+(?:year|month)|years\s+ago|in\s+(?:19|20)\d\d|as\s+a\s+(?:child|teenager|teen|kid))\b",
+    re.IGNORECASE,
+)
+
+
+@lru_cache(maxsize=64)
+def _ends(pattern: re.Pattern[str], text: str) -> tuple[int, ...]:
+    """Where each match of ``pattern`` in ``text`` ends (cached: every rule asks again)."""
+    return tuple(match.end() for match in pattern.finditer(text))
+
+
+def _last_end(pattern: re.Pattern[str], text: str, start: int, floor: int = 0) -> int:
+    """The end of the last match of ``pattern`` ending at or before ``start`` (else ``floor``)."""
+    ends = _ends(pattern, text)
+    index = bisect.bisect_right(ends, start)
+    return max(floor, ends[index - 1]) if index else floor
+
+
+def _clause_start(text: str, start: int) -> int:
+    return _last_end(CLAUSE_BOUNDARY, text, start)
+
+
 def is_negated(text: str, start: int) -> bool:
-    """Whether a negation cue precedes ``start`` within its clause and the last few words."""
-    clause_start = 0
-    for boundary in CLAUSE_BOUNDARY.finditer(text, 0, start):
-        clause_start = boundary.end()
+    """Whether a negation cue precedes ``start`` within its clause and the last few words, or
+    a clinical list negation ("denies ...") precedes it in the same statement."""
+    clause_start = _last_end(STATEMENT, text, start, floor=_clause_start(text, start))
     words = text[clause_start:start].split()
     recent = " ".join(words[-NEGATION_WINDOW_WORDS:])
-    return NEGATION.search(recent) is not None
+    if NEGATION.search(recent) is not None:
+        return True
+    statement_start = _last_end(LIST_BOUNDARY, text, start)
+    return LIST_NEGATION.search(text, statement_start, start) is not None
+
+
+def is_past(text: str, start: int, end: int) -> bool:
+    """Whether the finding at ``text[start:end]`` is said to be in the past."""
+    before = " ".join(text[_clause_start(text, start) : start].split()[-3:])
+    if PAST_BEFORE.search(before):
+        return True
+    after_end = len(text)
+    boundary = CLAUSE_BOUNDARY.search(text, end)
+    if boundary is not None:
+        after_end = boundary.start()
+    return PAST_AFTER.search(text[end:after_end]) is not None
 
 
 # --- patterns -----------------------------------------------------------------------------------
 
 
 # ``<w>`` in a pattern stands for one filler word ("<w>{0,3}": up to three words in between).
-_WORD = r"(?:[\w'-]+\s+)"
+# A negation word is never a filler: "my throat is not swelling" does not match "throat <w>
+# swelling" (patterns that expect a negation spell it out: "rash that doesn't fade").
+_WORD = r"(?:(?!(?:not|no|never|without)\b|[\w'-]*n't\b)[\w'-]+\s+)"
 
 
 def _p(*alternatives: str) -> re.Pattern[str]:
@@ -195,11 +270,16 @@ CHEST_PAIN_ANY = _p(
     r"angina",
     r"(?:pain|pressure|tightness|heaviness|discomfort)\s+<w>{0,4}(?:my|his|her|the)\s+chest",
     r"tight(?:ness\s+in\s+the)?\s+chest",
+    r"(?:clutching|holding|gripping)\s+(?:my|his|her|their)\s+chest",
+    r"(?:substernal|retrosternal|central|precordial)\s+(?:chest\s+)?(?:pain|pressure|tightness|discomfort|heaviness)",
 )
 # ...is an emergency when it has a heart-attack pattern: the nature of the pain...
 CHEST_PAIN_CHARACTER = _p(
     r"crushing",
-    r"(?:feels?|felt|feeling)\s+like\s+(?:an?\s+)?(?:elephant|weight|band|vice|heavy\s+weight)",
+    r"(?:feels?|felt|feeling)\s+like\s+(?:an?\s+)?(?:tight\s+|heavy\s+)?(?:elephant|weight|band|vice|heavy\s+weight)",
+    r"(?:tearing|ripping)",
+    r"(?:at\s+rest|while\s+resting|sitting\s+still|lying\s+still|even\s+when\s+<w>{0,2}(?:resting|sitting|lying))",
+    r"(?:myocardial\s+infarction|acute\s+coronary|st[-\s]elevation|stemi)",
     r"(?:heavy|tight|squeezing|pressing)\s+(?:chest|feeling|pain)",
     r"heart\s+attack",
     SEVERE + r"\s+(?:chest\s+)?(?:pain|pressure|tightness)",
@@ -219,9 +299,14 @@ CHEST_PAIN_COMPANION = _p(
     r"(?:can't|cannot|can\s+not|couldn't)\s+(?:catch\s+(?:my|his|her)\s+breath|breathe)",
     r"(?:difficulty|trouble|struggling|hard)\s+(?:to\s+)?breath(?:e|ing)",
     r"(?:nausea|nauseous|feel\s+sick|felt\s+sick|vomit\w*|throwing\s+up|threw\s+up)",
-    r"(?:on|with|during|after|when|while)\s+(?:exertion|exercise|exercising|climbing|walking|effort|running)",
+    r"(?:on|with|during|after|when|while)\s+<w>{0,2}(?:exertion|exercise|exercising|climbing|walking|walk|effort|running)",
+    r"(?:uphill|up\s+(?:the\s+)?(?:stairs|hill))",
+    r"(?:through|straight\s+through)\s+to\s+(?:my|his|her|the)\s+back",
+    r"diaphore\w*",
+    r"dyspn(?:o)?ea",
     r"(?:dizzy|light[-\s]?headed|faint)",
     r"(?:grey|gray|pale)\s+(?:and|skin|face)",
+    r"(?:gone|went|turned|looks?|is)\s+(?:very\s+)?(?:grey|gray|pale)",
 )
 
 STROKE = _p(
@@ -233,7 +318,13 @@ STROKE = _p(
     r"slurr(?:ed|ing|s)\s*(?:speech|words|(?:his|her|my)\s+words)?",
     r"(?:speech|words|talking)\s+<w>?(?:slurred|garbled|jumbled|confused|muddled)",
     r"(?:can't|cannot|couldn't|unable\s+to|trouble|difficulty)\s+<w>{0,2}"
-    r"(?:speak|talk|get\s+(?:my|his|her|the)\s+words\s+out|find\s+(?:the|my|his|her)\s+words)",
+    r"(?:speak(?:ing)?|talk(?:ing)?|get\s+(?:my|his|her|the)\s+words\s+out|find\s+(?:the|my|his|her)\s+words)",
+    r"(?:can't|cannot|couldn't|unable\s+to)\s+understand\s+what\s+(?:people|anyone|you|they|others|we)\s+"
+    r"(?:were|are|was|is)\s+saying",
+    r"words\s+(?:came|come|coming|were\s+coming)\s+out\s+(?:wrong|jumbled|muddled|garbled)",
+    r"(?:left|right)[-\s]sided\s+(?:weakness|numbness|paralysis|hemipar\w*)",
+    r"facial\s+(?:droop\w*|weakness|palsy)",
+    r"hemipar\w+|hemipleg\w+|aphasi\w+|dysphasi\w+",
     r"(?:weakness|numbness|paralysis|tingling)\s+(?:on|in|of|down)\s+(?:one\s+side|the\s+(?:left|right)"
     r"(?:\s+side)?|(?:my|his|her)\s+(?:left|right)\s+(?:side|arm|leg))",
     r"one[-\s]sided\s+(?:weakness|numbness|paralysis)",
@@ -249,6 +340,9 @@ THUNDERCLAP = _p(
     r"worst\s+headache\s+(?:of|in|ever)",
     r"worst\s+<w>{0,2}headache",
     r"thunderclap",
+    r"explosive\s+headache",
+    r"headache\s+<w>{0,4}(?:came\s+on|started|began)\s+(?:instantly|in\s+seconds|within\s+(?:a\s+)?(?:minute|seconds))",
+    r"(?:peak\w*|maximum)\s+<w>{0,3}within\s+(?:a|one|1|60)\s+(?:minute|seconds)",
     r"headache\s+<w>{0,3}like\s+(?:being\s+)?(?:hit|struck|kicked|an?\s+explosion|a\s+bomb)",
     SUDDEN + r"\s+<w>{0,3}(?:severe|excruciating|intense|explosive|blinding|awful|"
     r"terrible|bad)\s+headache",
@@ -265,6 +359,9 @@ MENINGITIS_RASH = _p(
     r"(?:purple|dark\s+red|red|purplish)\s+<w>?(?:spots|rash|blotches|pinpricks?|bruises)\s+"
     r"<w>{0,4}(?:fade|glass|pressed)",
     r"(?:petechia\w*|purpura\w*)",
+    r"(?:spots|rash|marks|blotches)\s+<w>{0,6}(?:stay|stays|still\s+(?:there|visible|shows?)|"
+    r"(?:don't|doesn't|do\s+not|does\s+not)\s+(?:go|disappear))\s+<w>{0,4}(?:glass|press\w*)",
+    r"bulging\s+(?:soft\s+spot|fontanel\w*)",
 )
 STIFF_NECK = _p(
     r"stiff\s+neck",
@@ -272,6 +369,8 @@ STIFF_NECK = _p(
     r"stiffness\s+(?:in|of)\s+(?:my\s+|his\s+|her\s+|the\s+)?neck",
     r"(?:can't|cannot|couldn't|unable\s+to)\s+(?:bend|move|touch)\s+(?:my|his|her)\s+(?:neck|chin)",
     r"nuchal\s+rigidity",
+    r"neck\s+stiffness",
+    r"meningism\w*",
 )
 FEVER = _p(
     r"fevers?",
@@ -283,11 +382,14 @@ FEVER = _p(
     r"t\s*=\s*(?:10[0-6]|3[89]|4[01])",
     r"febrile",
     r"burning\s+up",
+    r"(?:feels?|felt|is|was)\s+(?:very\s+|really\s+|so\s+)?hot(?=\s*[,.;]|\s+and\b)",
+    r"pyrexi\w*",
 )
 LIGHT_HEADACHE = _p(
     r"(?:light|bright\s+lights?)\s+<w>{0,2}(?:hurts?|hurting|painful|bothers?)",
     r"(?:can't|cannot)\s+(?:stand|bear|look\s+at)\s+(?:the\s+)?(?:bright\s+)?light",
     r"photophobia",
+    r"(?:dislikes?|hates?|avoid\w*)\s+<w>?(?:bright\s+)?lights?",
 )
 
 ANAPHYLAXIS = _p(
@@ -303,9 +405,10 @@ ALLERGIC_SWELLING = _p(
     r"blew\s+up|ballooned)",
     r"swelling\s+(?:of|in|around)\s+(?:my\s+|his\s+|her\s+|the\s+)?(?:lips?|face|mouth|eyes)",
     r"(?:swollen|swelling)\s+(?:lips?|face)",
-    r"(?:hives|allergic\s+reaction)",
+    r"(?:facial|lip|tongue)\s+(?:swelling|oedema|edema|angioedema)|angioedema",
+    r"(?:hives|allergic\s+reaction|urticaria)",
 )
-BREATHLESS = _p(
+_BREATHLESS_WORDS = (
     r"short(?:ness)?\s+of\s+breath",
     r"breathless(?:ness)?",
     r"(?:difficulty|trouble|problems?|struggling|hard\s+time)\s+(?:in\s+|with\s+)?breathing",
@@ -315,26 +418,38 @@ BREATHLESS = _p(
     r"wheez\w*",
     r"gasping",
     r"dyspno?ea",
+    r"stridor",
+)
+BREATHLESS = _p(*_BREATHLESS_WORDS)
+# Anaphylaxis also shows as faintness or collapse after the trigger (NHS anaphylaxis).
+ANAPHYLAXIS_COMPANION = _p(
+    *_BREATHLESS_WORDS,
+    r"(?:feels?|felt|feeling)\s+(?:very\s+)?(?:faint|dizzy|light[-\s]?headed)",
+    r"fainted|collapsed|passed\s+out",
 )
 
 OVERDOSE = _p(
     r"overdos\w*",
     r"(?-i:OD'?d|OD'ed)",
     r"(?:took|taken|take|swallowed|have\s+taken|has\s+taken|had)\s+<w>{0,3}"
-    r"(?:too\s+many|too\s+much|a\s+lot\s+of|lots\s+of|loads\s+of|a\s+whole|the\s+whole|"
+    r"(?:too\s+many|too\s+much|a\s+lot\s+of|lots\s+of|loads\s+of|a\s+load\s+of|a\s+whole|the\s+whole|"
+    r"(?:(?:my|his|her|a|the)\s+)?(?:whole\s+)?(?:week|month|fortnight)'?s?\s+(?:worth|supply)\s+of|"
     r"all\s+(?:of\s+)?(?:my|his|her|the)|a\s+handful\s+of|a\s+bottle\s+of|a\s+packet\s+of|"
     r"(?:\d{2,}|twenty|thirty|forty|fifty)\s+<w>?(?:of\s+)?(?:my\s+|his\s+|her\s+)?)"
     r"\s*<w>{0,2}(?:pills?|tablets?|capsules?|paracetamol|acetaminophen|tylenol|"
-    r"ibuprofen|aspirin|medication|medicine|meds|sleeping\s+pills|insulin|packets?|bottles?)",
+    r"ibuprofen|aspirin|medication|medicine|meds|sleeping\s+(?:pills|tablets)|insulin|packets?|bottles?|"
+    r"antidepressants?|painkillers?)",
+    r"(?:took|taken|swallowed|drank)\s+<w>{0,5}(?:on\s+purpose|deliberately|intentionally)",
     r"(?:extra|additional|double|more|too\s+much|too\s+many|several|multiple)\s+<w>{0,3}"
     r"(?:paracetamol|acetaminophen|tylenol)",
     r"(?:paracetamol|acetaminophen|tylenol)[-\s](?:containing|products|preparations)",
-    r"(?:drank|drunk|swallowed|ate|eaten|drinking)\s+(?:some\s+)?<w>{0,2}(?:bleach|poison\w*|"
-    r"antifreeze|weed\s*killer|pesticide|rat\s+poison|white\s+spirit|petrol|methanol|"
+    r"(?:drank|drunk|swallowed|ate|eaten|drinking)\s+(?:some\s+)?<w>{0,6}(?:bleach|poison\w*|"
+    r"antifreeze|weed\s*killer|pesticide|rat\s+poison|white\s+spirit|petrol|methanol|rinse\s+aid|"
     r"washing\s+up\s+liquid|cleaning\s+(?:fluid|product))",
     r"poison(?:ed|ing)",
     r"(?:mushrooms?\s+<w>{0,4}poisonous|poisonous\s+<w>{0,2}(?:mushrooms?|berries|plant))",
     r"carbon\s+monoxide",
+    r"(?:boiler|gas|co)\s+(?:alarm|detector)\s+<w>{0,2}(?:went\s+off|going\s+off|sounded|beep\w*)",
 )
 
 SUICIDAL = _p(
@@ -342,7 +457,10 @@ SUICIDAL = _p(
     r"kill(?:ing)?\s+(?:my|him|her|them)sel(?:f|ves)",
     r"end(?:ing)?\s+(?:my|his|her|it)\s+(?:own\s+)?(?:life|all)",
     r"end\s+it\s+(?:all|tonight|today|now)",
-    r"take\s+(?:my|his|her)\s+(?:own\s+)?life",
+    r"(?:take|taking)\s+(?:my|his|her)\s+(?:own\s+)?life",
+    r"(?:can't|cannot)\s+go\s+on\s+(?:any\s*more|like\s+this)",
+    r"(?:pills|tablets|rope|knife|gun)\s+(?:are\s+)?(?:ready|saved\s+up|stockpiled|lined\s+up)",
+    r"(?:saved|saving|stockpil\w*|hoard\w*)\s+<w>{0,2}(?:pills|tablets)",
     r"want(?:s|ed)?\s+to\s+die",
     r"wish\s+(?:i|he|she)\s+(?:was|were)\s+dead",
     r"better\s+off\s+(?:dead|without\s+me)",
@@ -360,8 +478,11 @@ SELF_HARM = _p(
     r"self[-\s]?harm\w*",
     r"(?:cut|cutting|cuts|burn|burning|burned|burnt|hurt|hurting|harm|harming|scratch\w*|"
     r"hit|hitting|punch\w*)\s+(?:my|him|her|them)sel(?:f|ves)",
-    r"(?:cut|burned|burnt|hurt)\s+(?:my|his|her)\s+<w>?(?:on\s+purpose|deliberately)",
-    r"(?:on\s+purpose|deliberately)\s+(?:cut|burn\w*|hurt)",
+    r"(?:cut\w*|burn\w*|hurt\w*|harm\w*|scratch\w*)\s+<w>{0,5}(?:on\s+purpose|deliberately|intentionally)",
+    r"(?:on\s+purpose|deliberately|intentionally)\s+(?:cut\w*|burn\w*|hurt\w*|harm\w*)",
+    r"(?:been|keep|keeps|started|start)\s+(?:cutting|burning|scratching)\s+(?:my|his|her|their)\s+"
+    r"(?:arms?|wrists?|legs?|thighs?|skin|stomach)",
+    r"cutting\s+(?:my|his|her|their)\s+(?:arms?|wrists?|legs?|thighs?)\s+again",
 )
 
 SEVERE_BLEEDING = _p(
@@ -392,7 +513,7 @@ PREGNANT = _p(
     r"expecting\s+(?:a\s+)?baby",
     r"positive\s+pregnancy\s+test",
     r"(?:missed|late)\s+(?:my\s+|her\s+)?period",
-    r"period\s+(?:is\s+)?(?:late|overdue)",
+    r"period\s+(?:is\s+)?<w>{0,3}(?:late|overdue)",
 )
 VAGINAL_BLEEDING = _p(
     r"(?:vaginal\s+)?bleed\w*",
@@ -412,6 +533,7 @@ SEPSIS = _p(
     r"sepsis|septic",
     r"(?:uncontrollabl[ey]|violent(?:ly)?|extreme|severe)\s+(?:shivering|shaking|rigors)",
     r"rigors",
+    r"(?:weak|high[-\s]pitched)\s+(?:(?:and|,)\s*)?(?:high[-\s]pitched\s+)?(?:cry|crying|whimper\w*)",
 )
 SEPSIS_FEVER_SIGN = _p(
     r"(?:very\s+)?confused",
@@ -422,6 +544,7 @@ SEPSIS_FEVER_SIGN = _p(
     r"(?:looks?|seems?|feels?)\s+<w>?(?:really|very|extremely|seriously)\s+(?:ill|unwell|sick)",
     r"appears?\s+<w>?ill",
     r"low\s+blood\s+pressure",
+    r"hypotensi\w+|tachycardi\w*|tachypn\w*",
 )
 
 SEVERE_BREATHING = _p(
@@ -430,15 +553,20 @@ SEVERE_BREATHING = _p(
     r"(?:full\s+)?sentences?",
     r"(?:too\s+)?(?:breathless|out\s+of\s+breath)\s+to\s+(?:speak|talk|walk|eat)",
     r"gasping\s+(?:for\s+)?(?:air|breath)?",
-    r"(?:lips|face|fingers|fingertips)\s+(?:are\s+|is\s+|turning\s+|turned\s+|going\s+|went\s+|look\s+)?"
-    r"(?:blue|grey|gray|purple)",
+    r"(?:lips|face|fingers|fingertips)\s+(?:(?:are|is|turning|turned|going|gone|went|look|looks|have|has|"
+    r"getting|becoming)\s+){0,2}(?:blue|grey|gray|purple)",
+    r"(?:can't|cannot|couldn't|unable\s+to)\s+(?:finish|complete)\s+<w>{0,2}sentences?",
+    r"respiratory\s+(?:distress|failure|arrest)",
+    r"cyano(?:sis|tic)",
+    r"suffocat\w*",
+    r"(?:can't|cannot|couldn't)\s+get\s+(?:enough\s+)?(?:air|breath)",
     r"(?:struggling|fighting)\s+(?:to\s+breathe|for\s+(?:breath|air))",
     r"(?:severe|severely|extreme|very\s+bad|really\s+bad|sudden)\s+(?:shortness\s+of\s+breath|"
     r"breathlessness|difficulty\s+breathing|breathing\s+difficult\w*)",
     r"(?:short\s+of\s+breath|breathless)\s+<w>{0,2}(?:at\s+rest|sitting\s+still|lying\s+down|"
     r"even\s+when\s+(?:resting|sitting))",
     r"(?:inhaler|puffer|nebuli[sz]er|bronchodilator|salbutamol|albuterol|ventolin)s?\s+"
-    r"<w>{0,2}(?:isn't|is\s+not|aren't|are\s+not|wasn't|was\s+not|not|no\s+longer|doesn't|"
+    r"<w>{0,6}(?:isn't|is\s+not|aren't|are\s+not|wasn't|was\s+not|not|no\s+longer|doesn't|"
     r"does\s+not|didn't|did\s+not|hasn't|has\s+not|has\s+stopped|stopped)\s+<w>{0,1}"
     r"(?:help\w*|work\w*|relie\w*|mak\w*\s+(?:a|any)\s+difference|touch\w*)",
     r"(?:no|not|little|without|didn't\s+get|did\s+not\s+get|did\s+not\s+receive|didn't\s+receive|"
@@ -450,6 +578,7 @@ SEVERE_BREATHING = _p(
     r"(?:using|used|needing|needed)\s+(?:my|his|her)\s+(?:rescue\s+|reliever\s+|blue\s+)?"
     r"(?:inhaler|puffer)\s+<w>{0,2}(?:every|more\s+than|constantly|non[-\s]?stop)",
     r"stridor",
+    r"(?:high[-\s]pitched|harsh|crowing|rasping|squeaky)\s+<w>?(?:noise|sound)\s+<w>{0,4}(?:breath\w*|breathes\s+in)",
     r"(?:high[-\s]pitched|harsh|noisy|crowing|whistling)\s+<w>?(?:breathing|noise\s+when\s+"
     r"(?:breathing|(?:s)?he\s+breathes)|sound\s+when\s+breathing)",
     r"(?:ribs|chest|skin\s+between\s+(?:the|his|her)\s+ribs|tummy)\s+(?:is\s+|are\s+)?"
@@ -484,7 +613,10 @@ ALTERED_CONSCIOUSNESS = _p(
     r"(?:won't|will\s+not|can't|cannot|couldn't|hard\s+to|difficult\s+to|not)\s+<w>?"
     r"(?:wake|waking|rouse)\s*(?:him|her|them|up)?",
     r"(?:very|extremely|really|unusually|abnormally|increasingly)\s+(?:drowsy|sleepy|floppy)",
-    r"(?:suddenly|acutely|very|increasingly)\s+(?:confused|disoriented|disorientated)",
+    r"(?:suddenly|acutely|very|increasingly)\s+(?:(?:become|became|got|gone|gotten|went|is|seems?)\s+)?(?:very\s+)?(?:confused|disoriented|disorientated)",
+    r"(?:isn't|is\s+not|wasn't|was\s+not|not)\s+making\s+(?:any\s+)?sense",
+    r"syncop\w+",
+    r"gcs\s*(?:of\s*|is\s*|:\s*)?(?:[3-9]|1[0-3])\b",
     r"(?:disoriented|disorientated)",
     r"(?:altered|change\s+in)\s+(?:mental\s+status|consciousness|level\s+of\s+consciousness)",
     r"(?:somnolent|obtunded|stupor\w*)",
@@ -504,6 +636,8 @@ SEIZURE = _p(
     r"(?:unresponsive|wouldn't\s+respond|didn't\s+respond|eyes\s+rolled|couldn't\s+hear)",
     r"(?:arms\s+and\s+legs|whole\s+body)\s+(?:were\s+|was\s+|started\s+)?(?:shaking|jerking|stiff)",
     r"eyes\s+rolled\s+(?:back|up)",
+    r"(?:body|arms?|legs?)\s+<w>{0,2}(?:went|goes|going|became)\s+stiff\s+and\s+<w>?(?:jerk|shak|twitch)\w*",
+    r"tonic[-\s]clonic",
 )
 
 HEAD_INJURY = _p(
@@ -547,6 +681,9 @@ DIABETIC_EMERGENCY = _p(
     r"can't\s+swallow|won't\s+(?:eat|drink|wake))",
     r"(?:blood\s+)?(?:sugars?|glucose)\s+<w>{0,3}(?:reads?\s+)?(?:hi|high|over\s+\d{2})\b",
     r"(?:deep|fast|heavy)\s+(?:sighing\s+)?breathing",
+    r"kussmaul",
+    r"(?:sugars?|glucose|bm|reading)\s+<w>{0,2}(?:is\s+|was\s+|of\s+|at\s+|reads\s+)?(?:[0-2](?:[.,]\d)?|3[.,][0-4])\b(?!\s*(?:weeks?|days?|hours?|times))",
+    r"(?:sugars?|glucose|bm|reading)\s+<w>{0,2}(?:is\s+|was\s+|of\s+|at\s+|reads\s+)?(?:[1-5]\d)\s*mg",
     r"(?:very|extremely|really)\s+thirsty\s+<w>{0,5}(?:vomit\w*|drowsy|confused|peeing)",
 )
 
@@ -557,6 +694,8 @@ CAUDA_EQUINA = _p(
     r"(?:groin|genitals?|bottom|buttocks?|inner\s+thighs?|saddle\s+area)\s+<w>{0,2}"
     r"(?:numb|tingly|tingling|dead)",
     r"saddle\s+(?:numbness|anaesthesia|anesthesia)",
+    r"(?:can't|cannot|couldn't)\s+feel\s+<w>{0,2}(?:toilet\s+(?:paper|roll)|when\s+(?:i|he|she)\s+wipe)",
+    r"urinary\s+retention|retention\s+of\s+urine",
     r"(?:can't|cannot|couldn't|unable\s+to|trouble|difficulty|struggling\s+to)\s+<w>?"
     r"(?:pee|urinate|wee|pass\s+urine|empty\s+(?:my|his|her)\s+bladder|control\s+(?:my|his|her)\s+"
     r"(?:bladder|bowels?))",
@@ -587,13 +726,14 @@ ECTOPIC_PAIN = _p(
 
 TESTICULAR = _p(
     r"(?:sudden|severe|bad|intense|excruciating|agoni[sz]ing|terrible)\s+<w>{0,2}(?:pain|ache)"
-    r"\s+<w>{0,2}(?:in\s+)?(?:(?:my|his|one|the|a|left|right)\s+)*"
+    r"\s+<w>{0,2}(?:in\s+)?(?:(?:my|his|one|of|the|a|left|right)\s+)*"
     r"(?:testic\w*|testes|testis|scrotum|balls?|nuts)",
     r"(?:testic\w*|testes|testis|scrotum|balls?)\s+<w>{0,3}(?:suddenly|very)\s+"
     r"(?:painful|sore|swollen|hurts?|hurting)",
     r"(?:testic\w*|testis|scrotum|balls?)\s+(?:pain|ache)\s+<w>{0,3}" + SUDDEN,
     r"(?:twisted|torsion\s+of\s+(?:the|a|his|my))\s+(?:testic\w*|testis)",
     r"testicular\s+torsion",
+    r"(?:sudden|acute|severe|bad|intense|excruciating|agoni[sz]ing)\s+<w>{0,2}(?:testicular|scrotal)\s+(?:pain|swelling)",
     r"(?:kicked|hit)\s+in\s+the\s+(?:balls|testicles|groin)\s+<w>{0,4}(?:swollen|still|hours)",
 )
 
@@ -613,6 +753,11 @@ SEVERE_ABDOMINAL = _p(
     r"(?:vomit\w*|swollen|bloated)",
     r"(?:vomit\w*|throwing\s+up)\s+(?:green|bile|poo|faeces)",
     r"abdominal\s+aortic|(?:aortic\s+)?aneurysm",
+    SEVERE
+    + r"\s+(?:pain|ache|cramps?)\s+(?:in|across)\s+(?:my|his|her|the|their)\s+(?:upper\s+|lower\s+)?"
+    r"(?:abdomen|stomach|tummy|belly|side|groin|loin|flank)",
+    r"(?:migrat\w*|moved|moving|spread|shifted)\s+to\s+(?:the\s+)?(?:right\s+iliac\s+fossa|right\s+lower\s+quadrant|rif|rlq)",
+    r"rebound\s+tenderness|peritonism|peritonitis|rigid\s+abdomen",
 )
 
 BABY = _p(
@@ -651,6 +796,12 @@ SEVERE_BURN = _p(
     r"arm|leg|back|tummy|face)",
     r"(?:burned|burnt)\s+<w>{0,3}(?:blister\w*\s+)?(?:all\s+over|whole|entire)",
     r"(?:smoke|fumes)\s+<w>{0,3}(?:inhal\w*|breathed\s+in)",
+    r"(?:breathed|inhaled)\s+(?:in\s+)?<w>{0,3}(?:smoke|fumes)",
+    r"house\s+fire",
+    r"scald\w*\s+<w>{0,3}(?:over|on|to|across)\s+(?:his|her|my|the|their)\s+(?:chest|arms?|legs?|back|tummy|face|body)",
+    r"(?:bleach|chemical|acid|alkali|cleaner|cement|lime|oven\s+cleaner)\s+<w>{0,3}(?:splash\w*|sprayed|went|got)\s+"
+    r"(?:in|into)\s+(?:my|his|her|the|their)\s+eyes?",
+    r"splash\w*\s+<w>{0,3}(?:bleach|chemical|acid|alkali|cleaner)\s+<w>{0,2}(?:in|into)\s+(?:my|his|her|the)\s+eyes?",
 )
 
 VISION_LOSS = _p(
@@ -673,11 +824,61 @@ INGESTION = _p(
     r"(?:button|coin|watch|lithium|disc|small\s+round)\s+batter(?:y|ies)",
     r"(?:swallow\w*|ate|eaten)\s+<w>{0,3}batter(?:y|ies)",
     r"batter(?:y|ies)\s+<w>{0,4}swallowed",
+    r"(?:button|coin|lithium|disc)\s+batter(?:y|ies)\s+<w>{0,3}(?:in|into|up)\s+(?:his|her|their|my)\s+(?:mouth|nose|ear)",
     r"(?:swallow\w*|ate|eaten)\s+<w>{0,3}(?:magnets?|magnetic\s+(?:balls?|beads))",
     r"(?:swallow\w*|drank|drunk|ate|eaten|bit\s+into|chewed|chewing|sucked|drinking)\s+<w>{0,4}"
     r"(?:bleach|drain\s+cleaner|oven\s+cleaner|caustic|lye|acid|dishwasher\s+(?:tablet|pod|"
     r"detergent)s?|laundry\s+(?:pod|capsule|liquitab|tablet)s?|washing\s+(?:pod|capsule|tablet)s?"
     r"|descaler|toilet\s+cleaner|ammonia|caustic\s+soda)",
+)
+
+# Acute angle-closure glaucoma (NHS: go to A&E): a painful red eye with haloes or blurring.
+EYE_HALOS = _p(
+    r"halos?\s+(?:around|round)\s+(?:the\s+)?lights?",
+    r"haloes\s+(?:around|round)\s+(?:the\s+)?lights?",
+)
+PAINFUL_EYE = _p(
+    r"(?:painful|sore)\s+(?:red\s+)?eyes?",
+    r"eyes?\s+(?:is\s+|are\s+)?(?:very\s+|really\s+|so\s+)?(?:painful|sore)",
+    r"(?:pain|ache)\s+(?:in|behind)\s+(?:my|his|her|the)\s+eyes?",
+    r"eye\s+pain",
+)
+
+# Measurements in the danger zone: the single-parameter red triggers of NEWS2 (Royal College of
+# Physicians 2017: systolic 90 or less, pulse 131 or more, breathing 25 or more or 8 or less,
+# oxygen saturation 91 % or less) and ESI's danger-zone vital signs; saturation 92 % or less
+# from the NHS advice for home pulse oximeters ("go to A&E or call 999"). Pulse and breathing
+# thresholds are adult ones: with a child's age in the text only NICE NG143's red thresholds
+# for children under 5 apply (breathing over 60).
+_SAT = r"(?:oxygen\s+(?:saturations?|sats?|levels?)|o2\s+sats?|spo2|sp\s*o2|sats?|saturations?|pulse\s+ox\w*)"
+LOW_OXYGEN = _p(
+    _SAT
+    + r"\s*(?:(?:is|was|of|at|reading|reads|showing|shows|down\s+to|only|dropped\s+to|:|=)\s*){0,3}"
+    r"(?:[5-8]\d|9[0-2])\s*%",
+    r"(?:[5-8]\d|9[0-2])\s*%\s+(?:on|in)\s+(?:room\s+air|air)",
+)
+LOW_BLOOD_PRESSURE = _p(
+    r"(?:blood\s+pressure|bp)\s*(?:(?:is|was|of|at|reading|down\s+to|only|dropped\s+to|:|=)\s*){0,3}"
+    r"(?:[4-8]\d|90)\s*/\s*\d{2,3}",
+    r"systolic\s+(?:blood\s+pressure\s+|bp\s+)?(?:(?:is|was|of|at|:|=)\s*){0,2}(?:[4-8]\d|90)\b",
+)
+FAST_PULSE = _p(
+    r"(?:heart\s*rate|pulse(?:\s+rate)?|hr)\s*(?:(?:is|was|of|at|has\s+been|been|reading|up\s+to|:|=)\s*){0,3}"
+    r"(?:13[1-9]|1[4-9]\d|2\d\d)\b",
+)
+FAST_BREATHING_ADULT = _p(
+    r"(?:respiratory\s+rate|resp(?:iratory)?\s+rate|rr|breathing\s+rate|breaths?)\s*"
+    r"(?:(?:is|was|of|at|:|=)\s*){0,2}(?:2[5-9]|[3-9]\d)\b",
+    r"(?:respiratory\s+rate|rr|breathing\s+rate)\s*(?:(?:is|was|of|at|:|=)\s*){0,2}[0-8]\b",
+)
+FAST_BREATHING_CHILD = _p(
+    r"(?:respiratory\s+rate|resp(?:iratory)?\s+rate|rr|breathing\s+rate|breaths?)\s*"
+    r"(?:(?:is|was|of|at|:|=)\s*){0,2}(?:[6-9]\d|1\d\d)\b",
+)
+CHILD = _p(
+    r"(?:\d|1[0-5])[-\s](?:years?|yrs?|months?|weeks?|days?)[-\s]old",
+    r"(?:\d|1[0-5])\s+(?:years?|yrs?|months?|weeks?|days?)\s+old",
+    r"(?:baby|babies|infant|toddler|child|newborn|neonate|boy|girl|son|daughter)",
 )
 
 
@@ -694,6 +895,11 @@ class Rule:
     requires: re.Pattern[str] | None = None
     # Where the companion must be: the whole text, or the flag's own sentence.
     same_sentence: bool = False
+    # When set, the rule does not apply if this pattern is in the text (e.g. adult thresholds
+    # of a measurement when the text is about a child).
+    unless: re.Pattern[str] | None = None
+    # "en" or "zh": which negation and past-tense cues apply.
+    lang: str = "en"
     note: str = field(default="", compare=False)
 
 
@@ -706,7 +912,7 @@ RULES: tuple[Rule, ...] = (
     Rule("meningitis", STIFF_NECK, requires=FEVER),
     Rule("meningitis", STIFF_NECK, requires=LIGHT_HEADACHE),
     Rule("anaphylaxis", ANAPHYLAXIS),
-    Rule("anaphylaxis", ALLERGIC_SWELLING, requires=BREATHLESS),
+    Rule("anaphylaxis", ALLERGIC_SWELLING, requires=ANAPHYLAXIS_COMPANION),
     Rule("overdose_poisoning", OVERDOSE),
     Rule("suicidal", SUICIDAL),
     Rule("self_harm", SELF_HARM),
@@ -728,23 +934,47 @@ RULES: tuple[Rule, ...] = (
     Rule("infant_fever", INFANT_FEVER, requires=BABY),
     Rule("severe_burn", SEVERE_BURN),
     Rule("vision_loss", VISION_LOSS),
+    Rule("vision_loss", EYE_HALOS, requires=PAINFUL_EYE),
     Rule("ingestion", INGESTION),
+    Rule("vital_signs", LOW_OXYGEN),
+    Rule("vital_signs", LOW_BLOOD_PRESSURE),
+    Rule("vital_signs", FAST_PULSE, unless=CHILD),
+    Rule("vital_signs", FAST_BREATHING_ADULT, unless=CHILD),
+    Rule("vital_signs", FAST_BREATHING_CHILD),
 )
 
 
-def affirmed(pattern: re.Pattern[str], text: str) -> list[re.Match[str]]:
-    """Matches of ``pattern`` in ``text`` that no negation cue precedes in their clause."""
-    return [match for match in pattern.finditer(text) if not is_negated(text, match.start())]
+ZH_RULES: tuple[Rule, ...] = tuple(
+    Rule(category, pattern, requires=requires, unless=unless, lang="zh")
+    for category, pattern, requires, unless in rules_zh.RULE_SPECS
+)
+
+
+def affirmed(pattern: re.Pattern[str], text: str, lang: str = "en") -> list[re.Match[str]]:
+    """Matches of ``pattern`` in ``text`` that are neither negated nor said to be past."""
+    return list(_affirmed(pattern, text, lang))
+
+
+@lru_cache(maxsize=256)
+def _affirmed(pattern: re.Pattern[str], text: str, lang: str) -> tuple[re.Match[str], ...]:
+    negated, past = (
+        (rules_zh.is_negated, rules_zh.is_past) if lang == "zh" else (is_negated, is_past)
+    )
+    return tuple(
+        match
+        for match in pattern.finditer(text)
+        if not negated(text, match.start()) and not past(text, match.start(), match.end())
+    )
 
 
 def _has_companion(rule: Rule, text: str, match: re.Match[str]) -> bool:
     assert rule.requires is not None
     if rule.same_sentence:
         scope = sentence_at(text, match.start())
-        return any(m.span() != (0, 0) for m in affirmed(rule.requires, scope))
+        return any(m.span() != (0, 0) for m in affirmed(rule.requires, scope, rule.lang))
     return any(
         companion.span() != match.span() and not _overlaps(companion, match)
-        for companion in affirmed(rule.requires, text)
+        for companion in affirmed(rule.requires, text, rule.lang)
     )
 
 
@@ -757,17 +987,33 @@ def normalise(text: str) -> str:
     return text.replace("\u2019", "'").replace("\u2018", "'")
 
 
-def find_flags(text: str, rules: Iterable[Rule] = RULES) -> list[Flag]:
-    """Every category whose rule fires on ``text``: one flag per category, at its first match."""
+def find_flags(text: str, rules: Iterable[Rule] | None = None) -> list[Flag]:
+    """Every category whose rule fires on ``text``: one flag per category, at its first match.
+
+    The English rules always run; the Chinese ones when the text has Chinese characters.
+    """
+    if rules is None:
+        rules = (*RULES, *ZH_RULES) if rules_zh.CJK.search(text) else RULES
+    # The caches serve the rules of one call (they share patterns); a text is read afresh.
+    _affirmed.cache_clear()
+    _ends.cache_clear()
     original = text
     text = normalise(text)
     flags: dict[str, Flag] = {}
     for rule in rules:
         if rule.category in flags:
             continue
+        if rule.unless is not None and affirmed(rule.unless, text, rule.lang):
+            continue
+        if (
+            rule.requires is not None
+            and not rule.same_sentence
+            and not affirmed(rule.requires, text, rule.lang)
+        ):
+            continue  # no companion anywhere: the rule cannot fire
         matches = [
             match
-            for match in affirmed(rule.pattern, text)
+            for match in affirmed(rule.pattern, text, rule.lang)
             if rule.requires is None or _has_companion(rule, text, match)
         ]
         if not matches:
@@ -775,7 +1021,8 @@ def find_flags(text: str, rules: Iterable[Rule] = RULES) -> list[Flag]:
         if rule.requires is not None:
             # The sentence shown should say why: prefer a match with its companion beside it.
             requires = rule.requires
-            matches.sort(key=lambda m: not affirmed(requires, sentence_at(text, m.start())))
+            lang = rule.lang
+            matches.sort(key=lambda m: not affirmed(requires, sentence_at(text, m.start()), lang))
         match = matches[0]
         flags[rule.category] = Flag(
             category=rule.category,

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from medconsult.consultations.models import URGENCY_RANK, Consultation, Urgency
 from medconsult.db import utcnow
+from medconsult.triage import levels
 from medconsult.triage.rules import CATEGORIES, Flag, find_flags
 
 
@@ -67,8 +68,19 @@ def merge_flags(consultation: Consultation, flags: Iterable[Flag]) -> list[Flag]
     return added
 
 
-def floor_urgency(consultation: Consultation, urgency: Urgency) -> Urgency:
-    """``urgency``, but never below what the consultation's own red flags demand."""
-    if consultation.red_flags:
+def final_urgency(
+    consultation: Consultation, *, model_urgency: Urgency, abstained: bool
+) -> Urgency:
+    """The consultation's urgency once the model has answered: the three levels of
+    ``levels.py`` (emergency / see a doctor / self-care).
+
+    Its own red flags make it an emergency whatever the model says; so does a model urgency
+    already raised to emergency. Otherwise the patient's text and, when the model answered in
+    scope (did not abstain), its top label's default urgency decide between self-care and the
+    model's urgent/routine.
+    """
+    if consultation.red_flags or model_urgency is Urgency.emergency:
         return Urgency.emergency
-    return urgency
+    in_scope = None if abstained else model_urgency.value
+    level = levels.level(patient_text(consultation), flagged=False, model_urgency=in_scope)
+    return Urgency(levels.urgency(level, in_scope))

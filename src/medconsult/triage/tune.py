@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from medconsult.triage import levels
 from medconsult.triage.rules import find_flags
 
 DEFAULT_FOLDS = 5
@@ -107,3 +108,87 @@ def tune(path: Path, *, folds: int, max_false_alarm: float) -> dict[str, Any]:
     result["rows"] = len(rows)
     result["data"] = str(path)
     return result
+
+
+# --- the three levels ---------------------------------------------------------------------------
+
+# Candidates, most cautious first (ties go to the first: fewer cases sent to self-care).
+LEVEL_MODES: tuple[levels.Mode, ...] = ("both", "rules", "model", "either")
+LEVEL_MAX_DAYS = (3, 7, 14, 21)
+TO_DEV = {"emergency": "emergent", "see_doctor": "non_emergent", "self_care": "self_care"}
+
+
+@dataclass(frozen=True)
+class LevelRow:
+    text: str
+    expected: str  # emergent | non_emergent | self_care
+    flagged: bool
+    model_urgency: str | None
+
+
+def level_accuracy(rows: Sequence[LevelRow], settings: levels.Settings) -> float:
+    right = sum(
+        TO_DEV[
+            levels.level(
+                row.text,
+                flagged=row.flagged,
+                model_urgency=row.model_urgency,
+                settings=settings,
+            )
+        ]
+        == row.expected
+        for row in rows
+    )
+    return right / max(1, len(rows))
+
+
+def best_levels(rows: Sequence[LevelRow], candidates: Sequence[levels.Settings]) -> levels.Settings:
+    return max(candidates, key=lambda c: (level_accuracy(rows, c), -candidates.index(c)))
+
+
+def tune_levels(
+    path: Path, *, folds: int = DEFAULT_FOLDS, model_dir: Path | None = None
+) -> dict[str, Any]:
+    """Choose the three-level mode and duration limit by k-fold cross-validation on ``path``.
+
+    Red flags come from the rules (the semantic layer's few extra flags do not change which
+    non-emergency is self-care). Without a model only the duration limit is chosen.
+    """
+    rows = read_rows(path)
+    model: list[str | None] = [None] * len(rows)
+    if model_dir is not None:
+        from medconsult.triage.evaluate import model_urgencies
+
+        model = model_urgencies([row["text"] for row in rows], model_dir)
+    scored = [
+        LevelRow(row["text"], row["triage"], bool(find_flags(row["text"])), urgency)
+        for row, urgency in zip(rows, model, strict=True)
+    ]
+    modes = LEVEL_MODES if model_dir is not None else ("rules",)
+    candidates = [levels.Settings(mode, days) for mode in modes for days in LEVEL_MAX_DAYS]
+    order = list(range(len(scored)))
+    random.Random(SEED).shuffle(order)
+    results = []
+    for fold in range(folds):
+        held = [scored[i] for i in order[fold::folds]]
+        train = [scored[i] for k, i in enumerate(order) if k % folds != fold]
+        chosen = best_levels(train, candidates)
+        results.append(
+            {
+                "mode": chosen.mode,
+                "max_days": chosen.max_days,
+                "held_out_accuracy": round(level_accuracy(held, chosen), 4),
+            }
+        )
+    final = best_levels(scored, candidates)
+    return {
+        "data": str(path),
+        "rows": len(rows),
+        "model": None if model_dir is None else str(model_dir),
+        "folds": results,
+        "mean_held_out_accuracy": round(
+            sum(float(r["held_out_accuracy"]) for r in results) / folds, 4
+        ),
+        "chosen": {"mode": final.mode, "max_days": final.max_days},
+        "accuracy_all_rows": round(level_accuracy(scored, final), 4),
+    }

@@ -1,0 +1,87 @@
+"""What does one training epoch cost on the default data, against Symptom2Disease alone?
+
+    python benchmarks/train_cost.py [--steps 12] [--threads 2]
+
+Times optimiser steps of the default recipe (all-MiniLM-L6-v2, batch 16, max length 128) on
+batches drawn at random from (a) the Symptom2Disease training windows and (b) the combined
+default training windows (Symptom2Disease + DDXPlus renderings), in the same run, in CPU
+seconds of this process (``time.process_time``: robust to other load on a shared machine). It
+prints the CPU seconds per epoch of each and their ratio; wall time on an otherwise idle
+machine is about CPU seconds / threads when the threads scale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+import torch  # noqa: E402
+
+from medconsult.ml.data import (  # noqa: E402
+    LABEL2ID,
+    default_data_paths,
+    encode_windows,
+    load_dataset,
+    split_per_source,
+)
+from medconsult.ml.options import DEFAULT_BATCH_SIZE, DEFAULT_MAX_LENGTH, DEFAULT_STRIDE  # noqa: E402
+from medconsult.ml.train import (  # noqa: E402
+    TrainConfig,
+    build_model,
+    default_base_model,
+    optimizer_for,
+    pad_batch,
+)
+
+
+def cpu_seconds_per_step(model, tokenizer, windows, targets, steps, config):  # type: ignore[no-untyped-def]
+    optimizer = optimizer_for(model, config)
+    rng = random.Random(0)
+    model.train()
+    started = time.process_time()
+    for _ in range(steps):
+        chunk = rng.sample(range(len(windows)), DEFAULT_BATCH_SIZE)
+        batch = pad_batch([windows[i] for i in chunk], tokenizer.pad_token_id, torch.device("cpu"))
+        labels = torch.tensor([targets[windows[i].text_index] for i in chunk])
+        loss = torch.nn.functional.cross_entropy(model(**batch).logits, labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return (time.process_time() - started) / steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    config = TrainConfig()
+    model, tokenizer = build_model(config, default_base_model())
+    parts = [load_dataset(path) for path in default_data_paths()]
+    results = {}
+    for name, chosen in (("symptom2disease", parts[:1]), ("combined", parts)):
+        train_set, _ = split_per_source(chosen, config.val_fraction, config.seed)
+        windows = encode_windows(tokenizer, train_set.texts, DEFAULT_MAX_LENGTH, DEFAULT_STRIDE)
+        targets = [LABEL2ID[str(label)] for label in train_set.labels]
+        per_step = cpu_seconds_per_step(model, tokenizer, windows, targets, args.steps, config)
+        steps = -(-len(windows) // DEFAULT_BATCH_SIZE)
+        results[name] = per_step * steps
+        print(
+            f"{name}: {len(train_set)} texts, {len(windows)} windows, {steps} steps/epoch, "
+            f"{per_step:.2f} CPU s/step -> {results[name]:.0f} CPU s/epoch "
+            f"(~{results[name] / args.threads / 60:.1f} min/epoch on {args.threads} idle cores)",
+            flush=True,
+        )
+    ratio = results["combined"] / results["symptom2disease"]
+    print(f"epoch cost ratio, combined / symptom2disease: {ratio:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Cross-validation folds and the baseline-only report on real rows of both formats."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from medconsult.ml.crossval import cross_fitted_ece, cv_splits, kfold_indices, run_cv
+from medconsult.ml.data import load_dataset
+from medconsult.ml.ddxplus import default_folder
+from medconsult.ml.testing import default_tiny_rows
+
+
+def test_folds_are_fixed_stratified_and_partition_the_rows() -> None:
+    labels = ["a"] * 10 + ["b"] * 5 + [None] * 3
+    folds = kfold_indices(labels, 5, 42)
+    assert folds == kfold_indices(labels, 5, 42)
+    assert folds != kfold_indices(labels, 5, 7)
+    assert sorted(i for fold in folds for i in fold) == list(range(len(labels)))
+    assert [sum(labels[i] == "a" for i in fold) for fold in folds] == [2] * 5
+    assert [sum(labels[i] == "b" for i in fold) for fold in folds] == [1] * 5
+    assert max(map(len, folds)) - min(map(len, folds)) <= 1
+
+
+@pytest.fixture(scope="module")
+def two_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("cv")
+    s2d = folder / "s2d.csv"
+    with s2d.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([("label", "text"), *default_tiny_rows(per_label=5)])
+    ddx = folder / "ddxplus"
+    ddx.mkdir()
+    for name in ("release_evidences.json", "release_conditions.json"):
+        (ddx / name).write_bytes((default_folder() / name).read_bytes())
+    lines = (default_folder() / "patients.csv").read_text(encoding="utf-8").splitlines()
+    (ddx / "patients.csv").write_text("\n".join(lines[:151]) + "\n", encoding="utf-8")
+    return s2d, ddx
+
+
+def test_each_file_is_folded_on_its_own(two_files: tuple[Path, Path]) -> None:
+    parts = [load_dataset(path) for path in two_files]
+    splits = cv_splits(parts, 5, 42)
+    held = [test for _, test in splits]
+    assert sum(len(test) for test in held) == len(parts[0]) + len(parts[1])
+    for train, test in splits:
+        assert len(train) + len(test) == len(parts[0]) + len(parts[1])
+        assert set(train.texts).isdisjoint(test.texts)
+        assert test.source_names == ["s2d", "ddxplus"]
+
+
+def test_baseline_report_gives_mean_and_sd_per_source(two_files: tuple[Path, Path]) -> None:
+    report = run_cv(list(two_files), folds=5, seed=42, model_folds=0)
+    assert "model" not in report
+    baseline = report["baseline_tfidf_logreg"]
+    assert len(baseline["per_fold"]) == 5
+    summary = baseline["summary"]
+    assert set(summary) == {"overall", "s2d", "ddxplus"}
+    assert {"gtpa_at_1", "ddf1"} <= set(summary["ddxplus"])
+    assert "ddf1" not in summary["s2d"]
+    scores = [fold["s2d"]["macro_f1"] for fold in baseline["per_fold"]]
+    assert summary["s2d"]["macro_f1"]["mean"] == pytest.approx(np.mean(scores))
+    assert summary["s2d"]["macro_f1"]["sd"] == pytest.approx(np.std(scores, ddof=1))
+    assert baseline["calibration"]["n"] == report["n_rows"]
+
+
+def test_cross_fitted_ece_uses_the_other_folds_temperature() -> None:
+    rng = np.random.default_rng(0)
+    logits = [rng.normal(size=(20, 3)) * 5 for _ in range(3)]
+    targets = [np.argmax(block + rng.normal(size=block.shape), axis=1) for block in logits]
+    result = cross_fitted_ece(logits, targets)
+    assert result["n"] == 60
+    assert 0.0 <= result["ece_per_fold"]["mean"] <= 1.0
+    assert result["temperature"] > 0
