@@ -29,7 +29,7 @@ fi
 for po in "$translations"/*/LC_MESSAGES/messages.po; do
   locale="$(basename "$(dirname "$(dirname "$po")")")"
   "$python" -m babel.messages.frontend update -i "$pot" -d "$translations" -l "$locale" \
-    --no-fuzzy-matching --ignore-obsolete --width 100
+    --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date --width 100
   "$python" -m babel.messages.frontend compile --statistics -l "$locale" -i "$po" \
     -o "$(dirname "$pot")/$locale.mo"
 done

@@ -207,6 +207,7 @@ def test_training_on_both_formats_reports_per_source_and_the_differential(
     assert calibration["differential_threshold"] == differential["threshold"]
     assert "ddxplus" in (out / "README.md").read_text()
 
+    capsys.readouterr()  # the training's own epoch lines
     status = evaluate_main(
         ["--model", str(out), "--data", str(s2d), "--data", str(ddx), "--format", "json"]
     )

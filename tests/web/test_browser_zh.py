@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import re
 import secrets
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session
 
-from tests.factories import DEFAULT_PASSWORD, create_doctor
+from medconsult.accounts.models import User
+from medconsult.consultations.models import Consultation
+from tests.factories import DEFAULT_PASSWORD, create_consultation, create_doctor, create_patient
 
 pytestmark = pytest.mark.browser
 
@@ -100,7 +104,8 @@ class TestChinesePatientJourney:
             assert doctor.get_by_text(
                 "Unsupported language: the text is mostly Chinese"
             ).is_visible()
-            assert doctor.get_by_text("胸口压榨样疼痛").is_visible()
+            # The patient's own Chinese words, as the doctor reads them.
+            assert "胸口压榨样疼痛" in doctor.locator(".analysed-text").inner_text()
 
             doctor.get_by_label("Language").select_option("zh_CN")
             doctor.get_by_role("button", name="Change language").click()
@@ -111,3 +116,107 @@ class TestChinesePatientJourney:
             assert _axe_violations(doctor) == []
         finally:
             context.close()
+
+
+@pytest.fixture
+def chinese_case(engine: Engine) -> Iterator[dict[str, Any]]:
+    """A patient who saved Chinese as their language, a Chinese chest-pain text, a doctor."""
+    tag = secrets.token_hex(4)
+    with Session(engine) as session, session.begin():
+        doctor = create_doctor(session, email=f"doctor-zh-{tag}@example.org")
+        patient = create_patient(session, email=f"patient-zh-{tag}@example.org", full_name="王芳")
+        patient.locale = "zh_CN"
+        consultation = create_consultation(
+            session,
+            patient=patient,
+            chief_complaint=f"胸痛 {tag}",
+            history="胸口正中闷痛，走路时加重，休息后好一些。",
+        )
+        seeded = {
+            "doctor": doctor.email,
+            "patient": patient.email,
+            "consultation_id": consultation.id,
+            "user_ids": [doctor.id, patient.id],
+        }
+    yield seeded
+    with Session(engine) as session, session.begin():
+        consultation_id: uuid.UUID = seeded["consultation_id"]
+        session.execute(delete(Consultation).where(Consultation.id == consultation_id))
+        session.execute(delete(User).where(User.id.in_(seeded["user_ids"])))
+
+
+def _sign_in(page: Any, email: str) -> None:
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+
+def _has_chinese(text: str) -> bool:
+    return any("\u4e00" <= character <= "\u9fff" for character in text)
+
+
+class TestChineseInterview:
+    def test_patient_answers_in_chinese_and_the_doctor_reads_both_languages(
+        self, page: Any, chinese_case: dict[str, Any]
+    ) -> None:
+        consultation = chinese_case["consultation_id"]
+        # Signed out the page is English; the saved preference switches it after sign-in.
+        _sign_in(page, chinese_case["patient"])
+        page.goto(f"/consultations/{consultation}")
+        assert page.locator("html").get_attribute("lang") == "zh-CN"
+        page.get_by_role("button", name="开始回答问题").click()
+        page.wait_for_url(re.compile(r"/interview$"))
+
+        questions: list[str] = []
+        for _ in range(25):
+            if page.locator("#interview-done").count():
+                break
+            question = page.locator("fieldset.question legend").inner_text()
+            # Every question of the questionnaire reads in Chinese, from the reviewed data file.
+            assert _has_chinese(question), question
+            questions.append(question)
+            group = page.get_by_role("group", name=question)
+            assert group.get_by_label("不知道", exact=True).count() == 1
+            if group.get_by_label("是", exact=True).count():
+                group.get_by_label("是", exact=True).check()
+            else:
+                choice = group.locator("input").first
+                choice_label = group.locator(f"label[for='{choice.get_attribute('id')}']")
+                label_text = choice_label.inner_text()
+                assert _has_chinese(label_text) or label_text.strip().isdigit(), label_text
+                choice.check()
+            page.get_by_role("button", name="下一页").click()
+            page.wait_for_function(
+                "q => !document.querySelector('fieldset.question legend')"
+                " || document.querySelector('fieldset.question legend').innerText !== q",
+                arg=question,
+            )
+
+        assert page.locator("#interview-done").is_visible()
+        assert questions
+        assert page.locator(".interview-answers dt").all_inner_texts() == questions
+        assert _axe_violations(page) == []
+
+        # The doctor reads the same answers in English (no preference saved), then in Chinese.
+        page.context.clear_cookies()
+        _sign_in(page, chinese_case["doctor"])
+        case_path = f"/doctor/consultations/{consultation}"
+        page.goto(case_path)
+        summary = page.get_by_test_id("interview-summary")
+        assert summary.get_by_role("heading", name="Questions about the symptoms").is_visible()
+        english = summary.locator(".interview-answers dt").all_inner_texts()
+        assert len(english) == len(questions)
+        assert not any(_has_chinese(text) for text in english)
+        assert summary.locator("table.interview-differential tbody tr").count() >= 1
+
+        page.get_by_label("Language").select_option("zh_CN")
+        page.get_by_role("button", name="Change language").click()
+        page.wait_for_url(re.compile(re.escape(case_path) + "$"))
+        summary = page.get_by_test_id("interview-summary")
+        assert summary.get_by_role("heading", name="关于症状的问题").is_visible()
+        assert summary.locator(".interview-answers dt").all_inner_texts() == questions
+        # Condition names in Chinese; the ICD-10 codes elsewhere on the page are unchanged.
+        leading = summary.locator("table.interview-differential tbody tr td").first.inner_text()
+        assert _has_chinese(leading), leading

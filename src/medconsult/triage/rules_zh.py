@@ -1,13 +1,13 @@
-# ruff: noqa: E501  (a table of Chinese patterns: full-width punctuation is the point)
 """Red-flag rules for Simplified Chinese: the same categories and the same discriminators as
 ``rules.py`` (the NHS "call 999 / go to A&E" lists, the Manchester Triage System's general
 discriminators, ESI levels 1-2), in the words Chinese-speaking patients and clinicians use
 (胸口压榨感、口角歪斜、言语不清、想自杀、吞了很多药、呕血、黑便、抽搐 ...). Torch-free.
 
 Chinese has no spaces between words, so patterns are plain substrings and short gaps
-(``.{0,4}`` inside a clause) rather than word lists. Negation is scoped to the clause: a clause
-ends at Chinese or Western punctuation (，。；！？：) or a contrast word (但/但是/可是/不过/然而/却);
-the enumeration comma 、 does not end it, so "否认胸痛、呼吸困难" negates both.
+(``.{0,4}`` inside a clause) rather than word lists. Negation is scoped to the clause: a
+clause ends at Chinese or Western punctuation (，。；！？：) or a contrast word
+(但/但是/可是/不过/然而/却); the enumeration comma 、 does not end it, so
+"否认胸痛、呼吸困难" negates both.
 
 - 没有/没/无/否认/未/并无/从未 negate a finding anywhere earlier in its clause ("没有胸痛",
   "否认有呕血、黑便"); 无法/无力/无尿/无反应/无意识 are findings, not negations.
