@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypedDict, Unpack
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
@@ -32,26 +32,19 @@ ADMIN_CLINICAL_DENIED = N_("Administrators do not have access to clinical record
 ROLE_DENIED = N_("You do not have access to this page.")
 
 
+class Subject(TypedDict, total=False):
+    """What a refused action was about, as the denial's audit event records it."""
+
+    record_type: str | None
+    record_id: uuid.UUID | None
+    patient_id: uuid.UUID | None
+    details: dict[str, Any] | None
+
+
 def _audit_denial(
-    session: Session,
-    *,
-    actor: User,
-    action: str,
-    record_type: str | None = None,
-    record_id: uuid.UUID | None = None,
-    patient_id: uuid.UUID | None = None,
-    details: dict[str, Any] | None = None,
+    session: Session, *, actor: User, action: str, **subject: Unpack[Subject]
 ) -> None:
-    audit_service.record(
-        session,
-        actor=actor,
-        action=action,
-        outcome=Outcome.denied,
-        record_type=record_type,
-        record_id=record_id,
-        patient_id=patient_id,
-        details=details,
-    )
+    audit_service.record(session, actor=actor, action=action, outcome=Outcome.denied, **subject)
 
 
 def require_role(
@@ -62,10 +55,7 @@ def require_role(
     action: str,
     message: str | None = None,
     clinical: bool = False,
-    record_type: str | None = None,
-    record_id: uuid.UUID | None = None,
-    patient_id: uuid.UUID | None = None,
-    details: dict[str, Any] | None = None,
+    **subject: Unpack[Subject],
 ) -> None:
     """Rule 2 (and 4 where ``clinical``): 403 unless ``actor`` has one of ``roles``; audited.
 
@@ -73,15 +63,7 @@ def require_role(
     """
     if actor.role in roles:
         return
-    _audit_denial(
-        session,
-        actor=actor,
-        action=action,
-        record_type=record_type,
-        record_id=record_id,
-        patient_id=patient_id,
-        details=details,
-    )
+    _audit_denial(session, actor=actor, action=action, **subject)
     if clinical and actor.role is Role.admin:
         raise Forbidden(_(ADMIN_CLINICAL_DENIED))
     raise Forbidden(message or _(ROLE_DENIED))

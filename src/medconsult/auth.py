@@ -35,40 +35,47 @@ def session_cookie_name(settings: Settings) -> str:
     return "__Host-medconsult_session" if settings.secure_cookies else "medconsult_session"
 
 
-def set_session_cookie(response: Response, token: str, settings: Settings) -> None:
+def set_private_cookie(
+    response: Response, name: str, value: str, settings: Settings, *, max_age: int | None = None
+) -> None:
+    """Set a site-wide cookie that scripts cannot read and other sites do not get sent."""
     response.set_cookie(
-        session_cookie_name(settings),
-        token,
-        max_age=settings.session_absolute_hours * 3600,
+        name,
+        value,
+        max_age=max_age,
         httponly=True,
         samesite="lax",
         secure=settings.secure_cookies,
         path="/",
+    )
+
+
+def delete_private_cookie(response: Response, name: str, settings: Settings) -> None:
+    """Remove a cookie set by ``set_private_cookie``."""
+    response.delete_cookie(
+        name, path="/", httponly=True, samesite="lax", secure=settings.secure_cookies
+    )
+
+
+def set_session_cookie(response: Response, token: str, settings: Settings) -> None:
+    set_private_cookie(
+        response,
+        session_cookie_name(settings),
+        token,
+        settings,
+        max_age=settings.session_absolute_hours * 3600,
     )
     # A new session gets a new CSRF secret: a token seen before sign-in is worthless after it.
     rotate_csrf_cookie(response, settings)
 
 
 def clear_session_cookie(response: Response, settings: Settings) -> None:
-    response.delete_cookie(
-        session_cookie_name(settings),
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=settings.secure_cookies,
-    )
+    delete_private_cookie(response, session_cookie_name(settings), settings)
     rotate_csrf_cookie(response, settings)
 
 
 def rotate_csrf_cookie(response: Response, settings: Settings) -> None:
-    response.set_cookie(
-        CSRF_COOKIE,
-        secrets.token_urlsafe(32),
-        httponly=True,
-        samesite="lax",
-        secure=settings.secure_cookies,
-        path="/",
-    )
+    set_private_cookie(response, CSRF_COOKIE, secrets.token_urlsafe(32), settings)
 
 
 def _bearer_token(request: Request) -> str | None:

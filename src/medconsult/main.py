@@ -193,26 +193,21 @@ def create_app(
     _register_error_handlers(app)
     metrics.register_collectors(engine=get_engine, sessions=app.state.session_factory)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-    app.include_router(health.router)
-    app.include_router(metrics_route.router)
-    app.include_router(pages.router)
-    app.include_router(language.router)
-    app.include_router(accounts_web.router)
-    app.include_router(patients_web.router)
-    app.include_router(accounts_api.router, prefix="/api/v1")
-    app.include_router(patients_api.router, prefix="/api/v1")
-    app.include_router(consultations_web.router)
-    app.include_router(consultations_api.router, prefix="/api/v1")
-    app.include_router(interview_web.router)
-    app.include_router(interview_api.router, prefix="/api/v1")
-    app.include_router(review_web.router)
-    app.include_router(review_api.router, prefix="/api/v1")
-    app.include_router(records_web.router)
-    app.include_router(records_api.router, prefix="/api/v1")
-    app.include_router(admin_web.router)
-    app.include_router(admin_api.router, prefix="/api/v1")
-    app.include_router(notifications_web.router)
-    app.include_router(notifications_api.router, prefix="/api/v1")
+    for site_routes in (health, metrics_route, pages, language):
+        app.include_router(site_routes.router)
+    # Each domain's pages and its JSON API under /api/v1.
+    for domain_web, domain_api in (
+        (accounts_web, accounts_api),
+        (patients_web, patients_api),
+        (consultations_web, consultations_api),
+        (interview_web, interview_api),
+        (review_web, review_api),
+        (records_web, records_api),
+        (admin_web, admin_api),
+        (notifications_web, notifications_api),
+    ):
+        app.include_router(domain_web.router)
+        app.include_router(domain_api.router, prefix="/api/v1")
     return app
 
 

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from medconsult import access
 from medconsult.accounts.models import (
-    LoginFailure,
     MfaChallenge,
     MfaCredential,
     MfaRecoveryCode,
@@ -27,19 +26,19 @@ from medconsult.accounts.models import (
     User,
 )
 from medconsult.accounts.service import (
-    THROTTLED_LOGIN,
+    SignInAttempt,
+    count_sign_in_failure,
     end_all_sessions,
     get_user,
     hash_token,
     issue_token,
     mfa_enabled,
-    sign_in_throttled,
+    refuse_if_throttled,
 )
 from medconsult.audit import service as audit_service
-from medconsult.audit.models import Outcome
 from medconsult.config import Settings
-from medconsult.db import keep_on_rollback, utcnow
-from medconsult.errors import Conflict, Forbidden, NotAuthenticated, TooManyRequests
+from medconsult.db import utcnow
+from medconsult.errors import Conflict, Forbidden, NotAuthenticated
 from medconsult.i18n import N_, _
 
 ISSUER = "MedConsult"
@@ -119,44 +118,15 @@ def _matching_step(secret: str, code: str) -> int | None:
 def _check_throttle(
     session: Session, *, user: User, client_address: str, settings: Settings
 ) -> None:
-    window = timedelta(minutes=settings.login_failure_window_minutes)
-    if sign_in_throttled(
-        session, email_key=user.email.lower(), client_address=client_address, settings=settings
-    ):
-        audit_service.record(
-            session,
-            actor=user,
-            action="auth.mfa_throttled",
-            outcome=Outcome.denied,
-            record_type="user",
-            record_id=user.id,
-            client_address=client_address,
-        )
-        raise TooManyRequests(
-            _(THROTTLED_LOGIN).format(minutes=settings.login_failure_window_minutes),
-            retry_after_seconds=int(window.total_seconds()),
-        )
+    attempt = SignInAttempt(user, user.email.lower(), client_address)
+    refuse_if_throttled(session, attempt, settings=settings, action="auth.mfa_throttled")
 
 
 def _fail(
     session: Session, *, user: User, client_address: str, action: str, reason: str
 ) -> NotAuthenticated:
-    email_key = user.email.lower()
-    # Counted even though the request rolls back: throttling depends on it.
-    keep_on_rollback(
-        session,
-        lambda target: target.add(LoginFailure(email=email_key, client_address=client_address)),
-    )
-    audit_service.record(
-        session,
-        actor=user,
-        action=action,
-        outcome=Outcome.failure,
-        record_type="user",
-        record_id=user.id,
-        client_address=client_address,
-        details={"reason": reason},
-    )
+    attempt = SignInAttempt(user, user.email.lower(), client_address)
+    count_sign_in_failure(session, attempt, action=action, details={"reason": reason})
     return NotAuthenticated(_(INVALID_CODE), field="code")
 
 
@@ -202,13 +172,8 @@ def confirm_enrolment(
     credential.confirmed_at = utcnow()
     credential.last_used_step = step
     codes = _new_recovery_codes(session, user=user)
-    audit_service.record(
-        session,
-        actor=user,
-        action="account.mfa_enabled",
-        record_type="user",
-        record_id=user.id,
-        client_address=client_address,
+    audit_service.record_own(
+        session, user=user, action="account.mfa_enabled", client_address=client_address
     )
     return codes
 
@@ -218,13 +183,7 @@ def regenerate_recovery_codes(session: Session, *, user: User) -> list[str]:
     if not is_enabled(session, user=user):
         raise Conflict(_("Two-step sign-in is not set up for this account."))
     codes = _new_recovery_codes(session, user=user)
-    audit_service.record(
-        session,
-        actor=user,
-        action="account.mfa_recovery_codes_regenerated",
-        record_type="user",
-        record_id=user.id,
-    )
+    audit_service.record_own(session, user=user, action="account.mfa_recovery_codes_regenerated")
     return codes
 
 
@@ -242,9 +201,7 @@ def disable(session: Session, *, user: User, settings: Settings) -> None:
     if is_required(user, settings):
         raise Forbidden(_("Two-step sign-in is required for your role and cannot be turned off."))
     _remove(session, user_id=user.id)
-    audit_service.record(
-        session, actor=user, action="account.mfa_disabled", record_type="user", record_id=user.id
-    )
+    audit_service.record_own(session, user=user, action="account.mfa_disabled")
 
 
 def _remove(session: Session, *, user_id: uuid.UUID) -> None:
@@ -269,9 +226,7 @@ def reset(session: Session, *, actor: User, user_id: uuid.UUID) -> User:
     user = get_user(session, user_id)
     _remove(session, user_id=user.id)
     end_all_sessions(session, user_id=user.id)
-    audit_service.record(
-        session, actor=actor, action="account.mfa_reset", record_type="user", record_id=user.id
-    )
+    audit_service.record_user(session, actor=actor, action="account.mfa_reset", user=user)
     return user
 
 
@@ -333,6 +288,7 @@ def verify(
         credential.last_used_step = step
         return "totp"
     normalised = _normalise_recovery_code(code)
+    row = None
     if len(normalised) == 10:
         row = session.scalar(
             select(MfaRecoveryCode)
@@ -344,29 +300,20 @@ def verify(
         )
         if row is not None and row.used_at is None:
             row.used_at = utcnow()
-            audit_service.record(
+            audit_service.record_own(
                 session,
-                actor=user,
+                user=user,
                 action="auth.mfa_recovery_code_used",
-                record_type="user",
-                record_id=user.id,
                 client_address=client_address,
             )
             return "recovery_code"
-        if row is not None:
-            raise _fail(
-                session,
-                user=user,
-                client_address=client_address,
-                action="auth.mfa_failed",
-                reason="recovery_code_reused",
-            )
     raise _fail(
         session,
         user=user,
         client_address=client_address,
         action="auth.mfa_failed",
-        reason="wrong_code",
+        # A recovery code found but spent, or no code that matches.
+        reason="recovery_code_reused" if row is not None else "wrong_code",
     )
 
 
@@ -383,12 +330,10 @@ def complete_challenge(
     method = verify(session, user=user, code=code, client_address=client_address, settings=settings)
     session.delete(row)
     user.last_login_at = utcnow()
-    audit_service.record(
+    audit_service.record_own(
         session,
-        actor=user,
+        user=user,
         action="auth.login",
-        record_type="user",
-        record_id=user.id,
         client_address=client_address,
         details={"second_factor": method},
     )

@@ -59,17 +59,27 @@ class User(UUIDPk, Timestamped, Base):
     )
 
 
-class UserSession(UUIDPk, Timestamped, Base):
-    """A login. Only the SHA-256 of the cookie token is stored."""
-
-    __tablename__ = "user_sessions"
+class OwnedByUser:
+    """A row that belongs to one account and is deleted with it."""
 
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
+
+
+class UserToken(OwnedByUser):
+    """A secret handed to one account until ``expires_at``: only its SHA-256 is stored."""
+
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class UserSession(UUIDPk, Timestamped, UserToken, Base):
+    """A login. Only the SHA-256 of the cookie token is stored."""
+
+    __tablename__ = "user_sessions"
+
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     client_address: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(300))
 
@@ -89,16 +99,11 @@ class LoginFailure(UUIDPk, Timestamped, Base):
     client_address: Mapped[str] = mapped_column(String(64))
 
 
-class PasswordToken(UUIDPk, Timestamped, Base):
+class PasswordToken(UUIDPk, Timestamped, UserToken, Base):
     """A one-time, time-limited link to set a password (new accounts, resets)."""
 
     __tablename__ = "password_tokens"
 
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -116,26 +121,17 @@ class MfaCredential(UUIDPk, Timestamped, Base):
     last_used_step: Mapped[int | None] = mapped_column(BigInteger)
 
 
-class MfaRecoveryCode(UUIDPk, Timestamped, Base):
+class MfaRecoveryCode(UUIDPk, Timestamped, OwnedByUser, Base):
     """A one-time recovery code; only its SHA-256 is stored (the code is random, 50 bits)."""
 
     __tablename__ = "mfa_recovery_codes"
     __table_args__ = (UniqueConstraint("user_id", "code_hash"),)
 
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
     code_hash: Mapped[str] = mapped_column(String(64))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class MfaChallenge(UUIDPk, Timestamped, Base):
+class MfaChallenge(UUIDPk, Timestamped, UserToken, Base):
     """A password check passed, the second factor still due: short-lived, used once."""
 
     __tablename__ = "mfa_challenges"
-
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -33,14 +33,6 @@ class PasswordChange(BaseModel):
     new_password: str = Field(max_length=1024)
 
 
-class UserCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    email: str = Field(max_length=254)
-    role: Role
-    full_name: str = Field(default="", max_length=200)
-
-
 class UserRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -9,6 +9,7 @@ import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, func, or_, select
@@ -107,9 +108,7 @@ def register_patient(session: Session, *, email: str, password: str, full_name: 
     session.add(user)
     session.flush()
     patients_service.ensure_profile(session, user=user)
-    audit_service.record(
-        session, actor=user, action="account.registered", record_type="user", record_id=user.id
-    )
+    audit_service.record_own(session, user=user, action="account.registered")
     return user
 
 
@@ -138,13 +137,8 @@ def create_user(
 
         patients_service.ensure_profile(session, user=user)
     token = None if password else issue_password_token(session, user=user)
-    audit_service.record(
-        session,
-        actor=actor,
-        action="account.created",
-        record_type="user",
-        record_id=user.id,
-        details={"role": str(role)},
+    audit_service.record_user(
+        session, actor=actor, action="account.created", user=user, details={"role": str(role)}
     )
     notifications_service.notify(
         session, user=user, kind=NotificationKind.account_created, link_path="/login"
@@ -191,9 +185,7 @@ def use_password_token(session: Session, *, token: str, new_password: str) -> Us
     user.password_hash = passwords.hash_password(new_password)
     user.must_change_password = False
     end_all_sessions(session, user_id=user.id)
-    audit_service.record(
-        session, actor=user, action="account.password_set", record_type="user", record_id=user.id
-    )
+    audit_service.record_own(session, user=user, action="account.password_set")
     return user
 
 
@@ -225,61 +217,97 @@ def sign_in_throttled(
     )
 
 
+@dataclass(frozen=True)
+class SignInAttempt:
+    """One sign-in step: the account when it is known, the email key typed, the client."""
+
+    user: User | None
+    email_key: str
+    client_address: str
+
+    def audit(
+        self,
+        session: Session,
+        *,
+        action: str,
+        outcome: Outcome,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """About the account when there is one, else about a hash of the email typed."""
+        user = self.user
+        if user is None:
+            details = {**(details or {}), "email_hash": hash_token(self.email_key)[:16]}
+        audit_service.record(
+            session,
+            actor=user,
+            action=action,
+            outcome=outcome,
+            client_address=self.client_address,
+            record_type="user" if user else None,
+            record_id=user.id if user else None,
+            details=details,
+        )
+
+
+def refuse_if_throttled(
+    session: Session, attempt: SignInAttempt, *, settings: Settings, action: str
+) -> None:
+    """TooManyRequests, audited as ``action``, once sign-in steps (password or second factor)
+    have failed too often for this account or client."""
+    if sign_in_throttled(
+        session,
+        email_key=attempt.email_key,
+        client_address=attempt.client_address,
+        settings=settings,
+    ):
+        attempt.audit(session, action=action, outcome=Outcome.denied)
+        window = timedelta(minutes=settings.login_failure_window_minutes)
+        raise TooManyRequests(
+            _(THROTTLED_LOGIN).format(minutes=settings.login_failure_window_minutes),
+            retry_after_seconds=int(window.total_seconds()),
+        )
+
+
+def count_sign_in_failure(
+    session: Session,
+    attempt: SignInAttempt,
+    *,
+    action: str,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Count a failed sign-in step for throttling and audit it; both kept past the rollback
+    of the request that fails."""
+    failure = LoginFailure(email=attempt.email_key, client_address=attempt.client_address)
+    keep_on_rollback(session, lambda target: target.add(failure))
+    attempt.audit(session, action=action, outcome=Outcome.failure, details=details)
+
+
 def authenticate(
     session: Session, *, email: str, password: str, client_address: str, settings: Settings
 ) -> User:
     """Check credentials under throttling; the same message for unknown email and bad password."""
     email_key = (email or "").strip().lower()[:254]
-    window = timedelta(minutes=settings.login_failure_window_minutes)
-    if sign_in_throttled(
-        session, email_key=email_key, client_address=client_address, settings=settings
-    ):
-        audit_service.record(
-            session,
-            actor=None,
-            action="auth.login_throttled",
-            outcome=Outcome.denied,
-            client_address=client_address,
-            details={"email_hash": hash_token(email_key)[:16]},
-        )
-        raise TooManyRequests(
-            _(THROTTLED_LOGIN).format(minutes=settings.login_failure_window_minutes),
-            retry_after_seconds=int(window.total_seconds()),
-        )
+    refuse_if_throttled(
+        session,
+        SignInAttempt(None, email_key, client_address),
+        settings=settings,
+        action="auth.login_throttled",
+    )
     user = get_user_by_email(session, email_key) if email_key else None
     # Verify against a dummy hash for unknown users so timing does not reveal accounts.
     ok = passwords.verify_password(user.password_hash if user else passwords.DUMMY_HASH, password)
     if user is None or not ok or not user.is_active:
-        # Counted even though the request ends in an error (throttling depends on it).
-        keep_on_rollback(
-            session,
-            lambda target: target.add(LoginFailure(email=email_key, client_address=client_address)),
-        )
-        audit_service.record(
-            session,
-            actor=user,
-            action="auth.login_failed",
-            outcome=Outcome.failure,
-            client_address=client_address,
-            record_type="user" if user else None,
-            record_id=user.id if user else None,
-            details={} if user else {"email_hash": hash_token(email_key)[:16]},
-        )
+        attempt = SignInAttempt(user, email_key, client_address)
+        count_sign_in_failure(session, attempt, action="auth.login_failed")
         raise NotAuthenticated(_(INVALID_LOGIN))
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     second_factor_due = mfa_enabled(session, user_id=user.id)
     if not second_factor_due:
         user.last_login_at = utcnow()
-    audit_service.record(
-        session,
-        actor=user,
-        # With MFA the sign-in completes only after the second factor (accounts.mfa).
-        action="auth.password_verified" if second_factor_due else "auth.login",
-        record_type="user",
-        record_id=user.id,
-        client_address=client_address,
-    )
+    # With MFA the sign-in completes only after the second factor (accounts.mfa).
+    action = "auth.password_verified" if second_factor_due else "auth.login"
+    audit_service.record_own(session, user=user, action=action, client_address=client_address)
     return user
 
 
@@ -343,9 +371,7 @@ def end_session(session: Session, *, token: str, actor: User | None) -> None:
     """Logout: delete the session so a replayed cookie is refused."""
     session.execute(delete(UserSession).where(UserSession.token_hash == hash_token(token)))
     if actor is not None:
-        audit_service.record(
-            session, actor=actor, action="auth.logout", record_type="user", record_id=actor.id
-        )
+        audit_service.record_own(session, user=actor, action="auth.logout")
 
 
 def end_all_sessions(session: Session, *, user_id: uuid.UUID) -> int:
@@ -357,13 +383,8 @@ def end_all_sessions(session: Session, *, user_id: uuid.UUID) -> int:
 def change_password(session: Session, *, user: User, current: str, new: str) -> None:
     """Change one's own password; every session of the user ends."""
     if not passwords.verify_password(user.password_hash, current):
-        audit_service.record(
-            session,
-            actor=user,
-            action="account.password_change",
-            outcome=Outcome.failure,
-            record_type="user",
-            record_id=user.id,
+        audit_service.record_own(
+            session, user=user, action="account.password_change", outcome=Outcome.failure
         )
         raise ValidationFailed({"current_password": _("Current password is incorrect.")})
     problem = passwords.password_problem(new, email=user.email)
@@ -372,9 +393,7 @@ def change_password(session: Session, *, user: User, current: str, new: str) -> 
     user.password_hash = passwords.hash_password(new)
     user.must_change_password = False
     end_all_sessions(session, user_id=user.id)
-    audit_service.record(
-        session, actor=user, action="account.password_change", record_type="user", record_id=user.id
-    )
+    audit_service.record_own(session, user=user, action="account.password_change")
 
 
 def valid_time_zone(name: str) -> bool:
@@ -404,13 +423,8 @@ def update_preferences(
     user.locale = locale
     user.time_zone = time_zone
     if changed:
-        audit_service.record(
-            session,
-            actor=user,
-            action="account.preferences_changed",
-            record_type="user",
-            record_id=user.id,
-            details={"changed": changed},
+        audit_service.record_own(
+            session, user=user, action="account.preferences_changed", details={"changed": changed}
         )
     session.flush()
 
@@ -449,12 +463,11 @@ def set_active(session: Session, *, actor: User, user_id: uuid.UUID, active: boo
         _guard_last_admin(session, user)
         end_all_sessions(session, user_id=user.id)
     user.is_active = active
-    audit_service.record(
+    audit_service.record_user(
         session,
         actor=actor,
         action="account.reactivated" if active else "account.deactivated",
-        record_type="user",
-        record_id=user.id,
+        user=user,
     )
     return user
 
@@ -470,12 +483,11 @@ def set_role(session: Session, *, actor: User, user_id: uuid.UUID, role: Role) -
     old = user.role
     user.role = role
     end_all_sessions(session, user_id=user.id)
-    audit_service.record(
+    audit_service.record_user(
         session,
         actor=actor,
         action="account.role_changed",
-        record_type="user",
-        record_id=user.id,
+        user=user,
         details={"from": str(old), "to": str(role)},
     )
     return user
@@ -487,9 +499,7 @@ def reset_password(session: Session, *, actor: User, user_id: uuid.UUID) -> str:
     user.password_hash = passwords.hash_password(secrets.token_urlsafe(32))
     end_all_sessions(session, user_id=user.id)
     token = issue_password_token(session, user=user)
-    audit_service.record(
-        session, actor=actor, action="account.password_reset", record_type="user", record_id=user.id
-    )
+    audit_service.record_user(session, actor=actor, action="account.password_reset", user=user)
     notifications_service.notify(
         session, user=user, kind=NotificationKind.password_reset, link_path="/login"
     )

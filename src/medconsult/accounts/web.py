@@ -18,7 +18,9 @@ from medconsult.auth import (
     OptionalUser,
     SignedInUser,
     clear_session_cookie,
+    delete_private_cookie,
     session_token,
+    set_private_cookie,
     set_session_cookie,
 )
 from medconsult.config import Settings, get_settings
@@ -26,6 +28,7 @@ from medconsult.db import SessionDep
 from medconsult.errors import (
     Conflict,
     Forbidden,
+    MedconsultError,
     NotAuthenticated,
     TooManyRequests,
     ValidationFailed,
@@ -77,6 +80,15 @@ def _safe_next(target: str | None) -> str:
     return urlsplit(target).path or "/"
 
 
+def _sign_in_refused(
+    request: Request, template: str, exc: MedconsultError, next: str, **context: str
+) -> Response:
+    """The sign-in step's form again, with the refusal. The service has counted and audited
+    the failure (kept past the rollback); throttling depends on that count."""
+    context.update(error=exc.message, next=_safe_next(next))
+    return render(request, template, context, status_code=exc.status_code)
+
+
 @router.get("/login", name="accounts:login")
 def login_page(request: Request, user: OptionalUser, next: str | None = None) -> Response:
     if user is not None:
@@ -101,24 +113,12 @@ def login(
             settings=settings,
         )
     except (NotAuthenticated, TooManyRequests) as exc:
-        # The failure is recorded (throttling counts it): the page re-renders, which commits.
-        return render(
-            request,
-            "accounts/login.html",
-            {"error": exc.message, "email": email[:254], "next": _safe_next(next)},
-            status_code=exc.status_code,
-        )
+        return _sign_in_refused(request, "accounts/login.html", exc, next, email=email[:254])
     if accounts_service.mfa_enabled(session, user_id=user.id):
         challenge = mfa.start_challenge(session, user=user)
         response = redirect_to(request, "accounts:login_mfa", query={"next": _safe_next(next)})
-        response.set_cookie(
-            MFA_COOKIE,
-            challenge,
-            max_age=mfa.CHALLENGE_MINUTES * 60,
-            httponly=True,
-            samesite="lax",
-            secure=settings.secure_cookies,
-            path="/",
+        set_private_cookie(
+            response, MFA_COOKIE, challenge, settings, max_age=mfa.CHALLENGE_MINUTES * 60
         )
         return response
     return _signed_in(request, session, user, next, settings)
@@ -136,7 +136,7 @@ def _signed_in(
         target = _safe_next(next)
     response = redirect(request, target)
     set_session_cookie(response, token, settings)
-    response.delete_cookie(MFA_COOKIE, path="/", secure=settings.secure_cookies, httponly=True)
+    delete_private_cookie(response, MFA_COOKIE, settings)
     return response
 
 
@@ -161,13 +161,7 @@ def login_mfa(
             settings=settings,
         )
     except (NotAuthenticated, TooManyRequests) as exc:
-        # The failure is counted and audited (kept past the rollback); the form shows again.
-        return render(
-            request,
-            "accounts/login_mfa.html",
-            {"error": exc.message, "next": _safe_next(next)},
-            status_code=exc.status_code,
-        )
+        return _sign_in_refused(request, "accounts/login_mfa.html", exc, next)
     return _signed_in(request, session, user, next, settings)
 
 

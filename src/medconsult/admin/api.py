@@ -156,14 +156,7 @@ def audit_export(
 @router.post("/audit/verify", response_model=ChainReportRead)
 def audit_verify(session: SessionDep, admin: AdminUser) -> ChainReportRead:
     report = admin_service.verify_audit_chain(session, actor=admin)
-    return ChainReportRead(
-        ok=report.ok,
-        checked=report.checked,
-        broken_seq=report.broken_seq,
-        broken_id=report.broken_id,
-        reason=report.reason,
-        pending=report.pending,
-    )
+    return ChainReportRead.model_validate(report, from_attributes=True)
 
 
 def _model_read(entry: registry.ModelEntry) -> ModelVersionRead:
@@ -198,14 +191,7 @@ def reanalyse_open(session: SessionDep, admin: AdminUser) -> ReanalysisQueued:
 
 
 def _agreement(a: monitoring.Agreement) -> AgreementRead:
-    return AgreementRead(
-        key=a.key,
-        reviewed=a.reviewed,
-        top1=a.top1,
-        top3=a.top3,
-        top1_rate=a.top1_rate,
-        top3_rate=a.top3_rate,
-    )
+    return AgreementRead.model_validate(a, from_attributes=True)
 
 
 @router.get("/monitoring", response_model=MonitoringRead)
@@ -233,15 +219,5 @@ def monitoring_numbers(
         by_label=[_agreement(a) for a in m.by_label],
         by_week=[_agreement(a) for a in m.by_week],
         by_version=[_agreement(a) for a in m.by_version],
-        advice_drafts=[
-            AdviceUsageRead(
-                label=a.label,
-                reviews=a.reviews,
-                used=a.used,
-                edited=a.edited,
-                discarded=a.discarded,
-                without_draft=a.without_draft,
-            )
-            for a in m.advice
-        ],
+        advice_drafts=[AdviceUsageRead.model_validate(a, from_attributes=True) for a in m.advice],
     )

@@ -5,26 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
 from medconsult.accounts.models import User
 from medconsult.admin import service as admin_service
 
-
-def audit_query(
-    actor: Annotated[str, Query(max_length=254)] = "",
-    patient: Annotated[str, Query(max_length=254)] = "",
-    action: Annotated[str, Query(max_length=100)] = "",
-    outcome: Annotated[str, Query(max_length=20)] = "",
-    since: Annotated[str, Query(max_length=10)] = "",
-    until: Annotated[str, Query(max_length=10)] = "",
-) -> admin_service.AuditQuery:
-    return admin_service.AuditQuery(actor, patient, action, outcome, since, until)
-
-
-AuditQueryDep = Annotated[admin_service.AuditQuery, Depends(audit_query)]
+AuditQueryDep = Annotated[admin_service.AuditQuery, Query()]
 
 
 def audit_csv_response(

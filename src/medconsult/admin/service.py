@@ -14,7 +14,9 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -101,19 +103,20 @@ def role_counts(session: Session) -> dict[str, int]:
 # --- audit trail -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class AuditQuery:
-    """The audit viewer's filter as typed by the admin, before validation."""
+class AuditQuery(BaseModel):
+    """The audit viewer's filter as typed by the admin (query parameters), before validation."""
 
-    actor: str = ""
-    patient: str = ""
-    action: str = ""
-    outcome: str = ""
-    since: str = ""
-    until: str = ""
+    model_config = ConfigDict(frozen=True)
+
+    actor: Annotated[str, Field(max_length=254)] = ""
+    patient: Annotated[str, Field(max_length=254)] = ""
+    action: Annotated[str, Field(max_length=100)] = ""
+    outcome: Annotated[str, Field(max_length=20)] = ""
+    since: Annotated[str, Field(max_length=10)] = ""
+    until: Annotated[str, Field(max_length=10)] = ""
 
     def as_params(self) -> dict[str, str]:
-        return {k: v for k, v in self.__dict__.items() if v}
+        return {k: v for k, v in self.model_dump().items() if v}
 
 
 def _user_ref(session: Session, raw: str, *, field: str) -> uuid.UUID:

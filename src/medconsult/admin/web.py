@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel, Field
 
 from medconsult.accounts import mfa
 from medconsult.accounts import service as accounts_service
@@ -35,6 +36,15 @@ router = APIRouter(prefix="/admin", include_in_schema=False, dependencies=[ADMIN
 
 Short = Annotated[str, Query(max_length=254)]
 FormShort = Annotated[str, Form(max_length=254)]
+
+
+class NewStaffForm(BaseModel):
+    """The new-account form as posted; the role is checked by the route."""
+
+    email: Annotated[str, Field(max_length=254)] = ""
+    role: Annotated[str, Field(max_length=254)] = ""
+    full_name: Annotated[str, Field(max_length=200)] = ""
+
 
 DONE_MESSAGES = {
     "deactivated": N_("The account is deactivated and its sessions have ended."),
@@ -126,26 +136,20 @@ def new_user_page(request: Request, admin: AdminUser) -> Response:
 
 @router.post("/users")
 def create_user(
-    request: Request,
-    session: SessionDep,
-    admin: AdminUser,
-    email: FormShort = "",
-    role: FormShort = "",
-    full_name: Annotated[str, Form(max_length=200)] = "",
+    request: Request, session: SessionDep, admin: AdminUser, form: Annotated[NewStaffForm, Form()]
 ) -> Response:
-    values = {"email": email, "role": role, "full_name": full_name}
     try:
-        chosen = _parse_role(role)
+        chosen = _parse_role(form.role)
         if chosen is None:
             raise ValidationFailed({"role": _("Choose doctor or administrator.")})
         user, token = admin_service.create_staff_account(
-            session, actor=admin, email=email, role=chosen, full_name=full_name
+            session, actor=admin, email=form.email, role=chosen, full_name=form.full_name
         )
     except ValidationFailed as exc:
         return render(
             request,
             "admin/user_new.html",
-            {"errors": exc.errors, "values": values},
+            {"errors": exc.errors, "values": form.model_dump()},
             status_code=422,
         )
     return render(

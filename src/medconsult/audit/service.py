@@ -9,10 +9,10 @@ from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from sqlalchemy import Select, func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from medconsult.audit.models import AuditEvent, Outcome
 from medconsult.db import keep_on_rollback, utcnow
@@ -121,6 +121,31 @@ def record_consultation(
         patient_id=consultation.patient_id,
         details=details,
     )
+
+
+class EventExtras(TypedDict, total=False):
+    """The optional fields of ``record`` that its shorthands pass on."""
+
+    outcome: Outcome
+    patient_id: uuid.UUID | None
+    details: dict[str, Any] | None
+    client_address: str | None
+
+
+def record_user(
+    session: Session, *, actor: User | None, action: str, user: User, **extras: Unpack[EventExtras]
+) -> AuditEvent:
+    """``record`` an event about one user account (which need not be the actor's)."""
+    return record(
+        session, actor=actor, action=action, record_type="user", record_id=user.id, **extras
+    )
+
+
+def record_own(
+    session: Session, *, user: User, action: str, **extras: Unpack[EventExtras]
+) -> AuditEvent:
+    """``record_user`` for a user acting on their own account."""
+    return record_user(session, actor=user, action=action, user=user, **extras)
 
 
 def _append(session: Session, fields: dict[str, Any]) -> AuditEvent:
@@ -237,18 +262,26 @@ def list_events(
 
 def iter_events(session: Session, *, flt: AuditFilter, batch: int = 1000) -> Iterator[AuditEvent]:
     """Every matching event in chain order, streamed in batches (CSV export)."""
-    last_seq = -1
+    return _in_batches(
+        session, _filtered(select(AuditEvent), flt), AuditEvent.seq, after=-1, batch=batch
+    )
+
+
+def _in_batches(
+    session: Session,
+    stmt: Select[AuditEvent],
+    key: InstrumentedAttribute[int] | InstrumentedAttribute[int | None],
+    *,
+    after: int,
+    batch: int,
+) -> Iterator[AuditEvent]:
+    """``stmt``'s events with ``key`` above ``after``, in ``key`` order, ``batch`` at a time."""
     while True:
-        rows = session.scalars(
-            _filtered(select(AuditEvent), flt)
-            .where(AuditEvent.seq > last_seq)
-            .order_by(AuditEvent.seq)
-            .limit(batch)
-        ).all()
+        rows = session.scalars(stmt.where(key > after).order_by(key).limit(batch)).all()
         if not rows:
             return
         yield from rows
-        last_seq = rows[-1].seq
+        after = getattr(rows[-1], key.key)
         # Keep memory flat over a long trail: a batch already read need not stay in the session.
         for row in rows:
             session.expunge(row)
@@ -265,20 +298,7 @@ class ChainReport:
 
 
 def _iter_chain(session: Session, *, batch: int = 1000) -> Iterator[AuditEvent]:
-    last_pos = 0
-    while True:
-        rows = session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.chain_pos > last_pos)
-            .order_by(AuditEvent.chain_pos)
-            .limit(batch)
-        ).all()
-        if not rows:
-            return
-        yield from rows
-        last_pos = rows[-1].chain_pos or last_pos
-        for row in rows:
-            session.expunge(row)
+    return _in_batches(session, select(AuditEvent), AuditEvent.chain_pos, after=0, batch=batch)
 
 
 def verify_chain(session: Session) -> ChainReport:

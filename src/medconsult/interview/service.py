@@ -105,13 +105,11 @@ def _load(session: Session, consultation_id: uuid.UUID, *, lock: bool = False) -
 def _audit(
     session: Session, *, actor: User, action: str, consultation: Consultation, **details: object
 ) -> None:
-    audit_service.record(
+    audit_service.record_consultation(
         session,
         actor=actor,
         action=action,
-        record_type="consultation",
-        record_id=consultation.id,
-        patient_id=consultation.patient_id,
+        consultation=consultation,
         details=dict(details) or None,
     )
 

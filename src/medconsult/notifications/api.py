@@ -17,9 +17,7 @@ router = APIRouter(prefix="/notifications", tags=["notifications"])
 def list_notifications(session: SessionDep, user: CurrentUser) -> NotificationList:
     """Newest first; the notices say that something changed, not what."""
     items = notifications_service.list_for(session, user=user)
-    audit_service.record(
-        session, actor=user, action="notification.list", record_type="user", record_id=user.id
-    )
+    audit_service.record_own(session, user=user, action="notification.list")
     return NotificationList(
         unread=notifications_service.unread_count(session, user=user),
         items=[

@@ -19,9 +19,7 @@ router = APIRouter(include_in_schema=False)
 @router.get("/notifications", name="notifications:list")
 def list_page(request: Request, session: SessionDep, user: CurrentUser) -> Response:
     items = notifications_service.list_for(session, user=user)
-    audit_service.record(
-        session, actor=user, action="notification.list", record_type="user", record_id=user.id
-    )
+    audit_service.record_own(session, user=user, action="notification.list")
     return render(
         request,
         "notifications/list.html",

@@ -370,13 +370,11 @@ def erase_account(
     if actor.role is not Role.patient:
         raise Forbidden(_("Staff accounts are closed by an administrator."))
     if not password or not passwords.verify_password(actor.password_hash, password):
-        audit_service.record(
+        audit_service.record_own(
             session,
-            actor=actor,
+            user=actor,
             action="records.account.erase",
             outcome=Outcome.failure,
-            record_type="user",
-            record_id=actor.id,
             patient_id=actor.id,
             details={"reason": "reauthentication_failed"},
         )

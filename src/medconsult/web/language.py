@@ -13,10 +13,11 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 
 from medconsult import i18n
 from medconsult.accounts import service as accounts_service
-from medconsult.auth import OptionalUser, SignedInUser
+from medconsult.auth import OptionalUser, SignedInUser, set_private_cookie
 from medconsult.config import get_settings
 from medconsult.db import SessionDep
 from medconsult.errors import ValidationFailed
@@ -27,8 +28,21 @@ router = APIRouter(include_in_schema=False)
 LANGUAGE_COOKIE = "medconsult_lang"
 _ONE_YEAR = 365 * 24 * 3600
 
-ChoiceStr = Annotated[str, Form(max_length=64)]
-PathStr = Annotated[str, Form(max_length=1024)]
+Choice = Annotated[str, Field(max_length=64)]
+
+
+class LanguageForm(BaseModel):
+    """The switcher as posted: the language chosen and the page to go back to."""
+
+    locale: Choice = ""
+    next: Annotated[str, Field(max_length=1024)] = "/"
+
+
+class PreferencesForm(BaseModel):
+    """The preferences page as posted; empty means "not set"."""
+
+    locale: Choice = ""
+    time_zone: Choice = ""
 
 
 def request_locale(request: Request, preference: str | None = None) -> str:
@@ -61,28 +75,16 @@ def _same_site_path(target: str) -> str:
 
 
 def _set_language_cookie(response: Response, locale: str) -> None:
-    response.set_cookie(
-        LANGUAGE_COOKIE,
-        locale,
-        max_age=_ONE_YEAR,
-        httponly=True,
-        samesite="lax",
-        secure=get_settings().secure_cookies,
-        path="/",
-    )
+    set_private_cookie(response, LANGUAGE_COOKIE, locale, get_settings(), max_age=_ONE_YEAR)
 
 
 @router.post("/language", name="language:switch")
 def switch_language(
-    request: Request,
-    session: SessionDep,
-    user: OptionalUser,
-    locale: ChoiceStr = "",
-    next: PathStr = "/",
+    request: Request, session: SessionDep, user: OptionalUser, form: Annotated[LanguageForm, Form()]
 ) -> Response:
     """The switcher on every page: a cookie for everyone, and the saved preference of a
     signed-in user (so it follows them to another browser)."""
-    chosen = i18n.supported_locale(locale)
+    chosen = i18n.supported_locale(form.locale)
     if chosen is None:
         raise ValidationFailed(
             {"locale": i18n.gettext("Please choose one of the languages offered.")}
@@ -91,7 +93,7 @@ def switch_language(
         accounts_service.update_preferences(
             session, user=user, locale=chosen, time_zone=user.time_zone
         )
-    response = redirect(request, _same_site_path(next))
+    response = redirect(request, _same_site_path(form.next))
     _set_language_cookie(response, chosen)
     return response
 
@@ -134,16 +136,15 @@ def save_preferences(
     request: Request,
     session: SessionDep,
     user: SignedInUser,
-    locale: ChoiceStr = "",
-    time_zone: ChoiceStr = "",
+    form: Annotated[PreferencesForm, Form()],
 ) -> Response:
-    values = {"locale": locale, "time_zone": time_zone}
+    locale = form.locale
     try:
         accounts_service.update_preferences(
-            session, user=user, locale=locale or None, time_zone=time_zone or None
+            session, user=user, locale=locale or None, time_zone=form.time_zone or None
         )
     except ValidationFailed as exc:
-        return _preferences(request, values, exc.errors, status_code=422)
+        return _preferences(request, form.model_dump(), exc.errors, status_code=422)
     response = redirect_to(request, "accounts:preferences", query={"saved": "1"})
     if locale:
         _set_language_cookie(response, locale)
