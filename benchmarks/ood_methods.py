@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from medconsult.ml.data import LABEL2ID, load_dataset, stratified_split
-from medconsult.ml.evaluate import _read_training_args
+from medconsult.ml.data import LABEL2ID, load_dataset, split_per_source
+from medconsult.ml.evaluate import _read_training_args, recorded_files
 from medconsult.ml.metrics import softmax
 from medconsult.ml.ood import (
     OodMethod,
@@ -69,11 +69,12 @@ def main() -> None:
 
     classifier = Classifier.load(args.model, device="cpu", precision="fp32", max_text_chars=10**9)
     training_args = _read_training_args(args.model)
-    data = load_dataset(Path(training_args["data"]))
-    train_idx, val_idx = stratified_split(
-        data.labels, float(training_args["val_fraction"]), int(training_args["seed"])
+    # Every training file the artifact records, each split on its own as training splits it.
+    train, val = split_per_source(
+        [load_dataset(Path(str(entry["path"]))) for entry in recorded_files(training_args)],
+        float(training_args["val_fraction"]),
+        int(training_args["seed"]),
     )
-    train, val = data.subset(train_idx), data.subset(val_idx)
     out = load_dataset(args.out)
     with args.out.open(encoding="utf-8", newline="") as handle:
         sources = [row.get("source", "") for row in csv.DictReader(handle)]

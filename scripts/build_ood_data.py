@@ -2,40 +2,59 @@
 
     .venv/bin/python scripts/build_ood_data.py
 
-Sources (see data/ood/README.md): DDXPlus patients of data/ddxplus/ whose pathology is not one of
-the classifier's labels (and not a near-synonym of one), rendered as text by the project's DDXPlus
-loader, at most DDXPLUS_PER_CONDITION per pathology; and the hand-written out-of-scope texts of
-data/ood/written.csv. Each source is split by a fixed seed into a development part (thresholds,
-methods) and a test part kept aside for the final measurement.
+Source (see data/ood/README.md): the hand-written out-of-scope texts of data/ood/written.csv
+(columns ``label,specialty,text``). Every row's condition is checked against the classifier's
+label space (``src/medconsult/ml/labels.json``: keys, display names and aliases): a row whose
+label is one of the labels, or names one inside it (``travel malaria tablets`` names malaria),
+stops the build. DDXPlus patients are no longer a source: all 49 DDXPlus pathologies are labels.
+
+The rows are split per specialty by a fixed seed into a development part (``dev.csv``: methods,
+settings) and a test part kept aside for the final measurement (``test.csv``); the script prints
+the counts and the sha256 of both files, which data/ood/README.md records.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import random
+import re
+import sys
 from collections import defaultdict
 from pathlib import Path
 
-from medconsult.ml.data import load_dataset
+from medconsult.ml.labels import all_labels, canonical_key
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "data" / "ood"
 SEED = 2026
 TEST_FRACTION = 0.4
-DDXPLUS_PER_CONDITION = 6
-# DDXPlus pathologies that are, clinically, one of the classifier's labels under another name:
-# not out of scope, so left out (URTI ~ common cold, allergic sinusitis ~ allergy,
-# acute asthma exacerbation ~ bronchial asthma).
-NEAR_SYNONYMS = frozenset(
-    {"URTI", "Allergic sinusitis", "Bronchospasm / acute asthma exacerbation"}
-)
+
+
+def _words(name: str) -> str:
+    return " " + " ".join(re.findall(r"[a-z0-9]+", name.lower())) + " "
+
+
+def label_conflicts(label: str) -> list[str]:
+    """The classifier's labels that ``label`` is, or names as whole words (empty: out of scope)."""
+    if (key := canonical_key(label)) is not None:
+        return [key]
+    words = _words(label)
+    return sorted(
+        {
+            info.key
+            for info in all_labels()
+            for name in (info.key, info.display_name, *info.aliases)
+            if _words(name) in words
+        }
+    )
 
 
 def split(rows: list[dict[str, str]], rng: random.Random) -> tuple[list, list]:
-    """Per group (pathology or specialty): TEST_FRACTION of the rows to test, rounded."""
+    """Per specialty: TEST_FRACTION of the rows to test, rounded."""
     groups: dict[str, list[dict[str, str]]] = defaultdict(list)
     for row in rows:
-        groups[row["group"]].append(row)
+        groups[row["specialty"]].append(row)
     dev, test = [], []
     for name in sorted(groups):
         members = groups[name]
@@ -47,37 +66,34 @@ def split(rows: list[dict[str, str]], rng: random.Random) -> tuple[list, list]:
 
 
 def main() -> None:
-    rng = random.Random(SEED)
-    ddxplus = load_dataset(ROOT / "data" / "ddxplus")
-    by_condition: dict[str, list[str]] = defaultdict(list)
-    for raw, key, text in zip(ddxplus.raw_labels, ddxplus.labels, ddxplus.texts, strict=True):
-        if key is None and raw not in NEAR_SYNONYMS:
-            by_condition[raw].append(text)
-    ddx_rows = []
-    for condition in sorted(by_condition):
-        texts = by_condition[condition]
-        for text in rng.sample(texts, min(DDXPLUS_PER_CONDITION, len(texts))):
-            ddx_rows.append(
-                {"label": condition, "source": "ddxplus", "group": condition, "text": text}
-            )
     with (OUT / "written.csv").open(encoding="utf-8", newline="") as handle:
-        written = [
-            {
-                "label": r["label"],
-                "source": f"written:{r['specialty']}",
-                "group": r["specialty"],
-                "text": r["text"],
-            }
-            for r in csv.DictReader(handle)
-        ]
-    dev_d, test_d = split(ddx_rows, rng)
-    dev_w, test_w = split(written, rng)
-    for name, rows in (("dev.csv", dev_d + dev_w), ("test.csv", test_d + test_w)):
-        with (OUT / name).open("w", encoding="utf-8", newline="") as handle:
+        written = list(csv.DictReader(handle))
+    problems = [
+        f"{row['label']!r} is {', '.join(conflicts)}"
+        for row in written
+        if (conflicts := label_conflicts(row["label"]))
+    ]
+    if problems:
+        raise SystemExit("written.csv has in-scope rows: " + "; ".join(problems))
+    texts = [row["text"] for row in written]
+    if len(set(texts)) != len(texts):
+        raise SystemExit("written.csv has duplicate texts")
+    dev, test = split(written, random.Random(SEED))
+    for name, rows in (("dev.csv", dev), ("test.csv", test)):
+        path = OUT / name
+        with path.open("w", encoding="utf-8", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=["label", "source", "text"])
             writer.writeheader()
             for row in rows:
-                writer.writerow({k: row[k] for k in ("label", "source", "text")})
+                writer.writerow(
+                    {
+                        "label": row["label"],
+                        "source": f"written:{row['specialty']}",
+                        "text": row["text"],
+                    }
+                )
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        sys.stdout.write(f"{name}: {len(rows)} rows, sha256 {digest}\n")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pytest
 
@@ -25,7 +26,7 @@ def test_register_adds_subcommands_with_handlers() -> None:
         ["evaluate-ood", "--model", "m", "--in", "a.csv", "--out", "b.csv", "--format", "json"]
     )
     assert callable(args.func)
-    assert (str(args.in_data), str(args.out_data), args.precision) == ("a.csv", "b.csv", "fp32")
+    assert (args.in_data, str(args.out_data), args.precision) == ([Path("a.csv")], "b.csv", "fp32")
     args = parser.parse_args(["predict", "--model", "m", "I have a cough"])
     assert callable(args.func)
     assert args.precision == "auto"

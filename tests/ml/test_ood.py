@@ -13,6 +13,7 @@ import pytest
 
 from medconsult.ml import ood
 from medconsult.ml.artifacts import validate_artifact
+from medconsult.ml.ddxplus import default_folder
 from medconsult.ml.evaluate_ood import main as evaluate_ood_main
 from medconsult.ml.ood import (
     LOW_CONFIDENCE,
@@ -308,6 +309,43 @@ def test_evaluate_ood_prints_one_json_line(
     assert 0.0 <= report["auroc_ood_score"] <= 1.0
     assert 0.0 <= report["auroc_max_probability"] <= 1.0
     assert 0.0 <= report["in"]["accuracy"] <= 1.0
+
+
+def test_evaluate_ood_pools_several_in_scope_sources_and_reports_each(
+    tiny_artifact: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    in_csv = _write_csv(
+        tmp_path / "in.csv",
+        [
+            ("Acne", "Pimples and blackheads all over my face."),
+            ("Migraine", "A throbbing one-sided headache with nausea."),
+        ],
+    )
+    # A DDXPlus folder with the first three patients of data/ddxplus.
+    source = default_folder()
+    folder = tmp_path / "ddxplus"
+    folder.mkdir()
+    for name in ("release_conditions.json", "release_evidences.json"):
+        shutil.copyfile(source / name, folder / name)
+    with (source / "patients.csv").open(encoding="utf-8") as handle:
+        lines = [handle.readline() for _ in range(4)]
+    (folder / "patients.csv").write_text("".join(lines), encoding="utf-8")
+    out_csv = _write_csv(tmp_path / "out.csv", [("toothache", "My tooth hurts.")])
+    argv = ["--model", str(tiny_artifact), "--in", str(in_csv), "--in", str(folder)]
+    status = evaluate_ood_main([*argv, "--out", str(out_csv), "--format", "json"])
+    assert status == 0
+    report = json.loads(capsys.readouterr().out)
+    sources = report["in"]["sources"]
+    assert [(s["data"], s["split"], s["n"]) for s in sources] == [
+        (str(in_csv), "all", 2),
+        (str(folder), "all", 3),
+    ]
+    assert report["in"]["n"] == 5
+    assert report["in"]["unknown_labels"] == 0  # DDXPlus pathologies are labels
+    assert report["in"]["abstained"] == sum(s["abstained"] for s in sources)
+    assert evaluate_ood_main([*argv, "--out", str(out_csv), "--device", "cpu"]) == 0
+    text = capsys.readouterr().out
+    assert f"of which {folder} (all, n=3)" in text
 
 
 def test_evaluate_ood_on_the_training_file_scores_its_validation_split(

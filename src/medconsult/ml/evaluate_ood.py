@@ -1,11 +1,14 @@
 """Does the model abstain on cases outside what it knows, and only on those?
 
-    medconsult evaluate-ood --model DIR --in CSV --out CSV [--format json]
+    medconsult evaluate-ood --model DIR --in DATA [--in DATA ...] --out CSV [--format json]
 
-``--in``: in-scope labelled data (``label,text``). When it is the model's own training file (same
-sha256 as recorded in ``training_args.json``), only its validation split is scored (the training
-rows were seen in training), as ``medconsult evaluate`` does. ``--out``: out-of-scope texts
-(``label,text``, e.g. ``data/ood/test.csv``); every row counts as out of scope, whatever its label.
+``--in``: in-scope labelled data, a ``label,text`` CSV or a DDXPlus folder; repeat it for several
+(e.g. ``data/symptom2disease/symptom2disease.csv`` and ``data/ddxplus``). Of each one that is one
+of the model's own training files (same sha256 as recorded in ``training_args.json``), only its
+validation split is scored (the training rows were seen in training), as ``medconsult evaluate``
+does. The in-scope figures are over all of them together, and per source. ``--out``: out-of-scope
+texts (``label,text``, e.g. ``data/ood/test.csv``); every row counts as out of scope, whatever its
+label.
 
 Both sets are scored through ``predict.Classifier`` exactly as served. Reported per set: the
 abstention rate (either reason) and the rates of each reason (low confidence, unlike the training
@@ -85,9 +88,26 @@ def _none_if_nan(value: float) -> float | None:
     return None if np.isnan(value) else value
 
 
+def _in_scope_report(scored: dict[str, Any], labels: Sequence[str | None]) -> dict[str, Any]:
+    known = np.array([label is not None for label in labels], dtype=bool)
+    targets = np.array([LABEL2ID[str(label)] for label in labels if label is not None])
+    correct = scored["top"][known] == targets
+    answered = ~scored["abstained"][known]
+    return {
+        **_rates(scored),
+        "unknown_labels": int((~known).sum()),
+        "accuracy": float(correct.mean()) if len(correct) else None,
+        "accuracy_answered": float(correct[answered].mean()) if answered.any() else None,
+    }
+
+
+def _concatenate_scores(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+
+
 def evaluate_ood(
     model_dir: Path,
-    in_path: Path,
+    in_paths: Path | Sequence[Path],
     out_path: Path,
     *,
     device: str = "auto",
@@ -98,25 +118,35 @@ def evaluate_ood(
         model_dir, device=device, precision=precision, max_text_chars=10**9
     )
     training_args = _read_training_args(Path(model_dir))
-    in_data = load_dataset(in_path)
-    rows, split_name = choose_rows(in_data, in_path, training_args, "auto")
-    in_set = in_data.subset(rows)
+    paths = [Path(in_paths)] if isinstance(in_paths, str | Path) else [Path(p) for p in in_paths]
+    if not paths:
+        raise ValueError("evaluate_ood needs at least one in-scope data set")
+    sources: list[dict[str, Any]] = []
+    scored_parts: list[dict[str, Any]] = []
+    labels: list[str | None] = []
+    for path in paths:
+        in_data = load_dataset(path)
+        rows, split_name = choose_rows(in_data, path, training_args, "auto")
+        in_set = in_data.subset(rows)
+        scored = _score(classifier, in_set.texts)
+        sources.append(
+            {
+                "data": str(path),
+                "split": split_name,
+                **_in_scope_report(scored, in_set.labels),
+            }
+        )
+        scored_parts.append(scored)
+        labels.extend(in_set.labels)
+    in_scored = _concatenate_scores(scored_parts)
     out_set = load_dataset(out_path)
-
-    in_scored = _score(classifier, in_set.texts)
     out_scored = _score(classifier, out_set.texts)
 
-    known = np.array([label is not None for label in in_set.labels], dtype=bool)
-    targets = np.array([LABEL2ID[str(label)] for label in in_set.labels if label is not None])
-    correct = in_scored["top"][known] == targets
-    answered = ~in_scored["abstained"][known]
     in_report: dict[str, Any] = {
-        "data": str(in_path),
-        "split": split_name,
-        **_rates(in_scored),
-        "unknown_labels": int((~known).sum()),
-        "accuracy": float(correct.mean()) if len(correct) else None,
-        "accuracy_answered": float(correct[answered].mean()) if answered.any() else None,
+        "data": ", ".join(source["data"] for source in sources),
+        "split": ", ".join(dict.fromkeys(source["split"] for source in sources)),
+        **_in_scope_report(in_scored, labels),
+        "sources": sources,
     }
     out_report: dict[str, Any] = {
         "data": str(out_path),
@@ -179,14 +209,23 @@ def format_report(report: dict[str, Any]) -> str:
         if report["ood_available"]
         else "OOD check: unavailable (the artifact has no OOD statistics)"
     )
+
+    def in_line(part: dict[str, Any], prefix: str) -> str:
+        return (
+            f"{prefix} {part['data']} ({part['split']}, n={part['n']}): abstained "
+            f"{_pct(part['abstention'])} (low confidence {_pct(part['low_confidence'])}, "
+            f"unlike training data {_pct(part['out_of_distribution'])}); accuracy "
+            f"{_pct(part['accuracy'])}, on answered rows {_pct(part['accuracy_answered'])}"
+        )
+
+    sources = in_r.get("sources", [])
+    per_source = [in_line(part, "  of which") for part in sources] if len(sources) > 1 else []
     return "\n".join(
         [
             f"model {report['model_version']} ({report['precision']})",
             check,
-            f"in scope   {in_r['data']} ({in_r['split']}, n={in_r['n']}): abstained "
-            f"{_pct(in_r['abstention'])} (low confidence {_pct(in_r['low_confidence'])}, "
-            f"unlike training data {_pct(in_r['out_of_distribution'])}); accuracy "
-            f"{_pct(in_r['accuracy'])}, on answered rows {_pct(in_r['accuracy_answered'])}",
+            in_line(in_r, "in scope  "),
+            *per_source,
             f"out of scope {out_r['data']} (n={out_r['n']}): abstained "
             f"{_pct(out_r['abstention'])} (low confidence {_pct(out_r['low_confidence'])}, "
             f"unlike training data {_pct(out_r['out_of_distribution'])})",
@@ -204,7 +243,7 @@ def run(args: argparse.Namespace) -> int:
     model_dir = Path(args.model) if args.model else require_default_model_dir(get_settings())
     report = evaluate_ood(
         model_dir,
-        Path(args.in_data),
+        [Path(path) for path in args.in_data],
         Path(args.out_data),
         device=args.device,
         precision=args.precision,

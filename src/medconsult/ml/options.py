@@ -168,8 +168,10 @@ def add_evaluate_ood_arguments(parser: argparse.ArgumentParser) -> None:
         "--in",
         dest="in_data",
         type=Path,
+        action="append",
         required=True,
-        help="in-scope labelled CSV (the model's training file: its validation split)",
+        help="in-scope labelled data: a label,text CSV or a DDXPlus folder (of one of the model's "
+        "training files: its validation split); repeat for several",
     )
     parser.add_argument(
         "--out", dest="out_data", type=Path, required=True, help="out-of-scope CSV (label,text)"
