@@ -7,6 +7,7 @@ import pytest
 from sklearn.metrics import f1_score
 
 from medconsult.ml.metrics import (
+    cap_abstention_threshold,
     choose_abstention_threshold,
     classification_metrics,
     expected_calibration_error,
@@ -66,6 +67,29 @@ def test_abstention_threshold_is_the_lowest_that_reaches_the_precision() -> None
     threshold = choose_abstention_threshold(probs, targets, target_precision=0.99)
 
     assert threshold == pytest.approx(0.8)
+
+
+def test_abstention_threshold_is_capped_by_the_abstention_budget() -> None:
+    # Twenty rows, top-1 probabilities 0.50, 0.52, ..., 0.88.
+    confidence = 0.5 + 0.02 * np.arange(20)
+    probs = np.stack([confidence, 1 - confidence], axis=1)
+
+    capped = cap_abstention_threshold(probs, threshold=0.85, max_abstention=0.10)
+
+    assert capped == pytest.approx(0.54)  # the rows at 0.50 and 0.52 abstain: 2 of 20
+    assert int((confidence < capped).sum()) == 2
+    # A threshold already inside the budget is kept.
+    assert cap_abstention_threshold(probs, threshold=0.51, max_abstention=0.10) == 0.51
+    # No budget: nothing may abstain.
+    assert cap_abstention_threshold(probs, threshold=0.85, max_abstention=0.0) == 0.0
+
+
+def test_capped_threshold_never_exceeds_the_budget_with_ties() -> None:
+    probs = np.array([[0.6, 0.4]] * 5 + [[0.9, 0.1]] * 5)
+
+    capped = cap_abstention_threshold(probs, threshold=0.95, max_abstention=0.2)
+
+    assert float((probs.max(axis=1) < capped).mean()) <= 0.2
 
 
 def test_macro_f1_matches_scikit_learn() -> None:

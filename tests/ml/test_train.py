@@ -4,7 +4,9 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
+from medconsult.ml import train as train_module
 from medconsult.ml.artifacts import REQUIRED_FILES, read_artifact_info, validate_artifact
 from medconsult.ml.data import LABELS
 
@@ -232,3 +234,16 @@ def test_target_distributions_put_the_differential_beside_the_label() -> None:
     assert targets[1, LABEL2ID["gerd"]] == pytest.approx(0.7 + 0.15)
     assert targets[1, LABEL2ID["anemia"]] == pytest.approx(0.15)
     assert np.allclose(targets.sum(axis=1), 1.0)
+
+
+def test_training_precision_is_bf16_only_where_the_cpu_has_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(train_module, "cpu_has_native_bf16", lambda: True)
+    assert train_module.training_autocast_dtype(cpu, "auto") == torch.bfloat16
+    assert train_module.training_autocast_dtype(cpu, "fp32") is None
+    # Evaluation and calibration keep fp32 on CPU whatever the training precision.
+    assert train_module.autocast_dtype(cpu) is None
+    monkeypatch.setattr(train_module, "cpu_has_native_bf16", lambda: False)
+    assert train_module.training_autocast_dtype(cpu, "auto") is None

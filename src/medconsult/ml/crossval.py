@@ -37,6 +37,7 @@ from medconsult.ml.data import load_dataset as _load_dataset
 from medconsult.ml.errors import exit_status
 from medconsult.ml.metrics import (
     DIFFERENTIAL_THRESHOLD,
+    cap_abstention_threshold,
     choose_abstention_threshold,
     classification_metrics,
     differential_metrics,
@@ -45,6 +46,7 @@ from medconsult.ml.metrics import (
     mean_and_sd,
     softmax,
 )
+from medconsult.ml.ood import DEFAULT_TARGET_ABSTENTION
 from medconsult.ml.options import DEFAULT_FOLDS, add_cv_arguments
 
 
@@ -147,7 +149,9 @@ def cross_fitted_ece(
         "ece_pooled": expected_calibration_error(probs, all_targets),
         "ece_uncalibrated": expected_calibration_error(softmax(all_logits), all_targets),
         "temperature": temperature,
-        "threshold": choose_abstention_threshold(probs, all_targets),
+        "threshold": cap_abstention_threshold(
+            probs, choose_abstention_threshold(probs, all_targets), DEFAULT_TARGET_ABSTENTION
+        ),
         "n": len(all_targets),
     }
 
@@ -245,6 +249,8 @@ def run(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = {}
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
+    if args.learning_rate is not None:
+        overrides["learning_rate"] = args.learning_rate
     if args.max_length is not None:
         overrides["max_length"] = args.max_length
     report = run_cv(

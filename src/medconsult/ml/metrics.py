@@ -127,6 +127,25 @@ def choose_abstention_threshold(
     return best_threshold
 
 
+def cap_abstention_threshold(probs: FloatArray, threshold: float, max_abstention: float) -> float:
+    """``threshold`` lowered, where needed, so that at most ``max_abstention`` of these rows have
+    a top-1 probability below it.
+
+    The precision rule alone can set aside a fifth of in-scope cases when the model is unsure of
+    many of them; the abstention budget (issue: at most 5 % of in-scope cases) bounds it. The
+    result is 0 or one of the observed top-1 probabilities, like the precision rule's.
+    """
+    if len(probs) == 0:
+        return threshold
+    confidence = np.sort(probs.max(axis=1))
+    allowed = int(np.floor(max_abstention * len(confidence) + 1e-9))  # rows that may abstain
+    if allowed >= len(confidence):
+        return threshold
+    # Rows strictly below confidence[allowed] abstain: at most ``allowed`` of them.
+    highest = float(confidence[allowed]) if allowed > 0 else 0.0
+    return min(threshold, highest)
+
+
 @dataclass(frozen=True)
 class Metrics:
     n: int

@@ -11,18 +11,19 @@ from pathlib import Path
 
 # --- defaults --------------------------------------------------------------------------------
 # Training. Tuned on the validation split of symptom2disease with all-MiniLM-L6-v2 on a 2-core
-# CPU (about 40-60 s per epoch). lr 8e-5 for 8 epochs underfits (below the TF-IDF baseline);
-# 2e-4 with linear warm-up and decay over ~15 epochs beats it. Early stopping keeps the best epoch.
-# The default data (Symptom2Disease + DDXPlus, 2,318 training texts, 3,502 windows, 219 steps
-# per epoch) costs 5.0x a Symptom2Disease epoch (benchmarks/train_cost.py, same run), about 3-5
-# minutes per epoch on 2 idle cores: 3 epochs (657 optimiser steps, as many as the 15-epoch
-# Symptom2Disease-only recipe took) keep the default training within about 20 minutes with the
-# calibration and OOD passes. For Symptom2Disease alone pass --epochs 15.
-DEFAULT_EPOCHS = 3  # upper bound; early stopping may end sooner
+# CPU. lr 8e-5 for 8 epochs underfits (below the TF-IDF baseline); 2e-4 with linear warm-up and
+# decay beats it. Early stopping keeps the best epoch. The default data (Symptom2Disease +
+# DDXPlus, 2,318 training texts, 3,502 windows, 219 steps per epoch) costs 5.0x a
+# Symptom2Disease epoch (benchmarks/train_cost.py). 3 epochs (657 steps) left the 69-label model
+# under-trained (validation loss still falling, below the TF-IDF baseline on top-1); with bf16
+# mixed-precision steps (about 0.45 s a step on 2 idle cores instead of 0.65-0.8 s in fp32),
+# 8 epochs (1,752 steps) fit in the same time budget. For Symptom2Disease alone pass --epochs 15.
+DEFAULT_EPOCHS = 8  # upper bound; early stopping may end sooner
 DEFAULT_LEARNING_RATE = 2e-4  # peak AdamW learning rate, reached after warm-up
 DEFAULT_WARMUP_RATIO = 0.1  # fraction of all optimiser steps spent warming up linearly from 0
 DEFAULT_WEIGHT_DECAY = 0.01  # AdamW decoupled weight decay (not on biases/LayerNorm)
 DEFAULT_BATCH_SIZE = 16  # windows per optimiser step
+DEFAULT_TRAIN_PRECISION = "auto"  # bf16 mixed precision where the hardware has it
 DEFAULT_MAX_GRAD_NORM = 1.0  # gradient clipping; guards the high learning rate early on
 DEFAULT_PATIENCE = 5  # epochs without a better validation macro-F1 before stopping
 # Label smoothing: without it the model pushes near-duplicate diseases (dengue / typhoid /
@@ -131,6 +132,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="default: %(default)s")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (all)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument(
+        "--precision",
+        choices=["auto", "fp32"],
+        default=DEFAULT_TRAIN_PRECISION,
+        help="optimiser steps in bf16 mixed precision where the hardware has it (auto), or fp32",
+    )
     parser.add_argument("--max-steps", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -213,6 +220,7 @@ def add_cv_arguments(parser: argparse.ArgumentParser) -> None:
         help="train the transformer on the first N folds only (0: baseline only; default: all)",
     )
     parser.add_argument("--epochs", type=int, default=None, help="transformer epochs per fold")
+    parser.add_argument("--lr", dest="learning_rate", type=float, default=None, help="peak LR")
     parser.add_argument("--max-length", type=int, default=None)
     parser.add_argument("--work-dir", type=Path, default=None, help="where fold models go")
     parser.add_argument("--out", type=Path, default=None, help="write the JSON report here")

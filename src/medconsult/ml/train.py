@@ -61,11 +61,12 @@ from medconsult.ml.data import (
     split_per_source,
     target_distributions,
 )
-from medconsult.ml.engine import PackedBertClassifier, supports
+from medconsult.ml.engine import PackedBertClassifier, cpu_has_native_bf16, supports
 from medconsult.ml.errors import ArtifactError, DataFormatError, ModelError, exit_status
 from medconsult.ml.labels import LABELS_FILE
 from medconsult.ml.metrics import (
     TARGET_PRECISION,
+    cap_abstention_threshold,
     choose_abstention_threshold,
     choose_differential_threshold,
     classification_metrics,
@@ -97,6 +98,7 @@ from medconsult.ml.options import (
     DEFAULT_PATIENCE,
     DEFAULT_SEED,
     DEFAULT_STRIDE,
+    DEFAULT_TRAIN_PRECISION,
     DEFAULT_VAL_FRACTION,
     DEFAULT_WARMUP_RATIO,
     DEFAULT_WEIGHT_DECAY,
@@ -164,6 +166,9 @@ class TrainConfig:
     seed: int = DEFAULT_SEED
     threads: int | None = None  # None: every CPU this process may use
     device: str = "auto"
+    # "auto": bf16 mixed precision for the optimiser steps where the hardware has it (about
+    # 1.5x faster per step on this project's CPUs), else fp32; "fp32" forces full precision.
+    precision: str = DEFAULT_TRAIN_PRECISION
     max_steps: int | None = None  # stop after this many optimiser steps (quick runs, tests)
     tiny: bool = False  # random 2-layer model with the real tokenizer, for tests
     progress: bool = True
@@ -198,6 +203,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         seed=args.seed,
         threads=args.threads,
         device=args.device,
+        precision=args.precision,
         max_steps=args.max_steps,
         tiny=args.tiny,
         progress=not args.no_progress,
@@ -224,6 +230,17 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
     if device.type != "cuda":
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def training_autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+    """The autocast type of the optimiser steps: the GPU's, or bf16 on a CPU with native bf16
+    dot products (weights, optimiser state and the loss stay fp32), unless ``precision`` is
+    "fp32". Evaluation and calibration always run as ``autocast_dtype`` says (fp32 on CPU)."""
+    if precision == "fp32":
+        return None
+    if device.type == "cpu":
+        return torch.bfloat16 if cpu_has_native_bf16() else None
+    return autocast_dtype(device)
 
 
 # --- model -------------------------------------------------------------------------------------
@@ -458,7 +475,7 @@ def train(
     set_seed(config.seed)
     torch.set_num_threads(config.threads or available_cpus())
     device = pick_device(config.device)
-    dtype = autocast_dtype(device)
+    dtype = training_autocast_dtype(device, config.precision)
 
     if split is not None:
         train_set, val_set = split
@@ -579,7 +596,11 @@ def train(
     )
     temperature = fit_temperature(val_logits, val_targets)
     val_probs = softmax(val_logits, temperature)
-    threshold = choose_abstention_threshold(val_probs, val_targets)
+    threshold = cap_abstention_threshold(
+        val_probs,
+        choose_abstention_threshold(val_probs, val_targets),
+        config.ood_target_abstention,
+    )
 
     # Out-of-distribution check: statistics of the training cases, threshold on validation.
     _, train_pooled = text_outputs(model, tokenizer, train_set.texts, config, device, pooled=True)
@@ -700,7 +721,8 @@ def train(
         "threshold": threshold,
         "threshold_rule": (
             "lowest top-1 calibrated probability such that validation predictions at or above "
-            f"it have precision >= {TARGET_PRECISION}"
+            f"it have precision >= {TARGET_PRECISION}, lowered where needed so that at most "
+            f"{config.ood_target_abstention} of validation rows fall below it"
         ),
         "target_precision": TARGET_PRECISION,
         "differential_threshold": differential_threshold,
