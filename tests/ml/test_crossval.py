@@ -74,3 +74,23 @@ def test_cross_fitted_ece_uses_the_other_folds_temperature() -> None:
     assert result["n"] == 60
     assert 0.0 <= result["ece_per_fold"]["mean"] <= 1.0
     assert result["temperature"] > 0
+
+
+@pytest.mark.slow  # trains two tiny models through the whole training pipeline
+def test_model_folds_report_the_held_out_learning_curve(two_files: tuple[Path, Path]) -> None:
+    report = run_cv(
+        list(two_files),
+        folds=5,
+        seed=42,
+        model_folds=2,
+        overrides={"tiny": True, "epochs": 2, "threads": 1},
+    )
+
+    model = report["model"]
+    assert model["folds_run"] == 2
+    curve = model["epoch_curve"]
+    assert [point["epoch"] for point in curve] == [1, 2]
+    # The last epoch's held-out macro-F1 is the one the fold report scores (no selection).
+    last = [fold["overall"]["macro_f1"] for fold in model["per_fold"]]
+    assert curve[-1]["val_macro_f1"]["mean"] == pytest.approx(np.mean(last), abs=1e-6)
+    assert curve[-1]["val_macro_f1"]["n"] == 2

@@ -158,7 +158,9 @@ def cross_fitted_ece(
 
 def _model_fold_logits(
     train_set: Dataset, test_set: Dataset, overrides: dict[str, Any], fold: int, out: Path
-) -> np.ndarray:
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """The held-out fold's logits (last epoch) and the training history, whose per-epoch
+    scores on the held-out fold give the cross-validated learning curve."""
     from medconsult.ml.predict import Classifier
     from medconsult.ml.train import TrainConfig, train
 
@@ -166,7 +168,24 @@ def _model_fold_logits(
     artifact = train(config, split=(train_set, test_set))
     classifier = Classifier.load(artifact, device="cpu", precision="fp32", max_text_chars=10**9)
     logits: np.ndarray = classifier.logits(list(test_set.texts))
-    return logits
+    history: list[dict[str, Any]] = json.loads((artifact / "metrics.json").read_text())["history"]
+    return logits, history
+
+
+def epoch_curve(histories: Sequence[Sequence[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Per epoch, mean and sd over folds of the held-out macro-F1, accuracy and loss: how many
+    epochs the schedule needs, measured on held-out folds rather than one validation split."""
+    epochs = min((len(history) for history in histories), default=0)
+    return [
+        {
+            "epoch": epoch + 1,
+            **{
+                key: mean_and_sd([float(history[epoch][key]) for history in histories])
+                for key in ("val_macro_f1", "val_accuracy", "val_loss")
+            },
+        }
+        for epoch in range(epochs)
+    ]
 
 
 def run_cv(
@@ -185,6 +204,7 @@ def run_cv(
     work = Path(work_dir or tempfile.mkdtemp(prefix="medconsult-cv-"))
     baseline_scores, model_scores = [], []
     baseline_logits, model_logits, targets = [], [], []
+    histories: list[list[dict[str, Any]]] = []
     for fold, (train_set, test_set) in enumerate(splits):
         baseline = TfidfBaseline(len(LABELS)).fit(train_set.texts, _targets(train_set).tolist())
         probs = baseline.predict_proba(test_set.texts)
@@ -193,7 +213,10 @@ def run_cv(
         targets.append(_targets(test_set))
         print(f"fold {fold}: baseline {baseline_scores[-1]['overall']}", file=sys.stderr)
         if fold < n_model:
-            logits = _model_fold_logits(train_set, test_set, dict(overrides or {}), fold, work)
+            logits, history = _model_fold_logits(
+                train_set, test_set, dict(overrides or {}), fold, work
+            )
+            histories.append(history)
             model_scores.append(fold_scores(softmax(logits), test_set))
             model_logits.append(logits)
             print(f"fold {fold}: model {model_scores[-1]['overall']}", file=sys.stderr)
@@ -217,6 +240,7 @@ def run_cv(
             "summary": summarise(model_scores),
             "calibration": cross_fitted_ece(model_logits, targets[: len(model_logits)]),
             "baseline_same_folds": summarise(baseline_scores[: len(model_scores)]),
+            "epoch_curve": epoch_curve(histories),
         }
     return report
 
@@ -242,6 +266,12 @@ def format_summary(report: dict[str, Any]) -> str:
             f"{calibration['ece_uncalibrated']:.4f}), temperature "
             f"{calibration['temperature']:.3f}, threshold {calibration['threshold']:.3f}"
         )
+        for point in report[name].get("epoch_curve", []):
+            lines.append(
+                f"  epoch {point['epoch']}: held-out macro-F1 "
+                f"{point['val_macro_f1']['mean']:.4f} ± {point['val_macro_f1']['sd']:.4f}, "
+                f"loss {point['val_loss']['mean']:.4f}"
+            )
     return "\n".join(lines)
 
 
