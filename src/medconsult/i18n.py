@@ -153,6 +153,12 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return translations_for(current_locale.get()).ngettext(singular, plural, n)
 
 
+def pgettext(context: str, message: str) -> str:
+    """``message`` translated in ``context``: one English word may need two translations
+    ("Next" page of a list, 下一页; "Next" question of the interview, 下一题)."""
+    return translations_for(current_locale.get()).pgettext(context, message)
+
+
 def N_(message: str) -> str:
     """Mark a constant for extraction; it is translated where it is used, with _()."""
     return message

@@ -187,7 +187,7 @@ class TestChineseInterview:
                 label_text = choice_label.inner_text()
                 assert _has_chinese(label_text) or label_text.strip().isdigit(), label_text
                 choice.check()
-            page.get_by_role("button", name="下一页").click()
+            page.get_by_role("button", name="下一题").click()
             page.wait_for_function(
                 "q => !document.querySelector('fieldset.question legend')"
                 " || document.querySelector('fieldset.question legend').innerText !== q",

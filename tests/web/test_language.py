@@ -205,3 +205,24 @@ class TestFormatting:
         moment = datetime(2026, 12, 2, 10, 5, tzinfo=UTC)
 
         assert i18n.format_dt(moment) == "Dec 2, 2026 10:05 UTC"
+
+
+class TestContexts:
+    def test_one_english_word_keeps_two_translations_by_context(self) -> None:
+        token = i18n.current_locale.set("zh_CN")
+        try:
+            assert i18n.gettext("Next") == "下一页"  # the next page of a list
+            assert i18n.pgettext("interview", "Next") == "下一题"  # the next question
+        finally:
+            i18n.current_locale.reset(token)
+        assert i18n.pgettext("interview", "Next") == "Next"
+
+    def test_templates_translate_with_a_context(self) -> None:
+        from medconsult.web.templating import templates
+
+        token = i18n.current_locale.set("zh_CN")
+        try:
+            rendered = templates.env.from_string('{{ pgettext("interview", "Next") }}').render()
+        finally:
+            i18n.current_locale.reset(token)
+        assert rendered == "下一题"

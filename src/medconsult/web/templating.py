@@ -28,7 +28,7 @@ _env = jinja2.Environment(
 )
 templates = Jinja2Templates(env=_env)
 templates.env.install_gettext_callables(  # type: ignore[attr-defined]
-    i18n.gettext, i18n.ngettext, newstyle=True
+    i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext
 )
 
 
