@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from medconsult.ml.errors import DataFormatError
+from medconsult.ml.records import JsonRecord
 from medconsult.ml.types import Urgency, as_urgency
 
 LABELS_FILE = Path(__file__).with_name("labels.json")
 
 
 @dataclass(frozen=True)
-class LabelInfo:
+class LabelInfo(JsonRecord):
     key: str
     display_name: str
     icd10: str
@@ -34,20 +35,6 @@ class LabelInfo:
     # The DDXPlus pathology this label covers, with its severity (1 = most severe ... 5).
     ddxplus_name: str | None = None
     ddxplus_severity: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "display_name": self.display_name,
-            "icd10": self.icd10,
-            "icd10_title": self.icd10_title,
-            "urgency": self.urgency,
-            "description": self.description,
-            "aliases": list(self.aliases),
-            "sources": list(self.sources),
-            "ddxplus_name": self.ddxplus_name,
-            "ddxplus_severity": self.ddxplus_severity,
-        }
 
 
 def _normalise(name: str) -> str:
