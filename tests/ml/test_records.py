@@ -71,5 +71,5 @@ def test_from_dict_converts_by_annotation_and_defaults_missing_fields() -> None:
 def test_from_dict_rejects_missing_fields_and_unknown_literals() -> None:
     with pytest.raises(KeyError, match="weight"):
         Part.from_dict({"name": "x"})
-    with pytest.raises(ValueError, match="unknown value 'c'"):
+    with pytest.raises(ValueError, match="unknown kind 'c'"):
         Whole.from_dict({**WHOLE.to_dict(), "kind": "c"})

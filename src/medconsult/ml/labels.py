@@ -16,7 +16,7 @@ from typing import IO, Any
 
 from medconsult.ml.errors import DataFormatError
 from medconsult.ml.records import JsonRecord
-from medconsult.ml.types import Urgency, as_urgency
+from medconsult.ml.types import Urgency
 
 LABELS_FILE = Path(__file__).with_name("labels.json")
 
@@ -42,27 +42,20 @@ def _normalise(name: str) -> str:
     return re.sub(r"[\s_\-]+", " ", name).strip().casefold()
 
 
+def _label(entry: dict[str, Any]) -> LabelInfo:
+    """One labels.json entry: the fields of ``LabelInfo``, with its DDXPlus pathology nested
+    (``"ddxplus": {"name", "severity"}``) and ``icd10_title`` optional."""
+    fields = {"icd10_title": "", **entry}
+    if ddxplus := entry.get("ddxplus"):
+        fields |= {"ddxplus_name": ddxplus["name"], "ddxplus_severity": ddxplus["severity"]}
+    return LabelInfo.from_dict(fields)
+
+
 def parse_labels(document: dict[str, Any]) -> tuple[LabelInfo, ...]:
     """Validate and read a labels.json document (also used for the copy inside an artifact)."""
     try:
         entries = document["labels"]
-        labels = tuple(
-            LabelInfo(
-                key=str(entry["key"]),
-                display_name=str(entry["display_name"]),
-                icd10=str(entry["icd10"]),
-                icd10_title=str(entry.get("icd10_title", "")),
-                urgency=as_urgency(str(entry["urgency"])),
-                description=str(entry["description"]),
-                aliases=tuple(str(alias) for alias in entry.get("aliases", [])),
-                sources=tuple(str(source) for source in entry.get("sources", [])),
-                ddxplus_name=str(entry["ddxplus"]["name"]) if entry.get("ddxplus") else None,
-                ddxplus_severity=int(entry["ddxplus"]["severity"])
-                if entry.get("ddxplus")
-                else None,
-            )
-            for entry in entries
-        )
+        labels = tuple(_label(entry) for entry in entries)
     except (KeyError, TypeError, ValueError) as exc:
         raise DataFormatError(f"invalid label metadata: {exc}") from exc
     keys = [label.key for label in labels]

@@ -35,7 +35,7 @@ class JsonRecord:
             if not field.init:
                 continue  # derived from the others
             if field.name in data:
-                values[field.name] = _from_json(hints[field.name], data[field.name])
+                values[field.name] = _from_json(hints[field.name], data[field.name], field.name)
             elif field.default is MISSING and field.default_factory is MISSING:
                 raise KeyError(field.name)
         return cls(**values)
@@ -53,19 +53,20 @@ def _to_json(value: Any) -> Any:
     return value
 
 
-def _from_json(hint: Any, value: Any) -> Any:
+def _from_json(hint: Any, value: Any, name: str) -> Any:
+    """``value`` as field ``name`` of type ``hint`` holds it."""
     origin = get_origin(hint)
     if origin in (Union, types.UnionType):  # ``X | None``
         if value is None and type(None) in get_args(hint):
             return None
         (kind,) = (arg for arg in get_args(hint) if arg is not type(None))
-        return _from_json(kind, value)
+        return _from_json(kind, value, name)
     if origin is tuple:  # ``tuple[X, ...]``
-        return tuple(_from_json(get_args(hint)[0], item) for item in value)
+        return tuple(_from_json(get_args(hint)[0], item, name) for item in value)
     if origin is Literal:
         if value not in get_args(hint):
             expected = ", ".join(str(arg) for arg in get_args(hint))
-            raise ValueError(f"unknown value {value!r}; expected one of {expected}")
+            raise ValueError(f"unknown {name} {value!r}; expected one of {expected}")
         return value
     if origin is dict:
         return dict(value)

@@ -22,12 +22,6 @@ def most_urgent(*levels: Urgency) -> Urgency:
     return min(levels, key=URGENCY_ORDER.index)
 
 
-def as_urgency(value: str) -> Urgency:
-    if value not in URGENCY_ORDER:
-        raise ValueError(f"unknown urgency {value!r}; expected one of {', '.join(URGENCY_ORDER)}")
-    return value
-
-
 @dataclass(frozen=True)
 class RankedLabel(JsonRecord):
     """One suggested diagnosis with its calibrated probability."""
