@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from medconsult.ml.commands import register
+from medconsult.ml.commands import main, register
 
 
 def test_register_adds_subcommands_with_handlers() -> None:
@@ -38,6 +38,19 @@ def test_handler_turns_model_errors_into_status_2(tmp_path, capsys) -> None:  # 
     register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["predict", "--model", str(tmp_path / "missing"), "a cough"])
     assert args.func(args) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_main_runs_one_subcommand_as_its_own_program(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main("cv", "Cross-validation.\n\nMore words.", ["--help"])
+    help_text = capsys.readouterr().out
+    assert help_text.startswith("usage: medconsult cv")
+    assert "Cross-validation." in help_text
+    assert "More words." not in help_text
+    assert main("predict", "Predict.", ["--model", str(tmp_path / "missing"), "a cough"]) == 2
     assert "not found" in capsys.readouterr().err
 
 

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from medconsult.ml import options
+
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     command = subparsers.add_parser(
@@ -23,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="default: MEDCONSULT_INTERVIEW_MAX_QUESTIONS",
     )
     command.add_argument("--limit", type=int, default=None, help="score only this many patients")
-    command.add_argument("--format", choices=("text", "json"), default="text")
+    options.add_format_argument(command)
     command.set_defaults(func=_evaluate)
 
 

@@ -9,10 +9,11 @@ about a second) serves the next-question choice and is built on first use.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 from medconsult.config import get_settings
 from medconsult.errors import ServiceUnavailable
@@ -23,6 +24,8 @@ from medconsult.ml import ddxplus
 from medconsult.ml.errors import DataFormatError
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -121,17 +124,18 @@ def _model(folder: Path) -> EvidenceModel:
 
 def texts() -> Texts:
     """The questionnaire of the configured data folder (cached); 503 if it cannot be read."""
-    try:
-        return _texts(data_dir())
-    except DataFormatError as exc:
-        log.error("intake questionnaire unavailable: %s", exc)
-        raise ServiceUnavailable(_("The questions are not available right now.")) from None
+    return _from_data(_texts)
 
 
 def model() -> EvidenceModel:
     """The evidence model fitted on the configured data folder (cached; about a second)."""
+    return _from_data(_model)
+
+
+def _from_data(load: Callable[[Path], T]) -> T:
+    """``load`` of the configured data folder; 503 if the folder cannot be read."""
     try:
-        return _model(data_dir())
+        return load(data_dir())
     except DataFormatError as exc:
         log.error("intake questionnaire unavailable: %s", exc)
         raise ServiceUnavailable(_("The questions are not available right now.")) from None

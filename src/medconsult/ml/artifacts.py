@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from medconsult.ml.errors import ArtifactError
+from medconsult.ml.records import JsonRecord
 
 REQUIRED_FILES = (
     "config.json",
@@ -37,7 +38,7 @@ class _ModelSettings(Protocol):
 
 
 @dataclass(frozen=True)
-class ArtifactInfo:
+class ArtifactInfo(JsonRecord):
     version: str  # the directory name
     path: Path
     created_at: datetime
@@ -47,19 +48,6 @@ class ArtifactInfo:
     card_path: Path
     temperature: float
     threshold: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "path": str(self.path),
-            "created_at": self.created_at.isoformat(),
-            "base_model": self.base_model,
-            "metrics": self.metrics,
-            "baseline_metrics": self.baseline_metrics,
-            "card_path": str(self.card_path),
-            "temperature": self.temperature,
-            "threshold": self.threshold,
-        }
 
 
 def default_artifacts_root() -> Path:

@@ -1,16 +1,20 @@
-"""``medconsult train | evaluate | evaluate-ood | predict``: subcommands for the project's CLI.
+"""``medconsult train | evaluate | evaluate-ood | cv | predict``: subcommands for the project's CLI.
 
 ``cli.py`` calls ``register(subparsers)``; each subcommand sets ``func(args) -> int``. Nothing
 here imports torch at import time: the heavy modules are imported inside the handlers, so the
-rest of the CLI (and the web app) stays fast and torch-free.
+rest of the CLI (and the web app) stays fast and torch-free. ``main`` runs one subcommand on its
+own, for ``python -m medconsult.ml.<module>``.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Sequence
 
 from medconsult.ml import options
 from medconsult.ml.errors import exit_status
+
+Handler = Callable[[argparse.Namespace], int]
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -43,33 +47,48 @@ def _predict(args: argparse.Namespace) -> int:
     return exit_status(lambda: predict.run(args))
 
 
+# name: (help, how to add its options, handler), in the order ``medconsult --help`` lists them.
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handler]] = {
+    "train": (
+        "fine-tune the diagnostic classifier and write an artifact",
+        options.add_train_arguments,
+        _train,
+    ),
+    "evaluate": (
+        "evaluate an artifact (and a TF-IDF baseline) on labelled data",
+        options.add_evaluate_arguments,
+        _evaluate,
+    ),
+    "evaluate-ood": (
+        "abstention on in-scope and out-of-scope texts, AUROC of the OOD score",
+        options.add_evaluate_ood_arguments,
+        _evaluate_ood,
+    ),
+    "cv": (
+        "k-fold cross-validation of the model and the TF-IDF baseline on the same folds",
+        options.add_cv_arguments,
+        _cv,
+    ),
+    "predict": (
+        "suggest diagnoses for patient text",
+        options.add_predict_arguments,
+        _predict,
+    ),
+}
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``train``, ``evaluate`` and ``predict`` subcommands."""
-    train = subparsers.add_parser(
-        "train", help="fine-tune the diagnostic classifier and write an artifact"
-    )
-    options.add_train_arguments(train)
-    train.set_defaults(func=_train)
+    """Add the subcommands of ``COMMANDS``."""
+    for name, (help_text, add_arguments, handler) in COMMANDS.items():
+        command = subparsers.add_parser(name, help=help_text)
+        add_arguments(command)
+        command.set_defaults(func=handler)
 
-    evaluate = subparsers.add_parser(
-        "evaluate", help="evaluate an artifact (and a TF-IDF baseline) on labelled data"
-    )
-    options.add_evaluate_arguments(evaluate)
-    evaluate.set_defaults(func=_evaluate)
 
-    evaluate_ood = subparsers.add_parser(
-        "evaluate-ood",
-        help="abstention on in-scope and out-of-scope texts, AUROC of the OOD score",
-    )
-    options.add_evaluate_ood_arguments(evaluate_ood)
-    evaluate_ood.set_defaults(func=_evaluate_ood)
-
-    cv = subparsers.add_parser(
-        "cv", help="k-fold cross-validation of the model and the TF-IDF baseline on the same folds"
-    )
-    options.add_cv_arguments(cv)
-    cv.set_defaults(func=_cv)
-
-    predict = subparsers.add_parser("predict", help="suggest diagnoses for patient text")
-    options.add_predict_arguments(predict)
-    predict.set_defaults(func=_predict)
+def main(name: str, doc: str, argv: Sequence[str] | None = None) -> int:
+    """Subcommand ``name`` as a program of its own, described by the first line of ``doc``
+    (its module's docstring); its exit status."""
+    _, add_arguments, handler = COMMANDS[name]
+    parser = argparse.ArgumentParser(prog=f"medconsult {name}", description=doc.split("\n")[0])
+    add_arguments(parser)
+    return handler(parser.parse_args(argv))

@@ -31,10 +31,10 @@ from typing import Any
 
 import numpy as np
 
+from medconsult.ml import commands
 from medconsult.ml.baseline import TfidfBaseline
 from medconsult.ml.data import LABEL2ID, LABELS, Dataset, concatenate, default_data_paths
 from medconsult.ml.data import load_dataset as _load_dataset
-from medconsult.ml.errors import exit_status
 from medconsult.ml.metrics import (
     DIFFERENTIAL_THRESHOLD,
     cap_abstention_threshold,
@@ -47,7 +47,7 @@ from medconsult.ml.metrics import (
     softmax,
 )
 from medconsult.ml.ood import DEFAULT_TARGET_ABSTENTION
-from medconsult.ml.options import DEFAULT_FOLDS, add_cv_arguments
+from medconsult.ml.options import DEFAULT_FOLDS
 
 
 def kfold_indices(labels: Sequence[str | None], k: int, seed: int) -> list[list[int]]:
@@ -298,10 +298,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="medconsult cv", description=__doc__.split("\n")[0])
-    add_cv_arguments(parser)
-    args = parser.parse_args(argv)
-    return exit_status(lambda: run(args))
+    return commands.main("cv", __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -456,11 +456,27 @@ def _join(items: Sequence[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _scale(answers: Mapping[str, AnswerValue], name: str, label: str) -> str | None:
-    value = answers.get(name)
-    if value is None or isinstance(value, (bool, list, str)):
-        return None
-    return f"{label} {value}/10"
+def _answered(
+    answers: Mapping[str, AnswerValue],
+    questionnaire: Questionnaire,
+    name: str,
+    *,
+    place: bool = False,
+) -> list[str]:
+    """The meanings of the answer to question ``name`` (none when it was not asked)."""
+    if name not in answers:
+        return []
+    return _values(questionnaire[name], answers[name], place=place)
+
+
+def _scales(answers: Mapping[str, AnswerValue], labels: Sequence[tuple[str, str]]) -> list[str]:
+    """``"intensity 7/10"`` for each answered scale question of ``labels`` (name, label)."""
+    parts = []
+    for name, label in labels:
+        value = answers.get(name)
+        if value is not None and not isinstance(value, (bool, list, str)):
+            parts.append(f"{label} {value}/10")
+    return parts
 
 
 def _group_line(
@@ -477,23 +493,15 @@ def _pain(answers: Mapping[str, AnswerValue], questionnaire: Questionnaire) -> s
     if answers.get(PAIN) is False:
         return "Pain: no."
     parts: list[str] = []
-    if "E_54" in answers and (character := _values(questionnaire["E_54"], answers["E_54"])):
+    if character := _answered(answers, questionnaire, "E_54"):
         parts.append(", ".join(character))
-    if "E_55" in answers and (
-        places := _values(questionnaire["E_55"], answers["E_55"], place=True)
-    ):
+    if places := _answered(answers, questionnaire, "E_55", place=True):
         parts.append("in the " + _join(places))
-    if "E_57" in answers and (
-        places := _values(questionnaire["E_57"], answers["E_57"], place=True)
-    ):
+    if places := _answered(answers, questionnaire, "E_57", place=True):
         parts.append("radiating to the " + _join(places))
-    for name, label in (
-        ("E_56", "intensity"),
-        ("E_58", "precisely located"),
-        ("E_59", "sudden onset"),
-    ):
-        if (scale := _scale(answers, name, label)) is not None:
-            parts.append(scale)
+    parts += _scales(
+        answers, (("E_56", "intensity"), ("E_58", "precisely located"), ("E_59", "sudden onset"))
+    )
     return _group_line("Pain", PAIN, parts, answers)
 
 
@@ -501,26 +509,22 @@ def _rash(answers: Mapping[str, AnswerValue], questionnaire: Questionnaire) -> s
     if answers.get(RASH) is False:
         return "Rash or skin lesions: no."
     parts: list[str] = []
-    if "E_130" in answers and (colour := _values(questionnaire["E_130"], answers["E_130"])):
+    if colour := _answered(answers, questionnaire, "E_130"):
         parts.append(_join(colour))
-    if "E_133" in answers and (
-        places := _values(questionnaire["E_133"], answers["E_133"], place=True)
-    ):
+    if places := _answered(answers, questionnaire, "E_133", place=True):
         parts.append("on the " + _join(places))
     if answers.get("E_135") == "V_12":
         parts.append("larger than 1 cm")
     if answers.get("E_131") == "V_12":
         parts.append("peeling")
-    for name, label in (("E_134", "pain"), ("E_136", "itching"), ("E_132", "swelling")):
-        if (scale := _scale(answers, name, label)) is not None:
-            parts.append(scale)
+    parts += _scales(answers, (("E_134", "pain"), ("E_136", "itching"), ("E_132", "swelling")))
     return _group_line("Rash or skin lesions", RASH, parts, answers)
 
 
 def _swelling(answers: Mapping[str, AnswerValue], questionnaire: Questionnaire) -> str | None:
     if answers.get(SWELLING) is False:
         return "Swelling: no."
-    places = _values(questionnaire["E_152"], answers.get("E_152", []), place=True)
+    places = _answered(answers, questionnaire, "E_152", place=True)
     return _group_line("Swelling", SWELLING, ["in the " + _join(places)] if places else [], answers)
 
 

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from medconsult.ml import commands
 from medconsult.ml.baseline import TfidfBaseline
 from medconsult.ml.data import (
     LABEL2ID,
@@ -48,7 +49,7 @@ from medconsult.ml.data import (
     load_dataset,
     stratified_split,
 )
-from medconsult.ml.errors import ArtifactError, ModelError, exit_status
+from medconsult.ml.errors import ArtifactError, ModelError
 from medconsult.ml.metrics import (
     DIFFERENTIAL_THRESHOLD,
     classification_metrics,
@@ -57,7 +58,6 @@ from medconsult.ml.metrics import (
     reliability_bins,
     softmax,
 )
-from medconsult.ml.options import add_evaluate_arguments
 from medconsult.ml.predict import Classifier, resolve_precision
 
 
@@ -393,10 +393,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="medconsult evaluate", description=__doc__.split("\n")[0])
-    add_evaluate_arguments(parser)
-    args = parser.parse_args(argv)
-    return exit_status(lambda: run(args))
+    return commands.main("evaluate", __doc__, argv)
 
 
 if __name__ == "__main__":

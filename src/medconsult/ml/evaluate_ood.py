@@ -29,12 +29,11 @@ from typing import Any
 
 import numpy as np
 
+from medconsult.ml import commands
 from medconsult.ml.data import LABEL2ID, load_dataset
-from medconsult.ml.errors import exit_status
 from medconsult.ml.evaluate import _read_training_args, choose_rows
 from medconsult.ml.metrics import softmax
 from medconsult.ml.ood import LOW_CONFIDENCE, OUT_OF_DISTRIBUTION, auroc, energy_score
-from medconsult.ml.options import add_evaluate_ood_arguments
 from medconsult.ml.predict import Classifier
 
 
@@ -253,12 +252,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="medconsult evaluate-ood", description=__doc__.split("\n")[0]
-    )
-    add_evaluate_ood_arguments(parser)
-    args = parser.parse_args(argv)
-    return exit_status(lambda: run(args))
+    return commands.main("evaluate-ood", __doc__, argv)
 
 
 if __name__ == "__main__":

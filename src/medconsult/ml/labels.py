@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from medconsult.ml.errors import DataFormatError
-from medconsult.ml.types import Urgency, as_urgency
+from medconsult.ml.records import JsonRecord
+from medconsult.ml.types import Urgency
 
 LABELS_FILE = Path(__file__).with_name("labels.json")
 
 
 @dataclass(frozen=True)
-class LabelInfo:
+class LabelInfo(JsonRecord):
     key: str
     display_name: str
     icd10: str
@@ -35,47 +36,26 @@ class LabelInfo:
     ddxplus_name: str | None = None
     ddxplus_severity: int | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "display_name": self.display_name,
-            "icd10": self.icd10,
-            "icd10_title": self.icd10_title,
-            "urgency": self.urgency,
-            "description": self.description,
-            "aliases": list(self.aliases),
-            "sources": list(self.sources),
-            "ddxplus_name": self.ddxplus_name,
-            "ddxplus_severity": self.ddxplus_severity,
-        }
-
 
 def _normalise(name: str) -> str:
     """Spelling-insensitive form of a label name: ``'Common_Cold '`` -> ``'common cold'``."""
     return re.sub(r"[\s_\-]+", " ", name).strip().casefold()
 
 
+def _label(entry: dict[str, Any]) -> LabelInfo:
+    """One labels.json entry: the fields of ``LabelInfo``, with its DDXPlus pathology nested
+    (``"ddxplus": {"name", "severity"}``) and ``icd10_title`` optional."""
+    fields = {"icd10_title": "", **entry}
+    if ddxplus := entry.get("ddxplus"):
+        fields |= {"ddxplus_name": ddxplus["name"], "ddxplus_severity": ddxplus["severity"]}
+    return LabelInfo.from_dict(fields)
+
+
 def parse_labels(document: dict[str, Any]) -> tuple[LabelInfo, ...]:
     """Validate and read a labels.json document (also used for the copy inside an artifact)."""
     try:
         entries = document["labels"]
-        labels = tuple(
-            LabelInfo(
-                key=str(entry["key"]),
-                display_name=str(entry["display_name"]),
-                icd10=str(entry["icd10"]),
-                icd10_title=str(entry.get("icd10_title", "")),
-                urgency=as_urgency(str(entry["urgency"])),
-                description=str(entry["description"]),
-                aliases=tuple(str(alias) for alias in entry.get("aliases", [])),
-                sources=tuple(str(source) for source in entry.get("sources", [])),
-                ddxplus_name=str(entry["ddxplus"]["name"]) if entry.get("ddxplus") else None,
-                ddxplus_severity=int(entry["ddxplus"]["severity"])
-                if entry.get("ddxplus")
-                else None,
-            )
-            for entry in entries
-        )
+        labels = tuple(_label(entry) for entry in entries)
     except (KeyError, TypeError, ValueError) as exc:
         raise DataFormatError(f"invalid label metadata: {exc}") from exc
     keys = [label.key for label in labels]

@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from medconsult.ml.records import JsonRecord
+
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
@@ -147,7 +149,7 @@ def cap_abstention_threshold(probs: FloatArray, threshold: float, max_abstention
 
 
 @dataclass(frozen=True)
-class Metrics:
+class Metrics(JsonRecord):
     n: int
     accuracy: float
     macro_f1: float
@@ -155,9 +157,6 @@ class Metrics:
     ece: float
     abstain_rate: float
     precision_when_answered: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def macro_f1(predictions: IntArray, targets: IntArray, n_classes: int) -> float:
@@ -227,7 +226,7 @@ DIFFERENTIAL_THRESHOLD = 0.01
 
 
 @dataclass(frozen=True)
-class DifferentialMetrics:
+class DifferentialMetrics(JsonRecord):
     n: int
     gtpa_at_1: float
     gtpa_at_3: float
@@ -238,9 +237,6 @@ class DifferentialMetrics:
     ddf1: float
     mean_differential_size: float
     threshold: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def top_k_accuracy(probs: FloatArray, targets: IntArray, k: int) -> float:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 # --- defaults --------------------------------------------------------------------------------
 # Training. Tuned on the validation split of symptom2disease with all-MiniLM-L6-v2 on a 2-core
@@ -51,6 +52,38 @@ DEFAULT_INFERENCE_BATCH_SIZE = 32  # windows per forward pass; length-sorted to 
 # ----------------------------------------------------------------------------------------------
 
 
+def add_format_argument(parser: argparse.ArgumentParser) -> None:
+    """``--format text|json``: a report for people (default) or for programs."""
+    parser.add_argument("--format", choices=["text", "json"], default="text")
+
+
+def _add_model(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", type=Path, default=None, help="artifact dir (default: active)")
+
+
+def _add_device(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+
+
+def _add_precision(parser: argparse.ArgumentParser, default: str, help_text: str) -> None:
+    parser.add_argument(
+        "--precision", choices=["auto", "fp32", "bf16", "int8"], default=default, help=help_text
+    )
+
+
+def _add_setting(
+    parser: argparse.ArgumentParser,
+    flag: str,
+    kind: type,
+    default: object,
+    what: str = "",
+    **kwargs: Any,
+) -> None:
+    """An option whose help ends with its default."""
+    help_text = f"{what} (default: %(default)s)" if what else "default: %(default)s"
+    parser.add_argument(flag, type=kind, default=default, help=help_text, **kwargs)
+
+
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data",
@@ -73,65 +106,39 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="local BERT-family folder (default: the packaged all-MiniLM-L6-v2)",
     )
-    parser.add_argument(
-        "--epochs", type=int, default=DEFAULT_EPOCHS, help="max epochs (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--lr",
-        dest="learning_rate",
-        type=float,
-        default=DEFAULT_LEARNING_RATE,
-        help="default: %(default)s",
-    )
-    parser.add_argument(
-        "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="default: %(default)s"
-    )
-    parser.add_argument(
-        "--warmup-ratio", type=float, default=DEFAULT_WARMUP_RATIO, help="default: %(default)s"
-    )
-    parser.add_argument(
-        "--weight-decay", type=float, default=DEFAULT_WEIGHT_DECAY, help="default: %(default)s"
-    )
-    parser.add_argument(
-        "--patience", type=int, default=DEFAULT_PATIENCE, help="default: %(default)s"
-    )
-    parser.add_argument(
+    _add_setting(parser, "--epochs", int, DEFAULT_EPOCHS, "max epochs")
+    _add_setting(parser, "--lr", float, DEFAULT_LEARNING_RATE, dest="learning_rate")
+    _add_setting(parser, "--batch-size", int, DEFAULT_BATCH_SIZE)
+    _add_setting(parser, "--warmup-ratio", float, DEFAULT_WARMUP_RATIO)
+    _add_setting(parser, "--weight-decay", float, DEFAULT_WEIGHT_DECAY)
+    _add_setting(parser, "--patience", int, DEFAULT_PATIENCE)
+    _add_setting(
+        parser,
         "--label-smoothing",
-        type=float,
-        default=DEFAULT_LABEL_SMOOTHING,
-        help="cross-entropy label smoothing (default: %(default)s)",
+        float,
+        DEFAULT_LABEL_SMOOTHING,
+        "cross-entropy label smoothing",
     )
-    parser.add_argument(
-        "--max-length",
-        type=int,
-        default=DEFAULT_MAX_LENGTH,
-        help="tokens per window (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--stride",
-        type=int,
-        default=DEFAULT_STRIDE,
-        help="tokens shared by windows (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--val-fraction", type=float, default=DEFAULT_VAL_FRACTION, help="default: %(default)s"
-    )
-    parser.add_argument(
+    _add_setting(parser, "--max-length", int, DEFAULT_MAX_LENGTH, "tokens per window")
+    _add_setting(parser, "--stride", int, DEFAULT_STRIDE, "tokens shared by windows")
+    _add_setting(parser, "--val-fraction", float, DEFAULT_VAL_FRACTION)
+    _add_setting(
+        parser,
         "--differential-weight",
-        type=float,
-        default=DEFAULT_DIFFERENTIAL_WEIGHT,
-        help="target weight of a structured case's differential (default: %(default)s)",
+        float,
+        DEFAULT_DIFFERENTIAL_WEIGHT,
+        "target weight of a structured case's differential",
     )
-    parser.add_argument(
+    _add_setting(
+        parser,
         "--partial-fraction",
-        type=float,
-        default=DEFAULT_PARTIAL_FRACTION,
-        help="share of structured cases rendered from a random subset of their answers each "
-        "epoch (default: %(default)s)",
+        float,
+        DEFAULT_PARTIAL_FRACTION,
+        "share of structured cases rendered from a random subset of their answers each epoch",
     )
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="default: %(default)s")
+    _add_setting(parser, "--seed", int, DEFAULT_SEED)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (all)")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    _add_device(parser)
     parser.add_argument(
         "--precision",
         choices=["auto", "fp32"],
@@ -144,7 +151,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", type=Path, default=None, help="artifact dir (default: active)")
+    _add_model(parser)
     parser.add_argument(
         "--data",
         type=Path,
@@ -160,17 +167,17 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
         help="rows to score; auto: the validation split when --data is the model's training "
         "file (same sha256), else every row",
     )
-    parser.add_argument("--format", choices=["text", "json"], default="text")
+    add_format_argument(parser)
     parser.add_argument("--plots", type=Path, default=None, help="where to write the PNG plots")
     parser.add_argument("--int8", action="store_true", help="also report int8 quantised metrics")
     parser.add_argument(
         "--bf16", action="store_true", help="also report metrics with bf16 matrix products"
     )
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    _add_device(parser)
 
 
 def add_evaluate_ood_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", type=Path, default=None, help="artifact dir (default: active)")
+    _add_model(parser)
     parser.add_argument(
         "--in",
         dest="in_data",
@@ -183,30 +190,24 @@ def add_evaluate_ood_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", dest="out_data", type=Path, required=True, help="out-of-scope CSV (label,text)"
     )
-    parser.add_argument("--format", choices=["text", "json"], default="text")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    parser.add_argument(
-        "--precision",
-        choices=["auto", "fp32", "bf16", "int8"],
-        default="fp32",
-        help="as for predict; default fp32, the reference (as evaluate)",
-    )
+    add_format_argument(parser)
+    _add_device(parser)
+    _add_precision(parser, "fp32", "as for predict; default fp32, the reference (as evaluate)")
 
 
 def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("text", nargs="+", help="patient text(s) to classify")
-    parser.add_argument("--model", type=Path, default=None, help="artifact dir (default: active)")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    parser.add_argument(
-        "--precision",
-        choices=["auto", "fp32", "bf16", "int8"],
-        default="auto",
-        help="auto: bf16 on GPUs and on CPUs with native bf16, else fp32; int8: CPU dynamic "
+    _add_model(parser)
+    _add_device(parser)
+    _add_precision(
+        parser,
+        "auto",
+        "auto: bf16 on GPUs and on CPUs with native bf16, else fp32; int8: CPU dynamic "
         "quantisation (default: %(default)s)",
     )
-    parser.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help="default: %(default)s")
+    _add_setting(parser, "--top-k", int, DEFAULT_TOP_K)
     parser.add_argument("--no-evidence", action="store_true", help="skip the evidence pass")
-    parser.add_argument("--format", choices=["text", "json"], default="text")
+    add_format_argument(parser)
 
 
 def add_cv_arguments(parser: argparse.ArgumentParser) -> None:

@@ -54,18 +54,15 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
 from transformers.utils import logging as transformers_logging
 
+from medconsult.ml import commands
 from medconsult.ml.artifacts import validate_artifact
 from medconsult.ml.data import Window, encode_windows, mean_window_logits
 from medconsult.ml.engine import PackedBertClassifier, cpu_has_native_bf16, supports
-from medconsult.ml.errors import ArtifactError, InputTextError, ModelError, exit_status
+from medconsult.ml.errors import ArtifactError, InputTextError, ModelError
 from medconsult.ml.labels import LabelInfo, parse_labels
 from medconsult.ml.metrics import DIFFERENTIAL_THRESHOLD, softmax
 from medconsult.ml.ood import LOW_CONFIDENCE, OUT_OF_DISTRIBUTION, OodCheck
-from medconsult.ml.options import (
-    DEFAULT_INFERENCE_BATCH_SIZE,
-    DEFAULT_TOP_K,
-    add_predict_arguments,
-)
+from medconsult.ml.options import DEFAULT_INFERENCE_BATCH_SIZE, DEFAULT_TOP_K
 from medconsult.ml.triage import find_red_flags, triage_urgency
 from medconsult.ml.types import EvidenceSpan, RankedLabel, Suggestion
 
@@ -669,10 +666,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="medconsult predict", description=__doc__.split("\n")[0])
-    add_predict_arguments(parser)
-    args = parser.parse_args(argv)
-    return exit_status(lambda: run(args))
+    return commands.main("predict", __doc__, argv)
 
 
 if __name__ == "__main__":

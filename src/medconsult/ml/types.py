@@ -1,12 +1,15 @@
 """Result types of the inference service, torch-free so the web app can read stored results.
 
-Every type is a frozen dataclass with a ``to_dict()`` / ``from_dict()`` JSON round trip.
+Every type is a frozen dataclass with a ``to_dict()`` / ``from_dict()`` JSON round trip
+(``records.JsonRecord``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
+
+from medconsult.ml.records import JsonRecord
 
 Urgency = Literal["emergency", "urgent", "routine", "self-care"]
 
@@ -19,14 +22,8 @@ def most_urgent(*levels: Urgency) -> Urgency:
     return min(levels, key=URGENCY_ORDER.index)
 
 
-def as_urgency(value: str) -> Urgency:
-    if value not in URGENCY_ORDER:
-        raise ValueError(f"unknown urgency {value!r}; expected one of {', '.join(URGENCY_ORDER)}")
-    return value
-
-
 @dataclass(frozen=True)
-class RankedLabel:
+class RankedLabel(JsonRecord):
     """One suggested diagnosis with its calibrated probability."""
 
     key: str
@@ -34,26 +31,9 @@ class RankedLabel:
     icd10: str
     probability: float
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "display_name": self.display_name,
-            "icd10": self.icd10,
-            "probability": self.probability,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RankedLabel:
-        return cls(
-            key=str(data["key"]),
-            display_name=str(data["display_name"]),
-            icd10=str(data["icd10"]),
-            probability=float(data["probability"]),
-        )
-
 
 @dataclass(frozen=True)
-class EvidenceSpan:
+class EvidenceSpan(JsonRecord):
     """A span of the original text supporting the top suggestion; ``text == source[start:end]``.
 
     ``score`` is the span's attribution relative to the strongest span (1.0 = strongest).
@@ -64,21 +44,9 @@ class EvidenceSpan:
     text: str
     score: float
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"start": self.start, "end": self.end, "text": self.text, "score": self.score}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> EvidenceSpan:
-        return cls(
-            start=int(data["start"]),
-            end=int(data["end"]),
-            text=str(data["text"]),
-            score=float(data["score"]),
-        )
-
 
 @dataclass(frozen=True)
-class RedFlag:
+class RedFlag(JsonRecord):
     """A triage rule that matched the text; it forces urgency to emergency."""
 
     rule_id: str
@@ -87,28 +55,9 @@ class RedFlag:
     start: int
     end: int
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "rule_id": self.rule_id,
-            "reason": self.reason,
-            "matched_text": self.matched_text,
-            "start": self.start,
-            "end": self.end,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RedFlag:
-        return cls(
-            rule_id=str(data["rule_id"]),
-            reason=str(data["reason"]),
-            matched_text=str(data["matched_text"]),
-            start=int(data["start"]),
-            end=int(data["end"]),
-        )
-
 
 @dataclass(frozen=True)
-class Suggestion:
+class Suggestion(JsonRecord):
     """The classifier's proposal for one text, for a doctor to review.
 
     ``ranked`` is best first. ``abstained`` means the model declines to suggest a diagnosis,
@@ -136,32 +85,3 @@ class Suggestion:
     @property
     def top(self) -> RankedLabel:
         return self.ranked[0]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ranked": [item.to_dict() for item in self.ranked],
-            "urgency": self.urgency,
-            "abstained": self.abstained,
-            "evidence": [span.to_dict() for span in self.evidence],
-            "red_flags": [flag.to_dict() for flag in self.red_flags],
-            "windowed": self.windowed,
-            "n_windows": self.n_windows,
-            "model_version": self.model_version,
-            "abstain_reasons": list(self.abstain_reasons),
-            "ood_score": self.ood_score,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Suggestion:
-        return cls(
-            ranked=tuple(RankedLabel.from_dict(item) for item in data["ranked"]),
-            urgency=as_urgency(str(data["urgency"])),
-            abstained=bool(data["abstained"]),
-            evidence=tuple(EvidenceSpan.from_dict(span) for span in data["evidence"]),
-            red_flags=tuple(RedFlag.from_dict(flag) for flag in data["red_flags"]),
-            windowed=bool(data["windowed"]),
-            n_windows=int(data["n_windows"]),
-            model_version=str(data["model_version"]),
-            abstain_reasons=tuple(str(r) for r in data.get("abstain_reasons", ())),
-            ood_score=None if data.get("ood_score") is None else float(data["ood_score"]),
-        )

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from medconsult.ml import options
+
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     evaluate = subparsers.add_parser(
@@ -15,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="score the red-flag triage on a CSV (Semigran et al. 2015 columns, or id,triage,text)",
     )
     evaluate.add_argument("--data", type=Path, required=True, help="CSV of cases")
-    evaluate.add_argument("--format", choices=("text", "json"), default="text")
+    options.add_format_argument(evaluate)
     evaluate.add_argument(
         "--rules-only", action="store_true", help="leave out the semantic layer (no torch)"
     )

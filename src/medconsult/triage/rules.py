@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from medconsult.i18n import N_
+from medconsult.ml.records import JsonRecord
 from medconsult.triage import rules_zh
 
 # --- categories ---------------------------------------------------------------------------------
@@ -77,7 +78,7 @@ CATEGORIES: dict[str, Category] = {category.key: category for category in _CATEG
 
 
 @dataclass(frozen=True)
-class Flag:
+class Flag(JsonRecord):
     """One red flag: its category, the patient's sentence that raised it, the matched words."""
 
     category: str
@@ -94,29 +95,13 @@ class Flag:
         return CATEGORIES[self.category].reason
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "category": self.category,
-            "reason": self.reason,
-            "sentence": self.sentence,
-            "matched_text": self.matched_text,
-            "start": self.start,
-            "end": self.end,
-            "layer": self.layer,
-            "score": self.score,
-        }
+        # With the derived reason (the English msgid) too, stored after the category.
+        return {"category": self.category, "reason": self.reason} | super().to_dict()
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Flag:
-        score = data.get("score")
-        return cls(
-            category=str(data["category"]),
-            sentence=str(data.get("sentence", "")),
-            matched_text=str(data.get("matched_text", "")),
-            start=int(data.get("start", 0)),
-            end=int(data.get("end", 0)),
-            layer=str(data.get("layer", "rules")),
-            score=None if score is None else float(score),
-        )
+    def from_dict(cls, data: Mapping[str, Any]) -> Flag:
+        # A stored flag may lack its sentence, match and position: read as empty.
+        return super().from_dict({"sentence": "", "matched_text": "", "start": 0, "end": 0, **data})
 
 
 # --- sentences and negation ---------------------------------------------------------------------
