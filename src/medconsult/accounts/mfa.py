@@ -178,8 +178,12 @@ def confirm_enrolment(
     return codes
 
 
-def regenerate_recovery_codes(session: Session, *, user: User) -> list[str]:
-    """Replace every recovery code with ten new ones (the old ones stop working)."""
+def regenerate_recovery_codes(
+    session: Session, *, user: User, code: str, client_address: str, settings: Settings
+) -> list[str]:
+    """Replace every recovery code with ten new ones (the old ones stop working), once the user
+    has given a current code (or a recovery code)."""
+    verify(session, user=user, code=code, client_address=client_address, settings=settings)
     if not is_enabled(session, user=user):
         raise Conflict(_("Two-step sign-in is not set up for this account."))
     codes = _new_recovery_codes(session, user=user)
@@ -196,8 +200,12 @@ def remaining_recovery_codes(session: Session, *, user: User) -> int:
     return len(rows)
 
 
-def disable(session: Session, *, user: User, settings: Settings) -> None:
-    """Turn one's own MFA off (only where it is optional: patients, or staff when not required)."""
+def disable(
+    session: Session, *, user: User, code: str, client_address: str, settings: Settings
+) -> None:
+    """Turn one's own MFA off (only where it is optional: patients, or staff when not required),
+    once the user has given a current code (or a recovery code)."""
+    verify(session, user=user, code=code, client_address=client_address, settings=settings)
     if is_required(user, settings):
         raise Forbidden(_("Two-step sign-in is required for your role and cannot be turned off."))
     _remove(session, user_id=user.id)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from medconsult.accounts import mfa
 from medconsult.accounts import service as accounts_service
-from medconsult.accounts.http import client_address, start_session
+from medconsult.accounts.http import client_address, sign_in_context, start_session
 from medconsult.accounts.models import User
 from medconsult.auth import (
     OptionalUser,
@@ -106,11 +106,7 @@ def login(
     email, next = form.email, form.next
     try:
         user = accounts_service.authenticate(
-            session,
-            email=email,
-            password=form.password,
-            client_address=client_address(request),
-            settings=settings,
+            session, email=email, password=form.password, **sign_in_context(request)
         )
     except (NotAuthenticated, TooManyRequests) as exc:
         return _sign_in_refused(request, "accounts/login.html", exc, next, email=email[:254])
@@ -151,18 +147,16 @@ def login_mfa_page(request: Request, session: SessionDep, next: str | None = Non
 def login_mfa(
     request: Request, session: SessionDep, code: CodeStr = "", next: FormStr = "/"
 ) -> Response:
-    settings = get_settings()
     try:
         user = mfa.complete_challenge(
             session,
             token=request.cookies.get(MFA_COOKIE, ""),
             code=code,
-            client_address=client_address(request),
-            settings=settings,
+            **sign_in_context(request),
         )
     except (NotAuthenticated, TooManyRequests) as exc:
         return _sign_in_refused(request, "accounts/login_mfa.html", exc, next)
-    return _signed_in(request, session, user, next, settings)
+    return _signed_in(request, session, user, next, get_settings())
 
 
 @router.post("/logout", name="accounts:logout")
@@ -306,6 +300,10 @@ def mfa_page(request: Request, session: SessionDep, user: SignedInUser) -> Respo
     return _mfa_page(request, session, user, done=done)
 
 
+# An MFA set-up step's refusals: each is shown on the MFA page.
+MFA_REFUSALS = (NotAuthenticated, TooManyRequests, Conflict, Forbidden)
+
+
 def _recovery_codes_page(request: Request, codes: list[str]) -> Response:
     return _no_store(render(request, "accounts/mfa_recovery_codes.html", {"codes": codes}))
 
@@ -315,27 +313,10 @@ def mfa_confirm(
     request: Request, session: SessionDep, user: SignedInUser, code: CodeStr = ""
 ) -> Response:
     try:
-        codes = mfa.confirm_enrolment(
-            session,
-            user=user,
-            code=code,
-            client_address=client_address(request),
-            settings=get_settings(),
-        )
-    except (NotAuthenticated, TooManyRequests, Conflict) as exc:
+        codes = mfa.confirm_enrolment(session, user=user, code=code, **sign_in_context(request))
+    except MFA_REFUSALS as exc:
         return _mfa_page(request, session, user, error=exc.message, status_code=exc.status_code)
     return _recovery_codes_page(request, codes)
-
-
-def _verify_code(request: Request, session: SessionDep, user: User, code: str) -> None:
-    """A signed-in user's current code (or a recovery code) before a change to the factor."""
-    mfa.verify(
-        session,
-        user=user,
-        code=code,
-        client_address=client_address(request),
-        settings=get_settings(),
-    )
 
 
 @router.post("/account/mfa/recovery-codes", name="accounts:mfa_recovery_codes")
@@ -343,9 +324,10 @@ def mfa_new_recovery_codes(
     request: Request, session: SessionDep, user: SignedInUser, code: CodeStr = ""
 ) -> Response:
     try:
-        _verify_code(request, session, user, code)
-        codes = mfa.regenerate_recovery_codes(session, user=user)
-    except (NotAuthenticated, TooManyRequests, Conflict) as exc:
+        codes = mfa.regenerate_recovery_codes(
+            session, user=user, code=code, **sign_in_context(request)
+        )
+    except MFA_REFUSALS as exc:
         return _mfa_page(request, session, user, error=exc.message, status_code=exc.status_code)
     return _recovery_codes_page(request, codes)
 
@@ -355,8 +337,7 @@ def mfa_disable(
     request: Request, session: SessionDep, user: SignedInUser, code: CodeStr = ""
 ) -> Response:
     try:
-        _verify_code(request, session, user, code)
-        mfa.disable(session, user=user, settings=get_settings())
-    except (NotAuthenticated, TooManyRequests, Forbidden) as exc:
+        mfa.disable(session, user=user, code=code, **sign_in_context(request))
+    except MFA_REFUSALS as exc:
         return _mfa_page(request, session, user, error=exc.message, status_code=exc.status_code)
     return redirect_to(request, "accounts:mfa", query={"done": "off"})
