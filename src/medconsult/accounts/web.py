@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Protocol
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from medconsult.accounts import mfa
 from medconsult.accounts import service as accounts_service
@@ -270,41 +271,53 @@ def _no_store(response: Response) -> Response:
 
 
 def _mfa_page(
-    request: Request,
-    session: SessionDep,
-    user: User,
-    *,
-    error: str | None = None,
-    done: str | None = None,
-    status_code: int = 200,
+    request: Request, session: SessionDep, user: User, refusal: MedconsultError | None = None
 ) -> Response:
+    """The MFA set-up page: with a step's refusal, or the message that MFA is now off."""
     settings = get_settings()
     enabled = mfa.is_enabled(session, user=user)
+    turned_off = refusal is None and request.query_params.get("done") == "off"
     context = {
         "enabled": enabled,
         "required": mfa.is_required(user, settings),
-        "error": error,
-        "done": done,
+        "error": refusal.message if refusal else None,
+        "done": _("Two-step sign-in is off.") if turned_off else None,
         "remaining": mfa.remaining_recovery_codes(session, user=user) if enabled else 0,
     }
     if not enabled:
         enrolment = mfa.begin_enrolment(session, user=user)
         # Our own SVG from segno (no user input in it): safe to embed as markup.
         context.update(secret=enrolment.secret, qr_svg=Markup(enrolment.qr_svg()))
+    status_code = refusal.status_code if refusal else 200
     return _no_store(render(request, "accounts/mfa.html", context, status_code=status_code))
 
 
 @router.get("/account/mfa", name="accounts:mfa")
 def mfa_page(request: Request, session: SessionDep, user: SignedInUser) -> Response:
-    done = _("Two-step sign-in is off.") if request.query_params.get("done") == "off" else None
-    return _mfa_page(request, session, user, done=done)
+    return _mfa_page(request, session, user)
 
 
 # An MFA set-up step's refusals: each is shown on the MFA page.
 MFA_REFUSALS = (NotAuthenticated, TooManyRequests, Conflict, Forbidden)
 
 
-def _recovery_codes_page(request: Request, codes: list[str]) -> Response:
+class IssueCodes(Protocol):
+    """``mfa.confirm_enrolment`` and ``mfa.regenerate_recovery_codes``."""
+
+    def __call__(
+        self, session: Session, *, user: User, code: str, client_address: str, settings: Settings
+    ) -> list[str]: ...
+
+
+def _issue_recovery_codes(
+    request: Request, session: SessionDep, user: User, code: str, issue: IssueCodes
+) -> Response:
+    """Run a step that checks the user's code and issues recovery codes: the codes (shown only
+    now), or the MFA page with the step's refusal."""
+    try:
+        codes = issue(session, user=user, code=code, **sign_in_context(request))
+    except MFA_REFUSALS as exc:
+        return _mfa_page(request, session, user, exc)
     return _no_store(render(request, "accounts/mfa_recovery_codes.html", {"codes": codes}))
 
 
@@ -312,24 +325,14 @@ def _recovery_codes_page(request: Request, codes: list[str]) -> Response:
 def mfa_confirm(
     request: Request, session: SessionDep, user: SignedInUser, code: CodeStr = ""
 ) -> Response:
-    try:
-        codes = mfa.confirm_enrolment(session, user=user, code=code, **sign_in_context(request))
-    except MFA_REFUSALS as exc:
-        return _mfa_page(request, session, user, error=exc.message, status_code=exc.status_code)
-    return _recovery_codes_page(request, codes)
+    return _issue_recovery_codes(request, session, user, code, mfa.confirm_enrolment)
 
 
 @router.post("/account/mfa/recovery-codes", name="accounts:mfa_recovery_codes")
 def mfa_new_recovery_codes(
     request: Request, session: SessionDep, user: SignedInUser, code: CodeStr = ""
 ) -> Response:
-    try:
-        codes = mfa.regenerate_recovery_codes(
-            session, user=user, code=code, **sign_in_context(request)
-        )
-    except MFA_REFUSALS as exc:
-        return _mfa_page(request, session, user, error=exc.message, status_code=exc.status_code)
-    return _recovery_codes_page(request, codes)
+    return _issue_recovery_codes(request, session, user, code, mfa.regenerate_recovery_codes)
 
 
 @router.post("/account/mfa/disable", name="accounts:mfa_disable")
@@ -339,5 +342,5 @@ def mfa_disable(
     try:
         mfa.disable(session, user=user, code=code, **sign_in_context(request))
     except MFA_REFUSALS as exc:
-        return _mfa_page(request, session, user, error=exc.message, status_code=exc.status_code)
+        return _mfa_page(request, session, user, exc)
     return redirect_to(request, "accounts:mfa", query={"done": "off"})
