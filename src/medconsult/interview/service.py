@@ -114,14 +114,16 @@ def _started(
 
 
 def _audit(
-    session: Session, *, actor: User, action: str, consultation: Consultation, **details: object
+    session: Session,
+    *,
+    actor: User | None,
+    action: str,
+    consultation: Consultation,
+    part: tuple[str, uuid.UUID] | None = None,
+    **details: object,
 ) -> None:
     audit_service.record_consultation(
-        session,
-        actor=actor,
-        action=action,
-        consultation=consultation,
-        details=dict(details) or None,
+        session, actor, action, consultation, part=part, details=dict(details) or None
     )
 
 
@@ -248,14 +250,13 @@ def _queue_reanalysis(session: Session, *, consultation: Consultation) -> bool:
         return False
     queue.requeue_analysis(session, job=job)
     session.flush()
-    audit_service.record(
+    _audit(
         session,
         actor=None,
         action="consultation.reanalysis.queued",
-        record_type="analysis_job",
-        record_id=job.id,
-        patient_id=consultation.patient_id,
-        details={"reason": "intake_answers"},
+        consultation=consultation,
+        part=("analysis_job", job.id),
+        reason="intake_answers",
     )
     return True
 
