@@ -122,6 +122,19 @@ def _check_throttle(
     refuse_if_throttled(session, attempt, settings=settings, action="auth.mfa_throttled")
 
 
+def _audit_step(
+    session: Session, user: User, action: str, client_address: str, **details: object
+) -> None:
+    """The event of a user's own sign-in or set-up step, from the client that took it."""
+    audit_service.record_own(
+        session,
+        user=user,
+        action=action,
+        client_address=client_address,
+        details=dict(details) or None,
+    )
+
+
 def _fail(
     session: Session, *, user: User, client_address: str, action: str, reason: str
 ) -> NotAuthenticated:
@@ -172,9 +185,7 @@ def confirm_enrolment(
     credential.confirmed_at = utcnow()
     credential.last_used_step = step
     codes = _new_recovery_codes(session, user=user)
-    audit_service.record_own(
-        session, user=user, action="account.mfa_enabled", client_address=client_address
-    )
+    _audit_step(session, user, "account.mfa_enabled", client_address)
     return codes
 
 
@@ -308,12 +319,7 @@ def verify(
         )
         if row is not None and row.used_at is None:
             row.used_at = utcnow()
-            audit_service.record_own(
-                session,
-                user=user,
-                action="auth.mfa_recovery_code_used",
-                client_address=client_address,
-            )
+            _audit_step(session, user, "auth.mfa_recovery_code_used", client_address)
             return "recovery_code"
     raise _fail(
         session,
@@ -338,11 +344,5 @@ def complete_challenge(
     method = verify(session, user=user, code=code, client_address=client_address, settings=settings)
     session.delete(row)
     user.last_login_at = utcnow()
-    audit_service.record_own(
-        session,
-        user=user,
-        action="auth.login",
-        client_address=client_address,
-        details={"second_factor": method},
-    )
+    _audit_step(session, user, "auth.login", client_address, second_factor=method)
     return user
