@@ -34,6 +34,7 @@ def _audit_profile(
     profile: PatientProfile,
     **extras: Unpack[audit_service.Extras],
 ) -> None:
+    """An event about one patient's profile (it names the profile and its patient)."""
     audit_service.record(
         session,
         actor=actor,
