@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
-from typing import Any, NoReturn, TypedDict, Unpack
+from typing import Any, NoReturn, Unpack
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
@@ -32,12 +32,9 @@ ADMIN_CLINICAL_DENIED = N_("Administrators do not have access to clinical record
 ROLE_DENIED = N_("You do not have access to this page.")
 
 
-class Subject(TypedDict, total=False):
+class Subject(audit_service.Subject, total=False):
     """What a refused action was about, as the denial's audit event records it."""
 
-    record_type: str | None
-    record_id: uuid.UUID | None
-    patient_id: uuid.UUID | None
     details: dict[str, Any] | None
 
 
@@ -87,24 +84,10 @@ def require_doctor(
 
 
 def _refuse_record(
-    session: Session,
-    *,
-    actor: User,
-    action: str,
-    record_type: str,
-    record_id: uuid.UUID,
-    patient_id: uuid.UUID | None,
-    not_found: str,
+    session: Session, *, actor: User, action: str, not_found: str, **subject: Unpack[Subject]
 ) -> NoReturn:
     """Rules 3 and 4: audit, then 403 to an admin and 404 to everyone else."""
-    _audit_denial(
-        session,
-        actor=actor,
-        action=action,
-        record_type=record_type,
-        record_id=record_id,
-        patient_id=patient_id,
-    )
+    _audit_denial(session, actor=actor, action=action, **subject)
     if actor.role is Role.admin:
         raise Forbidden(_(ADMIN_CLINICAL_DENIED))
     raise NotFound(not_found)
@@ -169,10 +152,8 @@ def check_patient(session: Session, *, actor: User, patient_id: uuid.UUID, actio
         session,
         actor=actor,
         action=action,
-        record_type="patient",
-        record_id=patient_id,
-        patient_id=patient_id,
         not_found=_("Patient not found."),
+        **audit_service.patient_record(patient_id),
     )
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from medconsult.accounts import mfa
 from medconsult.accounts import service as accounts_service
-from medconsult.accounts.http import client_address, start_session
+from medconsult.accounts.http import sign_in_context, start_session
 from medconsult.accounts.models import User
 from medconsult.accounts.schemas import (
     LoginRequest,
@@ -53,11 +53,7 @@ def login(
     """Password sign-in. An account with a second factor gets a challenge, not a session."""
     # A failure rolls the request back; the service keeps its throttling count and audit event.
     user = accounts_service.authenticate(
-        session,
-        email=body.email,
-        password=body.password,
-        client_address=client_address(request),
-        settings=get_settings(),
+        session, email=body.email, password=body.password, **sign_in_context(request)
     )
     if accounts_service.mfa_enabled(session, user_id=user.id):
         return MfaChallengeStarted(
@@ -73,11 +69,7 @@ def login_second_factor(
 ) -> SessionStarted:
     """Redeem a login challenge with a TOTP or recovery code; the session (bearer token)."""
     user = mfa.complete_challenge(
-        session,
-        token=body.challenge_token,
-        code=body.code,
-        client_address=client_address(request),
-        settings=get_settings(),
+        session, token=body.challenge_token, code=body.code, **sign_in_context(request)
     )
     return _started(request, response, session, user)
 
@@ -94,13 +86,7 @@ def mfa_enrolment_confirm(
     body: MfaCode, request: Request, session: SessionDep, user: SignedInUser
 ) -> RecoveryCodes:
     """Turn TOTP on with a first code; the ten one-time recovery codes, shown only now."""
-    codes = mfa.confirm_enrolment(
-        session,
-        user=user,
-        code=body.code,
-        client_address=client_address(request),
-        settings=get_settings(),
-    )
+    codes = mfa.confirm_enrolment(session, user=user, code=body.code, **sign_in_context(request))
     return RecoveryCodes(recovery_codes=codes)
 
 

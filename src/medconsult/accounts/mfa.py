@@ -122,6 +122,19 @@ def _check_throttle(
     refuse_if_throttled(session, attempt, settings=settings, action="auth.mfa_throttled")
 
 
+def _audit_step(
+    session: Session, user: User, action: str, client_address: str, **details: object
+) -> None:
+    """The event of a user's own sign-in or set-up step, from the client that took it."""
+    audit_service.record_own(
+        session,
+        user=user,
+        action=action,
+        client_address=client_address,
+        details=dict(details) or None,
+    )
+
+
 def _fail(
     session: Session, *, user: User, client_address: str, action: str, reason: str
 ) -> NotAuthenticated:
@@ -172,14 +185,16 @@ def confirm_enrolment(
     credential.confirmed_at = utcnow()
     credential.last_used_step = step
     codes = _new_recovery_codes(session, user=user)
-    audit_service.record_own(
-        session, user=user, action="account.mfa_enabled", client_address=client_address
-    )
+    _audit_step(session, user, "account.mfa_enabled", client_address)
     return codes
 
 
-def regenerate_recovery_codes(session: Session, *, user: User) -> list[str]:
-    """Replace every recovery code with ten new ones (the old ones stop working)."""
+def regenerate_recovery_codes(
+    session: Session, *, user: User, code: str, client_address: str, settings: Settings
+) -> list[str]:
+    """Replace every recovery code with ten new ones (the old ones stop working), once the user
+    has given a current code (or a recovery code)."""
+    verify(session, user=user, code=code, client_address=client_address, settings=settings)
     if not is_enabled(session, user=user):
         raise Conflict(_("Two-step sign-in is not set up for this account."))
     codes = _new_recovery_codes(session, user=user)
@@ -196,8 +211,12 @@ def remaining_recovery_codes(session: Session, *, user: User) -> int:
     return len(rows)
 
 
-def disable(session: Session, *, user: User, settings: Settings) -> None:
-    """Turn one's own MFA off (only where it is optional: patients, or staff when not required)."""
+def disable(
+    session: Session, *, user: User, code: str, client_address: str, settings: Settings
+) -> None:
+    """Turn one's own MFA off (only where it is optional: patients, or staff when not required),
+    once the user has given a current code (or a recovery code)."""
+    verify(session, user=user, code=code, client_address=client_address, settings=settings)
     if is_required(user, settings):
         raise Forbidden(_("Two-step sign-in is required for your role and cannot be turned off."))
     _remove(session, user_id=user.id)
@@ -300,12 +319,7 @@ def verify(
         )
         if row is not None and row.used_at is None:
             row.used_at = utcnow()
-            audit_service.record_own(
-                session,
-                user=user,
-                action="auth.mfa_recovery_code_used",
-                client_address=client_address,
-            )
+            _audit_step(session, user, "auth.mfa_recovery_code_used", client_address)
             return "recovery_code"
     raise _fail(
         session,
@@ -330,11 +344,5 @@ def complete_challenge(
     method = verify(session, user=user, code=code, client_address=client_address, settings=settings)
     session.delete(row)
     user.last_login_at = utcnow()
-    audit_service.record_own(
-        session,
-        user=user,
-        action="auth.login",
-        client_address=client_address,
-        details={"second_factor": method},
-    )
+    _audit_step(session, user, "auth.login", client_address, second_factor=method)
     return user

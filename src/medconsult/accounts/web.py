@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Protocol
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from medconsult.accounts import mfa
 from medconsult.accounts import service as accounts_service
-from medconsult.accounts.http import client_address, start_session
+from medconsult.accounts.http import client_address, sign_in_context, start_session
 from medconsult.accounts.models import User
 from medconsult.auth import (
     OptionalUser,
@@ -106,11 +107,7 @@ def login(
     email, next = form.email, form.next
     try:
         user = accounts_service.authenticate(
-            session,
-            email=email,
-            password=form.password,
-            client_address=client_address(request),
-            settings=settings,
+            session, email=email, password=form.password, **sign_in_context(request)
         )
     except (NotAuthenticated, TooManyRequests) as exc:
         return _sign_in_refused(request, "accounts/login.html", exc, next, email=email[:254])
@@ -151,18 +148,16 @@ def login_mfa_page(request: Request, session: SessionDep, next: str | None = Non
 def login_mfa(
     request: Request, session: SessionDep, code: CodeStr = "", next: FormStr = "/"
 ) -> Response:
-    settings = get_settings()
     try:
         user = mfa.complete_challenge(
             session,
             token=request.cookies.get(MFA_COOKIE, ""),
             code=code,
-            client_address=client_address(request),
-            settings=settings,
+            **sign_in_context(request),
         )
     except (NotAuthenticated, TooManyRequests) as exc:
         return _sign_in_refused(request, "accounts/login_mfa.html", exc, next)
-    return _signed_in(request, session, user, next, settings)
+    return _signed_in(request, session, user, next, get_settings())
 
 
 @router.post("/logout", name="accounts:logout")
@@ -276,37 +271,53 @@ def _no_store(response: Response) -> Response:
 
 
 def _mfa_page(
-    request: Request,
-    session: SessionDep,
-    user: User,
-    *,
-    error: str | None = None,
-    done: str | None = None,
-    status_code: int = 200,
+    request: Request, session: SessionDep, user: User, refusal: MedconsultError | None = None
 ) -> Response:
+    """The MFA set-up page: with a step's refusal, or the message that MFA is now off."""
     settings = get_settings()
     enabled = mfa.is_enabled(session, user=user)
+    turned_off = refusal is None and request.query_params.get("done") == "off"
     context = {
         "enabled": enabled,
         "required": mfa.is_required(user, settings),
-        "error": error,
-        "done": done,
+        "error": refusal.message if refusal else None,
+        "done": _("Two-step sign-in is off.") if turned_off else None,
         "remaining": mfa.remaining_recovery_codes(session, user=user) if enabled else 0,
     }
     if not enabled:
         enrolment = mfa.begin_enrolment(session, user=user)
         # Our own SVG from segno (no user input in it): safe to embed as markup.
         context.update(secret=enrolment.secret, qr_svg=Markup(enrolment.qr_svg()))
+    status_code = refusal.status_code if refusal else 200
     return _no_store(render(request, "accounts/mfa.html", context, status_code=status_code))
 
 
 @router.get("/account/mfa", name="accounts:mfa")
 def mfa_page(request: Request, session: SessionDep, user: SignedInUser) -> Response:
-    done = _("Two-step sign-in is off.") if request.query_params.get("done") == "off" else None
-    return _mfa_page(request, session, user, done=done)
+    return _mfa_page(request, session, user)
 
 
-def _recovery_codes_page(request: Request, codes: list[str]) -> Response:
+# An MFA set-up step's refusals: each is shown on the MFA page.
+MFA_REFUSALS = (NotAuthenticated, TooManyRequests, Conflict, Forbidden)
+
+
+class IssueCodes(Protocol):
+    """``mfa.confirm_enrolment`` and ``mfa.regenerate_recovery_codes``."""
+
+    def __call__(
+        self, session: Session, *, user: User, code: str, client_address: str, settings: Settings
+    ) -> list[str]: ...
+
+
+def _issue_recovery_codes(
+    request: Request, session: SessionDep, user: User, code: str, issue: IssueCodes
+) -> Response:
+    """Run a step that checks the user's code and issues recovery codes: the codes (shown only
+    now), or the MFA page with the step's refusal."""
+    try:
+        codes = issue(session, user=user, code=code, **sign_in_context(request))
+    except MFA_REFUSALS as exc:
+        return _mfa_page(request, session, user, exc)
     return _no_store(render(request, "accounts/mfa_recovery_codes.html", {"codes": codes}))
 
 
@@ -314,40 +325,14 @@ def _recovery_codes_page(request: Request, codes: list[str]) -> Response:
 def mfa_confirm(
     request: Request, session: SessionDep, user: SignedInUser, code: CodeStr = ""
 ) -> Response:
-    try:
-        codes = mfa.confirm_enrolment(
-            session,
-            user=user,
-            code=code,
-            client_address=client_address(request),
-            settings=get_settings(),
-        )
-    except (NotAuthenticated, TooManyRequests, Conflict) as exc:
-        return _mfa_page(request, session, user, error=exc.message, status_code=exc.status_code)
-    return _recovery_codes_page(request, codes)
-
-
-def _verify_code(request: Request, session: SessionDep, user: User, code: str) -> None:
-    """A signed-in user's current code (or a recovery code) before a change to the factor."""
-    mfa.verify(
-        session,
-        user=user,
-        code=code,
-        client_address=client_address(request),
-        settings=get_settings(),
-    )
+    return _issue_recovery_codes(request, session, user, code, mfa.confirm_enrolment)
 
 
 @router.post("/account/mfa/recovery-codes", name="accounts:mfa_recovery_codes")
 def mfa_new_recovery_codes(
     request: Request, session: SessionDep, user: SignedInUser, code: CodeStr = ""
 ) -> Response:
-    try:
-        _verify_code(request, session, user, code)
-        codes = mfa.regenerate_recovery_codes(session, user=user)
-    except (NotAuthenticated, TooManyRequests, Conflict) as exc:
-        return _mfa_page(request, session, user, error=exc.message, status_code=exc.status_code)
-    return _recovery_codes_page(request, codes)
+    return _issue_recovery_codes(request, session, user, code, mfa.regenerate_recovery_codes)
 
 
 @router.post("/account/mfa/disable", name="accounts:mfa_disable")
@@ -355,8 +340,7 @@ def mfa_disable(
     request: Request, session: SessionDep, user: SignedInUser, code: CodeStr = ""
 ) -> Response:
     try:
-        _verify_code(request, session, user, code)
-        mfa.disable(session, user=user, settings=get_settings())
-    except (NotAuthenticated, TooManyRequests, Forbidden) as exc:
-        return _mfa_page(request, session, user, error=exc.message, status_code=exc.status_code)
+        mfa.disable(session, user=user, code=code, **sign_in_context(request))
+    except MFA_REFUSALS as exc:
+        return _mfa_page(request, session, user, exc)
     return redirect_to(request, "accounts:mfa", query={"done": "off"})

@@ -17,12 +17,9 @@ from medconsult.admin import service as admin_service
 from medconsult.admin.deps import ADMIN_ONLY
 from medconsult.admin.http import AuditQueryDep, audit_csv_response
 from medconsult.admin.schemas import (
-    AdviceUsageRead,
-    AgreementRead,
     AuditEventRead,
     AuditPageRead,
     ChainReportRead,
-    DailyVolumeRead,
     ModelActivate,
     ModelVersionRead,
     MonitoringRead,
@@ -190,34 +187,9 @@ def reanalyse_open(session: SessionDep, admin: AdminUser) -> ReanalysisQueued:
     return ReanalysisQueued(queued=analysis.reanalyse_unclaimed(session, actor=admin))
 
 
-def _agreement(a: monitoring.Agreement) -> AgreementRead:
-    return AgreementRead.model_validate(a, from_attributes=True)
-
-
 @router.get("/monitoring", response_model=MonitoringRead)
 def monitoring_numbers(
     session: SessionDep, admin: AdminUser, days: Annotated[int, Query(ge=1, le=365)] = 30
 ) -> MonitoringRead:
-    m = monitoring.compute(session, days=days)
-    return MonitoringRead(
-        days=m.days,
-        since=m.since,
-        suggestions=m.suggestions,
-        abstain_rate=m.abstain_rate,
-        emergency_rate=m.emergency_rate,
-        histogram=m.histogram,
-        daily=[
-            DailyVolumeRead(
-                day=d.day.isoformat(),
-                suggestions=d.suggestions,
-                abstained=d.abstained,
-                emergencies=d.emergencies,
-            )
-            for d in m.daily
-        ],
-        overall=_agreement(m.overall),
-        by_label=[_agreement(a) for a in m.by_label],
-        by_week=[_agreement(a) for a in m.by_week],
-        by_version=[_agreement(a) for a in m.by_version],
-        advice_drafts=[AdviceUsageRead.model_validate(a, from_attributes=True) for a in m.advice],
-    )
+    figures = monitoring.compute(session, days=days)
+    return MonitoringRead.model_validate(figures, from_attributes=True)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from medconsult.accounts.models import Role
 from medconsult.accounts.schemas import UserRead
@@ -119,10 +119,15 @@ class AgreementRead(BaseModel):
 
 
 class DailyVolumeRead(BaseModel):
-    day: str
+    day: str  # ISO date
     suggestions: int
     abstained: int
     emergencies: int
+
+    @field_validator("day", mode="before")
+    @classmethod
+    def _iso_day(cls, value: object) -> object:
+        return value.isoformat() if isinstance(value, date) else value
 
 
 class AdviceUsageRead(BaseModel):
@@ -134,6 +139,7 @@ class AdviceUsageRead(BaseModel):
     without_draft: int
 
 
+# Read from the attributes of ``admin.monitoring.Monitoring`` (its ``advice``: advice_drafts).
 class MonitoringRead(BaseModel):
     days: int
     since: datetime
@@ -146,4 +152,6 @@ class MonitoringRead(BaseModel):
     by_label: list[AgreementRead]
     by_week: list[AgreementRead]
     by_version: list[AgreementRead]
-    advice_drafts: list[AdviceUsageRead]
+    advice_drafts: list[AdviceUsageRead] = Field(
+        validation_alias=AliasChoices("advice_drafts", "advice")
+    )

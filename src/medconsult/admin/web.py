@@ -9,11 +9,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
-from typing import Annotated
+from functools import partial
+from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from medconsult.accounts import mfa
 from medconsult.accounts import service as accounts_service
@@ -32,6 +34,7 @@ from medconsult.i18n import N_, _
 from medconsult.jobs import analysis
 from medconsult.web.templating import is_htmx, redirect_to, render
 
+# Every route is for admins only (ADMIN_ONLY); a route asks for the admin where it acts as them.
 router = APIRouter(prefix="/admin", include_in_schema=False, dependencies=[ADMIN_ONLY])
 
 Short = Annotated[str, Query(max_length=254)]
@@ -73,7 +76,7 @@ def _set_password_url(request: Request, token: str) -> str:
 
 
 @router.get("", name="admin:home")
-def home(request: Request, session: SessionDep, admin: AdminUser) -> Response:
+def home(request: Request, session: SessionDep) -> Response:
     entries = registry.list_models(session)
     return render(
         request,
@@ -101,7 +104,6 @@ def _parse_role(raw: str) -> Role | None:
 def users(
     request: Request,
     session: SessionDep,
-    admin: AdminUser,
     q: Short = "",
     role: Short = "",
     active: Short = "",
@@ -130,7 +132,7 @@ def users(
 
 
 @router.get("/users/new", name="admin:user_new")
-def new_user_page(request: Request, admin: AdminUser) -> Response:
+def new_user_page(request: Request) -> Response:
     return render(request, "admin/user_new.html", {"errors": {}, "values": {}})
 
 
@@ -184,9 +186,7 @@ def _user_page(
 
 
 @router.get("/users/{user_id}", name="admin:user")
-def user_detail(
-    request: Request, session: SessionDep, admin: AdminUser, user_id: uuid.UUID
-) -> Response:
+def user_detail(request: Request, session: SessionDep, user_id: uuid.UUID) -> Response:
     return _user_page(request, session, accounts_service.get_user(session, user_id))
 
 
@@ -207,25 +207,26 @@ def _guarded_change(
     return redirect_to(request, "admin:user", user_id=user_id, query={"done": change})
 
 
-@router.post("/users/{user_id}/deactivate", name="admin:user_deactivate")
-def deactivate(
-    request: Request, session: SessionDep, admin: AdminUser, user_id: uuid.UUID
-) -> Response:
-    return _guarded_change(
-        request,
-        session,
-        user_id,
-        "deactivated",
-        lambda: admin_service.set_active(session, actor=admin, user_id=user_id, active=False),
-    )
+class AccountChange(Protocol):
+    def __call__(self, session: Session, *, actor: User, user_id: uuid.UUID) -> User: ...
 
 
-@router.post("/users/{user_id}/reactivate", name="admin:user_reactivate")
-def reactivate(
-    request: Request, session: SessionDep, admin: AdminUser, user_id: uuid.UUID
-) -> Response:
-    admin_service.set_active(session, actor=admin, user_id=user_id, active=True)
-    return redirect_to(request, "admin:user", user_id=user_id, query={"done": "reactivated"})
+def _account_action(path: str, done: str, change: AccountChange) -> None:
+    """Route ``POST /admin/users/{user_id}/<path>`` (named ``admin:user_<path>``): the admin
+    applies ``change`` to the account, then sees its page with the ``done`` message."""
+
+    @router.post(f"/users/{{user_id}}/{path}", name=f"admin:user_{path.replace('-', '_')}")
+    def account_action(
+        request: Request, session: SessionDep, admin: AdminUser, user_id: uuid.UUID
+    ) -> Response:
+        return _guarded_change(
+            request, session, user_id, done, lambda: change(session, actor=admin, user_id=user_id)
+        )
+
+
+_account_action("deactivate", "deactivated", partial(admin_service.set_active, active=False))
+_account_action("reactivate", "reactivated", partial(admin_service.set_active, active=True))
+_account_action("mfa-reset", "mfa_reset", mfa.reset)
 
 
 @router.post("/users/{user_id}/role", name="admin:user_role")
@@ -261,14 +262,6 @@ def reset_password(
     )
 
 
-@router.post("/users/{user_id}/mfa-reset", name="admin:user_mfa_reset")
-def reset_mfa(
-    request: Request, session: SessionDep, admin: AdminUser, user_id: uuid.UUID
-) -> Response:
-    mfa.reset(session, actor=admin, user_id=user_id)
-    return redirect_to(request, "admin:user", user_id=user_id, query={"done": "mfa_reset"})
-
-
 @router.post("/users/{user_id}/sessions/{session_id}/end", name="admin:user_session_end")
 def end_session(
     request: Request,
@@ -288,7 +281,6 @@ def end_session(
 def audit(
     request: Request,
     session: SessionDep,
-    admin: AdminUser,
     query: AuditQueryDep,
     page: Annotated[int, Query(ge=1, le=admin_service.MAX_PAGE)] = 1,
 ) -> Response:
@@ -328,10 +320,7 @@ def audit_verify(request: Request, session: SessionDep, admin: AdminUser) -> Res
 
 @router.get("/models", name="admin:models")
 def models(
-    request: Request,
-    session: SessionDep,
-    admin: AdminUser,
-    show: Annotated[str, Query(max_length=200)] = "",
+    request: Request, session: SessionDep, show: Annotated[str, Query(max_length=200)] = ""
 ) -> Response:
     entries = registry.list_models(session)
     active = next((e for e in entries if e.is_active), None)
@@ -376,10 +365,7 @@ def reanalyse_open(request: Request, session: SessionDep, admin: AdminUser) -> R
 
 @router.get("/monitoring", name="admin:monitoring")
 def monitoring_page(
-    request: Request,
-    session: SessionDep,
-    admin: AdminUser,
-    days: Annotated[int, Query(ge=1, le=365)] = 30,
+    request: Request, session: SessionDep, days: Annotated[int, Query(ge=1, le=365)] = 30
 ) -> Response:
     figures = monitoring.compute(session, days=days)
     top1_chart, top3_chart = monitoring.agreement_chart(figures)
@@ -417,7 +403,7 @@ def _since_day(raw: str) -> datetime | None:
 
 
 @router.get("/feedback", name="admin:feedback")
-def feedback_page(request: Request, session: SessionDep, admin: AdminUser) -> Response:
+def feedback_page(request: Request, session: SessionDep) -> Response:
     return render(
         request,
         "admin/feedback.html",

@@ -103,33 +103,55 @@ def record(
     return appended[0]
 
 
+class Subject(TypedDict, total=False):
+    """What an event is about: a record (its type and id), and the patient whose record it is."""
+
+    record_type: str | None
+    record_id: uuid.UUID | None
+    patient_id: uuid.UUID | None
+
+
+def patient_record(patient_id: uuid.UUID) -> Subject:
+    """The subject of an event about one patient's whole record."""
+    return {"record_type": "patient", "record_id": patient_id, "patient_id": patient_id}
+
+
+class Extras(TypedDict, total=False):
+    """The optional fields of ``record`` that every shorthand passes on."""
+
+    outcome: Outcome
+    details: dict[str, Any] | None
+    client_address: str | None
+
+
+class EventExtras(Extras, total=False):
+    """``Extras`` and the patient, for shorthands whose record does not name one."""
+
+    patient_id: uuid.UUID | None
+
+
 def record_consultation(
     session: Session,
-    *,
     actor: User | None,
     action: str,
     consultation: Consultation,
-    details: dict[str, Any] | None = None,
+    *,
+    part: tuple[str, uuid.UUID] | None = None,
+    **extras: Unpack[Extras],
 ) -> AuditEvent:
-    """``record`` an event about one consultation: its id and its patient."""
+    """``record`` that ``actor`` (None: the system) did ``action`` on one consultation, or on one
+    ``part`` of it (its record type and id: a message, a report file, a review...): the event
+    names that record and the consultation's patient."""
+    record_type, record_id = part or ("consultation", consultation.id)
     return record(
         session,
         actor=actor,
         action=action,
-        record_type="consultation",
-        record_id=consultation.id,
+        record_type=record_type,
+        record_id=record_id,
         patient_id=consultation.patient_id,
-        details=details,
+        **extras,
     )
-
-
-class EventExtras(TypedDict, total=False):
-    """The optional fields of ``record`` that its shorthands pass on."""
-
-    outcome: Outcome
-    patient_id: uuid.UUID | None
-    details: dict[str, Any] | None
-    client_address: str | None
 
 
 def record_user(

@@ -71,9 +71,7 @@ def get_consultation(
         action=action,
         consultation_id=consultation_id,
     )
-    audit_service.record_consultation(
-        session, actor=actor, action=action, consultation=consultation
-    )
+    audit_service.record_consultation(session, actor, action, consultation)
     return consultation
 
 
@@ -190,13 +188,11 @@ def submit(
     session.add(job)
     session.flush()
     job.engine_job_id = queue.defer_analysis(session, consultation_id=consultation.id)
-    audit_service.record(
+    audit_service.record_consultation(
         session,
-        actor=actor,
-        action="consultation.create",
-        record_type="consultation",
-        record_id=consultation.id,
-        patient_id=actor.id,
+        actor,
+        "consultation.create",
+        consultation,
         details={"reports": len(checked), "red_flags": [flag.category for flag in flags]},
     )
     session.flush()
@@ -360,13 +356,8 @@ def get_report(
     if report is None:
         raise NotFound(_("Report not found."))
     data = report_files.read_bytes(settings.upload_dir, report.storage_key)
-    audit_service.record(
-        session,
-        actor=actor,
-        action="consultation.report.read",
-        record_type="report_file",
-        record_id=report.id,
-        patient_id=consultation.patient_id,
+    audit_service.record_consultation(
+        session, actor, "consultation.report.read", consultation, part=("report_file", report.id)
     )
     return report, data
 
@@ -393,13 +384,8 @@ def post_message(
     message = Message(consultation_id=consultation.id, sender_id=actor.id, body=text)
     session.add(message)
     session.flush()
-    audit_service.record(
-        session,
-        actor=actor,
-        action="consultation.message.post",
-        record_type="message",
-        record_id=message.id,
-        patient_id=consultation.patient_id,
+    audit_service.record_consultation(
+        session, actor, "consultation.message.post", consultation, part=("message", message.id)
     )
     patient = session.get(User, consultation.patient_id)
     if actor.role is Role.doctor and patient is not None:
@@ -424,10 +410,6 @@ def list_messages(session: Session, *, actor: User, consultation_id: uuid.UUID) 
         .order_by(Message.created_at, Message.id)
     ).all()
     audit_service.record_consultation(
-        session,
-        actor=actor,
-        action="consultation.messages.read",
-        consultation=consultation,
-        details={"count": len(rows)},
+        session, actor, "consultation.messages.read", consultation, details={"count": len(rows)}
     )
     return list(rows)

@@ -15,7 +15,6 @@ from medconsult.interview.schemas import (
     AnswerRead,
     CandidateRead,
     InterviewRead,
-    OptionRead,
     QuestionRead,
 )
 
@@ -26,26 +25,8 @@ def read_interview(state: service.InterviewState) -> InterviewRead:
     return InterviewRead(
         consultation_id=state.consultation.id,
         status=interview.status.value if interview is not None else "not_started",
-        next_question=(
-            QuestionRead(
-                code=question.code,
-                kind=question.kind,
-                text=question.text,
-                options=[OptionRead(value=o.value, label=o.label) for o in question.options],
-            )
-            if question is not None
-            else None
-        ),
-        answers=[
-            AnswerRead(
-                code=a.code,
-                question=a.question,
-                answer=a.answer,
-                values=list(a.values),
-                unknown=a.unknown,
-            )
-            for a in state.answers
-        ],
+        next_question=QuestionRead.model_validate(question) if question is not None else None,
+        answers=[AnswerRead.model_validate(answer) for answer in state.answers],
         asked=state.asked,
         max_questions=interview.max_questions if interview is not None else None,
         stop_reason=interview.stop_reason if interview is not None else None,

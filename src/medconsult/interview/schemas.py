@@ -22,12 +22,17 @@ class AnswerCreate(BaseModel):
     unknown: bool = False
 
 
+# The questionnaire's views (``questionnaire.QuestionView``...) are read from their attributes.
 class OptionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     value: str
     label: str
 
 
 class QuestionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     code: str
     kind: str = Field(description="binary, single, multiple or scale")
     text: str
@@ -35,6 +40,8 @@ class QuestionRead(BaseModel):
 
 
 class AnswerRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     code: str
     question: str
     answer: str

@@ -102,15 +102,28 @@ def _load(session: Session, consultation_id: uuid.UUID, *, lock: bool = False) -
     return session.scalar(query.with_for_update() if lock else query)
 
 
+def _started(
+    session: Session, *, actor: User, consultation_id: uuid.UUID, action: str
+) -> tuple[Consultation, Interview]:
+    """``_owner``'s consultation and its started interview, locked for a change; else 404."""
+    consultation = _owner(session, actor=actor, consultation_id=consultation_id, action=action)
+    interview = _load(session, consultation.id, lock=True)
+    if interview is None:
+        raise NotFound(_("These questions have not been started."))
+    return consultation, interview
+
+
 def _audit(
-    session: Session, *, actor: User, action: str, consultation: Consultation, **details: object
+    session: Session,
+    *,
+    actor: User | None,
+    action: str,
+    consultation: Consultation,
+    part: tuple[str, uuid.UUID] | None = None,
+    **details: object,
 ) -> None:
     audit_service.record_consultation(
-        session,
-        actor=actor,
-        action=action,
-        consultation=consultation,
-        details=dict(details) or None,
+        session, actor, action, consultation, part=part, details=dict(details) or None
     )
 
 
@@ -237,14 +250,13 @@ def _queue_reanalysis(session: Session, *, consultation: Consultation) -> bool:
         return False
     queue.requeue_analysis(session, job=job)
     session.flush()
-    audit_service.record(
+    _audit(
         session,
         actor=None,
         action="consultation.reanalysis.queued",
-        record_type="analysis_job",
-        record_id=job.id,
-        patient_id=consultation.patient_id,
-        details={"reason": "intake_answers"},
+        consultation=consultation,
+        part=("analysis_job", job.id),
+        reason="intake_answers",
     )
     return True
 
@@ -316,6 +328,25 @@ def answers_for(session: Session, *, consultation_id: uuid.UUID) -> list[Answer]
 # --- writing ---------------------------------------------------------------------------------
 
 
+def _begin(session: Session, *, consultation: Consultation, settings: Settings) -> Interview:
+    """A new interview from the starting prior, its first question chosen."""
+    model = questionnaire.model()
+    prior, source = starting_prior(session, consultation=consultation, model=model)
+    interview = Interview(
+        consultation_id=consultation.id,
+        status=InterviewStatus.in_progress,
+        answers=[],
+        prior=prior,
+        prior_source=source,
+        max_questions=settings.interview_max_questions,
+        differential=[],
+    )
+    session.add(interview)
+    session.flush()
+    _advance(session, interview=interview, consultation=consultation, settings=settings)
+    return interview
+
+
 def start(
     session: Session,
     *,
@@ -332,26 +363,13 @@ def start(
     if interview is None:
         if consultation.status in CLOSED_STATUSES:
             raise Conflict(_("This consultation is concluded; its questions are closed."))
-        model = questionnaire.model()
-        prior, source = starting_prior(session, consultation=consultation, model=model)
-        interview = Interview(
-            consultation_id=consultation.id,
-            status=InterviewStatus.in_progress,
-            answers=[],
-            prior=prior,
-            prior_source=source,
-            max_questions=settings.interview_max_questions,
-            differential=[],
-        )
-        session.add(interview)
-        session.flush()
-        _advance(session, interview=interview, consultation=consultation, settings=settings)
+        interview = _begin(session, consultation=consultation, settings=settings)
         _audit(
             session,
             actor=actor,
             action="interview.start",
             consultation=consultation,
-            prior_source=source,
+            prior_source=interview.prior_source,
         )
     return _state(consultation, interview, actor=actor)
 
@@ -383,12 +401,9 @@ def answer(
 ) -> InterviewState:
     """Record the answer to the question on screen and choose the next one (or finish)."""
     settings = settings or get_settings()
-    consultation = _owner(
+    consultation, interview = _started(
         session, actor=actor, consultation_id=consultation_id, action="interview.answer"
     )
-    interview = _load(session, consultation.id, lock=True)
-    if interview is None:
-        raise NotFound(_("These questions have not been started."))
     if interview.status is InterviewStatus.finished or not interview.pending_question:
         raise Conflict(_("These questions are finished; your answers are saved."))
     if data.question != interview.pending_question:
@@ -412,12 +427,9 @@ def answer(
 
 def finish(session: Session, *, actor: User, consultation_id: uuid.UUID) -> InterviewState:
     """The patient ends the interview now; the answers given so far are kept."""
-    consultation = _owner(
+    consultation, interview = _started(
         session, actor=actor, consultation_id=consultation_id, action="interview.finish"
     )
-    interview = _load(session, consultation.id, lock=True)
-    if interview is None:
-        raise NotFound(_("These questions have not been started."))
     if interview.status is InterviewStatus.in_progress:
         _finish(
             session,

@@ -39,6 +39,13 @@ def _page(
     )
 
 
+def _changed(request: Request, state: service.InterviewState) -> Response:
+    """After a change: the new panel for htmx, else back to the page (post, redirect, get)."""
+    if is_htmx(request):
+        return _page(request, state)
+    return redirect_to(request, "interview:page", consultation_id=state.consultation.id)
+
+
 @router.get("/consultations/{consultation_id}/interview", name="interview:page")
 def interview_page(
     request: Request, session: SessionDep, user: CurrentUser, consultation_id: uuid.UUID
@@ -50,10 +57,7 @@ def interview_page(
 def start(
     request: Request, session: SessionDep, user: CurrentUser, consultation_id: uuid.UUID
 ) -> Response:
-    state = service.start(session, actor=user, consultation_id=consultation_id)
-    if is_htmx(request):
-        return _page(request, state)
-    return redirect_to(request, "interview:page", consultation_id=consultation_id)
+    return _changed(request, service.start(session, actor=user, consultation_id=consultation_id))
 
 
 @router.post("/consultations/{consultation_id}/interview/answer", name="interview:answer")
@@ -81,9 +85,7 @@ def answer(
         # A stale form (the back button, a double click): show the question now on screen.
         return redirect_to(request, "interview:page", consultation_id=consultation_id)
     else:
-        if is_htmx(request):
-            return _page(request, state)
-        return redirect_to(request, "interview:page", consultation_id=consultation_id)
+        return _changed(request, state)
     current = service.state(session, actor=user, consultation_id=consultation_id)
     return _page(request, current, errors=errors, status_code=422)
 
@@ -92,7 +94,4 @@ def answer(
 def finish(
     request: Request, session: SessionDep, user: CurrentUser, consultation_id: uuid.UUID
 ) -> Response:
-    state = service.finish(session, actor=user, consultation_id=consultation_id)
-    if is_htmx(request):
-        return _page(request, state)
-    return redirect_to(request, "interview:page", consultation_id=consultation_id)
+    return _changed(request, service.finish(session, actor=user, consultation_id=consultation_id))

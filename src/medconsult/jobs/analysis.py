@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Unpack
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -142,15 +142,25 @@ def _mark_failed(
     job.last_error = error[:1000]
     job.finished_at = utcnow()
     _release_to_doctors(consultation)
-    audit_service.record(
+    _audit_analysis(
+        session, consultation, job, outcome=Outcome.failure, details={"attempts": job.attempts}
+    )
+
+
+def _audit_analysis(
+    session: Session,
+    consultation: Consultation,
+    job: AnalysisJob,
+    **extras: Unpack[audit_service.Extras],
+) -> None:
+    """The ``consultation.analysis`` event of an analysis that ended (the worker's: no actor)."""
+    audit_service.record_consultation(
         session,
-        actor=None,
-        action="consultation.analysis",
-        outcome=Outcome.failure,
-        record_type="analysis_job",
-        record_id=job.id,
-        patient_id=consultation.patient_id,
-        details={"attempts": job.attempts},
+        None,
+        "consultation.analysis",
+        consultation,
+        part=("analysis_job", job.id),
+        **extras,
     )
 
 
@@ -302,13 +312,10 @@ def store(
     job.finished_at = utcnow()
     SUBMIT_TO_SUGGESTION_SECONDS.observe((job.finished_at - job.created_at).total_seconds())
     _release_to_doctors(consultation)
-    audit_service.record(
+    _audit_analysis(
         session,
-        actor=None,
-        action="consultation.analysis",
-        record_type="analysis_job",
-        record_id=job.id,
-        patient_id=consultation.patient_id,
+        consultation,
+        job,
         details={
             "model_version": suggestion.model_version,
             "urgency": suggestion.urgency,

@@ -15,6 +15,7 @@ import ssl
 import uuid
 from collections.abc import Callable
 from email.message import EmailMessage
+from typing import Unpack
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -91,13 +92,11 @@ def deliver(
                 notification.email_last_error = error
                 if final:
                     notification.email_status = EmailStatus.failed
-            audit_service.record(
+            _audit_email(
                 session,
-                actor=None,
-                action="notification.email_failed",
+                notification_id,
+                "notification.email_failed",
                 outcome=Outcome.failure,
-                record_type="notification",
-                record_id=notification_id,
                 details={"attempt": attempt, "final": final, "error": type(exc).__name__},
             )
         if final:
@@ -115,12 +114,24 @@ def deliver(
             notification.email_status = EmailStatus.sent
             notification.email_sent_at = utcnow()
             notification.email_last_error = None
-        audit_service.record(
-            session,
-            actor=None,
-            action="notification.email_sent",
-            record_type="notification",
-            record_id=notification_id,
-            details={"attempt": attempt},
+        _audit_email(
+            session, notification_id, "notification.email_sent", details={"attempt": attempt}
         )
     return "sent"
+
+
+def _audit_email(
+    session: Session,
+    notification_id: uuid.UUID,
+    action: str,
+    **extras: Unpack[audit_service.Extras],
+) -> None:
+    """An event of a notice's e-mail (the worker's: no actor)."""
+    audit_service.record(
+        session,
+        actor=None,
+        action=action,
+        record_type="notification",
+        record_id=notification_id,
+        **extras,
+    )

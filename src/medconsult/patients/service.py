@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Unpack
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,6 +27,25 @@ def ensure_profile(session: Session, *, user: User) -> PatientProfile:
     return profile
 
 
+def _audit_profile(
+    session: Session,
+    actor: User,
+    action: str,
+    profile: PatientProfile,
+    **extras: Unpack[audit_service.Extras],
+) -> None:
+    """An event about one patient's profile (it names the profile and its patient)."""
+    audit_service.record(
+        session,
+        actor=actor,
+        action=action,
+        record_type="patient_profile",
+        record_id=profile.id,
+        patient_id=profile.user_id,
+        **extras,
+    )
+
+
 def get_profile(session: Session, *, actor: User, patient_id: uuid.UUID) -> PatientProfile:
     """Read a patient's profile (audited)."""
     access.check_patient(session, actor=actor, patient_id=patient_id, action="patient.profile.read")
@@ -33,14 +53,7 @@ def get_profile(session: Session, *, actor: User, patient_id: uuid.UUID) -> Pati
     if patient is None or patient.role is not Role.patient:
         raise NotFound(_("Patient not found."))
     profile = ensure_profile(session, user=patient)
-    audit_service.record(
-        session,
-        actor=actor,
-        action="patient.profile.read",
-        record_type="patient_profile",
-        record_id=profile.id,
-        patient_id=patient_id,
-    )
+    _audit_profile(session, actor, "patient.profile.read", profile)
     return profile
 
 
@@ -55,14 +68,8 @@ def update_own_profile(session: Session, *, actor: User, data: ProfileUpdate) ->
             setattr(profile, field, value)
             changed.append(field)
     session.flush()
-    audit_service.record(
-        session,
-        actor=actor,
-        action="patient.profile.update",
-        record_type="patient_profile",
-        record_id=profile.id,
-        patient_id=actor.id,
-        details={"fields": sorted(changed)},
+    _audit_profile(
+        session, actor, "patient.profile.update", profile, details={"fields": sorted(changed)}
     )
     return profile
 

@@ -18,6 +18,7 @@ import uuid
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Unpack
 
 from fhir.resources.R4B.bundle import Bundle
 from sqlalchemy import delete, exists, func, select, update
@@ -99,6 +100,18 @@ def _patient(session: Session, patient_id: uuid.UUID) -> User:
     return patient
 
 
+def _audit_record(
+    session: Session,
+    actor: User,
+    action: str,
+    patient_id: uuid.UUID,
+    **extras: Unpack[audit_service.Extras],
+) -> None:
+    """Audit an event about one patient's whole record."""
+    subject = audit_service.patient_record(patient_id)
+    audit_service.record(session, actor=actor, action=action, **subject, **extras)
+
+
 # --- FHIR ----------------------------------------------------------------------------------------
 
 
@@ -115,15 +128,8 @@ def patient_everything(
     patient = _patient(session, patient_id)
     record = collect(session, patient=patient)
     bundle = fhir.everything_bundle(record, base_url=base_url, now=now or utcnow())
-    audit_service.record(
-        session,
-        actor=actor,
-        action="records.fhir.read",
-        record_type="patient",
-        record_id=patient.id,
-        patient_id=patient.id,
-        details={"resources": bundle.total, "consultations": len(record.consultations)},
-    )
+    details = {"resources": bundle.total, "consultations": len(record.consultations)}
+    _audit_record(session, actor, "records.fhir.read", patient.id, details=details)
     return bundle
 
 
@@ -180,9 +186,7 @@ def consultation_report(
         session, reader=actor, item=item, settings=settings, now=now or utcnow()
     )
     data = report.render_pdf(content, font_path=settings.report_font_path)
-    audit_service.record_consultation(
-        session, actor=actor, action="records.report.read", consultation=consultation
-    )
+    audit_service.record_consultation(session, actor, "records.report.read", consultation)
     return report_filename(consultation), data
 
 
@@ -209,15 +213,8 @@ def issue_export_link(
         raise Forbidden(_("Only patients can download their own data."))
     expires_at = (now or utcnow()) + timedelta(minutes=settings.export_link_minutes)
     payload = f"{actor.id.hex}.{int(expires_at.timestamp())}.{secrets.token_hex(4)}"
-    audit_service.record(
-        session,
-        actor=actor,
-        action="records.export.link",
-        record_type="patient",
-        record_id=actor.id,
-        patient_id=actor.id,
-        details={"expires_at": expires_at.isoformat()},
-    )
+    details = {"expires_at": expires_at.isoformat()}
+    _audit_record(session, actor, "records.export.link", actor.id, details=details)
     return ExportLink(token=f"{payload}.{_sign(payload, settings)}", expires_at=expires_at)
 
 
@@ -233,15 +230,9 @@ def _check_export_token(
         problem = "expired"
     if problem is None:
         return
-    audit_service.record(
-        session,
-        actor=actor,
-        action="records.export.download",
-        outcome=Outcome.denied,
-        record_type="patient",
-        record_id=actor.id,
-        patient_id=actor.id,
-        details={"reason": problem},
+    details = {"reason": problem}
+    _audit_record(
+        session, actor, "records.export.download", actor.id, outcome=Outcome.denied, details=details
     )
     if problem == "expired":
         raise Gone(_(EXPORT_LINK_EXPIRED))
@@ -295,15 +286,8 @@ def export_archive(
             )
             + "\n",
         )
-    audit_service.record(
-        session,
-        actor=actor,
-        action="records.export.download",
-        record_type="patient",
-        record_id=actor.id,
-        patient_id=actor.id,
-        details={"consultations": len(record.consultations), "files": files},
-    )
+    details = {"consultations": len(record.consultations), "files": files}
+    _audit_record(session, actor, "records.export.download", actor.id, details=details)
     return buffer.getvalue()
 
 
@@ -415,12 +399,10 @@ def erase_account(
     user.erased_at = utcnow()
     session.flush()
     retain_until = _retain_until(session, patient_id, settings)
-    audit_service.record(
+    audit_service.record_own(
         session,
-        actor=user,
+        user=user,
         action="records.account.erase",
-        record_type="user",
-        record_id=patient_id,
         patient_id=patient_id,
         details={
             "deleted_consultations": len(unsigned),

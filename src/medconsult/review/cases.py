@@ -346,9 +346,7 @@ def get_case(session: Session, *, actor: User, consultation_id: uuid.UUID) -> Ca
     )
     reviews = review_queries.review_history(session, consultation_id=consultation.id)
     claimed_by_actor = consultation.doctor_id == actor.id
-    audit_service.record_consultation(
-        session, actor=actor, action="consultation.read", consultation=consultation
-    )
+    audit_service.record_consultation(session, actor, "consultation.read", consultation)
     return CaseView(
         consultation=consultation,
         profile=profile,

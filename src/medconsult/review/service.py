@@ -56,9 +56,7 @@ def claim(session: Session, *, actor: User, consultation_id: uuid.UUID) -> Consu
     consultation.doctor_id = actor.id
     consultation.status = ConsultationStatus.in_review
     session.flush()
-    audit_service.record_consultation(
-        session, actor=actor, action="consultation.claimed", consultation=consultation
-    )
+    audit_service.record_consultation(session, actor, "consultation.claimed", consultation)
     return consultation
 
 
@@ -81,9 +79,7 @@ def release(session: Session, *, actor: User, consultation_id: uuid.UUID) -> Con
         ConsultationStatus.analysing if still_analysing else ConsultationStatus.awaiting_review
     )
     session.flush()
-    audit_service.record_consultation(
-        session, actor=actor, action="consultation.released", consultation=consultation
-    )
+    audit_service.record_consultation(session, actor, "consultation.released", consultation)
     return consultation
 
 
@@ -255,13 +251,12 @@ def submit_review(
         consultation.status = ConsultationStatus.concluded
         consultation.concluded_at = now
     session.flush()
-    audit_service.record(
+    audit_service.record_consultation(
         session,
-        actor=actor,
-        action=action,
-        record_type="doctor_review",
-        record_id=review.id,
-        patient_id=consultation.patient_id,
+        actor,
+        action,
+        consultation,
+        part=("doctor_review", review.id),
         details={
             "consultation_id": str(consultation.id),
             "decision": review.decision.value,
@@ -292,9 +287,7 @@ def list_reviews(
     consultation = cases.load_consultation(session, consultation_id=consultation_id)
     access.require_doctor(session, actor=actor, action="review.read", consultation=consultation)
     reviews = review_queries.review_history(session, consultation_id=consultation.id)
-    audit_service.record_consultation(
-        session, actor=actor, action="review.read", consultation=consultation
-    )
+    audit_service.record_consultation(session, actor, "review.read", consultation)
     return reviews
 
 
