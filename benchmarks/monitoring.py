@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -151,13 +152,16 @@ class StatementCounter:
 
     def __init__(self, engine: Any) -> None:
         self.count = 0
+        self.statements: list[str] = []
         event.listen(engine, "before_cursor_execute", self._seen)
 
-    def _seen(self, *_: Any) -> None:
+    def _seen(self, *args: Any) -> None:
         self.count += 1
+        self.statements.append(" ".join(str(args[2]).split()))
 
     def reset(self) -> None:
         self.count = 0
+        self.statements = []
 
 
 def load_average() -> str:
@@ -212,7 +216,7 @@ def time_monitoring_queries(engine: Any, repeat: int) -> list[dict[str, Any]]:
     return results
 
 
-def time_pages(engine: Any, requests: int) -> dict[str, Any]:
+def time_pages(engine: Any, requests: int, show_statements: bool = False) -> dict[str, Any]:
     from fastapi.testclient import TestClient
 
     from medconsult.accounts import service as accounts_service
@@ -289,6 +293,10 @@ def time_pages(engine: Any, requests: int) -> dict[str, Any]:
                 client.get(path)
                 timings.append(time.perf_counter() - started)
                 statements = counter.count
+            if show_statements:
+                print(f"--- {role} {path}: {statements} statements", file=sys.stderr)
+                for statement in counter.statements:
+                    print(f"  {statement[:200]}", file=sys.stderr)
             return timings, statements
 
         # The baseline is measured before and after the pages, the better of the two kept.
@@ -349,6 +357,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100, help="timed requests per page")
     parser.add_argument("--repeat", type=int, default=5, help="runs of the monitoring queries")
     parser.add_argument("--explain", action="store_true", help="print the 365-day query plans")
+    parser.add_argument(
+        "--show-statements", action="store_true", help="print each page's SQL (one request)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the filled database")
     parser.add_argument(
         "--server",
@@ -384,7 +395,7 @@ def main() -> None:
         if args.requests == 0:  # fill only (with --keep)
             return
         queries = time_monitoring_queries(engine, args.repeat)
-        pages = time_pages(engine, args.requests)
+        pages = time_pages(engine, args.requests, args.show_statements)
         if args.explain:
             explain(engine)
         engine.dispose()

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from medconsult.accounts import passwords
@@ -187,6 +187,47 @@ class TestSessions:
 
         assert accounts_service.resolve_session(session, token=token, settings=settings) is None
         assert session.scalars(select(UserSession)).all() == []
+
+    def test_activity_is_recorded_once_a_minute(self, session: Session) -> None:
+        user = create_patient(session)
+        settings = get_settings()
+        token = accounts_service.start_session(session, user=user, settings=settings)
+        started = session.scalars(select(UserSession.last_seen_at)).one()
+
+        accounts_service.resolve_session(session, token=token, settings=settings)
+        session.flush()
+        assert session.scalars(select(UserSession.last_seen_at)).one() == started
+
+        session.execute(
+            update(UserSession).values(last_seen_at=UserSession.last_seen_at - timedelta(minutes=2))
+        )
+        session.expire_all()
+        active = accounts_service.resolve_session(session, token=token, settings=settings)
+        session.flush()
+        assert active is not None
+        assert session.scalars(select(UserSession.last_seen_at)).one() > started
+
+    def test_session_and_user_are_read_in_one_statement(self, session: Session) -> None:
+        user = create_patient(session)
+        settings = get_settings()
+        token = accounts_service.start_session(session, user=user, settings=settings)
+        session.flush()
+        session.expire_all()
+        statements: list[str] = []
+
+        def count(*args: object) -> None:
+            statements.append(str(args[2]))
+
+        connection = session.connection()
+        event.listen(connection, "before_cursor_execute", count)
+        try:
+            active = accounts_service.resolve_session(session, token=token, settings=settings)
+            assert active is not None
+            assert active.user.email == user.email
+            session.flush()
+        finally:
+            event.remove(connection, "before_cursor_execute", count)
+        assert len(statements) == 1
 
     def test_absolute_timeout_ends_session(self, session: Session) -> None:
         user = create_patient(session)

@@ -429,6 +429,36 @@ class TestAmendment:
         ]
         assert ("review.amended", Outcome.success) in _audit_actions(session, amendment.id)
 
+    def test_history_and_conclusions_agree_with_the_separate_queries(
+        self, session: Session
+    ) -> None:
+        doctor = create_doctor(session)
+        amended, original = self._signed(session, doctor)
+        amendment = review_service.submit_review(
+            session,
+            actor=doctor,
+            consultation_id=amended.id,
+            data=ReviewCreate(decision=Decision.modify, label_key="malaria", amends_id=original.id),
+        )
+        other, other_review = self._signed(session, doctor)
+        unreviewed = _claimed_case(session, doctor)
+
+        history, conclusions = review_queries.history_and_conclusions(
+            session, consultation_id=other.id, other_ids=[amended.id, unreviewed.id]
+        )
+
+        assert history == review_queries.review_history(session, consultation_id=other.id)
+        assert history == [other_review]
+        assert conclusions == review_queries.latest_reviews_for(
+            session, consultation_ids=[amended.id, unreviewed.id]
+        )
+        assert conclusions == {amended.id: amendment}
+        history, conclusions = review_queries.history_and_conclusions(
+            session, consultation_id=amended.id, other_ids=[]
+        )
+        assert [review.id for review in history] == [amendment.id, original.id]
+        assert conclusions == {}
+
     def test_stale_amendment_is_refused(self, session: Session) -> None:
         doctor = create_doctor(session)
         consultation, original = self._signed(session, doctor)

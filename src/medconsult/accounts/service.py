@@ -13,7 +13,7 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, func, or_, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload
 
 from medconsult import i18n
 from medconsult.accounts import passwords
@@ -41,6 +41,8 @@ from medconsult.i18n import N_, _
 from medconsult.notifications import service as notifications_service
 from medconsult.notifications.models import NotificationKind
 
+# A session's last activity is recorded to this resolution (see resolve_session).
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 INVALID_LOGIN = N_("Incorrect email or password.")
 THROTTLED_LOGIN = N_(
     "Too many failed sign-in attempts. Please wait {minutes} minutes and try again."
@@ -354,7 +356,12 @@ def resolve_session(session: Session, *, token: str, settings: Settings) -> Acti
     """The user behind a session token, or None if unknown, idle too long or expired."""
     if not token or len(token) > 200:
         return None
-    row = session.scalar(select(UserSession).where(UserSession.token_hash == hash_token(token)))
+    # The session and its user in one statement: this runs before every signed-in page.
+    row = session.scalar(
+        select(UserSession)
+        .options(joinedload(UserSession.user))
+        .where(UserSession.token_hash == hash_token(token))
+    )
     if row is None:
         return None
     now = utcnow()
@@ -363,7 +370,10 @@ def resolve_session(session: Session, *, token: str, settings: Settings) -> Acti
         session.delete(row)
         session.flush()
         return None
-    row.last_seen_at = now
+    # Written at most once a minute, not on every request: the idle limit is counted in
+    # minutes, and an UPDATE per page view costs a statement and a row version each time.
+    if now - row.last_seen_at >= LAST_SEEN_RESOLUTION:
+        row.last_seen_at = now
     return ActiveSession(user=row.user, session_id=row.id)
 
 

@@ -29,7 +29,6 @@ from medconsult.patients import service as patients_service
 from medconsult.patients.models import PatientProfile
 from medconsult.review import queries as review_queries
 from medconsult.review.models import DoctorReview
-from medconsult.review.queries import latest_reviews_for
 from medconsult.review.schemas import QueueStatusFilter
 
 # The statuses a doctor still has work to do on.
@@ -309,11 +308,20 @@ class CaseView:
 
 def get_case(session: Session, *, actor: User, consultation_id: uuid.UUID) -> CaseView:
     """Everything a doctor reads to decide on one consultation (audited)."""
-    consultation = load_consultation(session, consultation_id=consultation_id)
+    # The consultation, its patient and the patient's profile in one statement.
+    loaded = session.execute(
+        select(Consultation, PatientProfile)
+        .options(joinedload(Consultation.patient))
+        .outerjoin(PatientProfile, PatientProfile.user_id == Consultation.patient_id)
+        .where(Consultation.id == consultation_id)
+    ).first()
+    if loaded is None:
+        raise NotFound(_("Consultation not found."))
+    consultation, found_profile = loaded
     access.require_doctor(
         session, actor=actor, action="consultation.read", consultation=consultation
     )
-    profile = patients_service.ensure_profile(session, user=consultation.patient)
+    profile = found_profile or patients_service.ensure_profile(session, user=consultation.patient)
     suggestion = diagnosis_service.current_suggestion(session, consultation_id=consultation.id)
     job = analysis_job(session, consultation_id=consultation.id)
     segments = (
@@ -341,10 +349,11 @@ def get_case(session: Session, *, actor: User, consultation_id: uuid.UUID) -> Ca
             .limit(EARLIER_CONSULTATIONS_LIMIT)
         )
     )
-    conclusions = latest_reviews_for(
-        session, consultation_ids=[c.id for c in earlier_consultations]
+    reviews, conclusions = review_queries.history_and_conclusions(
+        session,
+        consultation_id=consultation.id,
+        other_ids=[c.id for c in earlier_consultations],
     )
-    reviews = review_queries.review_history(session, consultation_id=consultation.id)
     claimed_by_actor = consultation.doctor_id == actor.id
     audit_service.record_consultation(session, actor, "consultation.read", consultation)
     return CaseView(

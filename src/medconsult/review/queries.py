@@ -60,3 +60,27 @@ def review_history(session: Session, *, consultation_id: uuid.UUID) -> list[Doct
             .order_by(DoctorReview.signed_at.desc(), DoctorReview.created_at.desc())
         )
     )
+
+
+def history_and_conclusions(
+    session: Session, *, consultation_id: uuid.UUID, other_ids: Sequence[uuid.UUID]
+) -> tuple[list[DoctorReview], dict[uuid.UUID, DoctorReview]]:
+    """In one statement, ``review_history`` of one consultation and ``latest_reviews_for``
+    the others (a case page shows both: this case's reviews and earlier cases' conclusions)."""
+    rows = session.scalars(
+        select(DoctorReview)
+        .options(joinedload(DoctorReview.doctor))
+        .where(
+            (DoctorReview.consultation_id == consultation_id)
+            | (DoctorReview.consultation_id.in_(other_ids) & is_current_conclusion())
+        )
+        # Newest first for the history; for the conclusions the oldest-first rule of
+        # latest_reviews_for is kept by letting the first (newest) head win below.
+        .order_by(DoctorReview.signed_at.desc(), DoctorReview.created_at.desc())
+    ).all()
+    history = [review for review in rows if review.consultation_id == consultation_id]
+    conclusions: dict[uuid.UUID, DoctorReview] = {}
+    for review in rows:
+        if review.consultation_id != consultation_id:
+            conclusions.setdefault(review.consultation_id, review)
+    return history, conclusions
