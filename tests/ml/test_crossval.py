@@ -94,3 +94,6 @@ def test_model_folds_report_the_held_out_learning_curve(two_files: tuple[Path, P
     last = [fold["overall"]["macro_f1"] for fold in model["per_fold"]]
     assert curve[-1]["val_macro_f1"]["mean"] == pytest.approx(np.mean(last), abs=1e-6)
     assert curve[-1]["val_macro_f1"]["n"] == 2
+    hybrid = model["hybrid_mean_of_probabilities"]
+    assert len(hybrid["per_fold"]) == 2
+    assert set(hybrid["summary"]) == set(model["summary"])

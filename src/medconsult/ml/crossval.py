@@ -205,6 +205,7 @@ def run_cv(
     baseline_scores, model_scores = [], []
     baseline_logits, model_logits, targets = [], [], []
     histories: list[list[dict[str, Any]]] = []
+    hybrid_scores: list[dict[str, dict[str, float]]] = []
     for fold, (train_set, test_set) in enumerate(splits):
         baseline = TfidfBaseline(len(LABELS)).fit(train_set.texts, _targets(train_set).tolist())
         probs = baseline.predict_proba(test_set.texts)
@@ -218,6 +219,8 @@ def run_cv(
             )
             histories.append(history)
             model_scores.append(fold_scores(softmax(logits), test_set))
+            # A hybrid for free: the mean of the two models' probabilities on the same fold.
+            hybrid_scores.append(fold_scores((softmax(logits) + probs) / 2, test_set))
             model_logits.append(logits)
             print(f"fold {fold}: model {model_scores[-1]['overall']}", file=sys.stderr)
     report: dict[str, Any] = {
@@ -241,8 +244,22 @@ def run_cv(
             "calibration": cross_fitted_ece(model_logits, targets[: len(model_logits)]),
             "baseline_same_folds": summarise(baseline_scores[: len(model_scores)]),
             "epoch_curve": epoch_curve(histories),
+            "hybrid_mean_of_probabilities": {
+                "per_fold": hybrid_scores,
+                "summary": summarise(hybrid_scores),
+            },
         }
     return report
+
+
+def _summary_lines(summary: dict[str, dict[str, Any]]) -> list[str]:
+    return [
+        f"  {source}: "
+        + ", ".join(
+            f"{metric} {value['mean']:.4f} ± {value['sd']:.4f}" for metric, value in metrics.items()
+        )
+        for source, metrics in summary.items()
+    ]
 
 
 def format_summary(report: dict[str, Any]) -> str:
@@ -253,12 +270,10 @@ def format_summary(report: dict[str, Any]) -> str:
         if name not in report:
             continue
         lines.append(f"{name}:")
-        for source, metrics in report[name]["summary"].items():
-            cells = ", ".join(
-                f"{metric} {value['mean']:.4f} ± {value['sd']:.4f}"
-                for metric, value in metrics.items()
-            )
-            lines.append(f"  {source}: {cells}")
+        lines += _summary_lines(report[name]["summary"])
+        if "hybrid_mean_of_probabilities" in report[name]:
+            lines.append("  hybrid (mean of the model's and the baseline's probabilities):")
+            lines += _summary_lines(report[name]["hybrid_mean_of_probabilities"]["summary"])
         calibration = report[name]["calibration"]
         lines.append(
             f"  out-of-fold ECE {calibration['ece_per_fold']['mean']:.4f} ± "
