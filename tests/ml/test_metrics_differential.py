@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from medconsult.ml.metrics import (
+    choose_differential_calibration,
     differential_metrics,
     mean_and_sd,
     predicted_differential,
@@ -62,3 +63,26 @@ def test_mean_and_sd() -> None:
     assert summary["mean"] == pytest.approx(0.9)
     assert summary["sd"] == pytest.approx(0.1)  # sample sd (ddof=1)
     assert mean_and_sd([0.5])["sd"] == 0.0
+
+
+def test_differential_keeps_a_softer_temperature_when_calibration_squeezes_it() -> None:
+    # Each case's truth is its two most likely classes; a sharp temperature leaves one.
+    logits = np.array([[3.0, 2.5, -4.0, -4.0], [-4.0, 2.0, 2.6, -4.0], [-4.0, -4.0, 1.0, 1.4]])
+    targets = np.array([0, 2, 3])
+    truths = [{0, 1}, {1, 2}, {2, 3}]
+
+    temperature, threshold = choose_differential_calibration(logits, targets, truths, 0.05)
+
+    assert temperature != 0.05
+    probs = np.exp(logits / temperature)
+    probs /= probs.sum(axis=1, keepdims=True)
+    assert differential_metrics(probs, targets, truths, threshold).ddf1 == pytest.approx(1.0)
+
+
+def test_differential_keeps_the_calibration_temperature_on_a_tie() -> None:
+    logits = np.array([[5.0, -5.0, -5.0], [-5.0, 5.0, -5.0]])
+    targets = np.array([0, 1])
+
+    temperature, _ = choose_differential_calibration(logits, targets, [{0}, {1}], 0.7)
+
+    assert temperature == 0.7

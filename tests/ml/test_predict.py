@@ -10,6 +10,7 @@ import torch
 
 from medconsult.ml import predict
 from medconsult.ml.errors import ArtifactError, InputTextError, ModelError
+from medconsult.ml.metrics import softmax
 from medconsult.ml.predict import Classifier, main, resolve_precision
 from medconsult.ml.types import Suggestion
 
@@ -192,7 +193,10 @@ def test_predict_cli_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_differential_is_every_label_above_the_threshold(tiny_classifier) -> None:  # type: ignore[no-untyped-def]
     text = "Age 54, male. Pain: tender; in the upper chest. I have a cough."
     (differential,) = tiny_classifier.differential([text])
-    probabilities = tiny_classifier.probabilities([text])[0]
+    # At the differential's own temperature (chosen on validation), not the calibration one.
+    probabilities = softmax(
+        tiny_classifier.logits([text]), tiny_classifier.differential_temperature
+    )[0]
     expected = sorted(
         (p for p in probabilities if p >= tiny_classifier.differential_threshold), reverse=True
     )

@@ -105,8 +105,10 @@ def _per_source_note(metrics: dict[str, Any], calibration: dict[str, Any]) -> st
     partial = metrics.get("validation_partial_interview")
     lines.append("")
     lines.append(
-        "The differential is every label with calibrated probability at or above "
-        f"{calibration.get('differential_threshold')} (chosen on validation for DDF1)."
+        "The differential is every label with probability at or above "
+        f"{calibration.get('differential_threshold')} at temperature "
+        f"{calibration.get('differential_temperature', calibration.get('temperature'))} "
+        "(both chosen on validation for DDF1)."
     )
     if partial:
         lines.append(

@@ -186,6 +186,7 @@ def evaluate(
         "temperature": classifier.temperature,
         "threshold": classifier.threshold,
         "differential_threshold": differential_threshold,
+        "differential_temperature": classifier.differential_temperature,
         "device": str(classifier.device),
         # What the service runs at on this machine by default (see --bf16 / --int8).
         "served_precision": resolve_precision("auto", classifier.device),
@@ -198,6 +199,7 @@ def evaluate(
             truths,
             threshold=classifier.threshold,
             differential_threshold=differential_threshold,
+            differential_probs=softmax(logits, classifier.differential_temperature),
         )
         if texts
         else {}

@@ -301,6 +301,33 @@ def mean_and_sd(values: list[float]) -> dict[str, float]:
 DIFFERENTIAL_THRESHOLD_GRID = (0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2)
 
 
+# Temperatures tried for the differential besides the calibration one. The calibration
+# temperature sharpens the top-1 probability (it is fitted to the top label), which can squeeze a
+# differential trained on DDXPlus' soft targets to one class; the differential may keep a softer
+# distribution, chosen with its threshold for DDF1.
+DIFFERENTIAL_TEMPERATURE_GRID = (0.5, 1.0, 1.5, 2.0)
+
+
+def choose_differential_calibration(
+    logits: FloatArray,
+    targets: IntArray,
+    truths: list[set[int]],
+    calibration_temperature: float,
+) -> tuple[float, float]:
+    """The (temperature, threshold) with the best mean DDF1 on these rows: the calibration
+    temperature or one of ``DIFFERENTIAL_TEMPERATURE_GRID``, each with its best threshold
+    (``choose_differential_threshold``); ties keep the calibration temperature."""
+    best: tuple[float, float, float] | None = None  # (ddf1, temperature, threshold)
+    for temperature in (calibration_temperature, *DIFFERENTIAL_TEMPERATURE_GRID):
+        probs = softmax(logits, temperature)
+        threshold = choose_differential_threshold(probs, targets, truths)
+        score = differential_metrics(probs, targets, truths, threshold).ddf1 if truths else 0.0
+        if best is None or score > best[0]:
+            best = (score, temperature, threshold)
+    assert best is not None
+    return best[1], best[2]
+
+
 def choose_differential_threshold(
     probs: FloatArray, targets: IntArray, truths: list[set[int]]
 ) -> float:
@@ -324,9 +351,12 @@ def per_source_metrics(
     *,
     threshold: float,
     differential_threshold: float = DIFFERENTIAL_THRESHOLD,
+    differential_probs: FloatArray | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Classification metrics per source and ``overall``; where rows have a ground-truth
-    differential, the differential metrics of those rows too (key ``differential``)."""
+    differential, the differential metrics of those rows too (key ``differential``), from
+    ``differential_probs`` where given (the differential's own temperature), else ``probs``."""
+    differential_source = probs if differential_probs is None else differential_probs
     names = ["overall", *dict.fromkeys(sources)]
     report: dict[str, dict[str, Any]] = {}
     for name in names:
@@ -335,7 +365,7 @@ def per_source_metrics(
         with_truth = [i for i in rows if truths[i] is not None]
         if with_truth:
             entry["differential"] = differential_metrics(
-                probs[with_truth],
+                differential_source[with_truth],
                 targets[with_truth],
                 [truths[i] or set() for i in with_truth],
                 differential_threshold,

@@ -160,6 +160,7 @@ class Classifier:
         evidence_engine: PackedBertClassifier | None = None,
         ood: OodCheck | None = None,
         differential_threshold: float = DIFFERENTIAL_THRESHOLD,
+        differential_temperature: float | None = None,
     ) -> None:
         self.model = model  # full precision: evidence (gradients) and the GPU path
         self.fast_model = fast_model  # what classifies: the int8 copy when precision is int8
@@ -178,8 +179,12 @@ class Classifier:
         self.engine = engine  # packed forward for classification (None: the model's own)
         self.evidence_engine = evidence_engine  # packed float forward for gradients
         self.ood = ood  # None: an artifact trained before the OOD check existed
-        # The differential: every class at or above this calibrated probability.
+        # The differential: every class at or above this probability, at its own temperature
+        # (artifacts from before it existed: the calibration temperature).
         self.differential_threshold = differential_threshold
+        self.differential_temperature = (
+            temperature if differential_temperature is None else differential_temperature
+        )
         # The Hugging Face forward (GPU, or CPU without the packed engine) reaches bf16/fp16
         # through autocast; the packed engine has its own bf16 weights.
         self.autocast_dtype: torch.dtype | None = {
@@ -283,6 +288,11 @@ class Classifier:
             ood=ood,
             differential_threshold=float(
                 calibration.get("differential_threshold", DIFFERENTIAL_THRESHOLD)
+            ),
+            differential_temperature=(
+                float(calibration["differential_temperature"])
+                if "differential_temperature" in calibration
+                else None
             ),
         )
 
@@ -421,10 +431,11 @@ class Classifier:
         return softmax(self.logits(texts), self.temperature)
 
     def differential(self, texts: Sequence[str]) -> list[tuple[RankedLabel, ...]]:
-        """Per text, the differential: every label whose calibrated probability is at least
-        ``differential_threshold`` (chosen on validation for DDF1), most probable first."""
+        """Per text, the differential: every label whose probability at the differential's
+        temperature is at least ``differential_threshold`` (both chosen on validation for DDF1),
+        most probable first."""
         result = []
-        for row in self.probabilities(texts):
+        for row in softmax(self.logits(texts), self.differential_temperature):
             order = [int(i) for i in np.argsort(-row, kind="stable")]
             result.append(
                 tuple(

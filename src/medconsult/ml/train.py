@@ -68,6 +68,7 @@ from medconsult.ml.metrics import (
     TARGET_PRECISION,
     cap_abstention_threshold,
     choose_abstention_threshold,
+    choose_differential_calibration,
     choose_differential_threshold,
     classification_metrics,
     differential_metrics,
@@ -619,12 +620,16 @@ def train(
     )
     model_metrics = classification_metrics(val_probs, val_targets, threshold)
     uncalibrated = classification_metrics(softmax(val_logits), val_targets, threshold=0.0)
-    # The differential: classes at or above a threshold chosen on validation for DDF1.
+    # The differential: classes at or above a threshold, at a temperature of its own, both
+    # chosen on validation for DDF1.
     val_sources = [val_set.source_of(i) for i in range(len(val_set))]
     val_truths = truths_by_row(val_set)
     diff_rows = [i for i, truth in enumerate(val_truths) if truth is not None]
-    differential_threshold = choose_differential_threshold(
-        val_probs[diff_rows], val_targets[diff_rows], [val_truths[i] or set() for i in diff_rows]
+    differential_temperature, differential_threshold = choose_differential_calibration(
+        val_logits[diff_rows],
+        val_targets[diff_rows],
+        [val_truths[i] or set() for i in diff_rows],
+        temperature,
     )
     per_source = per_source_metrics(
         val_probs,
@@ -633,6 +638,7 @@ def train(
         val_truths,
         threshold=threshold,
         differential_threshold=differential_threshold,
+        differential_probs=softmax(val_logits, differential_temperature),
     )
     # The structured validation cases after a short interview: a random subset of answers.
     partial = partial_texts(val_set, random.Random(config.seed + 2), 1.0)
@@ -640,7 +646,8 @@ def train(
     if partial:
         rows = sorted(partial)
         partial_probs = softmax(
-            text_logits(model, tokenizer, [partial[r] for r in rows], config, device), temperature
+            text_logits(model, tokenizer, [partial[r] for r in rows], config, device),
+            differential_temperature,
         )
         partial_metrics = differential_metrics(
             partial_probs,
@@ -726,9 +733,10 @@ def train(
         ),
         "target_precision": TARGET_PRECISION,
         "differential_threshold": differential_threshold,
+        "differential_temperature": differential_temperature,
         "differential_rule": (
-            "the differential is every class with calibrated probability >= "
-            "differential_threshold, chosen on validation for the best mean DDF1"
+            "the differential is every class whose probability at differential_temperature is "
+            ">= differential_threshold, both chosen on validation for the best mean DDF1"
         ),
         "fitted_on": "validation",
         "n": len(val_targets),
