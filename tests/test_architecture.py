@@ -112,6 +112,8 @@ LAYERS: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = (
             ("triage.levels",),
             ("triage.rules",),
             ("triage.rules_zh",),
+            # A torch-free JSON (de)serialiser for frozen dataclasses, shared by ml and triage.
+            ("ml.records",),
         ),
     ),
     ("foundation", (("db", "logs", "metrics"), ("errors",), ("i18n",), ("config",))),

@@ -15,6 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from medconsult.audit.models import AuditEvent, Outcome
+from medconsult.consultations.models import Consultation
+from medconsult.interview import questionnaire
+from medconsult.interview.engine import YES, Answer
+from medconsult.interview.models import Interview, InterviewStatus
 from medconsult.records import service
 from tests import factories
 from tests.records.conftest import PATIENT_EMAIL, PATIENT_NAME, Record
@@ -34,6 +38,19 @@ def _validate_every_resource(bundle: dict[str, Any]) -> None:
         model = get_fhir_model_class(resource["resourceType"])
         parsed = model.model_validate(resource)
         assert json.loads(parsed.model_dump_json()) == resource
+
+
+def add_interview(session: Session, consultation: Consultation) -> None:
+    """A finished intake interview with two answers: pain (yes) and where it is."""
+    session.add(
+        Interview(
+            consultation_id=consultation.id,
+            status=InterviewStatus.finished,
+            answers=[Answer("E_53", (YES,)).to_dict(), Answer("E_55", ("V_101",)).to_dict()],
+            max_questions=20,
+        )
+    )
+    session.flush()
 
 
 class TestEverythingBundle:
@@ -90,6 +107,28 @@ class TestEverythingBundle:
             "For a few days, yes.",
         ]
         assert grouped["Practitioner"][0]["id"] == str(record.doctor.id)
+
+    def test_interview_answers_are_a_questionnaire_response(
+        self, session: Session, record: Record
+    ) -> None:
+        add_interview(session, record.signed)
+
+        bundle = service.bundle_dict(
+            service.patient_everything(
+                session, actor=record.patient, patient_id=record.patient.id, base_url="https://x/"
+            )
+        )
+
+        _validate_every_resource(bundle)
+        responses = {r["id"]: r for r in _by_type(bundle)["QuestionnaireResponse"]}
+        interview = responses[f"interview-{record.signed.id}"]
+        texts = questionnaire.texts()
+        assert [item["linkId"] for item in interview["item"]] == ["E_53", "E_55"]
+        assert interview["item"][0]["text"] == texts.question_text("E_53")
+        assert interview["item"][0]["answer"] == [{"valueString": "Yes"}]
+        assert interview["item"][1]["answer"][0]["valueString"] == texts.value_text("E_55", "V_101")
+        assert interview["encounter"]["reference"] == f"Encounter/{record.signed.id}"
+        assert f"interview-{record.unsigned.id}" not in responses  # no interview, no resource
 
     def test_private_note_never_exported(self, session: Session, record: Record) -> None:
         record.review.private_note = "Private: suspect non-adherence"

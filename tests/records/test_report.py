@@ -14,9 +14,11 @@ from sqlalchemy.orm import Session
 from medconsult import i18n
 from medconsult.audit.models import AuditEvent, Outcome
 from medconsult.config import get_settings
+from medconsult.interview import questionnaire
 from medconsult.records import report, service
 from tests import factories
 from tests.records.conftest import PATIENT_NAME, REPORT_NAME, Record
+from tests.records.test_fhir import add_interview
 
 
 def _text(data: bytes) -> str:
@@ -49,6 +51,17 @@ class TestReportContent:
         assert "AI suggestion (decision support only)" in text
         assert "decision support, not a diagnosis" in text
         assert record.suggestion.model_version in text
+
+    def test_interview_answers_are_printed(self, session: Session, record: Record) -> None:
+        add_interview(session, record.signed)
+
+        _name, data = service.consultation_report(
+            session, actor=record.patient, consultation_id=record.signed.id
+        )
+
+        text = _text(data)
+        assert "Intake interview" in text
+        assert " ".join(questionnaire.texts().question_text("E_53").split()) in text
 
     def test_text_beyond_latin_1(self, session: Session, record: Record) -> None:
         record.unsigned.chief_complaint = "Кашель и жар — βήχας"

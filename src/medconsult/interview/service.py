@@ -325,6 +325,23 @@ def answers_for(session: Session, *, consultation_id: uuid.UUID) -> list[Answer]
     return _answers(interview) if interview is not None else []
 
 
+def answer_views_for(
+    session: Session, *, consultation_id: uuid.UUID
+) -> tuple[questionnaire.AnswerView, ...]:
+    """The interview's answers in words, in the reader's language, for records and reports (no
+    access check: callers check it). Empty without answers or without the questionnaire data:
+    an export never fails for want of it."""
+    answers = answers_for(session, consultation_id=consultation_id)
+    if not answers:
+        return ()
+    try:
+        texts = questionnaire.texts()
+    except ServiceUnavailable:
+        log.warning("interview questionnaire unavailable: answers left out of the record")
+        return ()
+    return tuple(questionnaire.answer_view(texts, answer) for answer in answers)
+
+
 # --- writing ---------------------------------------------------------------------------------
 
 

@@ -2,14 +2,14 @@
 
 ``cli.py`` calls ``register(subparsers)``; each subcommand sets ``func(args) -> int``. Nothing
 here imports torch at import time: the heavy modules are imported inside the handlers, so the
-rest of the CLI (and the web app) stays fast and torch-free. ``main`` runs one subcommand on its
-own, for ``python -m medconsult.ml.<module>``.
+rest of the CLI (and the web app) stays fast and torch-free. Each module runs on its own too
+(``python -m medconsult.ml.<module>``) through ``options.main``.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from medconsult.ml import options
 from medconsult.ml.errors import exit_status
@@ -83,12 +83,3 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         command = subparsers.add_parser(name, help=help_text)
         add_arguments(command)
         command.set_defaults(func=handler)
-
-
-def main(name: str, doc: str, argv: Sequence[str] | None = None) -> int:
-    """Subcommand ``name`` as a program of its own, described by the first line of ``doc``
-    (its module's docstring); its exit status."""
-    _, add_arguments, handler = COMMANDS[name]
-    parser = argparse.ArgumentParser(prog=f"medconsult {name}", description=doc.split("\n")[0])
-    add_arguments(parser)
-    return handler(parser.parse_args(argv))

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from medconsult.ml import commands
+from medconsult.ml import options
 from medconsult.ml.baseline import TfidfBaseline
 from medconsult.ml.data import LABEL2ID, LABELS, Dataset, concatenate, default_data_paths
 from medconsult.ml.data import load_dataset as _load_dataset
@@ -313,7 +313,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return commands.main("cv", __doc__, argv)
+    return options.main("cv", __doc__, options.add_cv_arguments, run, argv)
 
 
 if __name__ == "__main__":

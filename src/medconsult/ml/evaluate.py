@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from medconsult.ml import commands
+from medconsult.ml import options
 from medconsult.ml.baseline import TfidfBaseline
 from medconsult.ml.data import (
     LABEL2ID,
@@ -395,7 +395,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return commands.main("evaluate", __doc__, argv)
+    return options.main("evaluate", __doc__, options.add_evaluate_arguments, run, argv)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from medconsult.ml import commands
+from medconsult.ml import options
 from medconsult.ml.data import LABEL2ID, load_dataset
 from medconsult.ml.evaluate import _read_training_args, choose_rows
 from medconsult.ml.metrics import softmax
@@ -252,7 +252,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return commands.main("evaluate-ood", __doc__, argv)
+    return options.main("evaluate-ood", __doc__, options.add_evaluate_ood_arguments, run, argv)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,11 @@ entry points (train.py, evaluate.py, predict.py) read their defaults from this o
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from medconsult.ml.errors import exit_status
 
 # --- defaults --------------------------------------------------------------------------------
 # Training. Tuned on the validation split of symptom2disease with all-MiniLM-L6-v2 on a 2-core
@@ -225,3 +228,19 @@ def add_cv_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-length", type=int, default=None)
     parser.add_argument("--work-dir", type=Path, default=None, help="where fold models go")
     parser.add_argument("--out", type=Path, default=None, help="write the JSON report here")
+
+
+def main(
+    name: str,
+    doc: str,
+    add_arguments: Callable[[argparse.ArgumentParser], None],
+    run: Callable[[argparse.Namespace], int],
+    argv: Sequence[str] | None = None,
+) -> int:
+    """Subcommand ``name`` as a program of its own (``python -m medconsult.ml.<module>``),
+    described by the first line of ``doc`` (its module's docstring); its exit status, errors
+    reported as the CLI reports them."""
+    parser = argparse.ArgumentParser(prog=f"medconsult {name}", description=doc.split("\n")[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    return exit_status(lambda: run(args))

@@ -54,7 +54,7 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
 from transformers.utils import logging as transformers_logging
 
-from medconsult.ml import commands
+from medconsult.ml import options
 from medconsult.ml.artifacts import validate_artifact
 from medconsult.ml.data import Window, encode_windows, mean_window_logits
 from medconsult.ml.engine import PackedBertClassifier, cpu_has_native_bf16, supports
@@ -677,7 +677,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return commands.main("predict", __doc__, argv)
+    return options.main("predict", __doc__, options.add_predict_arguments, run, argv)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -32,6 +32,7 @@ from medconsult.consultations.models import Consultation, ConsultationStatus, Me
 from medconsult.diagnosis.models import AISuggestion
 from medconsult.diagnosis.service import ABSTAIN_REASON_LABELS
 from medconsult.i18n import N_, _
+from medconsult.interview.questionnaire import AnswerView
 from medconsult.ml.language import UNSUPPORTED_LANGUAGE
 from medconsult.patients.models import PatientProfile
 from medconsult.review.models import Decision, DoctorReview
@@ -62,6 +63,8 @@ class ConsultationRecord:
     suggestions: list[AISuggestion]  # oldest first
     reviews: list[DoctorReview]  # oldest first; the last one no amendment replaced is current
     messages: list[Message]
+    # The intake interview's answers in words (question, answer), in the reader's language.
+    interview_answers: tuple[AnswerView, ...] = ()
 
 
 @dataclass
@@ -172,6 +175,27 @@ def questionnaire_response_resource(consultation: Consultation) -> Questionnaire
         authored=_instant(consultation.submitted_at),
         author=_ref("Patient", consultation.patient_id),
         item=items,
+    )
+
+
+def interview_response_resource(
+    consultation: Consultation, answers: Sequence[AnswerView]
+) -> QuestionnaireResponse:
+    """What the patient answered in the intake interview (DDXPlus questionnaire codes)."""
+    return QuestionnaireResponse(
+        id=f"interview-{consultation.id}",
+        status="completed",
+        subject=_ref("Patient", consultation.patient_id),
+        encounter=_ref("Encounter", consultation.id),
+        author=_ref("Patient", consultation.patient_id),
+        item=[
+            {
+                "linkId": answer.code,
+                "text": answer.question,
+                "answer": [{"valueString": answer.answer}],
+            }
+            for answer in answers
+        ],
     )
 
 
@@ -345,6 +369,8 @@ def resources(record: PatientRecord) -> Iterator[Resource]:
         consultation = item.consultation
         yield encounter_resource(consultation)
         yield questionnaire_response_resource(consultation)
+        if item.interview_answers:
+            yield interview_response_resource(consultation, item.interview_answers)
         for report in item.reports:
             yield document_reference_resource(report, consultation)
         for suggestion in item.suggestions:

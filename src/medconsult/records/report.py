@@ -28,6 +28,7 @@ from medconsult.diagnosis.models import AISuggestion
 from medconsult.diagnosis.service import ABSTAIN_REASON_LABELS
 from medconsult.errors import ServiceUnavailable
 from medconsult.i18n import _
+from medconsult.interview.questionnaire import AnswerView
 from medconsult.ml.language import UNSUPPORTED_LANGUAGE, is_cjk
 from medconsult.patients.models import PatientProfile
 from medconsult.review.models import DoctorReview
@@ -52,6 +53,7 @@ class ReportContent:
     consultation: Consultation
     profile: PatientProfile | None
     reports: list[ReportFile]
+    interview_answers: tuple[AnswerView, ...]  # the intake interview, in the reader's language
     suggestion: AISuggestion | None  # None where the reader may not see it yet
     review: DoctorReview | None  # the current signed conclusion
     doctor_name: str
@@ -168,6 +170,11 @@ def render_pdf(content: ReportContent, *, font_path: Path | None = None) -> byte
     pdf.fact(_("Past medical history"), consultation.past_history)
     pdf.fact(_("Current medications"), consultation.current_medications)
 
+    if content.interview_answers:
+        pdf.heading(_("Intake interview"))
+        for answer in content.interview_answers:
+            pdf.fact(answer.question, answer.answer)
+
     pdf.heading(_("Report files"))
     if content.reports:
         for report in content.reports:
@@ -230,5 +237,6 @@ def _has_cjk(content: ReportContent) -> bool:
         consultation.current_medications,
         content.review.advice if content.review else "",
         content.profile.full_name if content.profile else "",
+        *(answer.answer for answer in content.interview_answers),
     )
     return any(is_cjk(char) for text in texts if text for char in text)

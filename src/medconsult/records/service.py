@@ -37,6 +37,7 @@ from medconsult.db import utcnow
 from medconsult.diagnosis.models import AISuggestion
 from medconsult.errors import Forbidden, Gone, NotFound, ValidationFailed
 from medconsult.i18n import N_, _
+from medconsult.interview import service as interview_service
 from medconsult.patients.models import PatientProfile
 from medconsult.records import fhir, report
 from medconsult.review import queries as review_queries
@@ -71,6 +72,9 @@ def _consultation_record(session: Session, consultation: Consultation) -> fhir.C
         suggestions=list(suggestions),
         reviews=list(reversed(reviews)),
         messages=list(messages),
+        interview_answers=interview_service.answer_views_for(
+            session, consultation_id=consultation.id
+        ),
     )
 
 
@@ -157,6 +161,7 @@ def _report_content(
         consultation=consultation,
         profile=_profile(session, consultation.patient_id),
         reports=item.reports,
+        interview_answers=item.interview_answers,
         suggestion=current if show_ai else None,
         review=review if concluded else None,
         doctor_name=review.doctor.full_name if review is not None else "",
