@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from medconsult.accounts.models import User
 from medconsult.consultations.models import Consultation
-from tests.factories import DEFAULT_PASSWORD, create_consultation, create_doctor, create_patient
+from tests.browser import sign_in
+from tests.factories import create_consultation, create_doctor, create_patient
 
 pytestmark = pytest.mark.browser
 
@@ -45,18 +46,10 @@ def seeded(engine: Engine) -> Iterator[dict[str, Any]]:
         session.execute(delete(User).where(User.id.in_(seeded["user_ids"])))
 
 
-def _sign_in(page: Any, email: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
-
-
 class TestChestPainInterview:
     def test_patient_answers_and_doctor_reads(self, page: Any, seeded: dict[str, Any]) -> None:
         consultation = seeded["consultation_id"]
-        _sign_in(page, seeded["patient"])
+        sign_in(page, seeded["patient"])
         page.goto(f"/consultations/{consultation}")
         page.get_by_role("button", name="Start the questions").click()
         page.wait_for_url(re.compile(r"/interview$"))
@@ -91,7 +84,7 @@ class TestChestPainInterview:
         assert page.locator(".interview-answers dt").count() == len(questions)
 
         page.context.clear_cookies()
-        _sign_in(page, seeded["doctor"])
+        sign_in(page, seeded["doctor"])
         page.goto(f"/doctor/consultations/{consultation}")
 
         summary = page.get_by_test_id("interview-summary")

@@ -17,8 +17,8 @@ from medconsult.consultations.models import Consultation
 from medconsult.review import advice as advice_library
 from medconsult.review import queries as review_queries
 from medconsult.review.models import AdviceTemplateOutcome
+from tests.browser import sign_in
 from tests.factories import (
-    DEFAULT_PASSWORD,
     create_consultation,
     create_doctor,
     create_patient,
@@ -53,14 +53,6 @@ def seeded(engine: Engine) -> Iterator[dict[str, Any]]:
         session.execute(delete(User).where(User.id.in_(seeded["user_ids"])))
 
 
-def _sign_in(page: Any, email: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: "/login" not in url)
-
-
 class TestAdviceDraftJourney:
     def test_accept_edit_sign_and_patient_sees_safety_netting(
         self, page: Any, browser: Any, live_server: str, seeded: dict[str, Any], engine: Engine
@@ -68,7 +60,7 @@ class TestAdviceDraftJourney:
         entry = advice_library.entry_for("pneumonia")
         assert entry is not None
         consultation_id: uuid.UUID = seeded["consultation_id"]
-        _sign_in(page, seeded["doctor_email"])
+        sign_in(page, seeded["doctor_email"])
         page.goto(f"/doctor/consultations/{consultation_id}")
         page.get_by_role("button", name="Claim this case").click()
         page.get_by_text("Choose a diagnosis above to be offered reviewed advice").wait_for()
@@ -96,7 +88,7 @@ class TestAdviceDraftJourney:
         patient_context.set_default_timeout(15_000)
         patient_page = patient_context.new_page()
         try:
-            _sign_in(patient_page, seeded["patient_email"])
+            sign_in(patient_page, seeded["patient_email"])
             patient_page.goto(f"/consultations/{consultation_id}")
             section = patient_page.locator("section.conclusion")
             signed_advice = section.locator(".signed-advice").inner_text()
@@ -125,7 +117,7 @@ class TestAdviceDraftJourney:
         malaria = advice_library.entry_for("malaria")
         assert malaria is not None
         consultation_id: uuid.UUID = seeded["consultation_id"]
-        _sign_in(page, seeded["doctor_email"])
+        sign_in(page, seeded["doctor_email"])
         page.goto(f"/doctor/consultations/{consultation_id}")
         page.get_by_role("button", name="Claim this case").click()
         advice = page.get_by_label("Advice to the patient")

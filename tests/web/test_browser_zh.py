@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from medconsult.accounts.models import User
 from medconsult.consultations.models import Consultation
+from tests.browser import sign_in
 from tests.factories import DEFAULT_PASSWORD, create_consultation, create_doctor, create_patient
 
 pytestmark = pytest.mark.browser
@@ -145,14 +146,6 @@ def chinese_case(engine: Engine) -> Iterator[dict[str, Any]]:
         session.execute(delete(User).where(User.id.in_(seeded["user_ids"])))
 
 
-def _sign_in(page: Any, email: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
-
-
 def _has_chinese(text: str) -> bool:
     return any("\u4e00" <= character <= "\u9fff" for character in text)
 
@@ -163,7 +156,7 @@ class TestChineseInterview:
     ) -> None:
         consultation = chinese_case["consultation_id"]
         # Signed out the page is English; the saved preference switches it after sign-in.
-        _sign_in(page, chinese_case["patient"])
+        sign_in(page, chinese_case["patient"])
         page.goto(f"/consultations/{consultation}")
         assert page.locator("html").get_attribute("lang") == "zh-CN"
         page.get_by_role("button", name="开始回答问题").click()
@@ -201,7 +194,7 @@ class TestChineseInterview:
 
         # The doctor reads the same answers in English (no preference saved), then in Chinese.
         page.context.clear_cookies()
-        _sign_in(page, chinese_case["doctor"])
+        sign_in(page, chinese_case["doctor"])
         case_path = f"/doctor/consultations/{consultation}"
         page.goto(case_path)
         summary = page.get_by_test_id("interview-summary")
