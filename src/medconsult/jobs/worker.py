@@ -31,6 +31,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -416,6 +417,14 @@ async def run_worker(
         factory = session_factory(engine)
     models = models or ModelCache(settings)
     app = build_app(settings=settings, factory=factory, models=models)
+    # The engine runs each synchronous job through the loop's default executor, which asyncio
+    # sizes by the core count (6 threads on 2 cores): that, not ``concurrency``, would bound the
+    # analyses in flight and so the batches the model sees. One thread per job slot, and one for
+    # the sweep, which then never waits behind a full set of analyses.
+    executor = ThreadPoolExecutor(
+        max_workers=options.concurrency + 1, thread_name_prefix="analysis"
+    )
+    asyncio.get_running_loop().set_default_executor(executor)
     async with app.open_async():
         sweeper = asyncio.create_task(_sweep_forever(app, factory, models, options, settings))
         try:
@@ -435,6 +444,7 @@ async def run_worker(
             with suppress(asyncio.CancelledError):
                 await sweeper
             models.close()
+            executor.shutdown(wait=False)
             if engine is not None:
                 engine.dispose()
 
