@@ -45,6 +45,14 @@ class Timestamped:
     )
 
 
+class Updated:
+    """A row that changes after it is created: the time of its last change."""
+
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
 _embedded_lock = threading.Lock()
 _embedded_servers: dict[Path, Any] = {}
 

@@ -144,7 +144,7 @@ def test_bf16_check_falls_back_to_autocast_for_other_architectures(
     tokenizer = AutoTokenizer.from_pretrained(str(tiny_artifact))
     config = train.TrainConfig(max_length=32, stride=8)
     texts = ["I sneeze and my nose runs", "Burning when I pee and a fever " * 6]
-    reference = train.text_logits(model, tokenizer, texts, config, torch.device("cpu"))
+    reference = train.text_outputs(model, tokenizer, texts, config, torch.device("cpu")).logits
     packed, forward = train.bf16_text_logits(model, tokenizer, texts, config)
     assert forward == "packed"
     monkeypatch.setattr(train, "supports", lambda _model: False)

@@ -402,13 +402,20 @@ def _since_day(raw: str) -> datetime | None:
         raise ValidationFailed({"since": _("Enter a date as YYYY-MM-DD.")}) from None
 
 
-@router.get("/feedback", name="admin:feedback")
-def feedback_page(request: Request, session: SessionDep) -> Response:
+def _feedback_page(
+    request: Request, session: Session, errors: dict[str, str], *, status_code: int = 200
+) -> Response:
     return render(
         request,
         "admin/feedback.html",
-        {"candidates": feedback.count_candidates(session), "errors": {}},
+        {"candidates": feedback.count_candidates(session), "errors": errors},
+        status_code=status_code,
     )
+
+
+@router.get("/feedback", name="admin:feedback")
+def feedback_page(request: Request, session: SessionDep) -> Response:
+    return _feedback_page(request, session, {})
 
 
 @router.post("/feedback/export", name="admin:feedback_export")
@@ -421,12 +428,7 @@ def feedback_export(
     try:
         since_at = _since_day(since)
     except ValidationFailed as exc:
-        return render(
-            request,
-            "admin/feedback.html",
-            {"candidates": feedback.count_candidates(session), "errors": exc.errors},
-            status_code=422,
-        )
+        return _feedback_page(request, session, exc.errors, status_code=422)
     return StreamingResponse(
         feedback.csv_chunks(
             session,

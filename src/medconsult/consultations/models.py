@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from medconsult.accounts.models import User
-from medconsult.db import Base, Timestamped, UUIDPk, utcnow
+from medconsult.db import Base, Timestamped, Updated, UUIDPk, utcnow
 
 
 class ConsultationStatus(enum.StrEnum):
@@ -52,7 +52,7 @@ URGENCY_RANK = {
 }
 
 
-class Consultation(UUIDPk, Timestamped, Base):
+class Consultation(UUIDPk, Timestamped, Updated, Base):
     __tablename__ = "consultations"
     __table_args__ = (
         UniqueConstraint("patient_id", "idempotency_key", name="uq_consultations_idempotency"),
@@ -96,9 +96,6 @@ class Consultation(UUIDPk, Timestamped, Base):
     )
     triaged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
     concluded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

@@ -11,7 +11,7 @@ from sqlalchemy import DateTime, Enum, ForeignKey, Integer, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from medconsult.db import Base, Timestamped, UUIDPk, utcnow
+from medconsult.db import Base, Timestamped, Updated, UUIDPk
 
 
 class InterviewStatus(enum.StrEnum):
@@ -19,7 +19,7 @@ class InterviewStatus(enum.StrEnum):
     finished = "finished"
 
 
-class Interview(UUIDPk, Timestamped, Base):
+class Interview(UUIDPk, Timestamped, Updated, Base):
     """One interview per consultation. ``answers``: ``[{"code", "values", "unknown"}]`` in the
     order asked (``medconsult.interview.engine.Answer``); codes and values are the DDXPlus
     questionnaire's, so the record reads the same whatever language it was answered in."""
@@ -49,6 +49,3 @@ class Interview(UUIDPk, Timestamped, Base):
     # settled, low_gain, max_questions, exhausted or patient (ended by the patient).
     stop_reason: Mapped[str | None] = mapped_column(String(20))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )

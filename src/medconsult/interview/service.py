@@ -63,24 +63,11 @@ class InterviewState:
 # --- access ----------------------------------------------------------------------------------
 
 
-def _consultation(
-    session: Session, *, actor: User, consultation_id: uuid.UUID, action: str
-) -> Consultation:
-    """The consultation if the actor may read it (its patient or a doctor); else 404 / 403."""
-    return access.check_consultation(
-        session,
-        actor=actor,
-        consultation=session.get(Consultation, consultation_id),
-        action=action,
-        consultation_id=consultation_id,
-    )
-
-
 def _owner(
     session: Session, *, actor: User, consultation_id: uuid.UUID, action: str
 ) -> Consultation:
     """The consultation if the actor is its patient: only they answer. Doctors get 403."""
-    consultation = _consultation(
+    consultation = access.readable_consultation(
         session, actor=actor, consultation_id=consultation_id, action=action
     )
     access.require_role(
@@ -267,7 +254,7 @@ def _queue_reanalysis(session: Session, *, consultation: Consultation) -> bool:
 def state(session: Session, *, actor: User, consultation_id: uuid.UUID) -> InterviewState:
     """The interview of a consultation (none yet: ``interview`` is None), for its patient or a
     doctor (checked and audited)."""
-    consultation = _consultation(
+    consultation = access.readable_consultation(
         session, actor=actor, consultation_id=consultation_id, action="interview.read"
     )
     view = _state(consultation, _load(session, consultation.id), actor=actor)

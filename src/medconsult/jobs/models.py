@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, DateTime, Enum, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from medconsult.db import Base, Timestamped, UUIDPk, utcnow
+from medconsult.db import Base, Timestamped, Updated, UUIDPk
 
 
 class JobStatus(enum.StrEnum):
@@ -20,7 +20,7 @@ class JobStatus(enum.StrEnum):
     waiting_for_model = "waiting_for_model"
 
 
-class AnalysisJob(UUIDPk, Timestamped, Base):
+class AnalysisJob(UUIDPk, Timestamped, Updated, Base):
     """Our view of the AI analysis of one consultation; the queue itself is the job engine's."""
 
     __tablename__ = "analysis_jobs"
@@ -36,6 +36,3 @@ class AnalysisJob(UUIDPk, Timestamped, Base):
     last_error: Mapped[str | None] = mapped_column(String(1000))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 # Offline before transformers is imported: nothing here may reach a model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -283,17 +283,11 @@ def pad_batch(
     return {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
 
 
-def text_logits(
-    model: PreTrainedModel,
-    tokenizer: Any,
-    texts: Sequence[str],
-    config: TrainConfig,
-    device: torch.device,
-    dtype: torch.dtype | None = None,
-) -> np.ndarray:
-    """Per-text logits: windows scored in length-sorted batches, averaged per text; under
-    autocast to ``dtype`` (default: the training device's, none on CPU)."""
-    return text_outputs(model, tokenizer, texts, config, device, dtype)[0]
+class TextOutputs(NamedTuple):
+    """Per-text logits and, where asked for, the per-text pooled vectors."""
+
+    logits: np.ndarray
+    pooled: np.ndarray | None
 
 
 def text_outputs(
@@ -305,9 +299,11 @@ def text_outputs(
     dtype: torch.dtype | None = None,
     *,
     pooled: bool = False,
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """``text_logits`` and, with ``pooled``, the per-text mean of the windows' pooled vectors
-    (what the head reads; the OOD check's features)."""
+) -> TextOutputs:
+    """Per-text logits: windows scored in length-sorted batches, averaged per text; under
+    autocast to ``dtype`` (default: the training device's, none on CPU). With ``pooled``, also
+    the per-text mean of the windows' pooled vectors (what the head reads; the OOD check's
+    features)."""
     windows = encode_windows(tokenizer, texts, config.max_length, config.stride)
     order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
     window_logits = np.zeros((len(windows), len(LABELS)), dtype=np.float64)
@@ -326,8 +322,8 @@ def text_outputs(
             window_logits[chunk] = output.logits.float().cpu().numpy()
     logits = mean_window_logits(windows, window_logits, len(texts))
     if not pooled:
-        return logits, None
-    return logits, mean_window_logits(windows, window_pooled, len(texts))
+        return TextOutputs(logits, None)
+    return TextOutputs(logits, mean_window_logits(windows, window_pooled, len(texts)))
 
 
 def bf16_text_logits(
@@ -338,7 +334,8 @@ def bf16_text_logits(
     model's own forward. Returns (logits, which forward)."""
     model.to("cpu")  # type: ignore[arg-type]
     if not supports(model):
-        logits = text_logits(model, tokenizer, texts, config, torch.device("cpu"), torch.bfloat16)
+        cpu = torch.device("cpu")
+        logits = text_outputs(model, tokenizer, texts, config, cpu, torch.bfloat16).logits
         return logits, "autocast"
     engine = PackedBertClassifier(model, matmul_dtype=torch.bfloat16)
     windows = encode_windows(tokenizer, texts, config.max_length, config.stride)
@@ -554,7 +551,7 @@ def train(
             progress.update(1)
             progress.set_postfix(epoch=epoch, loss=f"{losses[-1]:.3f}")
 
-        val_logits = text_logits(model, tokenizer, val_set.texts, config, device)
+        val_logits = text_outputs(model, tokenizer, val_set.texts, config, device).logits
         val_probs = softmax(val_logits)
         val_metrics = classification_metrics(val_probs, val_targets, threshold=0.0)
         val_loss = (
@@ -646,7 +643,7 @@ def train(
     if partial:
         rows = sorted(partial)
         partial_probs = softmax(
-            text_logits(model, tokenizer, [partial[r] for r in rows], config, device),
+            text_outputs(model, tokenizer, [partial[r] for r in rows], config, device).logits,
             differential_temperature,
         )
         partial_metrics = differential_metrics(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import date, datetime
+from datetime import date
 
-from sqlalchemy import Date, DateTime, Enum, ForeignKey, String, Text
+from sqlalchemy import Date, Enum, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from medconsult.accounts.models import User
-from medconsult.db import Base, Timestamped, UUIDPk, utcnow
+from medconsult.db import Base, Timestamped, Updated, UUIDPk
 
 
 class Sex(enum.StrEnum):
@@ -20,7 +20,7 @@ class Sex(enum.StrEnum):
     unknown = "unknown"
 
 
-class PatientProfile(UUIDPk, Timestamped, Base):
+class PatientProfile(UUIDPk, Timestamped, Updated, Base):
     __tablename__ = "patient_profiles"
 
     user_id: Mapped[uuid.UUID] = mapped_column(
@@ -33,8 +33,5 @@ class PatientProfile(UUIDPk, Timestamped, Base):
     allergies: Mapped[str] = mapped_column(Text, default="")
     chronic_conditions: Mapped[str] = mapped_column(Text, default="")
     current_medications: Mapped[str] = mapped_column(Text, default="")
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
 
     user: Mapped[User] = relationship()

@@ -301,21 +301,14 @@ def submit_review(
     except ValidationError as exc:
         fields = field_messages(exc.errors(), fallback="decision")
         errors = {name: _review_field_message(name) for name in fields}
-        return _render_case(
-            request, session, user, consultation_id, form=form, errors=errors, status_code=422
-        )
     except ValidationFailed as exc:
-        return _render_case(
-            request,
-            session,
-            user,
-            consultation_id,
-            form=form,
-            errors=exc.errors,
-            status_code=422,
+        errors = exc.errors
+    else:
+        return redirect_to(
+            request, "review:case", consultation_id=consultation_id, query={"signed": "1"}
         )
-    return redirect_to(
-        request, "review:case", consultation_id=consultation_id, query={"signed": "1"}
+    return _render_case(
+        request, session, user, consultation_id, form=form, errors=errors, status_code=422
     )
 
 
