@@ -182,6 +182,11 @@ CASES = [
         "Blood pressure 82/50 and heart rate 134.",
         "My 6 month old's heart rate is 140 while crying, blood pressure not measured.",
     ),
+    (
+        "severe_pain",
+        "The pain in my leg is 9 out of 10 since I fell off the ladder.",
+        "My back pain is about 3/10 today, much better than last week.",
+    ),
 ]
 
 
@@ -286,6 +291,7 @@ NEGATED = [
     ("vision_loss", "I suddenly lost my sight in one eye.", "No sudden loss of vision."),
     ("ingestion", "He swallowed a button battery.", "He did not swallow a button battery."),
     ("vital_signs", "Oxygen saturation 88%.", "Oxygen saturation not measured."),
+    ("severe_pain", "Excruciating pain in my hip.", "No excruciating pain, just stiffness."),
 ]
 
 
@@ -346,6 +352,132 @@ class TestClinicalWording:
     def test_adult_pulse_threshold_is_not_used_for_a_child(self) -> None:
         assert find_flags("My 2 year old's heart rate is 140 when she cries.") == []
         assert find_flags("My heart rate is 140 at rest.")[0].category == "vital_signs"
+
+
+class TestSeverePain:
+    """The Manchester Triage System's general discriminator "severe pain" (7-10 out of 10) and
+    ESI's level 2 "severe pain or distress": new, acute pain in the strongest words."""
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "I'm in agony with my hip after a fall and can't get up.",
+            "My husband is writhing on the floor with pain in his side.",
+            "My son is screaming in pain and holding his arm.",
+            "Worst pain I've ever had in my lower back, it came on an hour ago.",
+            "A 45-year-old man presents with excruciating pain in his right foot.",
+            "Patient rates her pain 8/10 after a fall onto her shoulder.",
+            "The pain is unbearable and I can't keep still.",
+            "Pain score 10/10 in the right calf since this morning.",
+            "Seven out of ten pain in my wrist since I fell on it.",
+        ],
+    )
+    def test_severe_acute_pain_flags(self, text: str) -> None:
+        assert "severe_pain" in {flag.category for flag in find_flags(text)}, text
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "My back pain is about 3/10 today.",
+            "No severe pain, just an ache in my knee when I kneel.",
+            "Denies severe pain; mild ache in the left wrist.",
+            "Chronic back pain, 7/10 most days, I'd like a pain clinic referral.",
+            "My usual period pain is severe on the first day, ibuprofen helps.",
+            "Severe toothache for two days, I need a dentist.",
+            "Pain 7/10 in my knee on stairs for years with osteoarthritis.",
+            "Pain 8/10 when I stubbed my toe, it settled within minutes.",
+            "A terrible ache in my legs after the marathon.",
+            "He had excruciating pain from a kidney stone two years ago, none now.",
+            "I scored my mood 8/10 this week.",
+        ],
+    )
+    def test_mild_chronic_usual_or_resolved_pain_does_not(self, text: str) -> None:
+        assert "severe_pain" not in {flag.category for flag in find_flags(text)}, text
+
+
+class TestVitalSignsInVignetteWording:
+    @pytest.mark.parametrize(
+        "text",
+        [
+            # NEWS2 aggregate 5 or more (the key threshold for an urgent response)
+            "A 67-year-old man with a chest infection: T 39.8, HR 124, BP 104/60, RR 22, sats 94%.",
+            "T 38.6, HR 118, RR 23, BP 96/58.",
+            "Pulse 120, temp 39.5C, breathing 24 a minute and BP 100/65.",
+            # single-parameter red triggers
+            "Mum's sats are 89 on room air.",
+            "SpO2 of 90 % on RA.",
+            "Her temperature is 34.8.",
+            "Heart rate 38 and I feel faint.",
+            "BP 230/130 with a headache.",
+            "RR 30, HR 110.",
+        ],
+    )
+    def test_danger_zone(self, text: str) -> None:
+        assert "vital_signs" in {flag.category for flag in find_flags(text)}, text
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "With a cold: T 37.9, HR 92, RR 16, BP 124/78, sats 98%.",
+            "Temperature 38.2 and pulse 100 with the flu, BP 130/80.",
+            "Resting pulse is 48; I'm a marathon runner and feel well.",
+            "Temperature 35.8 this morning, I feel fine now.",
+            "Sats 96% and pulse 105 after climbing the stairs.",
+            "BP 135/85, T 37.2.",
+            "I took 2 tablets at 8 and my temperature was 37.5 at 10.",
+        ],
+    )
+    def test_normal_or_single_mild_readings_do_not(self, text: str) -> None:
+        assert find_flags(text) == [], text
+
+    def test_the_aggregate_is_for_adults_only(self) -> None:
+        # NEWS2 is not validated under 16: a child's readings use NICE NG143's thresholds.
+        assert find_flags("My 3 year old: temp 38.6, pulse 125, breathing 28.") == []
+
+    def test_the_flag_records_the_readings_sentence(self) -> None:
+        text = "Feeling rough. T 38.6, HR 118, RR 23, BP 96/58. Worried."
+
+        [flag] = find_flags(text)
+
+        assert flag.category == "vital_signs"
+        assert flag.sentence == "T 38.6, HR 118, RR 23, BP 96/58."
+        assert text[flag.start : flag.end] == flag.matched_text
+
+
+class TestWidenedCategories:
+    @pytest.mark.parametrize(
+        ("category", "text"),
+        [
+            (
+                "sepsis",
+                "My 9 month old has a high temperature and hasn't had a wet nappy for 12 hours.",
+            ),
+            ("sepsis", "A 70-year-old woman, T 39.2, new confusion after a chest infection."),
+            ("severe_bleeding", "His nosebleed has been going for 30 minutes despite pinching."),
+            ("severe_bleeding", "Epistaxis for over an hour despite pressure."),
+            ("breathing", "My calf is swollen and painful and now I'm suddenly short of breath."),
+            ("breathing", "A swollen, tender left leg and now breathlessness."),
+            ("breathing", "Sore throat and I can't even swallow my own saliva."),
+        ],
+    )
+    def test_positive(self, category: str, text: str) -> None:
+        assert category in {flag.category for flag in find_flags(text)}, text
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "My baby has a cold with a slight temperature, plenty of wet nappies.",
+            "T 38.1, a sore throat and a cough, alert and eating.",
+            "Nosebleeds twice this week, each stopped after five minutes of pinching.",
+            "A nosebleed for 5 minutes that stopped.",
+            "My calf is achy after a long walk, no swelling and I'm not short of breath.",
+            "A swollen painful calf since yesterday after a flight, breathing is normal.",
+            "Sore throat, it hurts to swallow but I can drink.",
+            "No trouble swallowing saliva, just a scratchy throat.",
+        ],
+    )
+    def test_shared_words_raise_nothing(self, text: str) -> None:
+        assert find_flags(text) == [], text
 
 
 class TestDevelopmentSet:

@@ -45,6 +45,8 @@ CASES_ZH = [
     ("vision_loss", "左眼突然看不见了。", "视力没有突然下降，只是眼睛干。"),
     ("ingestion", "孩子吞了纽扣电池。", "孩子没有吞纽扣电池，电池都在盒子里。"),
     ("vital_signs", "血氧只有86%。", "血氧98%，心率70。"),
+    ("severe_pain", "摔倒后腿疼得受不了，疼痛评分9分。", "腿有点疼，疼痛评分3分。"),
+    ("severe_pain", "他疼得满地打滚。", "没有剧痛，只是有点酸。"),
 ]
 
 
@@ -104,6 +106,11 @@ class TestChineseNegation:
         assert [flag.category for flag in find_flags("糖尿病，血糖2.1，出冷汗")] == [
             "diabetic_emergency"
         ]
+
+    def test_chronic_or_usual_severe_pain_is_not_an_emergency(self) -> None:
+        assert find_flags("老毛病了，腰痛7分，想开点止痛药。") == []
+        assert find_flags("痛经还是和以前一样，疼得厉害，吃布洛芬有效。") == []
+        assert find_flags("牙疼得受不了两天了，想看牙医。") == []
 
     def test_food_poisoning_is_not_an_emergency(self) -> None:
         assert find_flags("吃坏了东西，可能是食物中毒，拉肚子。") == []
