@@ -59,6 +59,10 @@ ACTIONS: dict[str, str] = {
         "drink."
     ),
     "vital_signs": N_("Call the emergency number now and tell them the readings you took."),
+    "severe_pain": N_(
+        "Keep still in the position that hurts least, do not drive yourself, and do not eat or "
+        "drink until you have been seen."
+    ),
 }
 
 

@@ -64,6 +64,7 @@ _CATEGORY_LIST = (
     Category("severe_burn", N_("A serious burn")),
     Category("vision_loss", N_("Sudden loss of sight")),
     Category("ingestion", N_("A swallowed button battery, magnet or caustic chemical")),
+    Category("severe_pain", N_("Severe pain that needs to be seen straight away")),
     Category(
         "vital_signs",
         N_(
@@ -245,6 +246,10 @@ SEVERE = (
     r"ten\s+out\s+of\s+ten)"
 )
 
+# A temperature as clinicians write it ("T 39.8", "temp 38.6", "temperature is 38.2"): the
+# keyword and the linking words before the number.
+TEMPERATURE_WORD = r"(?:temperature|temp|(?-i:T))\s*(?:(?:is|was|of|at|reading|reads|up\s+to|down\s+to|:|=)\s*){0,3}"
+
 # Chest pain: any pain, pressure or tightness in the chest...
 CHEST_PAIN_ANY = _p(
     r"chest\s+(?:pains?|tightness|pressure|discomfort|hurts?|hurting|aches?|heaviness|squeezing)",
@@ -361,7 +366,7 @@ FEVER = _p(
     r"fevers?",
     r"feverish",
     r"high\s+temperature",
-    r"temperature\s+(?:of\s+)?(?:3[89]|4[01])(?:[.,]\d)?",
+    TEMPERATURE_WORD + r"(?:3[89]|4[0-2])(?:[.,]\d)?",
     r"(?:3[89]|4[01])(?:[.,]\d)?\s*(?:°\s*)?c\b",
     r"(?:10[0-6])(?:[.,]\d)?\s*(?:°\s*)?f\b",
     r"t\s*=\s*(?:10[0-6]|3[89]|4[01])",
@@ -474,7 +479,7 @@ SEVERE_BLEEDING = _p(
     r"(?:severe|heavy|heavily|profuse|profusely|massive|uncontrolled|uncontrollable|lots\s+of|"
     r"a\s+lot\s+of|serious|pouring|gushing|spurting)\s+<w>?(?:bleeding|blood|bleed)",
     r"bleeding\s+<w>?(?:heavily|a\s+lot|profusely|everywhere|badly)",
-    r"(?:bleeding|blood|it)\s+(?:that\s+|which\s+)?(?:won't|will\s+not|doesn't|does\s+not|can't|"
+    r"(?:bleeding|blood|it|nose\s*bleeds?)\s+(?:that\s+|which\s+)?(?:won't|will\s+not|doesn't|does\s+not|can't|"
     r"cannot|hasn't|has\s+not|isn't|is\s+not)\s+(?:stop|stopped|stopping)",
     r"(?:won't|will\s+not|can't|cannot|couldn't)\s+stop\s+(?:the\s+)?(?:bleeding|it\s+bleeding)",
     r"blood\s+(?:is\s+)?(?:spurting|pumping|pouring|gushing)",
@@ -491,6 +496,11 @@ SEVERE_BLEEDING = _p(
     r"(?:hour|hourly)",
     r"(?:lots\s+of|a\s+lot\s+of)\s+blood\s+(?:from|in|when)",
     r"passing\s+(?:large\s+)?(?:blood\s+)?clots",
+    # NHS nosebleeds: go to A&E when one lasts longer than 10 to 15 minutes
+    r"(?:nose\s*bleed|epistaxis|nose\s+(?:has\s+been\s+|is\s+|keeps\s+)?bleeding)\s+<w>{0,4}"
+    r"(?:for\s+)?(?:over\s+|more\s+than\s+|nearly\s+|about\s+|almost\s+|at\s+least\s+)?"
+    r"(?:(?:1[5-9]|[2-9]\d|fifteen|twenty|thirty|forty)\s*(?:minutes|mins)|half\s+an\s+hour|"
+    r"(?:an?|one|two|three|\d)\s+hours?|hours)",
 )
 PREGNANT = _p(
     r"pregnan\w*",
@@ -513,6 +523,10 @@ SEPSIS = _p(
     r"(?:haven't|hasn't|not|no)\s+<w>{0,2}(?:peed|passed\s+(?:any\s+)?urine|urinated|"
     r"had\s+a\s+wee|weed)\s+<w>{0,3}(?:all\s+day|in\s+(?:a|24|twelve|12|18)|since|today)",
     r"no\s+urine\s+<w>{0,3}(?:day|hours)",
+    # NHS sepsis in children: "not had a wee or wet nappy for 12 hours"
+    r"(?:haven't|hasn't|has\s+not|have\s+not|not|no)\s+(?:had\s+)?(?:a\s+|any\s+)?wet\s+napp(?:y|ies)\s+"
+    r"<w>{0,3}(?:all\s+day|in\s+(?:a|24|twelve|12|18)|for|since|today)",
+    r"(?:dry|no\s+wet)\s+napp(?:y|ies)\s+(?:all\s+day|for\s+(?:12|twelve|over|more)|since\s+(?:last\s+night|this\s+morning))",
     r"(?:feels?|felt|feeling)\s+like\s+(?:i'm|i\s+am|(?:s)?he\s+is|(?:s)?he's|i\s+was|i'm)\s+"
     r"(?:going\s+to|gonna)\s+die",
     r"sepsis|septic",
@@ -570,6 +584,34 @@ SEVERE_BREATHING = _p(
     r"(?:sucking|pulling|sinking)\s+in",
     r"grunting",
     r"(?:stops?|stopped|stopping|pauses?\s+in)\s+breathing",
+)
+# NHS DVT: call 999 when a swollen, painful leg comes with breathlessness or chest pain (a clot
+# that may have reached the lungs).
+LEG_CLOT = _p(
+    r"(?:calf|leg|thigh)\s+<w>{0,3}(?:swollen|swelling|swelled)",
+    r"(?:swollen|swelling)(?:,?\s+[\w'-]+){0,3}?,?\s+(?:calf|leg|thigh)",
+    r"swelling\s+(?:of|in)\s+(?:my\s+|his\s+|her\s+|the\s+|one\s+)?(?:calf|leg|thigh)",
+    r"dvt|deep\s+vein\s+thrombosis|(?:blood\s+)?clot\s+in\s+(?:my|his|her|the)\s+(?:leg|calf|thigh)",
+)
+CLOT_IN_LUNG = _p(
+    *_BREATHLESS_WORDS,
+    r"chest\s+pain",
+    r"pain\s+<w>{0,3}when\s+(?:i\s+|(?:s)?he\s+)?(?:breathe|breathes|breathing)",
+    r"cough\w*\s+up\s+<w>{0,2}blood",
+)
+# NHS sore throat: call 999 when a sore throat comes with being unable to swallow.
+CANNOT_SWALLOW = _p(
+    r"(?:can't|cannot|couldn't|unable\s+to|not\s+able\s+to)\s+(?:even\s+)?swallow\s+"
+    r"(?:(?:my|his|her|their)\s+(?:own\s+)?)?(?:saliva|spit|anything|water|liquids?|fluids?|drinks?)",
+)
+THROAT = _p(
+    r"throat",
+    r"tonsil\w*",
+    r"quinsy",
+    r"muffled",
+    r"hot\s+potato\s+voice",
+    r"(?:neck|jaw)\s+<w>{0,2}(?:swollen|swelling)",
+    r"swollen\s+(?:neck|jaw)",
 )
 DROOLING = _p(r"drool\w*", r"dribbling\s+<w>?(?:saliva|spit)")
 CHOKING = _p(
@@ -761,7 +803,7 @@ INFANT_FEVER = _p(
     r"fevers?",
     r"feverish",
     r"high\s+temperature",
-    r"temperature\s+(?:of\s+)?(?:3[89]|4[01])",
+    TEMPERATURE_WORD + r"(?:3[89]|4[0-2])(?:[.,]\d)?",
     r"(?:3[89]|4[01])(?:[.,]\d)?\s*(?:°\s*)?c\b",
     r"(?:10[0-6])(?:[.,]\d)?\s*(?:°\s*)?f\b",
     r"(?:feels?|felt)\s+(?:very\s+)?hot",
@@ -836,10 +878,14 @@ PAINFUL_EYE = _p(
 # thresholds are adult ones: with a child's age in the text only NICE NG143's red thresholds
 # for children under 5 apply (breathing over 60).
 _SAT = r"(?:oxygen\s+(?:saturations?|sats?|levels?)|o2\s+sats?|spo2|sp\s*o2|sats?|saturations?|pulse\s+ox\w*)"
+_SAT_LINK = r"\s*(?:(?:is|are|was|were|of|at|reading|reads|showing|shows|down\s+to|only|dropped\s+to|:|=)\s*){0,3}"
+# Without a per cent sign only the unambiguous words ("sats 89 on air"; "sat" may be a verb).
+_SAT_PLURAL = (
+    r"(?:oxygen\s+(?:saturations?|sats?|levels?)|o2\s+sats?|spo2|sp\s*o2|sats|saturations?)"
+)
 LOW_OXYGEN = _p(
-    _SAT
-    + r"\s*(?:(?:is|was|of|at|reading|reads|showing|shows|down\s+to|only|dropped\s+to|:|=)\s*){0,3}"
-    r"(?:[5-8]\d|9[0-2])\s*%",
+    _SAT + _SAT_LINK + r"(?:[5-8]\d|9[0-2])\s*%",
+    _SAT_PLURAL + _SAT_LINK + r"(?:[5-8]\d|9[0-2])(?![.,]\d|\s*/)",
     r"(?:[5-8]\d|9[0-2])\s*%\s+(?:on|in)\s+(?:room\s+air|air)",
 )
 LOW_BLOOD_PRESSURE = _p(
@@ -860,10 +906,154 @@ FAST_BREATHING_CHILD = _p(
     r"(?:respiratory\s+rate|resp(?:iratory)?\s+rate|rr|breathing\s+rate|breaths?)\s*"
     r"(?:(?:is|was|of|at|:|=)\s*){0,2}(?:[6-9]\d|1\d\d)\b",
 )
+HIGH_BLOOD_PRESSURE = _p(
+    r"(?:blood\s+pressure|bp)\s*(?:(?:is|was|of|at|reading|up\s+to|:|=)\s*){0,3}(?:2[2-9]\d)\s*/\s*\d{2,3}",
+    r"systolic\s+(?:blood\s+pressure\s+|bp\s+)?(?:(?:is|was|of|at|:|=)\s*){0,2}(?:2[2-9]\d)\b",
+)
+
+# NEWS2's aggregate score (Royal College of Physicians 2017) over the readings a text gives, in
+# lay or clinical wording ("pulse 120, temp 39.5", "T 38.6, HR 118, RR 23, BP 96/58"). A total
+# of 5 or more is NEWS2's key threshold for an urgent response, and NICE NG51 treats it as a
+# sign of possible sepsis; at home that means emergency care now. A 3 in any one parameter is a
+# red score on its own: it also covers a very slow pulse (40 or less), a systolic pressure of
+# 220 or more and a temperature of 35.0 or less. Each parameter counts its worst reading; one
+# not given scores 0 (so the total can only be too low). Oxygen uses scale 1 (not the
+# hypercapnic scale 2) and the consciousness item is left to the altered-consciousness rules.
+_NUMBER = r"(\d{1,3}(?:[.,]\d)?)"
+NEWS2_READINGS: dict[str, tuple[re.Pattern[str], ...]] = {
+    "respiration": (
+        _p(
+            r"(?:respiratory\s+rate|resp(?:iratory)?\s+rate|resps|rr|breathing\s+rate|breathing)"
+            r"\s*(?:(?:is|was|of|at|:|=)\s*){0,2}" + _NUMBER + r"(?!\s*(?:%|/\s*\d|years?|months?))"
+        ),
+        _p(_NUMBER + r"\s+breaths\s+(?:a|per)\s+min\w*"),
+    ),
+    "saturation": (
+        _p(_SAT_PLURAL + _SAT_LINK + _NUMBER + r"(?!\s*/)", _SAT + _SAT_LINK + _NUMBER + r"\s*%"),
+    ),
+    "systolic": (
+        _p(
+            r"(?:blood\s+pressure|bp)\s*(?:(?:is|was|of|at|reading|down\s+to|up\s+to|only|:|=)\s*){0,3}"
+            + _NUMBER
+            + r"\s*/\s*\d{2,3}"
+        ),
+        _p(r"systolic\s+(?:blood\s+pressure\s+|bp\s+)?(?:(?:is|was|of|at|:|=)\s*){0,2}" + _NUMBER),
+    ),
+    "pulse": (
+        _p(
+            r"(?:heart\s*rate|pulse(?:\s+rate)?|hr)\s*(?:(?:is|was|of|at|has\s+been|been|reading|up\s+to|:|=)\s*){0,3}"
+            + _NUMBER
+            + r"(?!\s*(?:%|/\s*\d))"
+        ),
+        _p(_NUMBER + r"\s*(?:bpm|beats\s+(?:a|per)\s+min\w*)"),
+    ),
+    "temperature": (_p(TEMPERATURE_WORD + _NUMBER + r"\s*(?:°\s*)?(?:c\b|f\b)?"),),
+}
+
+
+def _news2_points(parameter: str, value: float) -> int | None:
+    """NEWS2 points of one reading (None for a number that cannot be that reading)."""
+    if parameter == "respiration":
+        bands = ((4, 8, 3), (9, 11, 1), (12, 20, 0), (21, 24, 2), (25, 80, 3))
+    elif parameter == "saturation":
+        bands = ((50, 91, 3), (92, 93, 2), (94, 95, 1), (96, 100, 0))
+    elif parameter == "systolic":
+        bands = ((40, 90, 3), (91, 100, 2), (101, 110, 1), (111, 219, 0), (220, 300, 3))
+    elif parameter == "pulse":
+        bands = ((20, 40, 3), (41, 50, 1), (51, 90, 0), (91, 110, 1), (111, 130, 2), (131, 250, 3))
+    else:
+        if 86 <= value <= 110:  # Fahrenheit
+            value = round((value - 32) * 5 / 9, 1)
+        bands = ((30, 35.0, 3), (35.1, 36.0, 1), (36.1, 38.0, 0), (38.1, 39.0, 1), (39.1, 43, 2))
+    for low, high, points in bands:
+        if low <= value <= high:
+            return points
+    return None
+
+
+def news2(text: str) -> tuple[int, int]:
+    """NEWS2 over the readings in ``text``: (aggregate, highest single parameter)."""
+    worst: dict[str, int] = {}
+    for parameter, patterns in NEWS2_READINGS.items():
+        for pattern in patterns:
+            for match in affirmed(pattern, text):
+                points = _news2_points(parameter, float(match.group(1).replace(",", ".")))
+                if points is not None:
+                    worst[parameter] = max(points, worst.get(parameter, 0))
+    return sum(worst.values()), max(worst.values(), default=0)
+
+
+def news2_red(text: str) -> bool:
+    """An aggregate NEWS2 of 5 or more, or 3 in one parameter."""
+    total, single = news2(text)
+    return total >= 5 or single >= 3
+
+
+VITAL_READING = _p(
+    *(pattern.pattern for patterns in NEWS2_READINGS.values() for pattern in patterns)
+)
+
 CHILD = _p(
     r"(?:\d|1[0-5])[-\s](?:years?|yrs?|months?|weeks?|days?)[-\s]old",
     r"(?:\d|1[0-5])\s+(?:years?|yrs?|months?|weeks?|days?)\s+old",
     r"(?:baby|babies|infant|toddler|child|newborn|neonate|boy|girl|son|daughter)",
+)
+
+# Severe pain: the Manchester Triage System's general discriminator "severe pain" (7 to 10 on a
+# 10-point scale, an orange, very urgent priority in every presentation) and ESI's level 2
+# "severe pain or distress". It lands in the emergency level when the pain is new and its
+# severity is unmistakable: the strongest words ("excruciating", "unbearable", "in agony",
+# "worst pain I've ever had", writhing or screaming with pain), a score of 7 or more out of 10,
+# or "severe" pain of sudden onset or as a clinician writes it ("presents with severe pain").
+# The lay words "severe", "terrible" or "really bad" alone are no score (the MTS asks for one or
+# for the assessor's judgement): they stay with the organ-specific rules (chest, abdomen,
+# testicle, sudden headache) and the "see a doctor" cues of ``levels.py``. Chronic, usual or
+# settled pain is not this discriminator, and the NHS pages send severe toothache to an urgent
+# dentist and severe period pain, earache or sore throat to a GP.
+_SEVERE_STRONG = (
+    r"(?:excruciating|excruciatingly|unbearable|unbearably|intolerable|agoni[sz]ing|unimaginable)"
+)
+SEVERE_PAIN = _p(
+    _SEVERE_STRONG + r"\s+<w>{0,2}pains?",
+    r"pains?\s+<w>{0,4}(?:is|was|are|were|has\s+been|feels?|felt|became|getting|got)\s+"
+    r"(?:so\s+|now\s+|absolutely\s+|just\s+|totally\s+)?" + _SEVERE_STRONG,
+    r"(?:sudden(?:ly)?|acute|abrupt)\s+(?:onset\s+(?:of\s+)?)?(?:severe|extreme)\s+<w>{0,2}pains?",
+    r"(?:presents?|presenting|presented|arrives?|arrived|brought\s+in)\s+with\s+<w>{0,2}(?:severe|extreme)\s+<w>{0,2}pains?",
+    r"(?:in|with)\s+(?:absolute\s+|complete\s+|total\s+|such\s+|real\s+|terrible\s+)?agony",
+    r"worst\s+pain\s+(?:of\s+(?:my|his|her|their)\s+life|(?:i've|i\s+have|i|he's|she's|he\s+has|"
+    r"she\s+has|they've|they\s+have)\s+ever|ever|imaginable)",
+    r"writh\w*",
+    r"(?:rolling|rolled|rolls)\s+(?:around|about)\s+<w>{0,3}(?:in|with)\s+(?:the\s+)?pain",
+    r"(?:screaming|screams|screamed|crying\s+out|cries\s+out|howling|shrieking|yelling)\s+"
+    r"(?:in|with)\s+pain",
+    r"(?:can't|cannot|couldn't)\s+(?:keep|stay|sit|lie)\s+still\s+(?:with|for|because\s+of)\s+(?:the\s+)?pain",
+    r"pain\s+(?:score|scale|rating)\s*(?:(?:of|is|was|at|:|=)\s*){0,2}(?:[7-9]|10)(?!\s*(?:/|out\s+of)\s*(?:[2-9]\d|100))",
+)
+# A score of 7 or more out of 10, counted when the sentence speaks of pain ("I scored my mood
+# 8/10" is not pain); not a date (7/10/2026).
+PAIN_SCORE_HIGH = _p(
+    r"(?<![/\d.])(?:[7-9]|10)\s*(?:/|out\s+of)\s*10(?!\s*/\s*\d)",
+    r"(?:seven|eight|nine|ten)\s+out\s+of\s+ten",
+)
+PAIN_WORD = _p(r"pains?|painful|hurts?|hurting|agony|sore")
+PAIN_NOT_ACUTE = _p(
+    # chronic, usual or recurring
+    r"chronic(?:ally)?",
+    r"(?:my|his|her|their|the)\s+usual|as\s+usual|usual\s+(?:pain|migraine|period|cramps|flare)",
+    r"(?:same|like)\s+as\s+(?:always|usual|before)|like\s+always|as\s+always",
+    r"every\s+(?:month|period|day)|most\s+days|on\s+and\s+off|comes\s+and\s+goes|flare[-\s]?ups?",
+    r"now\s+and\s+then|from\s+time\s+to\s+time|every\s+so\s+often|keeps?\s+coming\s+back",
+    r"(?:for|over)\s+(?:(?:several|many|a\s+few|\d+|two|three|four|five|six)\s+)?(?:months|years)|for\s+ages",
+    # settled or controlled
+    r"(?:it|pain|which|that)\s+<w>{0,2}(?:settled|eased|subsided|went\s+away|has\s+gone|had\s+gone|wore\s+off)",
+    r"(?:fine|better|okay|ok)\s+now|pain[-\s]free\s+now|no\s+pain\s+now",
+    r"(?:painkillers|paracetamol|ibuprofen|co-codamol|codeine)\s+<w>{0,2}(?:help|helps|helped|helping|"
+    r"work|works|worked|working|control\w*)",
+    # sites the NHS pages send elsewhere when severe: a dentist, a GP
+    r"tooth|teeth|toothache|dental|dentist|gums?|wisdom",
+    r"ears?|earache",
+    r"period\s+(?:pain|cramps?)|periods?\s+<w>{0,3}(?:pain|painful|cramps?)|menstrua\w*|dysmenorrh\w*",
+    r"sore\s+throat",
 )
 
 
@@ -883,6 +1073,8 @@ class Rule:
     # When set, the rule does not apply if this pattern is in the text (e.g. adult thresholds
     # of a measurement when the text is about a child).
     unless: re.Pattern[str] | None = None
+    # When set, the rule applies only when this test of the whole text holds (NEWS2's score).
+    gate: Callable[[str], bool] | None = field(default=None, compare=False)
     # "en" or "zh": which negation and past-tense cues apply.
     lang: str = "en"
     note: str = field(default="", compare=False)
@@ -908,6 +1100,8 @@ RULES: tuple[Rule, ...] = (
     Rule("breathing", SEVERE_BREATHING),
     Rule("breathing", DROOLING, requires=DROOLING_COMPANION),
     Rule("breathing", CHOKING, requires=CHOKING_COMPANION),
+    Rule("breathing", CLOT_IN_LUNG, requires=LEG_CLOT, note="leg clot with breathlessness"),
+    Rule("breathing", CANNOT_SWALLOW, requires=THROAT, note="sore throat, cannot swallow"),
     Rule("altered_consciousness", ALTERED_CONSCIOUSNESS),
     Rule("seizure", SEIZURE),
     Rule("head_injury", HEAD_INJURY, requires=HEAD_INJURY_WARNING),
@@ -926,6 +1120,17 @@ RULES: tuple[Rule, ...] = (
     Rule("vital_signs", FAST_PULSE, unless=CHILD),
     Rule("vital_signs", FAST_BREATHING_ADULT, unless=CHILD),
     Rule("vital_signs", FAST_BREATHING_CHILD),
+    Rule("vital_signs", HIGH_BLOOD_PRESSURE, note="NEWS2 systolic 220 or more"),
+    Rule("vital_signs", VITAL_READING, gate=news2_red, unless=CHILD, note="NEWS2 5 or more"),
+    Rule("severe_pain", SEVERE_PAIN, unless=PAIN_NOT_ACUTE),
+    Rule(
+        "severe_pain",
+        PAIN_SCORE_HIGH,
+        requires=PAIN_WORD,
+        same_sentence=True,
+        unless=PAIN_NOT_ACUTE,
+        note="pain 7-10 out of 10",
+    ),
 )
 
 
@@ -1001,7 +1206,7 @@ def find_flags(text: str, rules: Iterable[Rule] | None = None) -> list[Flag]:
             for match in affirmed(rule.pattern, text, rule.lang)
             if rule.requires is None or _has_companion(rule, text, match)
         ]
-        if not matches:
+        if not matches or (rule.gate is not None and not rule.gate(text)):
             continue
         if rule.requires is not None:
             # The sentence shown should say why: prefer a match with its companion beside it.

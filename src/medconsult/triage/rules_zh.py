@@ -311,6 +311,22 @@ LOW_OXYGEN = _p(r"(?:血氧|氧饱和度)(?:饱和度)?.{0,4}?(?<!\d)(?:[5-8]\d|
 LOW_BLOOD_PRESSURE = _p(r"血压.{0,3}?(?<!\d)(?:[4-8]\d|90)\s*/\s*\d{2,3}")
 FAST_PULSE = _p(r"(?:心率|心跳|脉搏).{0,4}?(?<!\d)(?:13[1-9]|1[4-9]\d|2\d\d)(?!\d)")
 
+# Severe pain (MTS "severe pain" 7-10/10, ESI level 2), as in ``rules.py``: new pain in the
+# strongest words or scored 7 or more; not chronic, usual or settled pain, toothache or period
+# pain. "7分钟" is seven minutes, not a score.
+SEVERE_PAIN = _p(
+    r"(?:疼|痛)得(?:受不了|要命|要死|打滚|满地打滚|直叫|大叫|大哭|哭喊|喊叫|动不了|不敢动)",
+    r"剧痛|剧烈(?:的)?(?:疼|痛)|难以忍受的(?:疼|痛)|(?:疼|痛)得?难以忍受",
+    r"(?:疼痛|疼|痛)(?:评分|程度)?.{0,3}?(?<!\d)(?:[7-9]|10)\s*分(?!钟)",
+    r"(?<!\d)(?:[7-9]|10)\s*分(?:的)?(?:疼|痛)",
+    r"(?:从来没有|从没|从来没)这么(?:疼|痛)过|这辈子最(?:疼|痛)|最(?:疼|痛)的一次",
+)
+PAIN_NOT_ACUTE = _p(
+    r"老毛病|慢性|一直|每次|每个月|每月|和以前一样|跟(?:以前|平时|往常)一样|好几年|几年了|多年|反复",
+    r"痛经|牙",
+    r"止痛药.{0,4}(?:有效|管用)|布洛芬.{0,2}(?:有效|管用)|(?:已经)?(?:好了|缓解了|不疼了|不痛了)",
+)
+
 # (category, pattern, companion that must also be affirmed or None, pattern that switches the
 # rule off or None); the same discriminators as the English ``RULES``.
 RULE_SPECS: tuple[
@@ -350,4 +366,5 @@ RULE_SPECS: tuple[
     ("vital_signs", LOW_OXYGEN, None, None),
     ("vital_signs", LOW_BLOOD_PRESSURE, None, None),
     ("vital_signs", FAST_PULSE, None, CHILD),
+    ("severe_pain", SEVERE_PAIN, None, PAIN_NOT_ACUTE),
 )
