@@ -32,6 +32,7 @@ SELF_CARE_TEXTS = [
     "Aching muscles after starting a new gym routine.",
     "I stubbed my toe on the bed, it's fine now.",
     "Sinusitis with a blocked nose since yesterday.",
+    "An eyelash in my eye, it's watering a bit.",
 ]
 # The same words with a "see a GP if" cue of the NHS pages.
 SEE_DOCTOR_TEXTS = [

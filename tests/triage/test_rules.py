@@ -187,6 +187,16 @@ CASES = [
         "The pain in my leg is 9 out of 10 since I fell off the ladder.",
         "My back pain is about 3/10 today, much better than last week.",
     ),
+    (
+        "serious_injury",
+        "I came off my bike and the bone is sticking out of my shin.",
+        "I sprained my wrist, it's a bit swollen but not bent or out of shape.",
+    ),
+    (
+        "pregnancy_warning",
+        "I'm 32 weeks pregnant and the baby hasn't moved since yesterday.",
+        "I'm 28 weeks pregnant and the baby is moving as normal.",
+    ),
 ]
 
 
@@ -292,6 +302,12 @@ NEGATED = [
     ("ingestion", "He swallowed a button battery.", "He did not swallow a button battery."),
     ("vital_signs", "Oxygen saturation 88%.", "Oxygen saturation not measured."),
     ("severe_pain", "Excruciating pain in my hip.", "No excruciating pain, just stiffness."),
+    ("serious_injury", "He was hit by a car.", "He was not hit by a car, he tripped."),
+    (
+        "pregnancy_warning",
+        "I'm 30 weeks and I've noticed reduced fetal movements.",
+        "30 weeks, no reduced fetal movements.",
+    ),
 ]
 
 
@@ -393,6 +409,77 @@ class TestSeverePain:
     )
     def test_mild_chronic_usual_or_resolved_pain_does_not(self, text: str) -> None:
         assert "severe_pain" not in {flag.category for flag in find_flags(text)}, text
+
+
+class TestSeriousInjury:
+    """NHS 999 / A&E criteria for injuries (a bone through the skin or a limb out of shape, a
+    severed part, a stab wound, something driven into the eye, a fall and unable to get up),
+    MTS gross deformity and open fracture, ESI and NICE NG41 dangerous mechanisms."""
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "My dad fell off the roof and now has neck pain.",
+            "The bone is poking through the skin of his forearm.",
+            "A 30-year-old with an open fracture of the tibia.",
+            "Her wrist is bent at a funny angle after she fell.",
+            "My grandmother fell and can't get up.",
+            "He cut the tip of his finger off with a saw.",
+            "A 19-year-old presents with a stab wound to the abdomen.",
+            "A piece of metal flew into my eye while grinding.",
+            "A pedestrian was knocked down by a van.",
+        ],
+    )
+    def test_serious_injuries_flag(self, text: str) -> None:
+        assert "serious_injury" in {flag.category for flag in find_flags(text)}, text
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "I fell off the ladder onto the grass, just a bruised knee, no neck or back pain.",
+            "I cut my finger chopping onions.",
+            "A deep cut on my hand that probably needs stitches, the bleeding has stopped.",
+            "My grandad fell last week but got straight up and has no pain.",
+            "An eyelash in my eye, it's watering a bit.",
+            "Car accident last year, neck pain on and off since then.",
+            "I cut off the crusts and ate the sandwich.",
+        ],
+    )
+    def test_minor_or_past_injuries_do_not(self, text: str) -> None:
+        assert find_flags(text) == [], text
+
+
+class TestPregnancyWarning:
+    """The NHS pregnancy pages' "call your maternity unit now" signs: the baby moving less,
+    waters breaking before 37 weeks, signs of pre-eclampsia; NICE NG133 severe hypertension."""
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "I'm 32 weeks pregnant and the baby hasn't moved since yesterday.",
+            "Pregnant and I haven't felt the baby move today.",
+            "My wife is 34 weeks pregnant and her waters have broken.",
+            "I'm 30 weeks and I've noticed reduced fetal movements today.",
+            "At 35 weeks of pregnancy with a severe headache and blurred vision.",
+            "Pregnant, 36 weeks, BP 165/112 at the midwife check.",
+        ],
+    )
+    def test_warning_signs_flag(self, text: str) -> None:
+        assert "pregnancy_warning" in {flag.category for flag in find_flags(text)}, text
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "I'm 28 weeks pregnant and the baby is moving as normal, just some heartburn.",
+            "I'm 8 weeks pregnant with a mild headache, no vision problems.",
+            "Pregnant at 38 weeks, waters haven't broken yet, asking about signs of labour.",
+            "My 3 month old baby isn't moving his left arm as much as the right.",
+            "At 30 weeks of pregnancy with mild ankle swelling; BP 118/72, no headache.",
+            "My waters broke at 39 weeks last time, how will I know this time?",
+        ],
+    )
+    def test_normal_pregnancy_and_shared_words_do_not(self, text: str) -> None:
+        assert find_flags(text) == [], text
 
 
 class TestVitalSignsInVignetteWording:
