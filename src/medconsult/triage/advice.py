@@ -63,6 +63,14 @@ ACTIONS: dict[str, str] = {
         "Keep still in the position that hurts least, do not drive yourself, and do not eat or "
         "drink until you have been seen."
     ),
+    "serious_injury": N_(
+        "Keep the injured part still and press on any bleeding with a clean cloth. If the neck "
+        "or back may be hurt, do not move the person."
+    ),
+    "pregnancy_warning": N_(
+        "Call your maternity unit straight away as well and tell them what is happening; do not "
+        "wait for your next appointment."
+    ),
 }
 
 

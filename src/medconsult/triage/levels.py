@@ -10,7 +10,7 @@
   mouth ulcers, cold sores, head lice, athlete's foot, dandruff, dry skin, chapped lips, nappy
   rash, blisters, teething, usual period pain, tiredness after a late night, chickenpox, hand,
   foot and mouth, heat rash, warts and verrucas, threadworms, earwax, a stye, sinusitis, travel
-  sickness, aching muscles after exercise, a stubbed toe.
+  sickness, aching muscles after exercise, a stubbed toe, an eyelash or grit in the eye.
 - **See a doctor** otherwise, and whenever the text has one of the "see a GP if" cues of the
   same pages: symptoms lasting longer than ``max_days`` (the NHS pages give 3 days to 3 weeks
   depending on the condition), getting worse or keeping coming back, a lump, blood, weight
@@ -96,6 +96,7 @@ SELF_CARE = _p(
     r"(?:travel|motion|car|sea)\s+sickness",
     r"(?:aching|achy|sore|stiff)\s+muscles\s+after|muscle\s+(?:aches|soreness)\s+after",
     r"stubbed\s+(?:my|his|her|a)\s+toe",
+    r"(?:eyelash|grit|dust|sand|speck\s+of\s+\w+)\s+in\s+(?:my|his|her|their)\s+eye",
 )
 
 SEE_DOCTOR = _p(

@@ -66,6 +66,18 @@ _CATEGORY_LIST = (
     Category("ingestion", N_("A swallowed button battery, magnet or caustic chemical")),
     Category("severe_pain", N_("Severe pain that needs to be seen straight away")),
     Category(
+        "serious_injury",
+        N_(
+            "A serious injury (a badly broken bone, a stab wound, an eye injury or a major accident)"
+        ),
+    ),
+    Category(
+        "pregnancy_warning",
+        N_(
+            "A warning sign in pregnancy (the baby moving less, waters breaking early, pre-eclampsia)"
+        ),
+    ),
+    Category(
         "vital_signs",
         N_(
             "Measurements in the danger zone (very low blood pressure or oxygen, very fast pulse or breathing)"
@@ -1057,6 +1069,86 @@ PAIN_NOT_ACUTE = _p(
 )
 
 
+# Serious injuries: the NHS pages on broken bones (call 999 when the bone is sticking out or the
+# limb is out of shape), severed body parts, stab wounds, eye injuries (A&E when something went
+# into the eye at speed) and falls (call 999 when someone is hurt and cannot get up); MTS's
+# "gross deformity" and "open fracture"; ESI's high-risk mechanisms and NICE NG41's dangerous
+# mechanisms (a fall from a height, a pedestrian or cyclist hit by a vehicle) with neck or back
+# pain. A deep cut that needs stitches is an urgent treatment centre's (see a doctor).
+_LIMB = (
+    r"(?:arm|forearm|leg|wrist|ankle|elbow|knee|shoulder|hip|thigh|shin|finger|thumb|toe|foot|hand)"
+)
+SERIOUS_INJURY = _p(
+    r"bones?\s+<w>{0,2}(?:sticking|poking|coming|stuck|protruding)\s+(?:out|through)",
+    r"(?:open|compound)\s+fracture",
+    _LIMB + r"\s+<w>{0,3}(?:bent|twisted|pointing|facing)\s+(?:at\s+|in\s+)?(?:an?\s+|the\s+)?"
+    r"(?:wrong|funny|odd|strange|weird|unnatural|awkward)\s+(?:way|angle|direction)",
+    _LIMB + r"\s+<w>{0,2}(?:looks?|is|was)\s+(?:deformed|misshapen|out\s+of\s+shape|"
+    r"(?:an?\s+)?(?:odd|funny|strange|weird)\s+shape)",
+    r"(?:obvious|gross)\s+deformity|deformed\s+" + _LIMB,
+    r"(?:(?:leg|foot)\s+<w>{0,2}(?:looks?\s+|is\s+)?(?:shorter|shortened)\s+and\s+(?:turned|rotated)\s+out)",
+    r"(?:cut|chopped|sliced|ripped|torn|sawn)\s+(?:off\s+)?(?:the\s+(?:tip|end)\s+of\s+)?(?:my|his|her|their)\s+"
+    r"(?:finger(?:tip)?|thumb|toe|hand|foot|ear)\s+off",
+    r"(?:cut|chopped|sliced|ripped|torn|sawn)\s+off\s+(?:the\s+(?:tip|end)\s+of\s+)?(?:my|his|her|their)\s+"
+    r"(?:finger(?:tip)?|thumb|toe|hand|foot|ear)",
+    r"amputat\w*|severed\s+(?:finger|thumb|toe|hand|foot|limb|arm|leg)",
+    r"stab(?:bed|bing)?\s+(?:wound|injury|in|through)|stabbed|knife\s+wound|gunshot|shot\s+(?:in|with)\s+(?:the|a|his|her|my)",
+    r"impaled|(?:knife|glass|metal|stick|nail|rod|pole|object)\s+<w>{0,2}(?:stuck|embedded|lodged)\s+in\s+"
+    r"(?:my|his|her|the)\s+(?:chest|eye|neck|abdomen|tummy|belly|back|head)",
+    r"(?:hit|knocked\s+(?:down|over)|run\s+over|struck)\s+by\s+(?:a|the)\s+(?:car|van|lorry|bus|truck|"
+    r"motorbike|motorcycle|vehicle|train|tram)",
+    r"(?:metal|glass|wood|stone|grit|something|a\s+piece\s+of\s+\w+|a\s+(?:shard|splinter|fragment)(?:\s+of\s+\w+)?)"
+    r"\s+<w>{0,2}(?:flew|went|shot|pierced)\s+(?:in|into)\s+(?:my|his|her|the|their)\s+eye",
+    r"(?:fell|fallen|falling|had\s+a\s+fall)\s+<w>{0,5}(?:can't|cannot|couldn't|unable\s+to|not\s+able\s+to)\s+"
+    r"get\s+(?:up|off\s+the\s+floor)",
+    r"(?:can't|cannot|couldn't|unable\s+to)\s+get\s+(?:up|off\s+the\s+floor)\s+(?:after|since)\s+(?:a|the|her|his|my)\s+fall",
+)
+DANGEROUS_FALL = _p(
+    r"(?:fell|fallen|falling|fall)\s+(?:off|from|down)\s+<w>{0,2}(?:roof|ladder|scaffold\w*|balcony|"
+    r"building|height|window|horse|cliff|wall|tree|stairs|flight\s+of\s+stairs)",
+    r"(?:came|come|thrown)\s+off\s+(?:a|the|my|his|her)\s+(?:horse|motorbike|motorcycle|bike|scooter)",
+    r"(?:car|motorbike|motorcycle|road\s+traffic)\s+(?:crash|accident|collision)",
+)
+SPINE_WARNING = _p(
+    r"(?:neck|back)\s+(?:pain|hurts?|ache|injury)",
+    r"(?:pain|hurts?)\s+in\s+(?:my|his|her|their|the)\s+(?:neck|back)",
+    r"(?:tingling|numb\w*|pins\s+and\s+needles|weak\w*)\s+<w>{0,3}(?:arms?|legs?|hands?|feet)",
+    r"(?:can't|cannot|couldn't|unable\s+to)\s+(?:move|feel)\s+(?:my|his|her|their)\s+(?:arms?|legs?|hands?|feet)",
+)
+
+# Pregnancy: the NHS pages' "call your maternity unit now" signs (the baby moving less or in a
+# different pattern, waters breaking before 37 weeks, the signs of pre-eclampsia: a severe
+# headache, blurred or flashing vision, pain below the ribs, sudden swelling of the face, hands
+# or feet) and NICE NG133's severe hypertension in pregnancy (160/110 or more).
+REDUCED_FETAL_MOVEMENT = _p(
+    r"(?:reduced|decreased|fewer|less|no|slower|change\w*\s+in)\s+(?:fetal|foetal|baby(?:'s)?)\s+movements?",
+)
+BABY_NOT_MOVING = _p(
+    r"(?:baby|bump)\s+(?:hasn't|has\s+not|isn't|is\s+not|hasn't\s+been|has\s+stopped|stopped|not|hardly|barely)\s+"
+    r"(?:been\s+)?(?:moved|moving|kicked|kicking)",
+    r"(?:baby|bump)\s+<w>{0,3}(?:moving|kicking)\s+(?:a\s+lot\s+|much\s+)?less",
+    r"(?:haven't|have\s+not|hasn't|not|can't|cannot|couldn't)\s+(?:felt|feel|feeling)\s+(?:the\s+|my\s+|her\s+)?"
+    r"baby\s+(?:move|moving|kick\w*)",
+)
+WATERS_BROKEN = _p(
+    r"waters?\s+<w>{0,2}(?:broke|broken|went|gone|breaking|have\s+broken|has\s+broken)",
+    r"(?:leaking|gush\w*|trickl\w*)\s+<w>{0,2}(?:fluid|water)\s+<w>{0,2}(?:from\s+)?(?:my|her|the)?\s*vagina",
+)
+PRETERM = _p(r"(?:[1-9]|[12]\d|3[0-6])\s*(?:weeks?|wks?)(?![-\s]+old)")
+PRE_ECLAMPSIA = _p(
+    r"(?:severe|bad|terrible|really\s+bad|awful|pounding)\s+headache",
+    r"(?:blurred|blurry|flashing|flashes\s+(?:of|in)\s+(?:my|her)|spots\s+(?:before|in\s+front\s+of))\s+<w>?(?:vision|lights|eyes|sight)",
+    r"(?:vision|sight)\s+<w>?(?:blurred|blurry|problems|disturbance)",
+    r"pain\s+(?:just\s+)?(?:below|under)\s+(?:my|her|the)\s+ribs",
+    r"(?:sudden|suddenly)\s+<w>{0,2}(?:swelling|swollen|puffy)\s+<w>{0,3}(?:face|hands|feet|fingers)",
+    r"(?:face|hands|feet|fingers)\s+<w>{0,3}(?:suddenly|very)\s+(?:swollen|puffy|swelled)",
+    r"(?:blood\s+pressure|bp)\s*(?:(?:is|was|of|at|reading|up\s+to|:|=)\s*){0,3}(?:1[6-9]\d|2\d\d)\s*/\s*\d{2,3}",
+    r"(?:blood\s+pressure|bp)\s*(?:(?:is|was|of|at|reading|up\s+to|:|=)\s*){0,3}\d{2,3}\s*/\s*(?:1[1-9]\d)",
+)
+# Pre-eclampsia comes after 20 weeks: an earlier stated week does not count.
+EARLY_PREGNANCY = _p(r"(?:[1-9]|1\d)\s*(?:weeks?|wks?)\s+(?:pregnant|gone)")
+
+
 # --- rules --------------------------------------------------------------------------------------
 
 Finder = Callable[[str], list[re.Match[str]]]
@@ -1122,6 +1214,12 @@ RULES: tuple[Rule, ...] = (
     Rule("vital_signs", FAST_BREATHING_CHILD),
     Rule("vital_signs", HIGH_BLOOD_PRESSURE, note="NEWS2 systolic 220 or more"),
     Rule("vital_signs", VITAL_READING, gate=news2_red, unless=CHILD, note="NEWS2 5 or more"),
+    Rule("serious_injury", SERIOUS_INJURY),
+    Rule("serious_injury", DANGEROUS_FALL, requires=SPINE_WARNING, note="dangerous mechanism"),
+    Rule("pregnancy_warning", REDUCED_FETAL_MOVEMENT),
+    Rule("pregnancy_warning", BABY_NOT_MOVING, requires=PREGNANT),
+    Rule("pregnancy_warning", WATERS_BROKEN, requires=PRETERM, note="before 37 weeks"),
+    Rule("pregnancy_warning", PRE_ECLAMPSIA, requires=PREGNANT, unless=EARLY_PREGNANCY),
     Rule("severe_pain", SEVERE_PAIN, unless=PAIN_NOT_ACUTE),
     Rule(
         "severe_pain",
