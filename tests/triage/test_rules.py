@@ -545,6 +545,9 @@ class TestWidenedCategories:
             ("breathing", "My calf is swollen and painful and now I'm suddenly short of breath."),
             ("breathing", "A swollen, tender left leg and now breathlessness."),
             ("breathing", "Sore throat and I can't even swallow my own saliva."),
+            ("breathing", "A tooth abscess, my jaw and neck are swollen and it's hard to breathe."),
+            ("severe_abdominal_pain", "I can't pee and my lower tummy is swollen and painful."),
+            ("severe_abdominal_pain", "Unable to pass urine for 12 hours with a distended bladder."),
         ],
     )
     def test_positive(self, category: str, text: str) -> None:
@@ -561,6 +564,8 @@ class TestWidenedCategories:
             "A swollen painful calf since yesterday after a flight, breathing is normal.",
             "Sore throat, it hurts to swallow but I can drink.",
             "No trouble swallowing saliva, just a scratchy throat.",
+            "A swollen jaw from a tooth abscess, breathing and swallowing fine.",
+            "I sometimes struggle to start peeing and get up at night to wee, no pain.",
         ],
     )
     def test_shared_words_raise_nothing(self, text: str) -> None:
