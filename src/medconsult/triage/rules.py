@@ -625,6 +625,12 @@ THROAT = _p(
     r"(?:neck|jaw)\s+<w>{0,2}(?:swollen|swelling)",
     r"swollen\s+(?:neck|jaw)",
 )
+# NHS dental abscess and sore throat pages: A&E when swelling of the jaw or neck makes it hard
+# to breathe.
+NECK_SWELLING = _p(
+    r"(?:jaw|neck|under\s+(?:my|his|her)\s+tongue)\s+<w>{0,4}(?:swollen|swelling|swell|swelled)",
+    r"(?:swollen|swelling\s+(?:of|in))\s+(?:my\s+|his\s+|her\s+|the\s+)?(?:jaw|neck)",
+)
 DROOLING = _p(r"drool\w*", r"dribbling\s+<w>?(?:saliva|spit)")
 CHOKING = _p(
     r"chok(?:ing|ed|es)", r"something\s+stuck\s+in\s+(?:his|her|my|the)\s+(?:throat|windpipe)"
@@ -797,6 +803,25 @@ SEVERE_ABDOMINAL = _p(
     r"(?:abdomen|stomach|tummy|belly|side|groin|loin|flank)",
     r"(?:migrat\w*|moved|moving|spread|shifted)\s+to\s+(?:the\s+)?(?:right\s+iliac\s+fossa|right\s+lower\s+quadrant|rif|rlq)",
     r"rebound\s+tenderness|peritonism|peritonitis|rigid\s+abdomen",
+)
+
+# NHS urinary retention: being unable to pee with a painful, swollen bladder is an emergency
+# (go to A&E), with or without back pain. One pattern over the clause, so that "can't" is part
+# of the finding and not a negation of the bladder words after it.
+_CANNOT_PEE = (
+    r"(?:can't|cannot|couldn't|unable\s+to|haven't\s+been\s+able\s+to|hasn't\s+been\s+able\s+to|"
+    r"not\s+(?:been\s+)?able\s+to)\s+(?:pee|urinate|wee|pass\s+(?:any\s+)?urine)"
+)
+_FULL_BLADDER = (
+    r"(?:(?:bladder|lower\s+(?:tummy|belly|abdomen|stomach))\s+(?:is\s+|feels\s+|looks\s+)?(?:very\s+|so\s+)?"
+    r"(?:swollen|distended|painful|tender|bursting|full|hurts?)"
+    r"|(?:swollen|distended|painful|tender|bursting)\s*,?\s+(?:(?:and|swollen|distended|painful|tender)\s+)?"
+    r"(?:bladder|lower\s+(?:tummy|belly|abdomen)))"
+)
+URINARY_RETENTION = _p(
+    _CANNOT_PEE + r"[^.;!?\n]{0,60}?" + _FULL_BLADDER,
+    _FULL_BLADDER + r"[^.;!?\n]{0,40}?" + _CANNOT_PEE,
+    r"(?:acute\s+)?urinary\s+retention\s+<w>{0,2}(?:with\s+)?(?:a\s+)?(?:painful|distended|tender)",
 )
 
 BABY = _p(
@@ -1194,6 +1219,7 @@ RULES: tuple[Rule, ...] = (
     Rule("breathing", CHOKING, requires=CHOKING_COMPANION),
     Rule("breathing", CLOT_IN_LUNG, requires=LEG_CLOT, note="leg clot with breathlessness"),
     Rule("breathing", CANNOT_SWALLOW, requires=THROAT, note="sore throat, cannot swallow"),
+    Rule("breathing", BREATHLESS, requires=NECK_SWELLING, note="swollen jaw or neck"),
     Rule("altered_consciousness", ALTERED_CONSCIOUSNESS),
     Rule("seizure", SEIZURE),
     Rule("head_injury", HEAD_INJURY, requires=HEAD_INJURY_WARNING),
@@ -1202,6 +1228,7 @@ RULES: tuple[Rule, ...] = (
     Rule("ectopic_pregnancy", ECTOPIC_PAIN, requires=PREGNANT),
     Rule("testicular_torsion", TESTICULAR),
     Rule("severe_abdominal_pain", SEVERE_ABDOMINAL),
+    Rule("severe_abdominal_pain", URINARY_RETENTION, note="acute urinary retention"),
     Rule("infant_fever", INFANT_FEVER, requires=BABY),
     Rule("severe_burn", SEVERE_BURN),
     Rule("vision_loss", VISION_LOSS),
