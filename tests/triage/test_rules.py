@@ -197,6 +197,11 @@ CASES = [
         "I'm 32 weeks pregnant and the baby hasn't moved since yesterday.",
         "I'm 28 weeks pregnant and the baby is moving as normal.",
     ),
+    (
+        "harm_to_others",
+        "Voices are telling me to hurt my neighbour.",
+        "I get so angry at work, I'd never hurt anyone.",
+    ),
 ]
 
 
@@ -308,6 +313,7 @@ NEGATED = [
         "I'm 30 weeks and I've noticed reduced fetal movements.",
         "30 weeks, no reduced fetal movements.",
     ),
+    ("harm_to_others", "He reports homicidal ideation.", "He denies homicidal ideation."),
 ]
 
 
@@ -482,6 +488,37 @@ class TestPregnancyWarning:
         assert find_flags(text) == [], text
 
 
+class TestHarmToOthers:
+    """The NHS mental health crisis advice: call 999 when someone may hurt another person."""
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "I'm going to kill my neighbour tonight, I've got a knife ready.",
+            "My brother says voices are telling him to hurt our mum.",
+            "A 35-year-old man with psychosis reports homicidal ideation.",
+            "She is planning to stab her ex-partner.",
+        ],
+    )
+    def test_risk_to_others_flags(self, text: str) -> None:
+        flags = find_flags(text)
+
+        assert "harm_to_others" in {flag.category for flag in flags}, text
+        assert CATEGORIES["harm_to_others"].advice == "crisis"
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "Intrusive thoughts about something bad happening to my baby, I'd never act on them.",
+            "I'm so angry with my brother I could kill him for eating my lunch.",
+            "No thoughts of harming anyone else.",
+            "The voices have stopped since my medication was changed.",
+        ],
+    )
+    def test_intrusive_thoughts_anger_and_negation_do_not(self, text: str) -> None:
+        assert find_flags(text) == [], text
+
+
 class TestVitalSignsInVignetteWording:
     @pytest.mark.parametrize(
         "text",
@@ -547,7 +584,10 @@ class TestWidenedCategories:
             ("breathing", "Sore throat and I can't even swallow my own saliva."),
             ("breathing", "A tooth abscess, my jaw and neck are swollen and it's hard to breathe."),
             ("severe_abdominal_pain", "I can't pee and my lower tummy is swollen and painful."),
-            ("severe_abdominal_pain", "Unable to pass urine for 12 hours with a distended bladder."),
+            (
+                "severe_abdominal_pain",
+                "Unable to pass urine for 12 hours with a distended bladder.",
+            ),
         ],
     )
     def test_positive(self, category: str, text: str) -> None:
