@@ -29,6 +29,10 @@ ACTIONS: dict[str, str] = {
     ),
     "suicidal": N_("Stay with someone you trust, or ask someone to come to you."),
     "self_harm": N_("If you are bleeding, press firmly on the wound with a clean cloth."),
+    "harm_to_others": N_(
+        "If someone is in danger now, move away from them or ask them to leave, and keep away "
+        "from anything that could be used as a weapon."
+    ),
     "severe_bleeding": N_("Press firmly on any wound with a clean cloth and do not let go."),
     "sepsis": N_("Say that you are worried about sepsis."),
     "breathing": N_("Sit upright. If you have a reliever inhaler, keep using it while you wait."),

@@ -49,6 +49,11 @@ _CATEGORY_LIST = (
     Category("overdose_poisoning", N_("A possible overdose or poisoning"), advice="crisis"),
     Category("suicidal", N_("Thoughts of suicide or a plan to end your life"), advice="crisis"),
     Category("self_harm", N_("Self-harm"), advice="crisis"),
+    Category(
+        "harm_to_others",
+        N_("A risk of seriously harming someone else (intent, or voices telling you to)"),
+        advice="crisis",
+    ),
     Category("severe_bleeding", N_("Heavy or internal bleeding")),
     Category("sepsis", N_("Signs of a possible serious infection (sepsis)")),
     Category("breathing", N_("Severe difficulty breathing")),
@@ -485,6 +490,24 @@ SELF_HARM = _p(
     r"(?:been|keep|keeps|started|start)\s+(?:cutting|burning|scratching)\s+(?:my|his|her|their)\s+"
     r"(?:arms?|wrists?|legs?|thighs?|skin|stomach)",
     r"cutting\s+(?:my|his|her|their)\s+(?:arms?|wrists?|legs?|thighs?)\s+again",
+)
+
+# The NHS mental health crisis advice: call 999 when someone may seriously hurt another person:
+# a stated intent or plan, voices commanding harm, homicidal ideation. Intrusive thoughts that
+# the person fears and would not act on (common after a birth) are a GP's, and so is anger
+# ("I could kill him").
+_OTHERS = (
+    r"(?:someone|somebody|anyone|people|him|her|them|my\s+(?:\w+[-\s])?(?:wife|husband|partner|ex|baby|"
+    r"child|children|kids?|son|daughter|mum|dad|mother|father|brother|sister|boss|neighbour|"
+    r"flatmate|landlord|colleague)|(?:our|his|her|the)\s+(?:mum|dad|baby|children|kids?|neighbours?))"
+)
+HARM_TO_OTHERS = _p(
+    r"(?:going|gonna|planning|plans|planned|about|intend\w*|determined)\s+to\s+(?:kill|hurt|harm|attack|stab|"
+    r"strangle|shoot|murder)\s+" + _OTHERS,
+    r"voices?\s+<w>{0,3}(?:telling|tell|tells|told|ordering|order|orders|commanding|command\w*|saying)\s+"
+    r"(?:me|him|her|them)\s+to\s+(?:kill|hurt|harm|attack|stab|murder)",
+    r"homicidal\s+(?:ideation|thoughts|intent|plans?|urges)",
+    r"(?:thoughts|urges?)\s+(?:of|about)\s+(?:killing|murdering)\s+" + _OTHERS,
 )
 
 SEVERE_BLEEDING = _p(
@@ -1210,6 +1233,7 @@ RULES: tuple[Rule, ...] = (
     Rule("overdose_poisoning", OVERDOSE),
     Rule("suicidal", SUICIDAL),
     Rule("self_harm", SELF_HARM),
+    Rule("harm_to_others", HARM_TO_OTHERS),
     Rule("severe_bleeding", SEVERE_BLEEDING),
     Rule("severe_bleeding", VAGINAL_BLEEDING, requires=PREGNANT),
     Rule("sepsis", SEPSIS),

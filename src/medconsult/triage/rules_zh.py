@@ -327,6 +327,12 @@ PAIN_NOT_ACUTE = _p(
     r"止痛药.{0,4}(?:有效|管用)|布洛芬.{0,2}(?:有效|管用)|(?:已经)?(?:好了|缓解了|不疼了|不痛了)",
 )
 
+# A risk of harming others, as in ``rules.py``.
+HARM_TO_OTHERS = _p(
+    r"(?:要|想|打算|准备)(?:去)?(?:杀|砍|捅)(?:了|死)?(?:人|他|她|他们|邻居|老婆|老公|孩子)",
+    r"(?:有)?(?:声音|幻听).{0,4}(?:叫|让|命令|要)(?:我|他|她)(?:去)?(?:杀|伤害|砍|捅|打)",
+)
+
 # Serious injuries and pregnancy warning signs, as in ``rules.py``.
 SERIOUS_INJURY = _p(
     r"骨头.{0,2}(?:露|戳|刺|穿)(?:了)?出(?:来)?|开放性骨折",
@@ -389,6 +395,7 @@ RULE_SPECS: tuple[
     ("vital_signs", LOW_OXYGEN, None, None),
     ("vital_signs", LOW_BLOOD_PRESSURE, None, None),
     ("vital_signs", FAST_PULSE, None, CHILD),
+    ("harm_to_others", HARM_TO_OTHERS, None, None),
     ("serious_injury", SERIOUS_INJURY, None, None),
     ("pregnancy_warning", PREGNANCY_WARNING, None, None),
     ("pregnancy_warning", WATERS_BROKEN, PRETERM, None),
