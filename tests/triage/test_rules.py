@@ -588,6 +588,10 @@ class TestWidenedCategories:
                 "severe_abdominal_pain",
                 "Unable to pass urine for 12 hours with a distended bladder.",
             ),
+            ("severe_abdominal_pain", "My hernia is hard and painful and I can't push it back in."),
+            ("cauda_equina", "Back pain and now both my legs feel weak and keep giving way."),
+            ("sepsis", "The redness is spreading fast and I've got a fever."),
+            ("sepsis", "A 60-year-old man with cellulitis of the lower leg; T 38.9."),
         ],
     )
     def test_positive(self, category: str, text: str) -> None:
@@ -606,6 +610,9 @@ class TestWidenedCategories:
             "No trouble swallowing saliva, just a scratchy throat.",
             "A swollen jaw from a tooth abscess, breathing and swallowing fine.",
             "I sometimes struggle to start peeing and get up at night to wee, no pain.",
+            "A small hernia in my groin that goes back in when I lie down, no pain.",
+            "Sciatica down my left leg, my legs are not weak, no numbness around my bottom.",
+            "Cellulitis on my shin, on antibiotics, the redness isn't spreading and no fever.",
         ],
     )
     def test_shared_words_raise_nothing(self, text: str) -> None:
