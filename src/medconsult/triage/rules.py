@@ -569,6 +569,12 @@ SEPSIS = _p(
     r"rigors",
     r"(?:weak|high[-\s]pitched)\s+(?:(?:and|,)\s*)?(?:high[-\s]pitched\s+)?(?:cry|crying|whimper\w*)",
 )
+# NHS cellulitis: A&E when the infection comes with a high temperature or shivering.
+SKIN_INFECTION = _p(
+    r"cellulitis",
+    r"(?:redness|red\s+area|red\s+patch|red\s+streaks?)\s+<w>{0,3}(?:spreading|spread\w*|getting\s+bigger|tracking)",
+    r"spreading\s+(?:red(?:ness)?|infection)",
+)
 SEPSIS_FEVER_SIGN = _p(
     r"(?:very\s+)?confused",
     r"confusion",
@@ -771,6 +777,10 @@ CAUDA_EQUINA = _p(
     r"(?:bladder|bowels?)\s*(?:control)?",
     r"(?:wet|wetting|soiled|soiling)\s+(?:my|him|her)sel(?:f|ves)",
     r"(?:incontinen\w*)",
+    # weakness or numbness of both legs
+    r"(?:weak\w*|numb\w*)\s+(?:in|of)\s+both\s+(?:my\s+|his\s+|her\s+)?legs",
+    r"both\s+(?:of\s+)?(?:my\s+|his\s+|her\s+)?legs\s+<w>{0,3}(?:weak|numb|giving\s+way|gave\s+way|buckl\w*)",
+    r"legs\s+(?:keep\s+|kept\s+|are\s+)?(?:giving|gave)\s+way",
 )
 BACK_PAIN = _p(
     r"back\s+(?:pain|ache|hurts|injury|problems?)",
@@ -845,6 +855,13 @@ URINARY_RETENTION = _p(
     _CANNOT_PEE + r"[^.;!?\n]{0,60}?" + _FULL_BLADDER,
     _FULL_BLADDER + r"[^.;!?\n]{0,40}?" + _CANNOT_PEE,
     r"(?:acute\s+)?urinary\s+retention\s+<w>{0,2}(?:with\s+)?(?:a\s+)?(?:painful|distended|tender)",
+)
+
+# NHS hernia: A&E when a hernia cannot be pushed back in, or turns hard and painful.
+HERNIA = _p(r"hernias?")
+HERNIA_STUCK = _p(
+    r"(?:can't|cannot|couldn't|won't|will\s+not)\s+(?:be\s+)?(?:push\w*|go|pop\w*)\s+(?:it\s+|them\s+)?back",
+    r"(?:hard|firm|tender)\s+and\s+(?:painful|tender)",
 )
 
 BABY = _p(
@@ -1238,6 +1255,7 @@ RULES: tuple[Rule, ...] = (
     Rule("severe_bleeding", VAGINAL_BLEEDING, requires=PREGNANT),
     Rule("sepsis", SEPSIS),
     Rule("sepsis", SEPSIS_FEVER_SIGN, requires=FEVER),
+    Rule("sepsis", SKIN_INFECTION, requires=FEVER, note="cellulitis with a fever"),
     Rule("breathing", SEVERE_BREATHING),
     Rule("breathing", DROOLING, requires=DROOLING_COMPANION),
     Rule("breathing", CHOKING, requires=CHOKING_COMPANION),
@@ -1253,6 +1271,7 @@ RULES: tuple[Rule, ...] = (
     Rule("testicular_torsion", TESTICULAR),
     Rule("severe_abdominal_pain", SEVERE_ABDOMINAL),
     Rule("severe_abdominal_pain", URINARY_RETENTION, note="acute urinary retention"),
+    Rule("severe_abdominal_pain", HERNIA_STUCK, requires=HERNIA, note="hernia cannot go back"),
     Rule("infant_fever", INFANT_FEVER, requires=BABY),
     Rule("severe_burn", SEVERE_BURN),
     Rule("vision_loss", VISION_LOSS),
