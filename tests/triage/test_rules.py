@@ -449,6 +449,9 @@ class TestSeriousInjury:
             "An eyelash in my eye, it's watering a bit.",
             "Car accident last year, neck pain on and off since then.",
             "I cut off the crusts and ate the sandwich.",
+            "It feels like I've been stabbed in the side, on and off for a week.",
+            "A stabbing pain going through to my back when I breathe in deeply after the gym.",
+            "I fell down two stairs and my back hurts a bit.",
         ],
     )
     def test_minor_or_past_injuries_do_not(self, text: str) -> None:

@@ -1157,7 +1157,7 @@ SERIOUS_INJURY = _p(
     r"(?:cut|chopped|sliced|ripped|torn|sawn)\s+off\s+(?:the\s+(?:tip|end)\s+of\s+)?(?:my|his|her|their)\s+"
     r"(?:finger(?:tip)?|thumb|toe|hand|foot|ear)",
     r"amputat\w*|severed\s+(?:finger|thumb|toe|hand|foot|limb|arm|leg)",
-    r"stab(?:bed|bing)?\s+(?:wound|injury|in|through)|stabbed|knife\s+wound|gunshot|shot\s+(?:in|with)\s+(?:the|a|his|her|my)",
+    r"knife\s+wound|gunshot|shot\s+(?:in|with)\s+(?:the|a|his|her|my)",
     r"impaled|(?:knife|glass|metal|stick|nail|rod|pole|object)\s+<w>{0,2}(?:stuck|embedded|lodged)\s+in\s+"
     r"(?:my|his|her|the)\s+(?:chest|eye|neck|abdomen|tummy|belly|back|head)",
     r"(?:hit|knocked\s+(?:down|over)|run\s+over|struck)\s+by\s+(?:a|the)\s+(?:car|van|lorry|bus|truck|"
@@ -1168,9 +1168,17 @@ SERIOUS_INJURY = _p(
     r"get\s+(?:up|off\s+the\s+floor)",
     r"(?:can't|cannot|couldn't|unable\s+to)\s+get\s+(?:up|off\s+the\s+floor)\s+(?:after|since)\s+(?:a|the|her|his|my)\s+fall",
 )
+# A stabbing, unless it describes pain ("a stabbing pain", "like being stabbed").
+STABBED = _p(
+    r"stab\s+(?:wounds?|injur\w*)", r"(?:was|been|got|were|is|has\s+been|have\s+been)\s+stabbed"
+)
+PAIN_SIMILE = _p(
+    r"(?:like|as\s+if|as\s+though)\s+<w>{0,4}(?:stabbed|stab|stabbing)",
+    r"stabbing\s+(?:pains?|feeling|sensation|ache)",
+)
 DANGEROUS_FALL = _p(
     r"(?:fell|fallen|falling|fall)\s+(?:off|from|down)\s+<w>{0,2}(?:roof|ladder|scaffold\w*|balcony|"
-    r"building|height|window|horse|cliff|wall|tree|stairs|flight\s+of\s+stairs)",
+    r"building|height|window|horse|cliff|tree|(?:a\s+|the\s+)?(?:whole\s+)?flight\s+of\s+stairs)",
     r"(?:came|come|thrown)\s+off\s+(?:a|the|my|his|her)\s+(?:horse|motorbike|motorcycle|bike|scooter)",
     r"(?:car|motorbike|motorcycle|road\s+traffic)\s+(?:crash|accident|collision)",
 )
@@ -1285,6 +1293,7 @@ RULES: tuple[Rule, ...] = (
     Rule("vital_signs", HIGH_BLOOD_PRESSURE, note="NEWS2 systolic 220 or more"),
     Rule("vital_signs", VITAL_READING, gate=news2_red, unless=CHILD, note="NEWS2 5 or more"),
     Rule("serious_injury", SERIOUS_INJURY),
+    Rule("serious_injury", STABBED, unless=PAIN_SIMILE),
     Rule("serious_injury", DANGEROUS_FALL, requires=SPINE_WARNING, note="dangerous mechanism"),
     Rule("pregnancy_warning", REDUCED_FETAL_MOVEMENT),
     Rule("pregnancy_warning", BABY_NOT_MOVING, requires=PREGNANT),
