@@ -411,6 +411,8 @@ class TestSeverePain:
             "A terrible ache in my legs after the marathon.",
             "He had excruciating pain from a kidney stone two years ago, none now.",
             "I scored my mood 8/10 this week.",
+            "Knee pain 7/10 after football two weeks ago, getting better slowly.",
+            "The worst pain I've ever had was giving birth, now I just have a cold.",
         ],
     )
     def test_mild_chronic_usual_or_resolved_pain_does_not(self, text: str) -> None:
@@ -452,6 +454,7 @@ class TestSeriousInjury:
             "It feels like I've been stabbed in the side, on and off for a week.",
             "A stabbing pain going through to my back when I breathe in deeply after the gym.",
             "I fell down two stairs and my back hurts a bit.",
+            "I feel like I've been hit by a bus with this flu.",
         ],
     )
     def test_minor_or_past_injuries_do_not(self, text: str) -> None:

@@ -1098,7 +1098,9 @@ SEVERE_PAIN = _p(
     r"(?:presents?|presenting|presented|arrives?|arrived|brought\s+in)\s+with\s+<w>{0,2}(?:severe|extreme)\s+<w>{0,2}pains?",
     r"(?:in|with)\s+(?:absolute\s+|complete\s+|total\s+|such\s+|real\s+|terrible\s+)?agony",
     r"worst\s+pain\s+(?:of\s+(?:my|his|her|their)\s+life|(?:i've|i\s+have|i|he's|she's|he\s+has|"
-    r"she\s+has|they've|they\s+have)\s+ever|ever|imaginable)",
+    r"she\s+has|they've|they\s+have)\s+ever|ever|imaginable)"
+    # not a comparison with a past pain ("the worst pain I've ever had was giving birth")
+    r"(?!\s+(?:(?:had|felt|experienced|known)\s+)?(?:was|were)\b)",
     r"writh\w*",
     r"(?:rolling|rolled|rolls)\s+(?:around|about)\s+<w>{0,3}(?:in|with)\s+(?:the\s+)?pain",
     r"(?:screaming|screams|screamed|crying\s+out|cries\s+out|howling|shrieking|yelling)\s+"
@@ -1121,7 +1123,8 @@ PAIN_NOT_ACUTE = _p(
     r"every\s+(?:month|period|day)|most\s+days|on\s+and\s+off|comes\s+and\s+goes|flare[-\s]?ups?",
     r"now\s+and\s+then|from\s+time\s+to\s+time|every\s+so\s+often|keeps?\s+coming\s+back",
     r"(?:for|over)\s+(?:(?:several|many|a\s+few|\d+|two|three|four|five|six)\s+)?(?:months|years)|for\s+ages",
-    # settled or controlled
+    # settled, improving or controlled
+    r"(?:getting|got|feeling|feels)\s+better|improving|(?:is|it's)\s+easing",
     r"(?:it|pain|which|that)\s+<w>{0,2}(?:settled|eased|subsided|went\s+away|has\s+gone|had\s+gone|wore\s+off)",
     r"(?:fine|better|okay|ok)\s+now|pain[-\s]free\s+now|no\s+pain\s+now",
     r"(?:painkillers|paracetamol|ibuprofen|co-codamol|codeine)\s+<w>{0,2}(?:help|helps|helped|helping|"
@@ -1160,20 +1163,22 @@ SERIOUS_INJURY = _p(
     r"knife\s+wound|gunshot|shot\s+(?:in|with)\s+(?:the|a|his|her|my)",
     r"impaled|(?:knife|glass|metal|stick|nail|rod|pole|object)\s+<w>{0,2}(?:stuck|embedded|lodged)\s+in\s+"
     r"(?:my|his|her|the)\s+(?:chest|eye|neck|abdomen|tummy|belly|back|head)",
-    r"(?:hit|knocked\s+(?:down|over)|run\s+over|struck)\s+by\s+(?:a|the)\s+(?:car|van|lorry|bus|truck|"
-    r"motorbike|motorcycle|vehicle|train|tram)",
     r"(?:metal|glass|wood|stone|grit|something|a\s+piece\s+of\s+\w+|a\s+(?:shard|splinter|fragment)(?:\s+of\s+\w+)?)"
     r"\s+<w>{0,2}(?:flew|went|shot|pierced)\s+(?:in|into)\s+(?:my|his|her|the|their)\s+eye",
     r"(?:fell|fallen|falling|had\s+a\s+fall)\s+<w>{0,5}(?:can't|cannot|couldn't|unable\s+to|not\s+able\s+to)\s+"
     r"get\s+(?:up|off\s+the\s+floor)",
     r"(?:can't|cannot|couldn't|unable\s+to)\s+get\s+(?:up|off\s+the\s+floor)\s+(?:after|since)\s+(?:a|the|her|his|my)\s+fall",
 )
-# A stabbing, unless it describes pain ("a stabbing pain", "like being stabbed").
-STABBED = _p(
-    r"stab\s+(?:wounds?|injur\w*)", r"(?:was|been|got|were|is|has\s+been|have\s+been)\s+stabbed"
+# A stabbing or a person hit by a vehicle, unless the words describe a feeling ("a stabbing
+# pain", "like being stabbed", "I feel like I've been hit by a bus").
+STABBED_OR_HIT = _p(
+    r"stab\s+(?:wounds?|injur\w*)",
+    r"(?:was|been|got|were|is|has\s+been|have\s+been)\s+stabbed",
+    r"(?:hit|knocked\s+(?:down|over)|run\s+over|struck)\s+by\s+(?:a|the)\s+(?:car|van|lorry|bus|truck|"
+    r"motorbike|motorcycle|vehicle|train|tram)",
 )
-PAIN_SIMILE = _p(
-    r"(?:like|as\s+if|as\s+though)\s+<w>{0,4}(?:stabbed|stab|stabbing)",
+SIMILE = _p(
+    r"(?:like|as\s+if|as\s+though)\s+<w>{0,4}(?:stabbed|stab|stabbing|hit|run\s+over|knocked)",
     r"stabbing\s+(?:pains?|feeling|sensation|ache)",
 )
 DANGEROUS_FALL = _p(
@@ -1293,7 +1298,7 @@ RULES: tuple[Rule, ...] = (
     Rule("vital_signs", HIGH_BLOOD_PRESSURE, note="NEWS2 systolic 220 or more"),
     Rule("vital_signs", VITAL_READING, gate=news2_red, unless=CHILD, note="NEWS2 5 or more"),
     Rule("serious_injury", SERIOUS_INJURY),
-    Rule("serious_injury", STABBED, unless=PAIN_SIMILE),
+    Rule("serious_injury", STABBED_OR_HIT, unless=SIMILE),
     Rule("serious_injury", DANGEROUS_FALL, requires=SPINE_WARNING, note="dangerous mechanism"),
     Rule("pregnancy_warning", REDUCED_FETAL_MOVEMENT),
     Rule("pregnancy_warning", BABY_NOT_MOVING, requires=PREGNANT),
