@@ -432,6 +432,7 @@ class TestSeriousInjury:
             "A 30-year-old with an open fracture of the tibia.",
             "Her wrist is bent at a funny angle after she fell.",
             "My grandmother fell and can't get up.",
+            "My grandad fell and hasn't been able to get up for an hour.",
             "He cut the tip of his finger off with a saw.",
             "A 19-year-old presents with a stab wound to the abdomen.",
             "A piece of metal flew into my eye while grinding.",
@@ -504,6 +505,8 @@ class TestHarmToOthers:
             "My brother says voices are telling him to hurt our mum.",
             "A 35-year-old man with psychosis reports homicidal ideation.",
             "She is planning to stab her ex-partner.",
+            "He said he's going to kill his wife.",
+            "Patient reports command hallucinations telling him to harm others.",
         ],
     )
     def test_risk_to_others_flags(self, text: str) -> None:

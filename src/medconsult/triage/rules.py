@@ -497,15 +497,15 @@ SELF_HARM = _p(
 # the person fears and would not act on (common after a birth) are a GP's, and so is anger
 # ("I could kill him").
 _OTHERS = (
-    r"(?:someone|somebody|anyone|people|him|her|them|my\s+(?:\w+[-\s])?(?:wife|husband|partner|ex|baby|"
-    r"child|children|kids?|son|daughter|mum|dad|mother|father|brother|sister|boss|neighbour|"
-    r"flatmate|landlord|colleague)|(?:our|his|her|the)\s+(?:mum|dad|baby|children|kids?|neighbours?))"
+    r"(?:someone|somebody|anyone|people|others|him|her|them|(?:my|his|her|their|our|the)\s+(?:\w+[-\s])?"
+    r"(?:wife|husband|partner|ex|baby|child|children|kids?|son|daughter|mum|dad|mother|father|"
+    r"brother|sister|boss|neighbours?|flatmate|landlord|colleague|family))"
 )
 HARM_TO_OTHERS = _p(
     r"(?:going|gonna|planning|plans|planned|about|intend\w*|determined)\s+to\s+(?:kill|hurt|harm|attack|stab|"
     r"strangle|shoot|murder)\s+" + _OTHERS,
-    r"voices?\s+<w>{0,3}(?:telling|tell|tells|told|ordering|order|orders|commanding|command\w*|saying)\s+"
-    r"(?:me|him|her|them)\s+to\s+(?:kill|hurt|harm|attack|stab|murder)",
+    r"(?:voices?|(?:command\s+)?hallucinations?)\s+<w>{0,3}(?:telling|tell|tells|told|ordering|order|orders|commanding|command\w*|saying)\s+"
+    r"(?:me|him|her|them)\s+to\s+(?:kill|hurt|harm|attack|stab|murder)(?!\s+(?:my|him|her|them)sel(?:f|ves))",
     r"homicidal\s+(?:ideation|thoughts|intent|plans?|urges)",
     r"(?:thoughts|urges?)\s+(?:of|about)\s+(?:killing|murdering)\s+" + _OTHERS,
 )
@@ -1165,7 +1165,8 @@ SERIOUS_INJURY = _p(
     r"(?:my|his|her|the)\s+(?:chest|eye|neck|abdomen|tummy|belly|back|head)",
     r"(?:metal|glass|wood|stone|grit|something|a\s+piece\s+of\s+\w+|a\s+(?:shard|splinter|fragment)(?:\s+of\s+\w+)?)"
     r"\s+<w>{0,2}(?:flew|went|shot|pierced)\s+(?:in|into)\s+(?:my|his|her|the|their)\s+eye",
-    r"(?:fell|fallen|falling|had\s+a\s+fall)\s+<w>{0,5}(?:can't|cannot|couldn't|unable\s+to|not\s+able\s+to)\s+"
+    r"(?:fell|fallen|falling|had\s+a\s+fall)\s+<w>{0,5}(?:can't|cannot|couldn't|unable\s+to|not\s+able\s+to|"
+    r"(?:hasn't|haven't|has\s+not|have\s+not)\s+been\s+able\s+to)\s+"
     r"get\s+(?:up|off\s+the\s+floor)",
     r"(?:can't|cannot|couldn't|unable\s+to)\s+get\s+(?:up|off\s+the\s+floor)\s+(?:after|since)\s+(?:a|the|her|his|my)\s+fall",
 )
