@@ -4,12 +4,16 @@ expressions over the patient's own words, with negation. Torch-free; runs at sto
 
 Sources of the discriminators (general, never any one case): the NHS "call 999" and "go to A&E"
 lists (nhs.uk), the Manchester Triage System's general discriminators (life threat, pain,
-haemorrhage, conscious level, temperature, acuteness of onset) and the Emergency Severity Index
-level 1-2 criteria. Rules err on the side of flagging (a doctor reviews every flag); a phrase
-preceded in its clause by a negation cue ("no chest pain", "I'm not suicidal") raises nothing.
+haemorrhage, conscious level, temperature, acuteness of onset), the Emergency Severity Index
+level 1-2 criteria, NEWS2 (Royal College of Physicians 2017) and NICE guidelines (NG51 sepsis,
+NG41 spinal injury, NG133 hypertension in pregnancy). Rules err on the side of flagging (a
+doctor reviews every flag); a phrase preceded in its clause by a negation cue ("no chest pain",
+"I'm not suicidal") raises nothing.
 
 A rule is a ``pattern`` over the text, optionally with ``requires``: a companion finding that
-must also be present (not negated) somewhere in the text, e.g. chest pain *with* sweating. Each
+must also be present (not negated) somewhere in the text, e.g. chest pain *with* sweating;
+``unless``: a finding that switches the rule off (a child's age for adult thresholds, chronic or
+usual pain); ``gate``: a test of the whole text (NEWS2's aggregate over the readings). Each
 flag records the category, the sentence that raised it and the matched words; the plain-language
 reason comes from ``CATEGORIES`` and is translated where it is shown.
 """
