@@ -1032,21 +1032,28 @@ NEWS2_READINGS: dict[str, tuple[re.Pattern[str], ...]] = {
 }
 
 
+# NEWS2 points by reading: (lowest, highest, points) bands; a number outside them is not that
+# reading (a typo or another number).
+NEWS2_BANDS: dict[str, tuple[tuple[float, float, int], ...]] = {
+    "respiration": ((4, 8, 3), (9, 11, 1), (12, 20, 0), (21, 24, 2), (25, 80, 3)),
+    "saturation": ((50, 91, 3), (92, 93, 2), (94, 95, 1), (96, 100, 0)),
+    "systolic": ((40, 90, 3), (91, 100, 2), (101, 110, 1), (111, 219, 0), (220, 300, 3)),
+    "pulse": ((20, 40, 3), (41, 50, 1), (51, 90, 0), (91, 110, 1), (111, 130, 2), (131, 250, 3)),
+    "temperature": (
+        (30, 35.0, 3),
+        (35.1, 36.0, 1),
+        (36.1, 38.0, 0),
+        (38.1, 39.0, 1),
+        (39.1, 43, 2),
+    ),
+}
+
+
 def _news2_points(parameter: str, value: float) -> int | None:
     """NEWS2 points of one reading (None for a number that cannot be that reading)."""
-    if parameter == "respiration":
-        bands = ((4, 8, 3), (9, 11, 1), (12, 20, 0), (21, 24, 2), (25, 80, 3))
-    elif parameter == "saturation":
-        bands = ((50, 91, 3), (92, 93, 2), (94, 95, 1), (96, 100, 0))
-    elif parameter == "systolic":
-        bands = ((40, 90, 3), (91, 100, 2), (101, 110, 1), (111, 219, 0), (220, 300, 3))
-    elif parameter == "pulse":
-        bands = ((20, 40, 3), (41, 50, 1), (51, 90, 0), (91, 110, 1), (111, 130, 2), (131, 250, 3))
-    else:
-        if 86 <= value <= 110:  # Fahrenheit
-            value = round((value - 32) * 5 / 9, 1)
-        bands = ((30, 35.0, 3), (35.1, 36.0, 1), (36.1, 38.0, 0), (38.1, 39.0, 1), (39.1, 43, 2))
-    for low, high, points in bands:
+    if parameter == "temperature" and 86 <= value <= 110:  # Fahrenheit
+        value = round((value - 32) * 5 / 9, 1)
+    for low, high, points in NEWS2_BANDS[parameter]:
         if low <= value <= high:
             return points
     return None
