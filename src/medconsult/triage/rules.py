@@ -133,6 +133,12 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[\u3002\uff01\uff1f\uff1b])\s*|\n
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each non-empty sentence of ``text``."""
+    return list(_sentence_spans(text))
+
+
+@lru_cache(maxsize=64)
+def _sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
+    # Cached: a rule whose companion must be in the same sentence asks once per match.
     spans: list[tuple[int, int]] = []
     start = 0
     for boundary in _SENTENCE_END.finditer(text):
@@ -141,14 +147,16 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         start = boundary.end()
     if text[start:].strip():
         spans.append((start, len(text)))
-    return spans
+    return tuple(spans)
 
 
 def sentence_at(text: str, position: int) -> str:
     """The sentence of ``text`` that contains ``position``."""
-    for start, end in sentence_spans(text):
-        if start <= position < end:
-            return text[start:end].strip()
+    spans = _sentence_spans(text)
+    index = bisect.bisect_right([start for start, _end in spans], position) - 1
+    if index >= 0 and position < spans[index][1]:
+        start, end = spans[index]
+        return text[start:end].strip()
     return text.strip()
 
 
