@@ -20,6 +20,19 @@ SELF_CARE_TEXTS = [
     "Mosquito bites on my legs that itch.",
     "Hangover after drinking too much last night.",
     "My baby is teething and dribbling.",
+    # more presentations of the NHS self-care and pharmacy pages
+    "Chickenpox spots on my 4 year old, itchy but she's eating and playing.",
+    "A verruca on the sole of my foot.",
+    "I think my son has threadworms, his bottom is itchy at night.",
+    "Earwax blocking my ear, sounds a bit muffled, no pain.",
+    "Travel sickness on long car journeys.",
+    "A stye on my upper eyelid, sore and red.",
+    "Heat rash on my chest after a hot day.",
+    "Hand, foot and mouth in my toddler, drinking fine.",
+    "Aching muscles after starting a new gym routine.",
+    "I stubbed my toe on the bed, it's fine now.",
+    "Sinusitis with a blocked nose since yesterday.",
+    "An eyelash in my eye, it's watering a bit.",
 ]
 # The same words with a "see a GP if" cue of the NHS pages.
 SEE_DOCTOR_TEXTS = [
@@ -31,6 +44,11 @@ SEE_DOCTOR_TEXTS = [
     "A lump in my breast.",
     "Diarrhoea for ten days.",
     "My cold is getting worse every day.",
+    "Chickenpox in my 6 month old and he has a high temperature.",
+    "A verruca that keeps coming back and bleeds.",
+    "Earwax that isn't getting better, and now earache.",
+    "A stye that is getting worse with redness spreading around my eye.",
+    "Aching muscles after the gym that are not getting better after two weeks.",
 ]
 
 
@@ -46,6 +64,11 @@ class TestRulesAlone:
 
     def test_anything_else_sees_a_doctor(self) -> None:
         assert level("Pain in my knee when I climb stairs.", flagged=False) == "see_doctor"
+
+    def test_a_cold_night_is_not_a_cold(self) -> None:
+        assert level("Temperature 35.8 after a cold night.", flagged=False, settings=RULES) == (
+            "see_doctor"
+        )
 
     def test_negated_cue_does_not_count(self) -> None:
         text = "A cold for three days, no blood and no breathlessness."

@@ -45,6 +45,11 @@ CASES_ZH = [
     ("vision_loss", "左眼突然看不见了。", "视力没有突然下降，只是眼睛干。"),
     ("ingestion", "孩子吞了纽扣电池。", "孩子没有吞纽扣电池，电池都在盒子里。"),
     ("vital_signs", "血氧只有86%。", "血氧98%，心率70。"),
+    ("severe_pain", "摔倒后腿疼得受不了，疼痛评分9分。", "腿有点疼，疼痛评分3分。"),
+    ("severe_pain", "他疼得满地打滚。", "没有剧痛，只是有点酸。"),
+    ("serious_injury", "从梯子上摔下来，骨头戳出来了。", "手腕扭了一下，没有变形。"),
+    ("pregnancy_warning", "怀孕32周，胎动明显减少。", "怀孕28周，胎动正常。"),
+    ("harm_to_others", "他说有声音叫他去杀人。", "从没想过伤害别人。"),
 ]
 
 
@@ -104,6 +109,11 @@ class TestChineseNegation:
         assert [flag.category for flag in find_flags("糖尿病，血糖2.1，出冷汗")] == [
             "diabetic_emergency"
         ]
+
+    def test_chronic_or_usual_severe_pain_is_not_an_emergency(self) -> None:
+        assert find_flags("老毛病了，腰痛7分，想开点止痛药。") == []
+        assert find_flags("痛经还是和以前一样，疼得厉害，吃布洛芬有效。") == []
+        assert find_flags("牙疼得受不了两天了，想看牙医。") == []
 
     def test_food_poisoning_is_not_an_emergency(self) -> None:
         assert find_flags("吃坏了东西，可能是食物中毒，拉肚子。") == []

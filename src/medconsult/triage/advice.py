@@ -29,6 +29,10 @@ ACTIONS: dict[str, str] = {
     ),
     "suicidal": N_("Stay with someone you trust, or ask someone to come to you."),
     "self_harm": N_("If you are bleeding, press firmly on the wound with a clean cloth."),
+    "harm_to_others": N_(
+        "If someone is in danger now, move away from them or ask them to leave, and keep away "
+        "from anything that could be used as a weapon."
+    ),
     "severe_bleeding": N_("Press firmly on any wound with a clean cloth and do not let go."),
     "sepsis": N_("Say that you are worried about sepsis."),
     "breathing": N_("Sit upright. If you have a reliever inhaler, keep using it while you wait."),
@@ -59,6 +63,18 @@ ACTIONS: dict[str, str] = {
         "drink."
     ),
     "vital_signs": N_("Call the emergency number now and tell them the readings you took."),
+    "severe_pain": N_(
+        "Keep still in the position that hurts least, do not drive yourself, and do not eat or "
+        "drink until you have been seen."
+    ),
+    "serious_injury": N_(
+        "Keep the injured part still and press on any bleeding with a clean cloth. If the neck "
+        "or back may be hurt, do not move the person."
+    ),
+    "pregnancy_warning": N_(
+        "Call your maternity unit straight away as well and tell them what is happening; do not "
+        "wait for your next appointment."
+    ),
 }
 
 

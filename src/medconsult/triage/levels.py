@@ -8,7 +8,9 @@
   grazes, bruises and splinters, a sprain you can walk on, a minor burn or mild sunburn, insect
   bites, a hangover, a mild headache, a short bout of diarrhoea or constipation, indigestion,
   mouth ulcers, cold sores, head lice, athlete's foot, dandruff, dry skin, chapped lips, nappy
-  rash, blisters, teething, usual period pain, tiredness after a late night.
+  rash, blisters, teething, usual period pain, tiredness after a late night, chickenpox, hand,
+  foot and mouth, heat rash, warts and verrucas, threadworms, earwax, a stye, sinusitis, travel
+  sickness, aching muscles after exercise, a stubbed toe, an eyelash or grit in the eye.
 - **See a doctor** otherwise, and whenever the text has one of the "see a GP if" cues of the
   same pages: symptoms lasting longer than ``max_days`` (the NHS pages give 3 days to 3 weeks
   depending on the condition), getting worse or keeping coming back, a lump, blood, weight
@@ -42,7 +44,7 @@ SETTINGS_PATH = Path(__file__).with_name("levels.json")
 SELF_CARE = _p(
     # colds, coughs, sore throats, hay fever
     r"common\s+cold",
-    r"(?:have|got|has|with|catching|caught|it's|just|a|my|this)\s+(?:a\s+)?(?:bit\s+of\s+a\s+|head\s+|heavy\s+|bad\s+|stinking\s+|slight\s+)?cold(?!\s+(?:sweats?|hands?|feet|weather|air|water|room|sores?|to\s+the\s+touch|and\s+clammy))",
+    r"(?:have|got|has|with|catching|caught|it's|just|a|my|this)\s+(?:a\s+)?(?:bit\s+of\s+a\s+|head\s+|heavy\s+|bad\s+|stinking\s+|slight\s+)?cold(?!\s+(?:sweats?|hands?|feet|weather|air|water|room|sores?|to\s+the\s+touch|and\s+clammy|nights?|mornings?|days?|spell|snap|wind|drinks?|compress|shower))",
     r"(?:runny|blocked|stuffy|bunged[-\s]up)\s+nose|sneez\w*|nasal\s+congestion",
     r"(?:mild|slight|scratchy|a\s+bit\s+of\s+a|tickly)?\s*sore\s+throat|scratchy\s+throat|throat\s+is\s+(?:a\s+bit\s+)?sore",
     r"(?:a\s+)?(?:dry|tickly|chesty|mild|slight)?\s*cough(?:ing)?",
@@ -88,6 +90,13 @@ SELF_CARE = _p(
     r"as\s+the\s+(?:packet|leaflet|label)\s+says",
     r"(?:went|goes|go)\s+numb\s+<w>{0,2}after\s+(?:sitting|sleeping|kneeling|lying)|pins\s+and\s+needles",
     r"hiccups|eyelid\s+(?:keeps\s+)?twitch\w*|swallowed\s+(?:his|her|my)\s+(?:chewing\s+)?gum",
+    # more of the NHS self-care and pharmacy pages
+    r"chicken\s*pox|hand,?\s+foot\s+and\s+mouth|heat\s+rash|prickly\s+heat",
+    r"verrucas?|warts?|threadworms?|pinworms?|ear\s*wax|styes?|sinusitis",
+    r"(?:travel|motion|car|sea)\s+sickness",
+    r"(?:aching|achy|sore|stiff)\s+muscles\s+after|muscle\s+(?:aches|soreness)\s+after",
+    r"stubbed\s+(?:my|his|her|a)\s+toe",
+    r"(?:eyelash|grit|dust|sand|speck\s+of\s+\w+)\s+in\s+(?:my|his|her|their)\s+eye",
 )
 
 SEE_DOCTOR = _p(

@@ -4,12 +4,16 @@ expressions over the patient's own words, with negation. Torch-free; runs at sto
 
 Sources of the discriminators (general, never any one case): the NHS "call 999" and "go to A&E"
 lists (nhs.uk), the Manchester Triage System's general discriminators (life threat, pain,
-haemorrhage, conscious level, temperature, acuteness of onset) and the Emergency Severity Index
-level 1-2 criteria. Rules err on the side of flagging (a doctor reviews every flag); a phrase
-preceded in its clause by a negation cue ("no chest pain", "I'm not suicidal") raises nothing.
+haemorrhage, conscious level, temperature, acuteness of onset), the Emergency Severity Index
+level 1-2 criteria, NEWS2 (Royal College of Physicians 2017) and NICE guidelines (NG51 sepsis,
+NG41 spinal injury, NG133 hypertension in pregnancy). Rules err on the side of flagging (a
+doctor reviews every flag); a phrase preceded in its clause by a negation cue ("no chest pain",
+"I'm not suicidal") raises nothing.
 
 A rule is a ``pattern`` over the text, optionally with ``requires``: a companion finding that
-must also be present (not negated) somewhere in the text, e.g. chest pain *with* sweating. Each
+must also be present (not negated) somewhere in the text, e.g. chest pain *with* sweating;
+``unless``: a finding that switches the rule off (a child's age for adult thresholds, chronic or
+usual pain); ``gate``: a test of the whole text (NEWS2's aggregate over the readings). Each
 flag records the category, the sentence that raised it and the matched words; the plain-language
 reason comes from ``CATEGORIES`` and is translated where it is shown.
 """
@@ -49,6 +53,11 @@ _CATEGORY_LIST = (
     Category("overdose_poisoning", N_("A possible overdose or poisoning"), advice="crisis"),
     Category("suicidal", N_("Thoughts of suicide or a plan to end your life"), advice="crisis"),
     Category("self_harm", N_("Self-harm"), advice="crisis"),
+    Category(
+        "harm_to_others",
+        N_("A risk of seriously harming someone else (intent, or voices telling you to)"),
+        advice="crisis",
+    ),
     Category("severe_bleeding", N_("Heavy or internal bleeding")),
     Category("sepsis", N_("Signs of a possible serious infection (sepsis)")),
     Category("breathing", N_("Severe difficulty breathing")),
@@ -64,6 +73,19 @@ _CATEGORY_LIST = (
     Category("severe_burn", N_("A serious burn")),
     Category("vision_loss", N_("Sudden loss of sight")),
     Category("ingestion", N_("A swallowed button battery, magnet or caustic chemical")),
+    Category("severe_pain", N_("Severe pain that needs to be seen straight away")),
+    Category(
+        "serious_injury",
+        N_(
+            "A serious injury (a badly broken bone, a stab wound, an eye injury or a major accident)"
+        ),
+    ),
+    Category(
+        "pregnancy_warning",
+        N_(
+            "A warning sign in pregnancy (the baby moving less, waters breaking early, pre-eclampsia)"
+        ),
+    ),
     Category(
         "vital_signs",
         N_(
@@ -111,6 +133,12 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[\u3002\uff01\uff1f\uff1b])\s*|\n
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each non-empty sentence of ``text``."""
+    return list(_sentence_spans(text))
+
+
+@lru_cache(maxsize=64)
+def _sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
+    # Cached: a rule whose companion must be in the same sentence asks once per match.
     spans: list[tuple[int, int]] = []
     start = 0
     for boundary in _SENTENCE_END.finditer(text):
@@ -119,14 +147,16 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         start = boundary.end()
     if text[start:].strip():
         spans.append((start, len(text)))
-    return spans
+    return tuple(spans)
 
 
 def sentence_at(text: str, position: int) -> str:
     """The sentence of ``text`` that contains ``position``."""
-    for start, end in sentence_spans(text):
-        if start <= position < end:
-            return text[start:end].strip()
+    spans = _sentence_spans(text)
+    index = bisect.bisect_right([start for start, _end in spans], position) - 1
+    if index >= 0 and position < spans[index][1]:
+        start, end = spans[index]
+        return text[start:end].strip()
     return text.strip()
 
 
@@ -245,6 +275,10 @@ SEVERE = (
     r"ten\s+out\s+of\s+ten)"
 )
 
+# A temperature as clinicians write it ("T 39.8", "temp 38.6", "temperature is 38.2"): the
+# keyword and the linking words before the number.
+TEMPERATURE_WORD = r"(?:temperature|temp|(?-i:T))\s*(?:(?:is|was|of|at|reading|reads|up\s+to|down\s+to|:|=)\s*){0,3}"
+
 # Chest pain: any pain, pressure or tightness in the chest...
 CHEST_PAIN_ANY = _p(
     r"chest\s+(?:pains?|tightness|pressure|discomfort|hurts?|hurting|aches?|heaviness|squeezing)",
@@ -361,7 +395,7 @@ FEVER = _p(
     r"fevers?",
     r"feverish",
     r"high\s+temperature",
-    r"temperature\s+(?:of\s+)?(?:3[89]|4[01])(?:[.,]\d)?",
+    TEMPERATURE_WORD + r"(?:3[89]|4[0-2])(?:[.,]\d)?",
     r"(?:3[89]|4[01])(?:[.,]\d)?\s*(?:°\s*)?c\b",
     r"(?:10[0-6])(?:[.,]\d)?\s*(?:°\s*)?f\b",
     r"t\s*=\s*(?:10[0-6]|3[89]|4[01])",
@@ -470,11 +504,29 @@ SELF_HARM = _p(
     r"cutting\s+(?:my|his|her|their)\s+(?:arms?|wrists?|legs?|thighs?)\s+again",
 )
 
+# The NHS mental health crisis advice: call 999 when someone may seriously hurt another person:
+# a stated intent or plan, voices commanding harm, homicidal ideation. Intrusive thoughts that
+# the person fears and would not act on (common after a birth) are a GP's, and so is anger
+# ("I could kill him").
+_OTHERS = (
+    r"(?:someone|somebody|anyone|people|others|him|her|them|(?:my|his|her|their|our|the)\s+(?:\w+[-\s])?"
+    r"(?:wife|husband|partner|ex|baby|child|children|kids?|son|daughter|mum|dad|mother|father|"
+    r"brother|sister|boss|neighbours?|flatmate|landlord|colleague|family))"
+)
+HARM_TO_OTHERS = _p(
+    r"(?:going|gonna|planning|plans|planned|about|intend\w*|determined)\s+to\s+(?:kill|hurt|harm|attack|stab|"
+    r"strangle|shoot|murder)\s+" + _OTHERS,
+    r"(?:voices?|(?:command\s+)?hallucinations?)\s+<w>{0,3}(?:telling|tell|tells|told|ordering|order|orders|commanding|command\w*|saying)\s+"
+    r"(?:me|him|her|them)\s+to\s+(?:kill|hurt|harm|attack|stab|murder)(?!\s+(?:my|him|her|them)sel(?:f|ves))",
+    r"homicidal\s+(?:ideation|thoughts|intent|plans?|urges)",
+    r"(?:thoughts|urges?)\s+(?:of|about)\s+(?:killing|murdering)\s+" + _OTHERS,
+)
+
 SEVERE_BLEEDING = _p(
     r"(?:severe|heavy|heavily|profuse|profusely|massive|uncontrolled|uncontrollable|lots\s+of|"
     r"a\s+lot\s+of|serious|pouring|gushing|spurting)\s+<w>?(?:bleeding|blood|bleed)",
     r"bleeding\s+<w>?(?:heavily|a\s+lot|profusely|everywhere|badly)",
-    r"(?:bleeding|blood|it)\s+(?:that\s+|which\s+)?(?:won't|will\s+not|doesn't|does\s+not|can't|"
+    r"(?:bleeding|blood|it|nose\s*bleeds?)\s+(?:that\s+|which\s+)?(?:won't|will\s+not|doesn't|does\s+not|can't|"
     r"cannot|hasn't|has\s+not|isn't|is\s+not)\s+(?:stop|stopped|stopping)",
     r"(?:won't|will\s+not|can't|cannot|couldn't)\s+stop\s+(?:the\s+)?(?:bleeding|it\s+bleeding)",
     r"blood\s+(?:is\s+)?(?:spurting|pumping|pouring|gushing)",
@@ -491,6 +543,11 @@ SEVERE_BLEEDING = _p(
     r"(?:hour|hourly)",
     r"(?:lots\s+of|a\s+lot\s+of)\s+blood\s+(?:from|in|when)",
     r"passing\s+(?:large\s+)?(?:blood\s+)?clots",
+    # NHS nosebleeds: go to A&E when one lasts longer than 10 to 15 minutes
+    r"(?:nose\s*bleed|epistaxis|nose\s+(?:has\s+been\s+|is\s+|keeps\s+)?bleeding)\s+<w>{0,4}"
+    r"(?:for\s+)?(?:over\s+|more\s+than\s+|nearly\s+|about\s+|almost\s+|at\s+least\s+)?"
+    r"(?:(?:1[5-9]|[2-9]\d|fifteen|twenty|thirty|forty)\s*(?:minutes|mins)|half\s+an\s+hour|"
+    r"(?:an?|one|two|three|\d)\s+hours?|hours)",
 )
 PREGNANT = _p(
     r"pregnan\w*",
@@ -513,12 +570,22 @@ SEPSIS = _p(
     r"(?:haven't|hasn't|not|no)\s+<w>{0,2}(?:peed|passed\s+(?:any\s+)?urine|urinated|"
     r"had\s+a\s+wee|weed)\s+<w>{0,3}(?:all\s+day|in\s+(?:a|24|twelve|12|18)|since|today)",
     r"no\s+urine\s+<w>{0,3}(?:day|hours)",
+    # NHS sepsis in children: "not had a wee or wet nappy for 12 hours"
+    r"(?:haven't|hasn't|has\s+not|have\s+not|not|no)\s+(?:had\s+)?(?:a\s+|any\s+)?wet\s+napp(?:y|ies)\s+"
+    r"<w>{0,3}(?:all\s+day|in\s+(?:a|24|twelve|12|18)|for|since|today)",
+    r"(?:dry|no\s+wet)\s+napp(?:y|ies)\s+(?:all\s+day|for\s+(?:12|twelve|over|more)|since\s+(?:last\s+night|this\s+morning))",
     r"(?:feels?|felt|feeling)\s+like\s+(?:i'm|i\s+am|(?:s)?he\s+is|(?:s)?he's|i\s+was|i'm)\s+"
     r"(?:going\s+to|gonna)\s+die",
     r"sepsis|septic",
     r"(?:uncontrollabl[ey]|violent(?:ly)?|extreme|severe)\s+(?:shivering|shaking|rigors)",
     r"rigors",
     r"(?:weak|high[-\s]pitched)\s+(?:(?:and|,)\s*)?(?:high[-\s]pitched\s+)?(?:cry|crying|whimper\w*)",
+)
+# NHS cellulitis: A&E when the infection comes with a high temperature or shivering.
+SKIN_INFECTION = _p(
+    r"cellulitis",
+    r"(?:redness|red\s+area|red\s+patch|red\s+streaks?)\s+<w>{0,3}(?:spreading|spread\w*|getting\s+bigger|tracking)",
+    r"spreading\s+(?:red(?:ness)?|infection)",
 )
 SEPSIS_FEVER_SIGN = _p(
     r"(?:very\s+)?confused",
@@ -570,6 +637,40 @@ SEVERE_BREATHING = _p(
     r"(?:sucking|pulling|sinking)\s+in",
     r"grunting",
     r"(?:stops?|stopped|stopping|pauses?\s+in)\s+breathing",
+)
+# NHS DVT: call 999 when a swollen, painful leg comes with breathlessness or chest pain (a clot
+# that may have reached the lungs).
+LEG_CLOT = _p(
+    r"(?:calf|leg|thigh)\s+<w>{0,3}(?:swollen|swelling|swelled)",
+    r"(?:swollen|swelling)(?:,?\s+[\w'-]+){0,3}?,?\s+(?:calf|leg|thigh)",
+    r"swelling\s+(?:of|in)\s+(?:my\s+|his\s+|her\s+|the\s+|one\s+)?(?:calf|leg|thigh)",
+    r"dvt|deep\s+vein\s+thrombosis|(?:blood\s+)?clot\s+in\s+(?:my|his|her|the)\s+(?:leg|calf|thigh)",
+)
+CLOT_IN_LUNG = _p(
+    *_BREATHLESS_WORDS,
+    r"chest\s+pain",
+    r"pain\s+<w>{0,3}when\s+(?:i\s+|(?:s)?he\s+)?(?:breathe|breathes|breathing)",
+    r"cough\w*\s+up\s+<w>{0,2}blood",
+)
+# NHS sore throat: call 999 when a sore throat comes with being unable to swallow.
+CANNOT_SWALLOW = _p(
+    r"(?:can't|cannot|couldn't|unable\s+to|not\s+able\s+to)\s+(?:even\s+)?swallow\s+"
+    r"(?:(?:my|his|her|their)\s+(?:own\s+)?)?(?:saliva|spit|anything|water|liquids?|fluids?|drinks?)",
+)
+THROAT = _p(
+    r"throat",
+    r"tonsil\w*",
+    r"quinsy",
+    r"muffled",
+    r"hot\s+potato\s+voice",
+    r"(?:neck|jaw)\s+<w>{0,2}(?:swollen|swelling)",
+    r"swollen\s+(?:neck|jaw)",
+)
+# NHS dental abscess and sore throat pages: A&E when swelling of the jaw or neck makes it hard
+# to breathe.
+NECK_SWELLING = _p(
+    r"(?:jaw|neck|under\s+(?:my|his|her)\s+tongue)\s+<w>{0,4}(?:swollen|swelling|swell|swelled)",
+    r"(?:swollen|swelling\s+(?:of|in))\s+(?:my\s+|his\s+|her\s+|the\s+)?(?:jaw|neck)",
 )
 DROOLING = _p(r"drool\w*", r"dribbling\s+<w>?(?:saliva|spit)")
 CHOKING = _p(
@@ -688,6 +789,10 @@ CAUDA_EQUINA = _p(
     r"(?:bladder|bowels?)\s*(?:control)?",
     r"(?:wet|wetting|soiled|soiling)\s+(?:my|him|her)sel(?:f|ves)",
     r"(?:incontinen\w*)",
+    # weakness or numbness of both legs
+    r"(?:weak\w*|numb\w*)\s+(?:in|of)\s+both\s+(?:my\s+|his\s+|her\s+)?legs",
+    r"both\s+(?:of\s+)?(?:my\s+|his\s+|her\s+)?legs\s+<w>{0,3}(?:weak|numb|giving\s+way|gave\s+way|buckl\w*)",
+    r"legs\s+(?:keep\s+|kept\s+|are\s+)?(?:giving|gave)\s+way",
 )
 BACK_PAIN = _p(
     r"back\s+(?:pain|ache|hurts|injury|problems?)",
@@ -745,6 +850,32 @@ SEVERE_ABDOMINAL = _p(
     r"rebound\s+tenderness|peritonism|peritonitis|rigid\s+abdomen",
 )
 
+# NHS urinary retention: being unable to pee with a painful, swollen bladder is an emergency
+# (go to A&E), with or without back pain. One pattern over the clause, so that "can't" is part
+# of the finding and not a negation of the bladder words after it.
+_CANNOT_PEE = (
+    r"(?:can't|cannot|couldn't|unable\s+to|haven't\s+been\s+able\s+to|hasn't\s+been\s+able\s+to|"
+    r"not\s+(?:been\s+)?able\s+to)\s+(?:pee|urinate|wee|pass\s+(?:any\s+)?urine)"
+)
+_FULL_BLADDER = (
+    r"(?:(?:bladder|lower\s+(?:tummy|belly|abdomen|stomach))\s+(?:is\s+|feels\s+|looks\s+)?(?:very\s+|so\s+)?"
+    r"(?:swollen|distended|painful|tender|bursting|full|hurts?)"
+    r"|(?:swollen|distended|painful|tender|bursting)\s*,?\s+(?:(?:and|swollen|distended|painful|tender)\s+)?"
+    r"(?:bladder|lower\s+(?:tummy|belly|abdomen)))"
+)
+URINARY_RETENTION = _p(
+    _CANNOT_PEE + r"[^.;!?\n]{0,60}?" + _FULL_BLADDER,
+    _FULL_BLADDER + r"[^.;!?\n]{0,40}?" + _CANNOT_PEE,
+    r"(?:acute\s+)?urinary\s+retention\s+<w>{0,2}(?:with\s+)?(?:a\s+)?(?:painful|distended|tender)",
+)
+
+# NHS hernia: A&E when a hernia cannot be pushed back in, or turns hard and painful.
+HERNIA = _p(r"hernias?")
+HERNIA_STUCK = _p(
+    r"(?:can't|cannot|couldn't|won't|will\s+not)\s+(?:be\s+)?(?:push\w*|go|pop\w*)\s+(?:it\s+|them\s+)?back",
+    r"(?:hard|firm|tender)\s+and\s+(?:painful|tender)",
+)
+
 BABY = _p(
     r"(?:\d|1[0-2]|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)[-\s](?:weeks?|wks?)"
     r"[-\s]old",
@@ -761,7 +892,7 @@ INFANT_FEVER = _p(
     r"fevers?",
     r"feverish",
     r"high\s+temperature",
-    r"temperature\s+(?:of\s+)?(?:3[89]|4[01])",
+    TEMPERATURE_WORD + r"(?:3[89]|4[0-2])(?:[.,]\d)?",
     r"(?:3[89]|4[01])(?:[.,]\d)?\s*(?:°\s*)?c\b",
     r"(?:10[0-6])(?:[.,]\d)?\s*(?:°\s*)?f\b",
     r"(?:feels?|felt)\s+(?:very\s+)?hot",
@@ -836,10 +967,14 @@ PAINFUL_EYE = _p(
 # thresholds are adult ones: with a child's age in the text only NICE NG143's red thresholds
 # for children under 5 apply (breathing over 60).
 _SAT = r"(?:oxygen\s+(?:saturations?|sats?|levels?)|o2\s+sats?|spo2|sp\s*o2|sats?|saturations?|pulse\s+ox\w*)"
+_SAT_LINK = r"\s*(?:(?:is|are|was|were|of|at|reading|reads|showing|shows|down\s+to|only|dropped\s+to|:|=)\s*){0,3}"
+# Without a per cent sign only the unambiguous words ("sats 89 on air"; "sat" may be a verb).
+_SAT_PLURAL = (
+    r"(?:oxygen\s+(?:saturations?|sats?|levels?)|o2\s+sats?|spo2|sp\s*o2|sats|saturations?)"
+)
 LOW_OXYGEN = _p(
-    _SAT
-    + r"\s*(?:(?:is|was|of|at|reading|reads|showing|shows|down\s+to|only|dropped\s+to|:|=)\s*){0,3}"
-    r"(?:[5-8]\d|9[0-2])\s*%",
+    _SAT + _SAT_LINK + r"(?:[5-8]\d|9[0-2])\s*%",
+    _SAT_PLURAL + _SAT_LINK + r"(?:[5-8]\d|9[0-2])(?![.,]\d|\s*/)",
     r"(?:[5-8]\d|9[0-2])\s*%\s+(?:on|in)\s+(?:room\s+air|air)",
 )
 LOW_BLOOD_PRESSURE = _p(
@@ -860,11 +995,256 @@ FAST_BREATHING_CHILD = _p(
     r"(?:respiratory\s+rate|resp(?:iratory)?\s+rate|rr|breathing\s+rate|breaths?)\s*"
     r"(?:(?:is|was|of|at|:|=)\s*){0,2}(?:[6-9]\d|1\d\d)\b",
 )
+HIGH_BLOOD_PRESSURE = _p(
+    r"(?:blood\s+pressure|bp)\s*(?:(?:is|was|of|at|reading|up\s+to|:|=)\s*){0,3}(?:2[2-9]\d)\s*/\s*\d{2,3}",
+    r"systolic\s+(?:blood\s+pressure\s+|bp\s+)?(?:(?:is|was|of|at|:|=)\s*){0,2}(?:2[2-9]\d)\b",
+)
+
+# NEWS2's aggregate score (Royal College of Physicians 2017) over the readings a text gives, in
+# lay or clinical wording ("pulse 120, temp 39.5", "T 38.6, HR 118, RR 23, BP 96/58"). A total
+# of 5 or more is NEWS2's key threshold for an urgent response, and NICE NG51 treats it as a
+# sign of possible sepsis; at home that means emergency care now. A 3 in any one parameter is a
+# red score on its own: it also covers a very slow pulse (40 or less), a systolic pressure of
+# 220 or more and a temperature of 35.0 or less. Each parameter counts its worst reading; one
+# not given scores 0 (so the total can only be too low). Oxygen uses scale 1 (not the
+# hypercapnic scale 2) and the consciousness item is left to the altered-consciousness rules.
+_NUMBER = r"(\d{1,3}(?:[.,]\d)?)"
+NEWS2_READINGS: dict[str, tuple[re.Pattern[str], ...]] = {
+    "respiration": (
+        _p(
+            r"(?:respiratory\s+rate|resp(?:iratory)?\s+rate|resps|rr|breathing\s+rate|breathing)"
+            r"\s*(?:(?:is|was|of|at|:|=)\s*){0,2}" + _NUMBER + r"(?!\s*(?:%|/\s*\d|years?|months?))"
+        ),
+        _p(_NUMBER + r"\s+breaths\s+(?:a|per)\s+min\w*"),
+    ),
+    "saturation": (
+        _p(_SAT_PLURAL + _SAT_LINK + _NUMBER + r"(?!\s*/)", _SAT + _SAT_LINK + _NUMBER + r"\s*%"),
+    ),
+    "systolic": (
+        _p(
+            r"(?:blood\s+pressure|bp)\s*(?:(?:is|was|of|at|reading|down\s+to|up\s+to|only|:|=)\s*){0,3}"
+            + _NUMBER
+            + r"\s*/\s*\d{2,3}"
+        ),
+        _p(r"systolic\s+(?:blood\s+pressure\s+|bp\s+)?(?:(?:is|was|of|at|:|=)\s*){0,2}" + _NUMBER),
+    ),
+    "pulse": (
+        _p(
+            r"(?:heart\s*rate|pulse(?:\s+rate)?|hr)\s*(?:(?:is|was|of|at|has\s+been|been|reading|up\s+to|:|=)\s*){0,3}"
+            + _NUMBER
+            + r"(?!\s*(?:%|/\s*\d))"
+        ),
+        _p(_NUMBER + r"\s*(?:bpm|beats\s+(?:a|per)\s+min\w*)"),
+    ),
+    "temperature": (_p(TEMPERATURE_WORD + _NUMBER + r"\s*(?:°\s*)?(?:c\b|f\b)?"),),
+}
+
+
+# NEWS2 points by reading: (lowest, highest, points) bands; a number outside them is not that
+# reading (a typo or another number).
+NEWS2_BANDS: dict[str, tuple[tuple[float, float, int], ...]] = {
+    "respiration": ((4, 8, 3), (9, 11, 1), (12, 20, 0), (21, 24, 2), (25, 80, 3)),
+    "saturation": ((50, 91, 3), (92, 93, 2), (94, 95, 1), (96, 100, 0)),
+    "systolic": ((40, 90, 3), (91, 100, 2), (101, 110, 1), (111, 219, 0), (220, 300, 3)),
+    "pulse": ((20, 40, 3), (41, 50, 1), (51, 90, 0), (91, 110, 1), (111, 130, 2), (131, 250, 3)),
+    "temperature": (
+        (30, 35.0, 3),
+        (35.1, 36.0, 1),
+        (36.1, 38.0, 0),
+        (38.1, 39.0, 1),
+        (39.1, 43, 2),
+    ),
+}
+
+
+def _news2_points(parameter: str, value: float) -> int | None:
+    """NEWS2 points of one reading (None for a number that cannot be that reading)."""
+    if parameter == "temperature" and 86 <= value <= 110:  # Fahrenheit
+        value = round((value - 32) * 5 / 9, 1)
+    for low, high, points in NEWS2_BANDS[parameter]:
+        if low <= value <= high:
+            return points
+    return None
+
+
+def news2(text: str) -> tuple[int, int]:
+    """NEWS2 over the readings in ``text``: (aggregate, highest single parameter)."""
+    worst: dict[str, int] = {}
+    for parameter, patterns in NEWS2_READINGS.items():
+        for pattern in patterns:
+            for match in affirmed(pattern, text):
+                points = _news2_points(parameter, float(match.group(1).replace(",", ".")))
+                if points is not None:
+                    worst[parameter] = max(points, worst.get(parameter, 0))
+    return sum(worst.values()), max(worst.values(), default=0)
+
+
+def news2_red(text: str) -> bool:
+    """An aggregate NEWS2 of 5 or more, or 3 in one parameter."""
+    total, single = news2(text)
+    return total >= 5 or single >= 3
+
+
+VITAL_READING = _p(
+    *(pattern.pattern for patterns in NEWS2_READINGS.values() for pattern in patterns)
+)
+
 CHILD = _p(
     r"(?:\d|1[0-5])[-\s](?:years?|yrs?|months?|weeks?|days?)[-\s]old",
     r"(?:\d|1[0-5])\s+(?:years?|yrs?|months?|weeks?|days?)\s+old",
     r"(?:baby|babies|infant|toddler|child|newborn|neonate|boy|girl|son|daughter)",
 )
+
+# Severe pain: the Manchester Triage System's general discriminator "severe pain" (7 to 10 on a
+# 10-point scale, an orange, very urgent priority in every presentation) and ESI's level 2
+# "severe pain or distress". It lands in the emergency level when the pain is new and its
+# severity is unmistakable: the strongest words ("excruciating", "unbearable", "in agony",
+# "worst pain I've ever had", writhing or screaming with pain), a score of 7 or more out of 10,
+# or "severe" pain of sudden onset or as a clinician writes it ("presents with severe pain").
+# The lay words "severe", "terrible" or "really bad" alone are no score (the MTS asks for one or
+# for the assessor's judgement): they stay with the organ-specific rules (chest, abdomen,
+# testicle, sudden headache) and the "see a doctor" cues of ``levels.py``. Chronic, usual or
+# settled pain is not this discriminator, and the NHS pages send severe toothache to an urgent
+# dentist and severe period pain, earache or sore throat to a GP.
+_SEVERE_STRONG = (
+    r"(?:excruciating|excruciatingly|unbearable|unbearably|intolerable|agoni[sz]ing|unimaginable)"
+)
+SEVERE_PAIN = _p(
+    _SEVERE_STRONG + r"\s+<w>{0,2}pains?",
+    r"pains?\s+<w>{0,4}(?:is|was|are|were|has\s+been|feels?|felt|became|getting|got)\s+"
+    r"(?:so\s+|now\s+|absolutely\s+|just\s+|totally\s+)?" + _SEVERE_STRONG,
+    r"(?:sudden(?:ly)?|acute|abrupt)\s+(?:onset\s+(?:of\s+)?)?(?:severe|extreme)\s+<w>{0,2}pains?",
+    r"(?:presents?|presenting|presented|arrives?|arrived|brought\s+in)\s+with\s+<w>{0,2}(?:severe|extreme)\s+<w>{0,2}pains?",
+    r"(?:in|with)\s+(?:absolute\s+|complete\s+|total\s+|such\s+|real\s+|terrible\s+)?agony",
+    r"worst\s+pain\s+(?:of\s+(?:my|his|her|their)\s+life|(?:i've|i\s+have|i|he's|she's|he\s+has|"
+    r"she\s+has|they've|they\s+have)\s+ever|ever|imaginable)"
+    # not a comparison with a past pain ("the worst pain I've ever had was giving birth")
+    r"(?!\s+(?:(?:had|felt|experienced|known)\s+)?(?:was|were)\b)",
+    r"writh\w*",
+    r"(?:rolling|rolled|rolls)\s+(?:around|about)\s+<w>{0,3}(?:in|with)\s+(?:the\s+)?pain",
+    r"(?:screaming|screams|screamed|crying\s+out|cries\s+out|howling|shrieking|yelling)\s+"
+    r"(?:in|with)\s+pain",
+    r"(?:can't|cannot|couldn't)\s+(?:keep|stay|sit|lie)\s+still\s+(?:with|for|because\s+of)\s+(?:the\s+)?pain",
+    r"pain\s+(?:score|scale|rating)\s*(?:(?:of|is|was|at|:|=)\s*){0,2}(?:[7-9]|10)(?!\s*(?:/|out\s+of)\s*(?:[2-9]\d|100))",
+)
+# A score of 7 or more out of 10, counted when the sentence speaks of pain ("I scored my mood
+# 8/10" is not pain); not a date (7/10/2026).
+PAIN_SCORE_HIGH = _p(
+    r"(?<![/\d.])(?:[7-9]|10)\s*(?:/|out\s+of)\s*10(?!\s*/\s*\d)",
+    r"(?:seven|eight|nine|ten)\s+out\s+of\s+ten",
+)
+PAIN_WORD = _p(r"pains?|painful|hurts?|hurting|agony|sore")
+PAIN_NOT_ACUTE = _p(
+    # chronic, usual or recurring
+    r"chronic(?:ally)?",
+    r"(?:my|his|her|their|the)\s+usual|as\s+usual|usual\s+(?:pain|migraine|period|cramps|flare)",
+    r"(?:same|like)\s+as\s+(?:always|usual|before)|like\s+always|as\s+always",
+    r"every\s+(?:month|period|day)|most\s+days|on\s+and\s+off|comes\s+and\s+goes|flare[-\s]?ups?",
+    r"now\s+and\s+then|from\s+time\s+to\s+time|every\s+so\s+often|keeps?\s+coming\s+back",
+    r"(?:for|over)\s+(?:(?:several|many|a\s+few|\d+|two|three|four|five|six)\s+)?(?:months|years)|for\s+ages",
+    # settled, improving or controlled
+    r"(?:getting|got|feeling|feels)\s+better|improving|(?:is|it's)\s+easing",
+    r"(?:it|pain|which|that)\s+<w>{0,2}(?:settled|eased|subsided|went\s+away|has\s+gone|had\s+gone|wore\s+off)",
+    r"(?:fine|better|okay|ok)\s+now|pain[-\s]free\s+now|no\s+pain\s+now",
+    r"(?:painkillers|paracetamol|ibuprofen|co-codamol|codeine)\s+<w>{0,2}(?:help|helps|helped|helping|"
+    r"work|works|worked|working|control\w*)",
+    # sites the NHS pages send elsewhere when severe: a dentist, a GP
+    r"tooth|teeth|toothache|dental|dentist|gums?|wisdom",
+    r"ears?|earache",
+    r"period\s+(?:pain|cramps?)|periods?\s+<w>{0,3}(?:pain|painful|cramps?)|menstrua\w*|dysmenorrh\w*",
+    r"sore\s+throat",
+)
+
+
+# Serious injuries: the NHS pages on broken bones (call 999 when the bone is sticking out or the
+# limb is out of shape), severed body parts, stab wounds, eye injuries (A&E when something went
+# into the eye at speed) and falls (call 999 when someone is hurt and cannot get up); MTS's
+# "gross deformity" and "open fracture"; ESI's high-risk mechanisms and NICE NG41's dangerous
+# mechanisms (a fall from a height, a pedestrian or cyclist hit by a vehicle) with neck or back
+# pain. A deep cut that needs stitches is an urgent treatment centre's (see a doctor).
+_LIMB = (
+    r"(?:arm|forearm|leg|wrist|ankle|elbow|knee|shoulder|hip|thigh|shin|finger|thumb|toe|foot|hand)"
+)
+SERIOUS_INJURY = _p(
+    r"bones?\s+<w>{0,2}(?:sticking|poking|coming|stuck|protruding)\s+(?:out|through)",
+    r"(?:open|compound)\s+fracture",
+    _LIMB + r"\s+<w>{0,3}(?:bent|twisted|pointing|facing)\s+(?:at\s+|in\s+)?(?:an?\s+|the\s+)?"
+    r"(?:wrong|funny|odd|strange|weird|unnatural|awkward)\s+(?:way|angle|direction)",
+    _LIMB + r"\s+<w>{0,2}(?:looks?|is|was)\s+(?:deformed|misshapen|out\s+of\s+shape|"
+    r"(?:an?\s+)?(?:odd|funny|strange|weird)\s+shape)",
+    r"(?:obvious|gross)\s+deformity|deformed\s+" + _LIMB,
+    r"(?:(?:leg|foot)\s+<w>{0,2}(?:looks?\s+|is\s+)?(?:shorter|shortened)\s+and\s+(?:turned|rotated)\s+out)",
+    r"(?:cut|chopped|sliced|ripped|torn|sawn)\s+(?:off\s+)?(?:the\s+(?:tip|end)\s+of\s+)?(?:my|his|her|their)\s+"
+    r"(?:finger(?:tip)?|thumb|toe|hand|foot|ear)\s+off",
+    r"(?:cut|chopped|sliced|ripped|torn|sawn)\s+off\s+(?:the\s+(?:tip|end)\s+of\s+)?(?:my|his|her|their)\s+"
+    r"(?:finger(?:tip)?|thumb|toe|hand|foot|ear)",
+    r"amputat\w*|severed\s+(?:finger|thumb|toe|hand|foot|limb|arm|leg)",
+    r"knife\s+wound|gunshot|shot\s+(?:in|with)\s+(?:the|a|his|her|my)",
+    r"impaled|(?:knife|glass|metal|stick|nail|rod|pole|object)\s+<w>{0,2}(?:stuck|embedded|lodged)\s+in\s+"
+    r"(?:my|his|her|the)\s+(?:chest|eye|neck|abdomen|tummy|belly|back|head)",
+    r"(?:metal|glass|wood|stone|grit|something|a\s+piece\s+of\s+\w+|a\s+(?:shard|splinter|fragment)(?:\s+of\s+\w+)?)"
+    r"\s+<w>{0,2}(?:flew|went|shot|pierced)\s+(?:in|into)\s+(?:my|his|her|the|their)\s+eye",
+    r"(?:fell|fallen|falling|had\s+a\s+fall)\s+<w>{0,5}(?:can't|cannot|couldn't|unable\s+to|not\s+able\s+to|"
+    r"(?:hasn't|haven't|has\s+not|have\s+not)\s+been\s+able\s+to)\s+"
+    r"get\s+(?:up|off\s+the\s+floor)",
+    r"(?:can't|cannot|couldn't|unable\s+to)\s+get\s+(?:up|off\s+the\s+floor)\s+(?:after|since)\s+(?:a|the|her|his|my)\s+fall",
+)
+# A stabbing or a person hit by a vehicle, unless the words describe a feeling ("a stabbing
+# pain", "like being stabbed", "I feel like I've been hit by a bus").
+STABBED_OR_HIT = _p(
+    r"stab\s+(?:wounds?|injur\w*)",
+    r"(?:was|been|got|were|is|has\s+been|have\s+been)\s+stabbed",
+    r"(?:hit|knocked\s+(?:down|over)|run\s+over|struck)\s+by\s+(?:a|the)\s+(?:car|van|lorry|bus|truck|"
+    r"motorbike|motorcycle|vehicle|train|tram)",
+)
+SIMILE = _p(
+    r"(?:like|as\s+if|as\s+though)\s+<w>{0,4}(?:stabbed|stab|stabbing|hit|run\s+over|knocked)",
+    r"stabbing\s+(?:pains?|feeling|sensation|ache)",
+)
+DANGEROUS_FALL = _p(
+    r"(?:fell|fallen|falling|fall)\s+(?:off|from|down)\s+<w>{0,2}(?:roof|ladder|scaffold\w*|balcony|"
+    r"building|height|window|horse|cliff|tree|(?:a\s+|the\s+)?(?:whole\s+)?flight\s+of\s+stairs)",
+    r"(?:came|come|thrown)\s+off\s+(?:a|the|my|his|her)\s+(?:horse|motorbike|motorcycle|bike|scooter)",
+    r"(?:car|motorbike|motorcycle|road\s+traffic)\s+(?:crash|accident|collision)",
+)
+SPINE_WARNING = _p(
+    r"(?:neck|back)\s+(?:pain|hurts?|ache|injury)",
+    r"(?:pain|hurts?)\s+in\s+(?:my|his|her|their|the)\s+(?:neck|back)",
+    r"(?:tingling|numb\w*|pins\s+and\s+needles|weak\w*)\s+<w>{0,3}(?:arms?|legs?|hands?|feet)",
+    r"(?:can't|cannot|couldn't|unable\s+to)\s+(?:move|feel)\s+(?:my|his|her|their)\s+(?:arms?|legs?|hands?|feet)",
+)
+
+# Pregnancy: the NHS pages' "call your maternity unit now" signs (the baby moving less or in a
+# different pattern, waters breaking before 37 weeks, the signs of pre-eclampsia: a severe
+# headache, blurred or flashing vision, pain below the ribs, sudden swelling of the face, hands
+# or feet) and NICE NG133's severe hypertension in pregnancy (160/110 or more).
+REDUCED_FETAL_MOVEMENT = _p(
+    r"(?:reduced|decreased|fewer|less|no|slower|change\w*\s+in)\s+(?:fetal|foetal|baby(?:'s)?)\s+movements?",
+)
+BABY_NOT_MOVING = _p(
+    r"(?:baby|bump)\s+(?:hasn't|has\s+not|isn't|is\s+not|hasn't\s+been|has\s+stopped|stopped|not|hardly|barely)\s+"
+    r"(?:been\s+)?(?:moved|moving|kicked|kicking)",
+    r"(?:baby|bump)\s+<w>{0,3}(?:moving|kicking)\s+(?:a\s+lot\s+|much\s+)?less",
+    r"(?:haven't|have\s+not|hasn't|not|can't|cannot|couldn't)\s+(?:felt|feel|feeling)\s+(?:the\s+|my\s+|her\s+)?"
+    r"baby\s+(?:move|moving|kick\w*)",
+)
+WATERS_BROKEN = _p(
+    r"waters?\s+<w>{0,2}(?:broke|broken|went|gone|breaking|have\s+broken|has\s+broken)",
+    r"(?:leaking|gush\w*|trickl\w*)\s+<w>{0,2}(?:fluid|water)\s+<w>{0,2}(?:from\s+)?(?:my|her|the)?\s*vagina",
+)
+PRETERM = _p(r"(?:[1-9]|[12]\d|3[0-6])\s*(?:weeks?|wks?)(?![-\s]+old)")
+PRE_ECLAMPSIA = _p(
+    r"(?:severe|bad|terrible|really\s+bad|awful|pounding)\s+headache",
+    r"(?:blurred|blurry|flashing|flashes\s+(?:of|in)\s+(?:my|her)|spots\s+(?:before|in\s+front\s+of))\s+<w>?(?:vision|lights|eyes|sight)",
+    r"(?:vision|sight)\s+<w>?(?:blurred|blurry|problems|disturbance)",
+    r"pain\s+(?:just\s+)?(?:below|under)\s+(?:my|her|the)\s+ribs",
+    r"(?:sudden|suddenly)\s+<w>{0,2}(?:swelling|swollen|puffy)\s+<w>{0,3}(?:face|hands|feet|fingers)",
+    r"(?:face|hands|feet|fingers)\s+<w>{0,3}(?:suddenly|very)\s+(?:swollen|puffy|swelled)",
+    r"(?:blood\s+pressure|bp)\s*(?:(?:is|was|of|at|reading|up\s+to|:|=)\s*){0,3}(?:1[6-9]\d|2\d\d)\s*/\s*\d{2,3}",
+    r"(?:blood\s+pressure|bp)\s*(?:(?:is|was|of|at|reading|up\s+to|:|=)\s*){0,3}\d{2,3}\s*/\s*(?:1[1-9]\d)",
+)
+# Pre-eclampsia comes after 20 weeks: an earlier stated week does not count.
+EARLY_PREGNANCY = _p(r"(?:[1-9]|1\d)\s*(?:weeks?|wks?)\s+(?:pregnant|gone)")
 
 
 # --- rules --------------------------------------------------------------------------------------
@@ -883,6 +1263,8 @@ class Rule:
     # When set, the rule does not apply if this pattern is in the text (e.g. adult thresholds
     # of a measurement when the text is about a child).
     unless: re.Pattern[str] | None = None
+    # When set, the rule applies only when this test of the whole text holds (NEWS2's score).
+    gate: Callable[[str], bool] | None = field(default=None, compare=False)
     # "en" or "zh": which negation and past-tense cues apply.
     lang: str = "en"
     note: str = field(default="", compare=False)
@@ -901,13 +1283,18 @@ RULES: tuple[Rule, ...] = (
     Rule("overdose_poisoning", OVERDOSE),
     Rule("suicidal", SUICIDAL),
     Rule("self_harm", SELF_HARM),
+    Rule("harm_to_others", HARM_TO_OTHERS),
     Rule("severe_bleeding", SEVERE_BLEEDING),
     Rule("severe_bleeding", VAGINAL_BLEEDING, requires=PREGNANT),
     Rule("sepsis", SEPSIS),
     Rule("sepsis", SEPSIS_FEVER_SIGN, requires=FEVER),
+    Rule("sepsis", SKIN_INFECTION, requires=FEVER, note="cellulitis with a fever"),
     Rule("breathing", SEVERE_BREATHING),
     Rule("breathing", DROOLING, requires=DROOLING_COMPANION),
     Rule("breathing", CHOKING, requires=CHOKING_COMPANION),
+    Rule("breathing", CLOT_IN_LUNG, requires=LEG_CLOT, note="leg clot with breathlessness"),
+    Rule("breathing", CANNOT_SWALLOW, requires=THROAT, note="sore throat, cannot swallow"),
+    Rule("breathing", BREATHLESS, requires=NECK_SWELLING, note="swollen jaw or neck"),
     Rule("altered_consciousness", ALTERED_CONSCIOUSNESS),
     Rule("seizure", SEIZURE),
     Rule("head_injury", HEAD_INJURY, requires=HEAD_INJURY_WARNING),
@@ -916,6 +1303,8 @@ RULES: tuple[Rule, ...] = (
     Rule("ectopic_pregnancy", ECTOPIC_PAIN, requires=PREGNANT),
     Rule("testicular_torsion", TESTICULAR),
     Rule("severe_abdominal_pain", SEVERE_ABDOMINAL),
+    Rule("severe_abdominal_pain", URINARY_RETENTION, note="acute urinary retention"),
+    Rule("severe_abdominal_pain", HERNIA_STUCK, requires=HERNIA, note="hernia cannot go back"),
     Rule("infant_fever", INFANT_FEVER, requires=BABY),
     Rule("severe_burn", SEVERE_BURN),
     Rule("vision_loss", VISION_LOSS),
@@ -926,6 +1315,24 @@ RULES: tuple[Rule, ...] = (
     Rule("vital_signs", FAST_PULSE, unless=CHILD),
     Rule("vital_signs", FAST_BREATHING_ADULT, unless=CHILD),
     Rule("vital_signs", FAST_BREATHING_CHILD),
+    Rule("vital_signs", HIGH_BLOOD_PRESSURE, note="NEWS2 systolic 220 or more"),
+    Rule("vital_signs", VITAL_READING, gate=news2_red, unless=CHILD, note="NEWS2 5 or more"),
+    Rule("serious_injury", SERIOUS_INJURY),
+    Rule("serious_injury", STABBED_OR_HIT, unless=SIMILE),
+    Rule("serious_injury", DANGEROUS_FALL, requires=SPINE_WARNING, note="dangerous mechanism"),
+    Rule("pregnancy_warning", REDUCED_FETAL_MOVEMENT),
+    Rule("pregnancy_warning", BABY_NOT_MOVING, requires=PREGNANT),
+    Rule("pregnancy_warning", WATERS_BROKEN, requires=PRETERM, note="before 37 weeks"),
+    Rule("pregnancy_warning", PRE_ECLAMPSIA, requires=PREGNANT, unless=EARLY_PREGNANCY),
+    Rule("severe_pain", SEVERE_PAIN, unless=PAIN_NOT_ACUTE),
+    Rule(
+        "severe_pain",
+        PAIN_SCORE_HIGH,
+        requires=PAIN_WORD,
+        same_sentence=True,
+        unless=PAIN_NOT_ACUTE,
+        note="pain 7-10 out of 10",
+    ),
 )
 
 
@@ -1001,7 +1408,7 @@ def find_flags(text: str, rules: Iterable[Rule] | None = None) -> list[Flag]:
             for match in affirmed(rule.pattern, text, rule.lang)
             if rule.requires is None or _has_companion(rule, text, match)
         ]
-        if not matches:
+        if not matches or (rule.gate is not None and not rule.gate(text)):
             continue
         if rule.requires is not None:
             # The sentence shown should say why: prefer a match with its companion beside it.

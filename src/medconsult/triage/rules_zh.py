@@ -311,6 +311,51 @@ LOW_OXYGEN = _p(r"(?:血氧|氧饱和度)(?:饱和度)?.{0,4}?(?<!\d)(?:[5-8]\d|
 LOW_BLOOD_PRESSURE = _p(r"血压.{0,3}?(?<!\d)(?:[4-8]\d|90)\s*/\s*\d{2,3}")
 FAST_PULSE = _p(r"(?:心率|心跳|脉搏).{0,4}?(?<!\d)(?:13[1-9]|1[4-9]\d|2\d\d)(?!\d)")
 
+# Severe pain (MTS "severe pain" 7-10/10, ESI level 2), as in ``rules.py``: new pain in the
+# strongest words or scored 7 or more; not chronic, usual or settled pain, toothache or period
+# pain. "7分钟" is seven minutes, not a score.
+SEVERE_PAIN = _p(
+    r"(?:疼|痛)得(?:受不了|要命|要死|打滚|满地打滚|直叫|大叫|大哭|哭喊|喊叫|动不了|不敢动)",
+    r"剧痛|剧烈(?:的)?(?:疼|痛)|难以忍受的(?:疼|痛)|(?:疼|痛)得?难以忍受",
+    r"(?:疼痛|疼|痛)(?:评分|程度)?.{0,3}?(?<!\d)(?:[7-9]|10)\s*分(?!钟)",
+    r"(?<!\d)(?:[7-9]|10)\s*分(?:的)?(?:疼|痛)",
+    r"(?:从来没有|从没|从来没)这么(?:疼|痛)过|这辈子最(?:疼|痛)|最(?:疼|痛)的一次",
+)
+PAIN_NOT_ACUTE = _p(
+    r"老毛病|慢性|一直|每次|每个月|每月|和以前一样|跟(?:以前|平时|往常)一样|好几年|几年了|多年|反复",
+    r"痛经|牙",
+    r"止痛药.{0,4}(?:有效|管用)|布洛芬.{0,2}(?:有效|管用)|(?:已经)?(?:好了|缓解了|不疼了|不痛了)",
+)
+
+# A risk of harming others, as in ``rules.py``.
+HARM_TO_OTHERS = _p(
+    r"(?:要|想|打算|准备)(?:去)?(?:杀|砍|捅)(?:了|死)?(?:人|他|她|他们|邻居|老婆|老公|孩子)",
+    r"(?:有)?(?:声音|幻听).{0,4}(?:叫|让|命令|要)(?:我|他|她)(?:去)?(?:杀|伤害|砍|捅|打)",
+)
+
+# Serious injuries and pregnancy warning signs, as in ``rules.py``.
+SERIOUS_INJURY = _p(
+    r"骨头.{0,2}(?:露|戳|刺|穿)(?:了)?出(?:来)?|开放性骨折",
+    r"(?:胳膊|手臂|前臂|腿|手腕|脚踝|手指|肘|膝盖).{0,4}(?:变形|弯成.{0,3}(?:角度|形状)|歪向一边|明显畸形)",
+    r"(?:手指|脚趾|手|耳朵)(?:被)?.{0,3}(?:切|砍|轧|锯)(?:断|掉)(?:了)?|断指|断肢",
+    r"(?:被)?(?:刀)?(?:捅|刺)伤|被(?:人)?捅了|枪伤|中枪",
+    r"被(?:汽车|小车|货车|卡车|摩托车|公交车|车)撞(?:了|倒|飞)?",
+    r"(?:铁屑|金属|玻璃|木屑|东西|碎片).{0,4}(?:飞|崩|扎|溅)(?:进|到|入)(?:了)?眼(?:睛)?",
+    r"(?:摔倒|跌倒|摔了一跤|摔在地上).{0,6}(?:起不来|站不起来|爬不起来)",
+    r"腿.{0,3}(?:变短|缩短).{0,3}(?:外旋|向外)?",
+    r"从(?:楼上|屋顶|房顶|梯子|高处|脚手架|阳台|树上|马上).{0,4}(?:摔|掉|跌|坠)(?:了)?下(?:来)?.{0,12}(?:脖子|颈|腰|背)(?:部)?(?:痛|疼)",
+)
+PREGNANCY_WARNING = _p(
+    r"胎动.{0,3}(?:减少|少了|变少|没有了|消失|停止|停了)|感觉不到胎动|没有胎动|胎动不明显",
+)
+WATERS_BROKEN = _p(r"破水|羊水破了|流羊水|羊水流出")
+PRETERM = _p(r"(?<!\d)(?:[1-9]|[12]\d|3[0-6])\s*(?:周|星期)(?!大)")
+PRE_ECLAMPSIA = _p(
+    r"剧烈头痛|头痛得厉害|头疼得厉害|视物模糊|看东西模糊|眼前(?:发花|闪光|冒金星)",
+    r"(?:脸|面部|手|脚|手脚)(?:和手)?(?:突然)?(?:浮)?肿(?:了|起来)?",
+    r"血压.{0,3}?(?<!\d)(?:1[6-9]\d|2\d\d)\s*/\s*\d{2,3}",
+)
+
 # (category, pattern, companion that must also be affirmed or None, pattern that switches the
 # rule off or None); the same discriminators as the English ``RULES``.
 RULE_SPECS: tuple[
@@ -350,4 +395,10 @@ RULE_SPECS: tuple[
     ("vital_signs", LOW_OXYGEN, None, None),
     ("vital_signs", LOW_BLOOD_PRESSURE, None, None),
     ("vital_signs", FAST_PULSE, None, CHILD),
+    ("harm_to_others", HARM_TO_OTHERS, None, None),
+    ("serious_injury", SERIOUS_INJURY, None, None),
+    ("pregnancy_warning", PREGNANCY_WARNING, None, None),
+    ("pregnancy_warning", WATERS_BROKEN, PRETERM, None),
+    ("pregnancy_warning", PRE_ECLAMPSIA, PREGNANT, None),
+    ("severe_pain", SEVERE_PAIN, None, PAIN_NOT_ACUTE),
 )
