@@ -98,19 +98,29 @@ class Settings(BaseSettings):
     # auto: bf16 on GPUs and on CPUs with native bf16 dot products, else fp32; int8: CPU only.
     inference_precision: Literal["auto", "fp32", "bf16", "int8"] = "auto"
     inference_packed: bool = True  # CPU: padding-free forward (ml/engine.py); False: HF forward
+    # torch's intra-op threads in a process that analyses (0: torch's default, one per core).
+    # The worker gets its parallelism from batching and from running analyses side by side; an
+    # intra-op parallel region waits for its slowest thread, and on cores shared with the web
+    # server and the database that doubles the CPU spent per text (benchmarks/load.py).
+    inference_threads: int = Field(default=1, ge=0)
     run_worker_in_serve: bool = True
     # Analyses in flight per worker. They share one model through the dynamic batcher, so this
     # is what lets it form full batches: about the batch size, not the number of cores.
     worker_concurrency: int = 16
-    # The worker's own connections (apart from the web pool): jobs wait for one, never 503.
-    worker_db_pool_size: int = 4
+    # The worker's own connections (apart from the web pool): jobs wait for one, never 503. One
+    # per analysis in flight: with fewer, analyses queue for a connection behind others whose
+    # round trips wait on the interpreter lock, and that queue, not the model, set the pace.
+    worker_db_pool_size: int = 16
     worker_engine_pool_size: int = 4  # the job engine's own connections
     worker_heartbeat_seconds: float = 10.0
     worker_stalled_seconds: float = 30.0  # a job's lease: no heartbeat this long and it is retried
     worker_sweep_seconds: float = 10.0  # how often the recovery sweep runs
     worker_prune_seconds: float = 3600.0  # how often orphaned report files are looked for
     worker_orphan_grace_seconds: float = 3600.0  # an unreferenced file younger than this is spared
-    worker_poll_seconds: float = 2.0  # fallback to LISTEN/NOTIFY
+    # How often an idle worker looks for jobs besides LISTEN/NOTIFY. The job engine clears its
+    # "new job" signal after every fetch, so a job inserted while a fetch finds nothing waits
+    # for this poll: under steady load that happens often, and it sets the latency's tail.
+    worker_poll_seconds: float = 0.2
     worker_shutdown_seconds: float = 30.0  # jobs in flight get this long to finish on shutdown
     # Testing only: each analysis waits this long first, so tests can stop a worker mid-job.
     test_analysis_hold_seconds: float = 0.0
