@@ -137,3 +137,118 @@ class TestCacheHeaders:
 
         assert response.status_code == 200
         assert response.headers.get("cache-control") != "no-store"
+
+
+@pytest.fixture
+def tiny_pool(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Two connections, no overflow, a one-second wait: the app's threadpool follows."""
+    monkeypatch.setenv("MEDCONSULT_DB_POOL_SIZE", "2")
+    monkeypatch.setenv("MEDCONSULT_DB_MAX_OVERFLOW", "0")
+    monkeypatch.setenv("MEDCONSULT_DB_POOL_TIMEOUT_SECONDS", "1")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+class TestAdmissionLimit:
+    def test_a_burst_beyond_the_pool_waits_its_turn_instead_of_deadlocking(
+        self, database_url: str, tiny_pool: None
+    ) -> None:
+        # Each request reads its session in one threadpool step and runs the route in another,
+        # keeping its connection in between. Without admission control, 30 requests at once
+        # take both threads while the connections sit with requests waiting for a thread, and
+        # every request then ends in the pool's time-out (503).
+        from concurrent.futures import ThreadPoolExecutor
+
+        from medconsult.db import make_engine, to_sqlalchemy_url
+
+        engine = make_engine(
+            to_sqlalchemy_url(database_url), pool_size=2, max_overflow=0, pool_timeout=1.0
+        )
+        app = create_app(factory=sessionmaker(bind=engine, expire_on_commit=False))
+        try:
+            with TestClient(app, base_url="https://testserver") as client:
+                client.cookies.set("__Host-medconsult_session", "some-session-token")
+                with ThreadPoolExecutor(max_workers=30) as pool:
+                    statuses = list(
+                        pool.map(
+                            lambda _: (
+                                client.get("/consultations", follow_redirects=False).status_code
+                            ),
+                            range(30),
+                        )
+                    )
+        finally:
+            engine.dispose()
+
+        assert statuses == [303] * 30  # unknown session: sign in; none refused, none stuck
+
+    def test_waiting_past_the_pool_time_out_is_503_with_retry_after(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import asyncio
+
+        from starlette.responses import PlainTextResponse
+        from starlette.types import Receive, Scope, Send
+
+        from medconsult.middleware import AdmissionLimit
+
+        monkeypatch.setenv("MEDCONSULT_MAX_REQUESTS_IN_FLIGHT", "1")
+        monkeypatch.setenv("MEDCONSULT_DB_POOL_TIMEOUT_SECONDS", "0.2")
+        get_settings.cache_clear()
+        release = asyncio.Event()
+        handled: list[str] = []
+
+        async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+            handled.append(scope["path"])
+            if scope["path"] == "/api/v1/slow":
+                await release.wait()
+            await PlainTextResponse("done")(scope, receive, send)
+
+        limited = AdmissionLimit(inner)
+
+        async def call(path: str) -> tuple[int, dict[str, str], bytes]:
+            messages: list[dict[str, object]] = []
+
+            async def receive() -> dict[str, object]:
+                return {"type": "http.request", "body": b"", "more_body": False}
+
+            async def send(message: dict[str, object]) -> None:
+                messages.append(message)
+
+            scope = {
+                "type": "http",
+                "method": "GET",
+                "path": path,
+                "headers": [(b"accept", b"application/json")],
+                "query_string": b"",
+                "app": FastAPI(),
+            }
+            await limited(scope, receive, send)  # type: ignore[arg-type]
+            start = messages[0]
+            headers = {
+                k.decode(): v.decode()
+                for k, v in start["headers"]  # type: ignore[attr-defined]
+            }
+            return int(start["status"]), headers, messages[1]["body"]  # type: ignore[return-value, call-overload]
+
+        async def scenario() -> list[tuple[int, dict[str, str], bytes]]:
+            slow = asyncio.create_task(call("/api/v1/slow"))
+            await asyncio.sleep(0.05)
+            refused = await call("/api/v1/refused")
+            release.set()
+            await slow
+            after = await call("/api/v1/after")
+            return [slow.result(), refused, after]
+
+        try:
+            slow, refused, after = asyncio.run(scenario())
+        finally:
+            get_settings.cache_clear()
+
+        assert refused[0] == 503
+        assert refused[1]["retry-after"] == "2"
+        assert b'"busy"' in refused[2]
+        assert "/api/v1/refused" not in handled  # refused before the app saw it: nothing changed
+        assert slow[0] == 200
+        assert after[0] == 200  # and the next request is served again

@@ -131,6 +131,12 @@ class Settings(BaseSettings):
     db_max_overflow: int = 5
     db_pool_timeout_seconds: float = 3.0
     busy_retry_after_seconds: int = 2
+    # Requests handled at once (0: db_pool_size); the rest wait in the event loop, holding
+    # neither a thread nor a connection, and get 503 after db_pool_timeout_seconds. A request
+    # keeps its connection between its threadpool steps (dependencies, then the route): with
+    # more requests admitted than threads, those holding connections wait for threads that
+    # are all taken by requests waiting for connections, and nothing moves until time-outs.
+    max_requests_in_flight: int = Field(default=0, ge=0)
 
     # Operations. /metrics answers these addresses, or anyone with the token (Bearer).
     metrics_allowed_addresses: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])

@@ -39,7 +39,7 @@ from medconsult.i18n import _
 from medconsult.interview import api as interview_api
 from medconsult.interview import web as interview_web
 from medconsult.metrics import POOL_TIMEOUTS
-from medconsult.middleware import PlatformMiddleware
+from medconsult.middleware import AdmissionLimit, PlatformMiddleware, busy_response
 from medconsult.notifications import api as notifications_api
 from medconsult.notifications import web as notifications_web
 from medconsult.patients import api as patients_api
@@ -60,14 +60,6 @@ log = logging.getLogger(__name__)
 
 # What Starlette's form parsers say when one field or file part passes their own limits.
 _FIELD_TOO_LARGE_DETAILS = ("Part exceeded maximum size", "Field exceeded maximum size")
-
-
-def _busy(request: Request) -> Response:
-    retry = get_settings().busy_retry_after_seconds
-    message = _(
-        "The service is busy right now and nothing was changed. Please try again in a few seconds."
-    )
-    return error_response(request, 503, "busy", message, {"retry_after": retry})
 
 
 def _register_error_handlers(app: FastAPI) -> None:
@@ -109,12 +101,12 @@ def _register_error_handlers(app: FastAPI) -> None:
         # client to come back shortly rather than wait for a connection that may not come.
         log.warning("database pool exhausted: %s", exc)
         POOL_TIMEOUTS.inc()
-        return _busy(request)
+        return busy_response(request)
 
     @app.exception_handler(OperationalError)
     async def database_unreachable(request: Request, exc: OperationalError) -> Response:
         log.error("database unreachable: %s", exc)
-        return _busy(request)
+        return busy_response(request)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -189,6 +181,7 @@ def create_app(
     app.state.start_worker = (
         get_settings().run_worker_in_serve if start_worker is None else start_worker
     )
+    app.add_middleware(AdmissionLimit)  # inside PlatformMiddleware: its headers apply to a 503
     app.add_middleware(PlatformMiddleware)
     _register_error_handlers(app)
     metrics.register_collectors(engine=get_engine, sessions=app.state.session_factory)

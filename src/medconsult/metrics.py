@@ -49,6 +49,10 @@ POOL_TIMEOUTS = Counter(
     "medconsult_db_pool_timeouts_total",
     "Requests answered 503 because no database connection was free in time.",
 )
+REQUESTS_REFUSED_BUSY = Counter(
+    "medconsult_requests_refused_busy_total",
+    "Requests answered 503 because the server was handling as many as it admits at once.",
+)
 
 
 class PoolCollector(Collector):

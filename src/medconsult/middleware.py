@@ -3,6 +3,7 @@ headers, and the last-resort error page."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.requests import Request, cookie_parser
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from medconsult import i18n
@@ -17,7 +19,7 @@ from medconsult.audit.service import client_address_var
 from medconsult.auth import CSRF_COOKIE
 from medconsult.config import get_settings
 from medconsult.i18n import _
-from medconsult.metrics import REQUEST_SECONDS
+from medconsult.metrics import REQUEST_SECONDS, REQUESTS_REFUSED_BUSY
 from medconsult.web.errors import error_response
 from medconsult.web.language import LANGUAGE_COOKIE
 
@@ -48,6 +50,59 @@ class RequestTooLarge(HTTPException):
 
 def too_large_message(limit: int) -> str:
     return _("The request is too large (limit %(limit)d MB).") % {"limit": limit // (1024 * 1024)}
+
+
+# Paths that never touch the database and must answer even when the service is busy.
+_ADMISSION_EXEMPT = ("/static/", "/healthz", "/metrics")
+
+
+class AdmissionLimit:
+    """At most ``settings.max_requests_in_flight`` requests inside the app at once (default:
+    the connection pool's size); the threadpool has a thread for each plus the pool's
+    overflow, so an admitted request always finds a thread for its next step. A request that
+    waits longer than the pool time-out is answered 503 with Retry-After, having done nothing.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._slots: asyncio.Semaphore | None = None
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        if self._slots is None:
+            settings = get_settings()
+            self._slots = asyncio.Semaphore(
+                settings.max_requests_in_flight or settings.db_pool_size
+            )
+        return self._slots
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(_ADMISSION_EXEMPT):
+            await self.app(scope, receive, send)
+            return
+        slots = self._semaphore()
+        settings = get_settings()
+        try:
+            await asyncio.wait_for(slots.acquire(), timeout=settings.db_pool_timeout_seconds)
+        except TimeoutError:
+            REQUESTS_REFUSED_BUSY.inc()
+            request = Request(scope, receive)
+            request.state.viewer = None  # no database look-up for a page about being busy
+            response = busy_response(request)
+            await response(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            slots.release()
+
+
+def busy_response(request: Request) -> Response:
+    """503 with Retry-After: the service is busy and nothing was changed."""
+    retry = get_settings().busy_retry_after_seconds
+    message = _(
+        "The service is busy right now and nothing was changed. Please try again in a few seconds."
+    )
+    return error_response(request, 503, "busy", message, {"retry_after": retry})
 
 
 class PlatformMiddleware:
