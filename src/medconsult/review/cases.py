@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, union_all
 from sqlalchemy.orm import Session, defer, joinedload, load_only
 
 from medconsult import access
@@ -43,6 +43,10 @@ CLAIMABLE_STATUSES = (
     ConsultationStatus.analysing,
     ConsultationStatus.awaiting_review,
 )
+# Statuses no doctor has work left on: their consultations only ever accumulate, so the queue
+# counts them no further than it needs (the tabs then read "1000+"), never the whole history.
+FINISHED_STATUSES = (ConsultationStatus.concluded, ConsultationStatus.closed)
+QUEUE_COUNT_CAP = 1000
 QUEUE_PAGE_SIZE = 50
 EARLIER_CONSULTATIONS_LIMIT = 20
 
@@ -105,10 +109,19 @@ class QueuePage:
     per_page: int
     counts: dict[str, int]
     now: datetime
+    # Statuses whose count is a lower bound (more exist than ``counts`` says); when the filter
+    # covers one of them, ``total`` and ``pages`` are lower bounds too.
+    capped: frozenset[str] = frozenset()
+    total_capped: bool = False
 
     @property
     def pages(self) -> int:
         return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_next(self) -> bool:
+        # A capped total counts at least every row up to the end of this page, and more.
+        return self.page < self.pages or self.total_capped
 
 
 SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
@@ -143,18 +156,12 @@ def queue_page(
     """
     access.require_doctor(session, actor=actor, action="consultation.queue.read")
     page = max(1, page)
-    total = session.scalar(
-        _queue_filtered(select(func.count()).select_from(Consultation), actor=actor, flt=flt)
-    )
-    # Counts per status ignore the status filter, so the tabs always show where work is.
-    status_filter_off = QueueFilter(status="all", urgency=flt.urgency, mine=flt.mine)
-    counts = {status.value: 0 for status in ConsultationStatus}
-    for status, count in session.execute(
-        _queue_filtered(
-            select(Consultation.status, func.count()), actor=actor, flt=status_filter_off
-        ).group_by(Consultation.status)
-    ):
-        counts[status.value] = count
+    # Counted far enough to know whether a page follows this one.
+    cap = max(QUEUE_COUNT_CAP, page * per_page)
+    counts, capped = _status_counts(session, actor=actor, flt=flt, cap=cap)
+    shown_statuses = _statuses_shown(flt)
+    total = sum(counts[status.value] for status in shown_statuses)
+    total_capped = any(status.value in capped for status in shown_statuses)
     # One statement for the whole page: patient, profile, doctor, current suggestion and job are
     # joined in, and the large clinical texts the table never shows are left unloaded.
     query = (
@@ -190,7 +197,7 @@ def queue_page(
         QueueRow(consultation=c, profile=p, suggestion=s, job=j)
         for c, p, s, j in session.execute(_queue_filtered(query, actor=actor, flt=flt))
     ]
-    shown = _queue_fingerprint(rows, page=page, flt=flt, total=total or 0)
+    shown = _queue_fingerprint(rows, page=page, flt=flt, total=total)
     last = (
         audit_service.last_details(session, actor_id=actor.id, action="consultation.queue.read")
         if refresh
@@ -211,8 +218,60 @@ def queue_page(
             },
         )
     return QueuePage(
-        rows=rows, total=total or 0, page=page, per_page=per_page, counts=counts, now=utcnow()
+        rows=rows,
+        total=total,
+        page=page,
+        per_page=per_page,
+        counts=counts,
+        now=utcnow(),
+        capped=capped,
+        total_capped=total_capped,
     )
+
+
+def _statuses_shown(flt: QueueFilter) -> tuple[ConsultationStatus, ...]:
+    if flt.status == "open":
+        return OPEN_STATUSES
+    if flt.status == "all":
+        return tuple(ConsultationStatus)
+    return (ConsultationStatus(flt.status),)
+
+
+def _status_counts(
+    session: Session, *, actor: User, flt: QueueFilter, cap: int
+) -> tuple[dict[str, int], frozenset[str]]:
+    """Consultations per status under the urgency and "mine" filters (never the status filter,
+    so the tabs always show where work is), in one statement: open statuses exactly (the open
+    queue's rows only), finished ones up to ``cap`` (returned as capped when more exist)."""
+    status_filter_off = QueueFilter(status="all", urgency=flt.urgency, mine=flt.mine)
+    parts: list[Select[ConsultationStatus, int]] = [
+        _queue_filtered(
+            select(Consultation.status, func.count()).where(Consultation.status.in_(OPEN_STATUSES)),
+            actor=actor,
+            flt=status_filter_off,
+        ).group_by(Consultation.status)
+    ]
+    for status in FINISHED_STATUSES:
+        # One row past the cap tells "exactly cap" from "more than cap".
+        first_rows = (
+            _queue_filtered(
+                select(Consultation.status).where(Consultation.status == status),
+                actor=actor,
+                flt=status_filter_off,
+            )
+            .limit(cap + 1)
+            .subquery()
+        )
+        parts.append(select(first_rows.c.status, func.count()).group_by(first_rows.c.status))
+    counts = {status.value: 0 for status in ConsultationStatus}
+    capped: set[str] = set()
+    for status, count in session.execute(union_all(*parts)):
+        value = ConsultationStatus(status).value
+        if status in FINISHED_STATUSES and count > cap:
+            count = cap
+            capped.add(value)
+        counts[value] = count
+    return counts, frozenset(capped)
 
 
 def _queue_fingerprint(rows: Sequence[QueueRow], *, page: int, flt: QueueFilter, total: int) -> str:
