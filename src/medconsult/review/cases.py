@@ -24,7 +24,6 @@ from medconsult.diagnosis.models import AISuggestion
 from medconsult.errors import NotFound
 from medconsult.i18n import _
 from medconsult.jobs.models import AnalysisJob
-from medconsult.jobs.queries import analysis_job
 from medconsult.patients import service as patients_service
 from medconsult.patients.models import PatientProfile
 from medconsult.review import queries as review_queries
@@ -367,22 +366,26 @@ class CaseView:
 
 def get_case(session: Session, *, actor: User, consultation_id: uuid.UUID) -> CaseView:
     """Everything a doctor reads to decide on one consultation (audited)."""
-    # The consultation, its patient and the patient's profile in one statement.
+    # The consultation, its patient, the patient's profile, the current suggestion and the
+    # analysis job in one statement (each at most one row: the joins never multiply it).
     loaded = session.execute(
-        select(Consultation, PatientProfile)
+        select(Consultation, PatientProfile, AISuggestion, AnalysisJob)
         .options(joinedload(Consultation.patient))
         .outerjoin(PatientProfile, PatientProfile.user_id == Consultation.patient_id)
+        .outerjoin(
+            AISuggestion,
+            (AISuggestion.consultation_id == Consultation.id) & AISuggestion.is_current,
+        )
+        .outerjoin(AnalysisJob, AnalysisJob.consultation_id == Consultation.id)
         .where(Consultation.id == consultation_id)
     ).first()
     if loaded is None:
         raise NotFound(_("Consultation not found."))
-    consultation, found_profile = loaded
+    consultation, found_profile, suggestion, job = loaded
     access.require_doctor(
         session, actor=actor, action="consultation.read", consultation=consultation
     )
     profile = found_profile or patients_service.ensure_profile(session, user=consultation.patient)
-    suggestion = diagnosis_service.current_suggestion(session, consultation_id=consultation.id)
-    job = analysis_job(session, consultation_id=consultation.id)
     segments = (
         evidence_segments(suggestion.analysed_text, suggestion.evidence)
         if suggestion is not None and suggestion.analysed_text
