@@ -650,6 +650,29 @@ class TestQueueCounts:
         assert released.counts["in_review"] == 0
         assert (before.capped, after.capped, after.total_capped) == (set(), set(), False)
 
+    def test_pages_follow_the_display_order(self, session: Session) -> None:
+        doctor = create_doctor(session)
+        cases = [_claimed_case(session, doctor) for _ in range(5)]
+        for index, consultation in enumerate(cases):
+            consultation.urgency_rank = index % 2
+            consultation.submitted_at = utcnow() - timedelta(hours=index)
+        self._conclude(session, doctor, cases[4])
+        session.flush()
+        everything = review_cases.QueueFilter(status="all", mine=True)
+
+        pages = [
+            review_cases.queue_page(session, actor=doctor, flt=everything, page=n, per_page=2)
+            for n in (1, 2, 3)
+        ]
+
+        expected = sorted(cases, key=lambda c: (c.urgency_rank, c.submitted_at, c.id))
+        assert [[r.consultation.id for r in p.rows] for p in pages] == [
+            [c.id for c in expected[0:2]],
+            [c.id for c in expected[2:4]],
+            [expected[4].id],
+        ]
+        assert [r.suggestion is not None for p in pages for r in p.rows] == [True] * 5
+
     def test_finished_statuses_are_counted_up_to_the_cap(
         self, session: Session, monkeypatch: pytest.MonkeyPatch
     ) -> None:

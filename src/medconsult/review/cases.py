@@ -161,10 +161,21 @@ def queue_page(
     shown_statuses = _statuses_shown(flt)
     total = sum(counts[status.value] for status in shown_statuses)
     total_capped = any(status.value in capped for status in shown_statuses)
-    # One statement for the whole page: patient, profile, doctor, current suggestion and job are
-    # joined in, and the large clinical texts the table never shows are left unloaded.
+    # One statement for the whole page. Its consultations are picked first from the
+    # consultations alone, in the order of an index (however deep the page, only that index
+    # is walked); only those are joined to patient, profile, doctor, current suggestion and
+    # job, and the large clinical texts the table never shows are left unloaded.
+    order = (Consultation.urgency_rank, Consultation.submitted_at, Consultation.id)
+    page_ids = (
+        _queue_filtered(select(Consultation.id), actor=actor, flt=flt)
+        .order_by(*order)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+        .subquery()
+    )
     query = (
         select(Consultation, PatientProfile, AISuggestion, AnalysisJob)
+        .join(page_ids, page_ids.c.id == Consultation.id)
         .outerjoin(PatientProfile, PatientProfile.user_id == Consultation.patient_id)
         .outerjoin(
             AISuggestion,
@@ -188,13 +199,11 @@ def queue_page(
                 AISuggestion.model_version,
             ),
         )
-        .order_by(Consultation.urgency_rank, Consultation.submitted_at, Consultation.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
+        .order_by(*order)
     )
     rows = [
         QueueRow(consultation=c, profile=p, suggestion=s, job=j)
-        for c, p, s, j in session.execute(_queue_filtered(query, actor=actor, flt=flt))
+        for c, p, s, j in session.execute(query)
     ]
     shown = _queue_fingerprint(rows, page=page, flt=flt, total=total)
     last = (
