@@ -279,6 +279,22 @@ class TestDetail:
         assert info.suggestion.urgency == "urgent"
         assert [i.band for i in info.suggestion.items] == ["most_likely", "possible", "less_likely"]
 
+    def test_job_and_current_suggestion_read_together(self, session: Session) -> None:
+        patient = factories.create_patient(session)
+        consultation = factories.create_consultation(session, patient=patient)
+        job = factories.create_analysis_job(session, consultation=consultation)
+        replaced = factories.create_suggestion(session, consultation=consultation, urgency="urgent")
+        replaced.is_current = False
+        session.flush()
+        factories.create_suggestion(session, consultation=consultation, urgency="routine")
+
+        info = service.detail(session, actor=patient, consultation_id=consultation.id)
+
+        assert info.job is not None
+        assert info.job.id == job.id
+        assert info.suggestion is not None
+        assert info.suggestion.urgency == "routine"
+
     def test_suggestion_hidden_before_review_when_configured(self, session: Session) -> None:
         patient = factories.create_patient(session)
         consultation = factories.create_consultation(session, patient=patient)

@@ -37,6 +37,7 @@ class TestQueueApi:
         assert response.status_code == 200
         assert body["total"] == 1
         assert body["counts"]["in_review"] == 1
+        assert (body["counts_capped"], body["total_capped"], body["has_next"]) == ([], False, False)
         item = body["items"][0]
         assert item["id"] == str(consultation.id)
         assert item["urgency"] == "urgent"

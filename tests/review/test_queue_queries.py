@@ -81,9 +81,9 @@ class TestQueueStatementCount:
         assert len(doctors) == rows
         assert len(jobs) == rows
         assert len(set(patients)) == rows
-        # count, counts per status, the page itself, and the audit event's insert (no lock, no
-        # read of the chain: the sealer links it later)
-        assert len(statements) == 4, statements
+        # the counts per status (the total among them), the page itself, and the audit event's
+        # insert (no lock, no read of the chain: the sealer links it later)
+        assert len(statements) == 3, statements
 
     def test_html_page_of_50_costs_no_more_than_page_of_3(
         self, client: TestClient, session: Session
@@ -103,3 +103,39 @@ class TestQueueStatementCount:
             counts.append(len(statements))
 
         assert counts[0] == counts[1]
+
+
+class TestCaseStatementCount:
+    def test_case_reads_its_analysis_with_the_consultation(self, session: Session) -> None:
+        doctor = create_doctor(session)
+        patient = create_patient(session)
+        patients_service.ensure_profile(session, user=patient)
+        earlier = [create_consultation(session, patient=patient) for _ in range(3)]
+        consultation = create_consultation(session, patient=patient)
+        job = create_analysis_job(session, consultation=consultation)
+        suggestion = create_suggestion(session, consultation=consultation)
+        create_suggestion(session, consultation=earlier[0])
+        ids = (consultation.id, job.id, suggestion.id, patient.id, {c.id for c in earlier})
+        session.expire_all()
+        session.refresh(doctor)
+
+        with counted_statements(session) as statements:
+            case = review_cases.get_case(session, actor=doctor, consultation_id=ids[0])
+            reports = list(case.consultation.reports)
+
+        assert case.job is not None
+        assert case.suggestion is not None
+        assert (case.job.id, case.suggestion.id, case.profile.user_id) == ids[1:4]
+        assert {e.consultation.id for e in case.earlier} == ids[4]
+        assert reports == []
+        # the case with its patient, profile, suggestion and job; its reports; the earlier
+        # cases; the reviews and earlier conclusions; the audit event
+        assert len(statements) == 5, statements
+
+    def test_a_case_without_analysis_has_none(self, session: Session) -> None:
+        doctor = create_doctor(session)
+        consultation = create_consultation(session, patient=create_patient(session))
+
+        case = review_cases.get_case(session, actor=doctor, consultation_id=consultation.id)
+
+        assert (case.suggestion, case.job) == (None, None)

@@ -624,6 +624,84 @@ class TestQueue:
             review_cases.queue_page(session, actor=patient, flt=review_cases.QueueFilter())
 
 
+class TestQueueCounts:
+    @staticmethod
+    def _conclude(session: Session, doctor: User, consultation: Consultation) -> None:
+        review_service.submit_review(
+            session,
+            actor=doctor,
+            consultation_id=consultation.id,
+            data=ReviewCreate(decision=Decision.modify, label_key="malaria"),
+        )
+
+    def test_counts_follow_status_changes(self, session: Session) -> None:
+        doctor = create_doctor(session)
+        first, second = _claimed_case(session, doctor), _claimed_case(session, doctor)
+        mine = review_cases.QueueFilter(mine=True)
+
+        before = review_cases.queue_page(session, actor=doctor, flt=mine)
+        self._conclude(session, doctor, first)
+        after = review_cases.queue_page(session, actor=doctor, flt=mine)
+        review_service.release(session, actor=doctor, consultation_id=second.id)
+        released = review_cases.queue_page(session, actor=doctor, flt=mine)
+
+        assert (before.counts["in_review"], before.counts["concluded"], before.total) == (2, 0, 2)
+        assert (after.counts["in_review"], after.counts["concluded"], after.total) == (1, 1, 1)
+        assert released.counts["in_review"] == 0
+        assert (before.capped, after.capped, after.total_capped) == (set(), set(), False)
+
+    def test_pages_follow_the_display_order(self, session: Session) -> None:
+        doctor = create_doctor(session)
+        cases = [_claimed_case(session, doctor) for _ in range(5)]
+        for index, consultation in enumerate(cases):
+            consultation.urgency_rank = index % 2
+            consultation.submitted_at = utcnow() - timedelta(hours=index)
+        self._conclude(session, doctor, cases[4])
+        session.flush()
+        everything = review_cases.QueueFilter(status="all", mine=True)
+
+        pages = [
+            review_cases.queue_page(session, actor=doctor, flt=everything, page=n, per_page=2)
+            for n in (1, 2, 3)
+        ]
+
+        expected = sorted(cases, key=lambda c: (c.urgency_rank, c.submitted_at, c.id))
+        assert [[r.consultation.id for r in p.rows] for p in pages] == [
+            [c.id for c in expected[0:2]],
+            [c.id for c in expected[2:4]],
+            [expected[4].id],
+        ]
+        assert [r.suggestion is not None for p in pages for r in p.rows] == [True] * 5
+
+    def test_finished_statuses_are_counted_up_to_the_cap(
+        self, session: Session, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(review_cases, "QUEUE_COUNT_CAP", 2)
+        doctor = create_doctor(session)
+        for _ in range(3):
+            self._conclude(session, doctor, _claimed_case(session, doctor))
+        for _ in range(3):
+            _claimed_case(session, doctor)
+        concluded = review_cases.QueueFilter(status="concluded", mine=True)
+
+        first = review_cases.queue_page(session, actor=doctor, flt=concluded, per_page=2)
+        second = review_cases.queue_page(session, actor=doctor, flt=concluded, page=2, per_page=2)
+        everything = review_cases.queue_page(
+            session, actor=doctor, flt=review_cases.QueueFilter(status="all", mine=True), per_page=2
+        )
+
+        # Open work is always counted exactly; the finished history only as far as needed.
+        assert first.counts["in_review"] == 3
+        assert (first.counts["concluded"], first.capped) == (2, {"concluded"})
+        assert (first.total, first.total_capped, first.has_next) == (2, True, True)
+        assert len(first.rows) == 2
+        # The second page counts past its own end: exactly 3, so no third page.
+        assert (second.counts["concluded"], second.capped) == (3, set())
+        assert (second.total, second.total_capped, second.has_next) == (3, False, False)
+        assert len(second.rows) == 1
+        assert (everything.total, everything.total_capped) == (5, True)
+
+
 class TestEvidenceSegments:
     def test_segments_add_up_to_the_text(self) -> None:
         text = "fever and dry cough"

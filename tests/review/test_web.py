@@ -15,6 +15,7 @@ from medconsult.consultations.models import ConsultationStatus
 from medconsult.db import utcnow
 from medconsult.jobs.models import JobStatus
 from medconsult.patients import service as patients_service
+from medconsult.review import cases as review_cases
 from medconsult.review import queries as review_queries
 from medconsult.review import service as review_service
 from medconsult.review.models import Decision
@@ -78,6 +79,39 @@ class TestQueuePage:
         assert 'class="queue-counts"' in response.text
         assert ('hx-trigger="every 10s"' in response.text) is not is_fragment
         assert response.headers["vary"] == "HX-Request"
+
+    def test_capped_counts_read_as_lower_bounds(
+        self,
+        client: TestClient,
+        session: Session,
+        queue_headers: dict[str, str],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.setattr(review_cases, "QUEUE_COUNT_CAP", 1)
+        monkeypatch.setattr(review_cases, "QUEUE_PAGE_SIZE", 1)
+        doctor = create_doctor(session)
+        login(client, session, doctor)
+        for _ in range(3):
+            consultation = create_consultation(session, patient=create_patient(session))
+            create_suggestion(session, consultation=consultation)
+            review_service.claim(session, actor=doctor, consultation_id=consultation.id)
+            review_service.submit_review(
+                session,
+                actor=doctor,
+                consultation_id=consultation.id,
+                data=ReviewCreate(decision=Decision.modify, label_key="malaria"),
+            )
+
+        response = client.get(
+            "/doctor",
+            params={"status": "concluded", "mine": "1"},
+            headers=queue_headers,
+        )
+
+        assert response.status_code == 200
+        assert "Concluded: 1+</span>" in response.text
+        assert "Page 1 of 1+ (1+ consultations)" in response.text
+        assert "Next page" in response.text
 
     def test_emergency_row_comes_first(
         self, client: TestClient, session: Session, queue_headers: dict[str, str]

@@ -74,21 +74,30 @@ _PAGE_HISTOGRAM_SQL = """
     GROUP BY bin
 """
 
+# Labels from the per-label rows; weeks, versions and the total from the per-version rows. The
+# live rows (a few days) are computed once; the roll-ups are read by each part directly.
 _PAGE_AGREEMENT_SQL = """
-    WITH per_day AS (
-        {live}
-        UNION ALL
-        SELECT day, final_label, model_version, reviewed, top1, top3
-        FROM monitoring_daily_agreement WHERE day = ANY(CAST(:rolled AS date[]))
-    )
-    SELECT GROUPING(final_label) AS no_label, GROUPING(week) AS no_week,
-           GROUPING(model_version) AS no_version,
-           final_label, week, model_version,
-           COALESCE(sum(reviewed), 0)::int AS reviewed,
-           COALESCE(sum(top1), 0)::int AS top1,
-           COALESCE(sum(top3), 0)::int AS top3
-    FROM (SELECT *, date_trunc('week', day)::date AS week FROM per_day) AS weekly
-    GROUP BY GROUPING SETS ((), (final_label), (week), (model_version))
+    WITH live AS MATERIALIZED ({live})
+    SELECT 0 AS no_label, 1 AS no_week, 1 AS no_version,
+           final_label, NULL::date AS week, NULL AS model_version,
+           sum(reviewed)::int AS reviewed, sum(top1)::int AS top1, sum(top3)::int AS top3
+    FROM (SELECT final_label, reviewed, top1, top3 FROM live WHERE by_label
+          UNION ALL
+          SELECT final_label, reviewed, top1, top3 FROM monitoring_daily_agreement
+          WHERE by_label AND day = ANY(CAST(:rolled AS date[]))) AS by_label
+    GROUP BY final_label
+    UNION ALL
+    SELECT 1, GROUPING(week), GROUPING(model_version),
+           NULL, week, model_version,
+           COALESCE(sum(reviewed), 0)::int, COALESCE(sum(top1), 0)::int,
+           COALESCE(sum(top3), 0)::int
+    FROM (SELECT date_trunc('week', day)::date AS week, model_version, reviewed, top1, top3
+          FROM (SELECT day, model_version, reviewed, top1, top3 FROM live WHERE NOT by_label
+                UNION ALL
+                SELECT day, model_version, reviewed, top1, top3 FROM monitoring_daily_agreement
+                WHERE NOT by_label AND day = ANY(CAST(:rolled AS date[]))) AS per_day
+         ) AS by_version
+    GROUP BY GROUPING SETS ((), (week), (model_version))
 """
 
 _PAGE_ADVICE_SQL = """

@@ -57,6 +57,8 @@ class Consultation(UUIDPk, Timestamped, Updated, Base):
     __table_args__ = (
         UniqueConstraint("patient_id", "idempotency_key", name="uq_consultations_idempotency"),
         Index("ix_consultations_queue", "status", "urgency_rank", "submitted_at"),
+        # The whole queue (every status) in display order, for its "all" tab.
+        Index("ix_consultations_queue_order", "urgency_rank", "submitted_at", "id"),
         # The open queue in display order: its first page is read without a sort.
         Index(
             "ix_consultations_open_queue",

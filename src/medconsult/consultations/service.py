@@ -280,10 +280,7 @@ def detail(
     the doctor's conclusion (checked and audited)."""
     settings = settings or get_settings()
     consultation = get_consultation(session, actor=actor, consultation_id=consultation_id)
-    job = analysis_job(session, consultation_id=consultation.id)
-    stored: AISuggestion | None = diagnosis_service.current_suggestion(
-        session, consultation_id=consultation.id
-    )
+    job, stored = _job_and_suggestion(session, consultation_id=consultation.id)
     review = latest_review(session, consultation_id=consultation.id)
     concluded = _is_concluded(consultation) and review is not None
     show = stored is not None and (settings.show_unreviewed_suggestions or concluded)
@@ -302,6 +299,23 @@ def detail(
         analysis_failed=job is not None and job.status is JobStatus.failed,
         advice=triage_advice.advice_for(triage_service.flags_of(consultation), settings),
     )
+
+
+def _job_and_suggestion(
+    session: Session, *, consultation_id: uuid.UUID
+) -> tuple[AnalysisJob | None, AISuggestion | None]:
+    """The analysis job and the current suggestion, in one statement (at most one of each)."""
+    row = session.execute(
+        select(AnalysisJob, AISuggestion)
+        .select_from(Consultation)
+        .outerjoin(AnalysisJob, AnalysisJob.consultation_id == Consultation.id)
+        .outerjoin(
+            AISuggestion,
+            (AISuggestion.consultation_id == Consultation.id) & AISuggestion.is_current,
+        )
+        .where(Consultation.id == consultation_id)
+    ).one()
+    return row[0], row[1]
 
 
 def _analysis_pending(consultation: Consultation, job: AnalysisJob | None) -> bool:

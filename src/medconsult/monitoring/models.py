@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, DateTime, Identity, Integer, String
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, Identity, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from medconsult.db import Base
@@ -39,8 +39,12 @@ class MonitoringDailyHistogram(_DayRow, Base):
 
 
 class MonitoringDailyAgreement(_DayRow, Base):
+    """A day's agreement by label (``by_label``, no model version) or by model version (no
+    label): two groupings of the same reviews, each summing to the day's total."""
+
     __tablename__ = "monitoring_daily_agreement"
 
+    by_label: Mapped[bool] = mapped_column(Boolean)
     final_label: Mapped[str | None] = mapped_column(String(100))
     model_version: Mapped[str | None] = mapped_column(String(200))
     reviewed: Mapped[int] = mapped_column(Integer)

@@ -5,6 +5,8 @@ A closed day is a UTC day before yesterday. The sweep rolls up every closed day 
 ``ROLLUP_DAYS`` that is not rolled up yet or has changed since: changes to closed days are
 logged by database triggers in ``monitoring_dirty_days`` (migration ``0010_rollups``).
 ``admin.monitoring`` sums the roll-ups and runs the same SQL live for the other days.
+Agreement is rolled up per day by label and, separately, by model version (migration
+``0011_agreement_by_label``): a page sums a year of days without the product of the two.
 """
 
 from __future__ import annotations
@@ -70,14 +72,16 @@ AGREEMENT_SQL = f"""
                ON l.suggestion_id IS NULL AND c.consultation_id = l.consultation_id AND c.is_current
         WHERE s.id IS NOT NULL OR c.id IS NOT NULL
     )
-    SELECT day, final_label, model_version,
+    SELECT day, GROUPING(model_version) = 1 AS by_label, final_label, model_version,
            count(*) AS reviewed,
            count(*) FILTER (WHERE top1_label = final_label) AS top1,
            count(*) FILTER (
                WHERE final_label IN (ranked->0->>'label', ranked->1->>'label', ranked->2->>'label')
            ) AS top3
     FROM judged
-    GROUP BY 1, 2, 3
+    -- Per day by label, and per day by model version (the version rows also give the day's
+    -- totals): not by both, whose product is many times the rows for a page to sum.
+    GROUP BY GROUPING SETS ((day, final_label), (day, model_version))
 """
 
 ADVICE_SQL = """
@@ -109,8 +113,8 @@ _ROLLUP_INSERTS = (
     ),
     (
         "INSERT INTO monitoring_daily_agreement "
-        "(day, final_label, model_version, reviewed, top1, top3) "
-        "SELECT day, final_label, model_version, reviewed, top1, top3 FROM ({sql}) x",
+        "(day, by_label, final_label, model_version, reviewed, top1, top3) "
+        "SELECT day, by_label, final_label, model_version, reviewed, top1, top3 FROM ({sql}) x",
         AGREEMENT_SQL,
         "(r.signed_at AT TIME ZONE 'UTC')::date",
     ),

@@ -78,6 +78,9 @@ def queue(
         pages=result.pages,
         per_page=result.per_page,
         counts=result.counts,
+        counts_capped=sorted(result.capped),
+        total_capped=result.total_capped,
+        has_next=result.has_next,
     )
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, union_all
 from sqlalchemy.orm import Session, defer, joinedload, load_only
 
 from medconsult import access
@@ -24,7 +24,6 @@ from medconsult.diagnosis.models import AISuggestion
 from medconsult.errors import NotFound
 from medconsult.i18n import _
 from medconsult.jobs.models import AnalysisJob
-from medconsult.jobs.queries import analysis_job
 from medconsult.patients import service as patients_service
 from medconsult.patients.models import PatientProfile
 from medconsult.review import queries as review_queries
@@ -43,6 +42,10 @@ CLAIMABLE_STATUSES = (
     ConsultationStatus.analysing,
     ConsultationStatus.awaiting_review,
 )
+# Statuses no doctor has work left on: their consultations only ever accumulate, so the queue
+# counts them no further than it needs (the tabs then read "1000+"), never the whole history.
+FINISHED_STATUSES = (ConsultationStatus.concluded, ConsultationStatus.closed)
+QUEUE_COUNT_CAP = 1000
 QUEUE_PAGE_SIZE = 50
 EARLIER_CONSULTATIONS_LIMIT = 20
 
@@ -105,10 +108,19 @@ class QueuePage:
     per_page: int
     counts: dict[str, int]
     now: datetime
+    # Statuses whose count is a lower bound (more exist than ``counts`` says); when the filter
+    # covers one of them, ``total`` and ``pages`` are lower bounds too.
+    capped: frozenset[str] = frozenset()
+    total_capped: bool = False
 
     @property
     def pages(self) -> int:
         return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_next(self) -> bool:
+        # A capped total counts at least every row up to the end of this page, and more.
+        return self.page < self.pages or self.total_capped
 
 
 SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
@@ -143,22 +155,27 @@ def queue_page(
     """
     access.require_doctor(session, actor=actor, action="consultation.queue.read")
     page = max(1, page)
-    total = session.scalar(
-        _queue_filtered(select(func.count()).select_from(Consultation), actor=actor, flt=flt)
+    # Counted far enough to know whether a page follows this one.
+    cap = max(QUEUE_COUNT_CAP, page * per_page)
+    counts, capped = _status_counts(session, actor=actor, flt=flt, cap=cap)
+    shown_statuses = _statuses_shown(flt)
+    total = sum(counts[status.value] for status in shown_statuses)
+    total_capped = any(status.value in capped for status in shown_statuses)
+    # One statement for the whole page. Its consultations are picked first from the
+    # consultations alone, in the order of an index (however deep the page, only that index
+    # is walked); only those are joined to patient, profile, doctor, current suggestion and
+    # job, and the large clinical texts the table never shows are left unloaded.
+    order = (Consultation.urgency_rank, Consultation.submitted_at, Consultation.id)
+    page_ids = (
+        _queue_filtered(select(Consultation.id), actor=actor, flt=flt)
+        .order_by(*order)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+        .subquery()
     )
-    # Counts per status ignore the status filter, so the tabs always show where work is.
-    status_filter_off = QueueFilter(status="all", urgency=flt.urgency, mine=flt.mine)
-    counts = {status.value: 0 for status in ConsultationStatus}
-    for status, count in session.execute(
-        _queue_filtered(
-            select(Consultation.status, func.count()), actor=actor, flt=status_filter_off
-        ).group_by(Consultation.status)
-    ):
-        counts[status.value] = count
-    # One statement for the whole page: patient, profile, doctor, current suggestion and job are
-    # joined in, and the large clinical texts the table never shows are left unloaded.
     query = (
         select(Consultation, PatientProfile, AISuggestion, AnalysisJob)
+        .join(page_ids, page_ids.c.id == Consultation.id)
         .outerjoin(PatientProfile, PatientProfile.user_id == Consultation.patient_id)
         .outerjoin(
             AISuggestion,
@@ -182,15 +199,13 @@ def queue_page(
                 AISuggestion.model_version,
             ),
         )
-        .order_by(Consultation.urgency_rank, Consultation.submitted_at, Consultation.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
+        .order_by(*order)
     )
     rows = [
         QueueRow(consultation=c, profile=p, suggestion=s, job=j)
-        for c, p, s, j in session.execute(_queue_filtered(query, actor=actor, flt=flt))
+        for c, p, s, j in session.execute(query)
     ]
-    shown = _queue_fingerprint(rows, page=page, flt=flt, total=total or 0)
+    shown = _queue_fingerprint(rows, page=page, flt=flt, total=total)
     last = (
         audit_service.last_details(session, actor_id=actor.id, action="consultation.queue.read")
         if refresh
@@ -211,8 +226,60 @@ def queue_page(
             },
         )
     return QueuePage(
-        rows=rows, total=total or 0, page=page, per_page=per_page, counts=counts, now=utcnow()
+        rows=rows,
+        total=total,
+        page=page,
+        per_page=per_page,
+        counts=counts,
+        now=utcnow(),
+        capped=capped,
+        total_capped=total_capped,
     )
+
+
+def _statuses_shown(flt: QueueFilter) -> tuple[ConsultationStatus, ...]:
+    if flt.status == "open":
+        return OPEN_STATUSES
+    if flt.status == "all":
+        return tuple(ConsultationStatus)
+    return (ConsultationStatus(flt.status),)
+
+
+def _status_counts(
+    session: Session, *, actor: User, flt: QueueFilter, cap: int
+) -> tuple[dict[str, int], frozenset[str]]:
+    """Consultations per status under the urgency and "mine" filters (never the status filter,
+    so the tabs always show where work is), in one statement: open statuses exactly (the open
+    queue's rows only), finished ones up to ``cap`` (returned as capped when more exist)."""
+    status_filter_off = QueueFilter(status="all", urgency=flt.urgency, mine=flt.mine)
+    parts: list[Select[ConsultationStatus, int]] = [
+        _queue_filtered(
+            select(Consultation.status, func.count()).where(Consultation.status.in_(OPEN_STATUSES)),
+            actor=actor,
+            flt=status_filter_off,
+        ).group_by(Consultation.status)
+    ]
+    for status in FINISHED_STATUSES:
+        # One row past the cap tells "exactly cap" from "more than cap".
+        first_rows = (
+            _queue_filtered(
+                select(Consultation.status).where(Consultation.status == status),
+                actor=actor,
+                flt=status_filter_off,
+            )
+            .limit(cap + 1)
+            .subquery()
+        )
+        parts.append(select(first_rows.c.status, func.count()).group_by(first_rows.c.status))
+    counts = {status.value: 0 for status in ConsultationStatus}
+    capped: set[str] = set()
+    for status, count in session.execute(union_all(*parts)):
+        value = ConsultationStatus(status).value
+        if status in FINISHED_STATUSES and count > cap:
+            count = cap
+            capped.add(value)
+        counts[value] = count
+    return counts, frozenset(capped)
 
 
 def _queue_fingerprint(rows: Sequence[QueueRow], *, page: int, flt: QueueFilter, total: int) -> str:
@@ -308,22 +375,26 @@ class CaseView:
 
 def get_case(session: Session, *, actor: User, consultation_id: uuid.UUID) -> CaseView:
     """Everything a doctor reads to decide on one consultation (audited)."""
-    # The consultation, its patient and the patient's profile in one statement.
+    # The consultation, its patient, the patient's profile, the current suggestion and the
+    # analysis job in one statement (each at most one row: the joins never multiply it).
     loaded = session.execute(
-        select(Consultation, PatientProfile)
+        select(Consultation, PatientProfile, AISuggestion, AnalysisJob)
         .options(joinedload(Consultation.patient))
         .outerjoin(PatientProfile, PatientProfile.user_id == Consultation.patient_id)
+        .outerjoin(
+            AISuggestion,
+            (AISuggestion.consultation_id == Consultation.id) & AISuggestion.is_current,
+        )
+        .outerjoin(AnalysisJob, AnalysisJob.consultation_id == Consultation.id)
         .where(Consultation.id == consultation_id)
     ).first()
     if loaded is None:
         raise NotFound(_("Consultation not found."))
-    consultation, found_profile = loaded
+    consultation, found_profile, suggestion, job = loaded
     access.require_doctor(
         session, actor=actor, action="consultation.read", consultation=consultation
     )
     profile = found_profile or patients_service.ensure_profile(session, user=consultation.patient)
-    suggestion = diagnosis_service.current_suggestion(session, consultation_id=consultation.id)
-    job = analysis_job(session, consultation_id=consultation.id)
     segments = (
         evidence_segments(suggestion.analysed_text, suggestion.evidence)
         if suggestion is not None and suggestion.analysed_text

@@ -112,6 +112,12 @@ class QueueRead(BaseModel):
     pages: int
     per_page: int
     counts: dict[str, int]
+    # Statuses counted only up to a cap (their count is a lower bound); with ``total_capped``
+    # the filtered total and ``pages`` are lower bounds too, and ``has_next`` says whether a
+    # next page exists.
+    counts_capped: list[str]
+    total_capped: bool
+    has_next: bool
 
 
 class LabelRead(BaseModel):

@@ -122,7 +122,12 @@ def queue_page(
     flt = review_cases.QueueFilter(status=status, urgency=_parse_urgency(urgency), mine=mine)
     # htmx requests of this page are the table's own periodic refresh.
     result = review_cases.queue_page(
-        session, actor=user, flt=flt, page=page, refresh=is_htmx(request)
+        session,
+        actor=user,
+        flt=flt,
+        page=page,
+        per_page=review_cases.QUEUE_PAGE_SIZE,
+        refresh=is_htmx(request),
     )
     filters: dict[str, Any] = {"status": status}
     if urgency:
