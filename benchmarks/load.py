@@ -136,6 +136,24 @@ async def _open_loop(
 
 def _analysed(url: str, ids: list[str]) -> dict[str, float]:
     """submit-to-suggestion seconds of every accepted consultation analysed so far."""
+    return {key: latency for key, (_, latency) in _analysed_timed(url, ids).items()}
+
+
+def _by_window(timed: dict[str, tuple[float, float]], seconds: float = 10.0) -> list[float]:
+    """p95 of submit-to-suggestion for the submissions of each ``seconds`` of the run, in
+    order: where in the run the time went (a start-up backlog, a stall, a growing queue)."""
+    if not timed:
+        return []
+    first = min(submitted for submitted, _ in timed.values())
+    windows: dict[int, list[float]] = {}
+    for submitted, latency in timed.values():
+        windows.setdefault(int((submitted - first) // seconds), []).append(latency)
+    return [_percentiles(windows[key])["p95"] or 0.0 for key in sorted(windows)]
+
+
+def _job_stages(url: str, ids: list[str]) -> dict[str, dict[str, float | None]]:
+    """Where submit-to-suggestion went: waiting for a worker to take the job (queued ->
+    started) and the analysis itself (started -> finished), from the job's own timestamps."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)
@@ -143,7 +161,31 @@ def _analysed(url: str, ids: list[str]) -> dict[str, float]:
         with engine.connect() as connection:
             rows = connection.execute(
                 text(
-                    "SELECT c.id::text, extract(epoch FROM min(s.created_at) - c.created_at) "
+                    "SELECT extract(epoch FROM started_at - created_at), "
+                    "extract(epoch FROM finished_at - started_at) FROM analysis_jobs "
+                    "WHERE consultation_id = ANY(CAST(:ids AS uuid[])) AND finished_at IS NOT NULL"
+                ),
+                {"ids": ids},
+            ).all()
+    finally:
+        engine.dispose()
+    return {
+        "queued": _percentiles([float(row[0]) for row in rows]),
+        "analysing": _percentiles([float(row[1]) for row in rows]),
+    }
+
+
+def _analysed_timed(url: str, ids: list[str]) -> dict[str, tuple[float, float]]:
+    """(submitted at, submit-to-suggestion seconds) of every accepted consultation analysed."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT c.id::text, extract(epoch FROM c.created_at), "
+                    "extract(epoch FROM min(s.created_at) - c.created_at) "
                     "FROM consultations c JOIN ai_suggestions s ON s.consultation_id = c.id "
                     "WHERE c.id = ANY(CAST(:ids AS uuid[])) GROUP BY c.id, c.created_at"
                 ),
@@ -151,7 +193,7 @@ def _analysed(url: str, ids: list[str]) -> dict[str, float]:
             ).all()
     finally:
         engine.dispose()
-    return {row[0]: float(row[1]) for row in rows}
+    return {row[0]: (float(row[1]), float(row[2])) for row in rows}
 
 
 def _model_alone(model: Path, texts: list[str], seconds: float = 8.0) -> float:
@@ -321,6 +363,8 @@ def _run(
         "server_errors": sum(v for k, v in outcomes.items() if k.startswith("5")),
         "submit_s": _percentiles(submit_seconds),
         "submit_to_suggestion_s": _percentiles(latencies),
+        "submit_to_suggestion_p95_by_10s": _by_window(_analysed_timed(url, accepted)),
+        "job_stages_s": _job_stages(url, accepted),
         "drain_after_load_s": round(drain_seconds, 2),
         "suggestions_per_s": round(achieved, 2),
         "peak_rss_mb": rss,
