@@ -217,6 +217,37 @@ def _ends(pattern: re.Pattern[str], text: str) -> tuple[int, ...]:
     return tuple(match.end() for match in pattern.finditer(text))
 
 
+@lru_cache(maxsize=64)
+def _spans(pattern: re.Pattern[str], text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Where each match of ``pattern`` in ``text`` starts, and where it ends (cached)."""
+    matches = list(pattern.finditer(text))
+    return tuple(m.start() for m in matches), tuple(m.end() for m in matches)
+
+
+def _matches_within(pattern: re.Pattern[str], text: str, start: int, end: int) -> bool:
+    """Whether a match of ``pattern`` lies wholly inside ``text[start:end]``, from the cached
+    matches: a search per finding would read the whole span each time, and a long text
+    without boundaries made that quadratic (seconds for a crafted 20,000-character text)."""
+    starts, ends = _spans(pattern, text)
+    index = bisect.bisect_left(starts, start)
+    return index < len(starts) and ends[index] <= end
+
+
+def _next_start(pattern: re.Pattern[str], text: str, position: int) -> int:
+    """Where the first match of ``pattern`` starting at or after ``position`` starts (else the
+    text's length)."""
+    starts, _ = _spans(pattern, text)
+    index = bisect.bisect_left(starts, position)
+    return starts[index] if index < len(starts) else len(text)
+
+
+# Only the last few words before a finding matter to its negation or tense; reading at most this
+# many characters back keeps every finding's check short however long the clause.
+_LOOK_BACK_CHARS = 400
+# The past-tense phrases after a finding ("... two years ago") lie within this many characters.
+_LOOK_AHEAD_CHARS = 120
+
+
 def _last_end(pattern: re.Pattern[str], text: str, start: int, floor: int = 0) -> int:
     """The end of the last match of ``pattern`` ending at or before ``start`` (else ``floor``)."""
     ends = _ends(pattern, text)
@@ -232,23 +263,21 @@ def is_negated(text: str, start: int) -> bool:
     """Whether a negation cue precedes ``start`` within its clause and the last few words, or
     a clinical list negation ("denies ...") precedes it in the same statement."""
     clause_start = _last_end(STATEMENT, text, start, floor=_clause_start(text, start))
-    words = text[clause_start:start].split()
+    words = text[max(clause_start, start - _LOOK_BACK_CHARS) : start].split()
     recent = " ".join(words[-NEGATION_WINDOW_WORDS:])
     if NEGATION.search(recent) is not None:
         return True
     statement_start = _last_end(LIST_BOUNDARY, text, start)
-    return LIST_NEGATION.search(text, statement_start, start) is not None
+    return _matches_within(LIST_NEGATION, text, statement_start, start)
 
 
 def is_past(text: str, start: int, end: int) -> bool:
     """Whether the finding at ``text[start:end]`` is said to be in the past."""
-    before = " ".join(text[_clause_start(text, start) : start].split()[-3:])
+    clause_start = max(_clause_start(text, start), start - _LOOK_BACK_CHARS)
+    before = " ".join(text[clause_start:start].split()[-3:])
     if PAST_BEFORE.search(before):
         return True
-    after_end = len(text)
-    boundary = CLAUSE_BOUNDARY.search(text, end)
-    if boundary is not None:
-        after_end = boundary.start()
+    after_end = min(_next_start(CLAUSE_BOUNDARY, text, end), end + _LOOK_AHEAD_CHARS)
     return PAST_AFTER.search(text[end:after_end]) is not None
 
 
