@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ClassVar
 
 import pytest
 
 from medconsult.triage.rules import CATEGORIES
-from medconsult.triage.semantic import SemanticTriage, clauses, load_library
+from medconsult.triage.semantic import Clause, SemanticTriage, clauses, load_library
 
 
 class TestClauses:
@@ -128,3 +130,60 @@ class TestFastPath:
 
         assert reference.fast is None
         assert [signature(layer, t) for t in texts] == [signature(reference, t) for t in texts]
+
+
+class TestSharedForwardScheduling:
+    """The scheduling of the shared forward, with the embedding replaced by a controllable stub
+    (the embedding itself is checked against the reference above)."""
+
+    @staticmethod
+    def _layer(forward: Any) -> SemanticTriage:
+        layer = SemanticTriage.__new__(SemanticTriage)
+        layer._pending = []
+        layer._pending_lock = threading.Lock()
+        layer._arrived = threading.Condition(layer._pending_lock)
+        layer._server = None
+        layer.best_matches_many = forward  # type: ignore[method-assign]
+        return layer
+
+    def test_a_caller_gets_its_answer_while_later_texts_are_still_being_embedded(self) -> None:
+        first_running, first_release = threading.Event(), threading.Event()
+        later_release = threading.Event()
+        batches: list[list[str]] = []
+
+        def forward(texts: list[str]) -> list[dict[str, tuple[float, Clause]]]:
+            batches.append(texts)
+            if len(batches) == 1:
+                first_running.set()
+                first_release.wait(5)
+            else:
+                later_release.wait(5)
+            return [{} for _ in texts]
+
+        layer = self._layer(forward)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            first = pool.submit(layer._batched_best_matches, "first text")
+            assert first_running.wait(5)
+            later = pool.submit(layer._batched_best_matches, "a later text")
+            first_release.set()
+            # The first caller's answer comes while the later batch is still running: no caller
+            # serves everyone else's batches before its own analysis can go on.
+            assert first.result(timeout=2) == {}
+            assert not later.done()
+            later_release.set()
+            assert later.result(timeout=5) == {}
+        assert batches == [["first text"], ["a later text"]]
+
+    def test_an_error_reaches_every_caller_of_the_batch_and_the_layer_goes_on(self) -> None:
+        calls: list[list[str]] = []
+
+        def forward(texts: list[str]) -> list[dict[str, tuple[float, Clause]]]:
+            calls.append(texts)
+            if len(calls) == 1:
+                raise RuntimeError("embedding failed")
+            return [{} for _ in texts]
+
+        layer = self._layer(forward)
+        with pytest.raises(RuntimeError, match="embedding failed"):
+            layer._batched_best_matches("broken")
+        assert layer._batched_best_matches("next") == {}

@@ -13,9 +13,9 @@ embedded at all; an embedding would otherwise find "no chest pain" very close to
 Speed: the library is embedded once, at load, with the Hugging Face forward in fp32. Clauses go
 through the classifier's packed engine (``ml.engine.PackedBertEncoder``: no padding, fused
 query/key/value), in bf16 on CPUs with native bf16 dot products; concurrent analyses share one
-forward. A clause whose bf16 similarity to some description lies within ``EXACT_MARGIN`` of the
-threshold is embedded again in fp32, so a flag is raised exactly when the fp32 forward would
-raise it.
+forward, run by the layer's own thread. A clause whose bf16 similarity to some description lies
+within ``EXACT_MARGIN`` of the threshold is embedded again in fp32, so a flag is raised exactly
+when the fp32 forward would raise it.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from medconsult.triage.rules import CATEGORIES, NEGATION, Flag, normalise, sente
 LIBRARY_PATH = Path(__file__).with_name("library.json")
 MAX_CLAUSES = 64  # clauses embedded per text (the first ones: the complaint comes first)
 MAX_CLAUSE_TOKENS = 64  # a clause is a few words; longer ones are cut
-# Concurrent analyses share one forward pass: the first caller waits this long for others,
-# then embeds every waiting text's clauses at once (at most BATCH_TEXTS texts a pass).
+# Concurrent analyses share one forward pass: the layer's thread waits this long after a text
+# arrives, then embeds every waiting text's clauses at once (at most BATCH_TEXTS texts a pass).
 BATCH_WAIT_SECONDS = 0.005
 BATCH_TEXTS = 32
 # bf16 similarities differ from fp32 by well under this (measured: max about 0.004); a clause
@@ -109,7 +109,8 @@ class SemanticTriage:
         self._torch = torch
         self._pending: list[tuple[str, Future[dict[str, tuple[float, Clause]]]]] = []
         self._pending_lock = threading.Lock()
-        self._leading = False
+        self._arrived = threading.Condition(self._pending_lock)
+        self._server: threading.Thread | None = None
         self._tokenizer_lock = threading.Lock()  # fast tokenizers are not thread-safe
         self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
         self.model = AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval()
@@ -214,34 +215,40 @@ class SemanticTriage:
         return results
 
     def _batched_best_matches(self, text: str) -> dict[str, tuple[float, Clause]]:
-        """``best_matches`` through a shared forward pass with whoever else is waiting.
+        """``best_matches`` through a forward pass shared with whoever else is waiting.
 
-        No thread of its own: the first caller leads, waits briefly, serves every waiting
-        caller batch by batch, and hands leadership back once nobody is waiting.
+        One thread of the layer's own embeds what is waiting, batch by batch. A caller only
+        waits for its own batch: when the first caller served everyone (as this once did), it
+        stayed busy for as long as new texts kept arriving, and its own analysis waited with it.
         """
         future: Future[dict[str, tuple[float, Clause]]] = Future()
-        with self._pending_lock:
+        with self._arrived:
             self._pending.append((text, future))
-            lead = not self._leading
-            self._leading = True
-        if lead:
-            time.sleep(BATCH_WAIT_SECONDS)
-            while True:
-                with self._pending_lock:
-                    batch = self._pending[:BATCH_TEXTS]
-                    del self._pending[:BATCH_TEXTS]
-                    if not batch:
-                        self._leading = False
-                        break
-                try:
-                    results = self.best_matches_many([waiting for waiting, _ in batch])
-                except BaseException as exc:  # each waiting caller gets the error
-                    for _, waiter in batch:
-                        waiter.set_exception(exc)
-                else:
-                    for (_, waiter), result in zip(batch, results, strict=True):
-                        waiter.set_result(result)
+            if self._server is None:
+                self._server = threading.Thread(
+                    target=self._serve, name="semantic-triage", daemon=True
+                )
+                self._server.start()
+            self._arrived.notify()
         return future.result()
+
+    def _serve(self) -> None:
+        while True:
+            with self._arrived:
+                while not self._pending:
+                    self._arrived.wait()
+            time.sleep(BATCH_WAIT_SECONDS)  # let concurrent analyses join this forward
+            with self._arrived:
+                batch = self._pending[:BATCH_TEXTS]
+                del self._pending[:BATCH_TEXTS]
+            try:
+                results = self.best_matches_many([waiting for waiting, _ in batch])
+            except BaseException as exc:  # each waiting caller gets the error
+                for _, waiter in batch:
+                    waiter.set_exception(exc)
+            else:
+                for (_, waiter), result in zip(batch, results, strict=True):
+                    waiter.set_result(result)
 
     def flags(self, text: str, *, threshold: float | None = None) -> list[Flag]:
         """A flag for each category whose best clause reaches the threshold."""
