@@ -309,10 +309,7 @@ def _job_and_suggestion(
         select(AnalysisJob, AISuggestion)
         .select_from(Consultation)
         .outerjoin(AnalysisJob, AnalysisJob.consultation_id == Consultation.id)
-        .outerjoin(
-            AISuggestion,
-            (AISuggestion.consultation_id == Consultation.id) & AISuggestion.is_current,
-        )
+        .outerjoin(AISuggestion, diagnosis_service.is_current_suggestion_of(Consultation.id))
         .where(Consultation.id == consultation_id)
     ).one()
     return row[0], row[1]

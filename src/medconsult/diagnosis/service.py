@@ -10,8 +10,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from medconsult.consultations.models import URGENCY_RANK, Consultation, Urgency
 from medconsult.db import utcnow
@@ -108,7 +108,7 @@ def store_suggestion(
     """
     session.execute(
         update(AISuggestion)
-        .where(AISuggestion.consultation_id == consultation.id, AISuggestion.is_current)
+        .where(is_current_suggestion_of(consultation.id))
         .values(is_current=False, superseded_at=utcnow())
     )
     top = suggestion.ranked[0] if suggestion.ranked else None
@@ -143,13 +143,17 @@ def store_suggestion(
     return row
 
 
+def is_current_suggestion_of(
+    consultation_id: ColumnElement[uuid.UUID] | InstrumentedAttribute[uuid.UUID] | uuid.UUID,
+) -> ColumnElement[bool]:
+    """The one rule for "the consultation's current suggestion", for a look-up by id or a join
+    on the consultation's id column (at most one row: a unique index guards it)."""
+    return and_(AISuggestion.consultation_id == consultation_id, AISuggestion.is_current)
+
+
 def current_suggestion(session: Session, *, consultation_id: uuid.UUID) -> AISuggestion | None:
     """The consultation's current AI suggestion, or None if it has not been analysed."""
-    return session.scalar(
-        select(AISuggestion).where(
-            AISuggestion.consultation_id == consultation_id, AISuggestion.is_current
-        )
-    )
+    return session.scalar(select(AISuggestion).where(is_current_suggestion_of(consultation_id)))
 
 
 def confidence_band(probability: float, *, rank: int, abstained: bool = False) -> str:

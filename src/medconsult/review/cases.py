@@ -177,10 +177,7 @@ def queue_page(
         select(Consultation, PatientProfile, AISuggestion, AnalysisJob)
         .join(page_ids, page_ids.c.id == Consultation.id)
         .outerjoin(PatientProfile, PatientProfile.user_id == Consultation.patient_id)
-        .outerjoin(
-            AISuggestion,
-            (AISuggestion.consultation_id == Consultation.id) & AISuggestion.is_current,
-        )
+        .outerjoin(AISuggestion, diagnosis_service.is_current_suggestion_of(Consultation.id))
         .outerjoin(AnalysisJob, AnalysisJob.consultation_id == Consultation.id)
         .options(
             joinedload(Consultation.patient),
@@ -381,10 +378,7 @@ def get_case(session: Session, *, actor: User, consultation_id: uuid.UUID) -> Ca
         select(Consultation, PatientProfile, AISuggestion, AnalysisJob)
         .options(joinedload(Consultation.patient))
         .outerjoin(PatientProfile, PatientProfile.user_id == Consultation.patient_id)
-        .outerjoin(
-            AISuggestion,
-            (AISuggestion.consultation_id == Consultation.id) & AISuggestion.is_current,
-        )
+        .outerjoin(AISuggestion, diagnosis_service.is_current_suggestion_of(Consultation.id))
         .outerjoin(AnalysisJob, AnalysisJob.consultation_id == Consultation.id)
         .where(Consultation.id == consultation_id)
     ).first()
