@@ -70,8 +70,11 @@ class AdmissionLimit:
     def _semaphore(self) -> asyncio.Semaphore:
         if self._slots is None:
             settings = get_settings()
+            # Never more than the threadpool's threads (pool size + overflow, see main.lifespan):
+            # past that, the deadlock this class exists to prevent comes back.
+            threads = settings.db_pool_size + settings.db_max_overflow
             self._slots = asyncio.Semaphore(
-                settings.max_requests_in_flight or settings.db_pool_size
+                min(settings.max_requests_in_flight or settings.db_pool_size, threads)
             )
         return self._slots
 
