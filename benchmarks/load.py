@@ -151,24 +151,28 @@ def _by_window(timed: dict[str, tuple[float, float]], seconds: float = 10.0) -> 
     return [_percentiles(windows[key])["p95"] or 0.0 for key in sorted(windows)]
 
 
-def _job_stages(url: str, ids: list[str]) -> dict[str, dict[str, float | None]]:
-    """Where submit-to-suggestion went: waiting for a worker to take the job (queued ->
-    started) and the analysis itself (started -> finished), from the job's own timestamps."""
+def _rows(url: str, sql: str, ids: list[str]) -> list[Any]:
+    """The rows of one read-only statement over the accepted consultations (``:ids``)."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
-            rows = connection.execute(
-                text(
-                    "SELECT extract(epoch FROM started_at - created_at), "
-                    "extract(epoch FROM finished_at - started_at) FROM analysis_jobs "
-                    "WHERE consultation_id = ANY(CAST(:ids AS uuid[])) AND finished_at IS NOT NULL"
-                ),
-                {"ids": ids},
-            ).all()
+            return list(connection.execute(text(sql), {"ids": ids}).all())
     finally:
         engine.dispose()
+
+
+def _job_stages(url: str, ids: list[str]) -> dict[str, dict[str, float | None]]:
+    """Where submit-to-suggestion went: waiting for a worker to take the job (queued ->
+    started) and the analysis itself (started -> finished), from the job's own timestamps."""
+    rows = _rows(
+        url,
+        "SELECT extract(epoch FROM started_at - created_at), "
+        "extract(epoch FROM finished_at - started_at) FROM analysis_jobs "
+        "WHERE consultation_id = ANY(CAST(:ids AS uuid[])) AND finished_at IS NOT NULL",
+        ids,
+    )
     return {
         "queued": _percentiles([float(row[0]) for row in rows]),
         "analysing": _percentiles([float(row[1]) for row in rows]),
@@ -177,22 +181,14 @@ def _job_stages(url: str, ids: list[str]) -> dict[str, dict[str, float | None]]:
 
 def _analysed_timed(url: str, ids: list[str]) -> dict[str, tuple[float, float]]:
     """(submitted at, submit-to-suggestion seconds) of every accepted consultation analysed."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                text(
-                    "SELECT c.id::text, extract(epoch FROM c.created_at), "
-                    "extract(epoch FROM min(s.created_at) - c.created_at) "
-                    "FROM consultations c JOIN ai_suggestions s ON s.consultation_id = c.id "
-                    "WHERE c.id = ANY(CAST(:ids AS uuid[])) GROUP BY c.id, c.created_at"
-                ),
-                {"ids": ids},
-            ).all()
-    finally:
-        engine.dispose()
+    rows = _rows(
+        url,
+        "SELECT c.id::text, extract(epoch FROM c.created_at), "
+        "extract(epoch FROM min(s.created_at) - c.created_at) "
+        "FROM consultations c JOIN ai_suggestions s ON s.consultation_id = c.id "
+        "WHERE c.id = ANY(CAST(:ids AS uuid[])) GROUP BY c.id, c.created_at",
+        ids,
+    )
     return {row[0]: (float(row[1]), float(row[2])) for row in rows}
 
 
