@@ -171,3 +171,56 @@ def test_single_pass_evidence_matches_two_passes(
             (r.key, r.probability) for r in b.ranked
         ]
     assert any(suggestion.evidence for suggestion in one_pass)
+
+
+@pytest.mark.parametrize("from_layer", [0, 1])
+def test_layer_attribution_is_gradient_times_activation_of_that_layer(
+    tiny_classifier: Classifier, from_layer: int
+) -> None:
+    """Attribution at layer k is d(target logit)/d(hidden entering layer k) x that hidden state,
+    checked against autograd through the Hugging Face forward; the logits do not change."""
+    engine = tiny_classifier.engine
+    assert engine is not None
+    (window,) = tiny_classifier.encode([TEXTS[3]])
+    target = 2
+    logits, _, attribute = engine.forward_for_attribution(
+        [window.input_ids], from_layer=from_layer
+    )
+    (got,) = attribute([target])
+
+    model = tiny_classifier.model
+    ids = torch.tensor([window.input_ids])
+    with torch.enable_grad():
+        embeddings = model.get_input_embeddings()(ids).detach().requires_grad_(True)
+        output = model(inputs_embeds=embeddings, output_hidden_states=True)
+        # hidden_states[0] is the embedding layer's output; attribution at layer 0 is taken
+        # on the word embeddings themselves, before positions and the layer norm are added.
+        activation = embeddings if from_layer == 0 else output.hidden_states[from_layer]
+        (gradient,) = torch.autograd.grad(output.logits[0, target], activation)
+    want = (gradient * activation).sum(dim=-1)[0]
+    np.testing.assert_allclose(got.numpy(), want.detach().numpy(), atol=1e-5)
+    np.testing.assert_allclose(logits.numpy(), output.logits.detach().numpy(), atol=1e-4)
+
+
+def test_layer_attribution_outside_the_encoder_is_refused(tiny_classifier: Classifier) -> None:
+    engine = tiny_classifier.engine
+    assert engine is not None
+    with pytest.raises(ValueError, match="from_layer"):
+        engine.forward_for_attribution([[101, 102]], from_layer=len(engine.layers))
+
+
+def test_suggestions_with_layer_evidence_keep_the_ranking(
+    tiny_artifact: Path, long_text: str
+) -> None:
+    layered = Classifier.load(tiny_artifact, device="cpu", precision="fp32", max_text_chars=20_000)
+    layered.evidence_from_layer = 1
+    texts = [*TEXTS, long_text]
+    with_evidence = layered.suggest(texts, explain=True)
+    without = layered.suggest(texts, explain=False)
+    for text, a, b in zip(texts, with_evidence, without, strict=True):
+        assert [(r.key, r.probability) for r in a.ranked] == [
+            (r.key, r.probability) for r in b.ranked
+        ]
+        for span in a.evidence:
+            assert span.text == text[span.start : span.end]
+    assert any(suggestion.evidence for suggestion in with_evidence)

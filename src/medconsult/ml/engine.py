@@ -378,30 +378,53 @@ class PackedBertClassifier(PackedBertEncoder):
         return result, pooled_result
 
     def token_attributions(
-        self, windows: Sequence[Sequence[int]], targets: Sequence[int]
+        self,
+        windows: Sequence[Sequence[int]],
+        targets: Sequence[int],
+        *,
+        from_layer: int = 0,
     ) -> list[torch.Tensor]:
-        """Gradient x input on the word embeddings (summed over the hidden dimension), per token
-        of each window, for the logit ``targets[i]`` of window ``i``. Needs a float engine."""
-        _, attribute = self.logits_for_attribution(windows)
+        """Gradient x input (summed over the hidden dimension), per token of each window, for
+        the logit ``targets[i]`` of window ``i``; see ``forward_for_attribution`` for
+        ``from_layer``. Needs a float engine."""
+        _, attribute = self.logits_for_attribution(windows, from_layer=from_layer)
         return attribute(targets)
 
     def logits_for_attribution(
-        self, windows: Sequence[Sequence[int]]
+        self, windows: Sequence[Sequence[int]], *, from_layer: int = 0
     ) -> tuple[torch.Tensor, Callable[[Sequence[int]], list[torch.Tensor]]]:
         """One differentiable forward: the windows' logits (detached, window order) and a
         function of per-window targets giving ``token_attributions`` from that same forward,
         so choosing the targets from the logits costs no second forward. Float engine only."""
-        logits_out, _, attribute = self.forward_for_attribution(windows)
+        logits_out, _, attribute = self.forward_for_attribution(windows, from_layer=from_layer)
         return logits_out, attribute
 
     def forward_for_attribution(
-        self, windows: Sequence[Sequence[int]]
+        self, windows: Sequence[Sequence[int]], *, from_layer: int = 0
     ) -> tuple[torch.Tensor, torch.Tensor, Callable[[Sequence[int]], list[torch.Tensor]]]:
-        """``logits_for_attribution`` plus the pooled vectors (detached, window order)."""
+        """``logits_for_attribution`` plus the pooled vectors (detached, window order).
+
+        ``from_layer``: where the attribution is taken. 0, the word embeddings (gradient x
+        input); ``k``, the hidden states entering layer ``k`` (layer gradient x activation):
+        layers below ``k`` run without an autograd graph and the backward pass stops at ``k``,
+        so the attribution costs about ``(layers - k) / layers`` of the full backward. The
+        logits are the same either way."""
+        if not 0 <= from_layer < len(self.layers):
+            raise ValueError(f"from_layer must be in [0, {len(self.layers) - 1}]")
         order, lengths, ids, positions = self._pack(windows)
+        groups = self._groups(lengths)
+        if from_layer == 0:
+            with torch.enable_grad():
+                attributed = F.embedding(ids, self.word_embeddings).detach().requires_grad_(True)
+                hidden = self.embed(ids, positions, attributed)
+        else:
+            with torch.no_grad():
+                hidden = self.embed(ids, positions)
+                for layer in self.layers[:from_layer]:
+                    hidden = self.layer(layer, hidden, groups)
+            attributed = hidden = hidden.detach().requires_grad_(True)
         with torch.enable_grad():
-            words = F.embedding(ids, self.word_embeddings).detach().requires_grad_(True)
-            pooled = self.pool(self.embed(ids, positions, words), self._groups(lengths))
+            pooled = self.pool(hidden, groups, first_layer=from_layer)
             logits = self.classify(pooled)
         result = torch.empty_like(logits, requires_grad=False)
         pooled_result = torch.empty(pooled.shape, dtype=pooled.dtype, device=self.device)
@@ -415,8 +438,8 @@ class PackedBertClassifier(PackedBertEncoder):
             with torch.enable_grad():
                 # Windows are independent, so the gradient of the sum is each window's own.
                 selected = logits.float().gather(1, target[:, None]).sum()
-                (gradient,) = torch.autograd.grad(selected, words)
-            per_token = (gradient * words).sum(dim=-1).detach().float()
+                (gradient,) = torch.autograd.grad(selected, attributed)
+            per_token = (gradient * attributed).sum(dim=-1).detach().float()
             scores: list[torch.Tensor] = [per_token[:0]] * len(windows)
             for index, part in zip(order, torch.split(per_token, lengths), strict=True):
                 scores[index] = part
@@ -432,9 +455,12 @@ class PackedBertClassifier(PackedBertEncoder):
         """The classification head on pooled vectors; fp32 logits."""
         return self.classifier(pooled).float()
 
-    def pool(self, hidden: torch.Tensor, groups: Sequence[_Group]) -> torch.Tensor:
-        """Encoder and pooler on packed embeddings: one pooled vector per window, packed order."""
-        for layer in self.layers[:-1]:
+    def pool(
+        self, hidden: torch.Tensor, groups: Sequence[_Group], *, first_layer: int = 0
+    ) -> torch.Tensor:
+        """Encoder (from layer ``first_layer``, whose input ``hidden`` is) and pooler on packed
+        rows: one pooled vector per window, packed order."""
+        for layer in self.layers[first_layer:-1]:
             hidden = self.layer(layer, hidden, groups)
         # Last layer: keys and values for every token, everything else for [CLS] rows only.
         layer = self.layers[-1]

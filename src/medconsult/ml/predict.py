@@ -161,6 +161,7 @@ class Classifier:
         ood: OodCheck | None = None,
         differential_threshold: float = DIFFERENTIAL_THRESHOLD,
         differential_temperature: float | None = None,
+        evidence_from_layer: int = 0,
     ) -> None:
         self.model = model  # full precision: evidence (gradients) and the GPU path
         self.fast_model = fast_model  # what classifies: the int8 copy when precision is int8
@@ -178,6 +179,9 @@ class Classifier:
         self.batch_size = batch_size
         self.engine = engine  # packed forward for classification (None: the model's own)
         self.evidence_engine = evidence_engine  # packed float forward for gradients
+        # Where the packed engine takes the evidence attribution (``engine.PackedBertClassifier
+        # .forward_for_attribution``); the Hugging Face forward always uses the embeddings.
+        self.evidence_from_layer = evidence_from_layer
         self.ood = ood  # None: an artifact trained before the OOD check existed
         # The differential: every class at or above this probability, at its own temperature
         # (artifacts from before it existed: the calibration temperature).
@@ -464,6 +468,7 @@ class Classifier:
                 chunk_scores = self.evidence_engine.token_attributions(
                     [windows[i].input_ids for i in chunk],
                     [targets[windows[i].text_index] for i in chunk],
+                    from_layer=self.evidence_from_layer,
                 )
                 for index, score in zip(chunk, chunk_scores, strict=True):
                     scores[index] = score.numpy()
@@ -555,7 +560,7 @@ class Classifier:
         if explain and self._single_pass_evidence(windows):
             assert self.engine is not None
             window_logits, window_pooled, attribute = self.engine.forward_for_attribution(
-                [window.input_ids for window in windows]
+                [window.input_ids for window in windows], from_layer=self.evidence_from_layer
             )
             logits = self.aggregate(windows, window_logits.double().numpy(), len(texts))
             pooled = self.aggregate(windows, window_pooled.double().numpy(), len(texts))
