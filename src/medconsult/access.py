@@ -77,9 +77,7 @@ def require_doctor(
         action=action,
         message=_("Only doctors can review consultations."),
         clinical=True,
-        record_type="consultation" if consultation else None,
-        record_id=consultation.id if consultation else None,
-        patient_id=consultation.patient_id if consultation else None,
+        **(audit_service.consultation_record(consultation) if consultation else {}),
     )
 
 

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, func
@@ -29,6 +29,9 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # Every stored time is an aware UTC instant: a ``Mapped[datetime]`` column is stored as
+    # ``timestamptz`` without each model saying so.
+    type_annotation_map: ClassVar[dict[type, Any]] = {datetime: DateTime(timezone=True)}
 
 
 def utcnow() -> datetime:
@@ -40,17 +43,13 @@ class UUIDPk:
 
 
 class Timestamped:
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, server_default=func.now()
-    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
 
 
 class Updated:
     """A row that changes after it is created: the time of its last change."""
 
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 _embedded_lock = threading.Lock()

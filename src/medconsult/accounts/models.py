@@ -9,7 +9,6 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    DateTime,
     Enum,
     ForeignKey,
     Index,
@@ -49,10 +48,10 @@ class User(UUIDPk, Timestamped, Base):
     # means "not chosen" (the browser's language, the site's default time zone).
     locale: Mapped[str | None] = mapped_column(String(16))
     time_zone: Mapped[str | None] = mapped_column(String(64))
-    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[datetime | None]
     # Set when the patient erased the account: identifiers are gone, signed records remain
     # until the retention period ends (records/service.py).
-    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    erased_at: Mapped[datetime | None]
 
     sessions: Mapped[list[UserSession]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
@@ -71,7 +70,7 @@ class UserToken(OwnedByUser):
     """A secret handed to one account until ``expires_at``: only its SHA-256 is stored."""
 
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime]
 
 
 class UserSession(UUIDPk, Timestamped, UserToken, Base):
@@ -79,7 +78,7 @@ class UserSession(UUIDPk, Timestamped, UserToken, Base):
 
     __tablename__ = "user_sessions"
 
-    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime]
     client_address: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(300))
 
@@ -104,7 +103,7 @@ class PasswordToken(UUIDPk, Timestamped, UserToken, Base):
 
     __tablename__ = "password_tokens"
 
-    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None]
 
 
 class MfaCredential(UUIDPk, Timestamped, Base):
@@ -116,7 +115,7 @@ class MfaCredential(UUIDPk, Timestamped, Base):
         ForeignKey("users.id", ondelete="CASCADE"), unique=True
     )
     secret: Mapped[str] = mapped_column(String(64))  # base32
-    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    confirmed_at: Mapped[datetime | None]
     # The last accepted time step: a code is never accepted twice (RFC 6238 section 5.2).
     last_used_step: Mapped[int | None] = mapped_column(BigInteger)
 
@@ -128,7 +127,7 @@ class MfaRecoveryCode(UUIDPk, Timestamped, OwnedByUser, Base):
     __table_args__ = (UniqueConstraint("user_id", "code_hash"),)
 
     code_hash: Mapped[str] = mapped_column(String(64))
-    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None]
 
 
 class MfaChallenge(UUIDPk, Timestamped, UserToken, Base):

@@ -161,6 +161,11 @@ class AdviceUsage:
         return self.reviews - self.used - self.edited - self.discarded
 
 
+def _share(part: int, whole: int) -> float | None:
+    """``part`` as a fraction of ``whole``; None (no figure, not 0%) when there is no whole."""
+    return part / whole if whole else None
+
+
 @dataclass(frozen=True)
 class DailyVolume:
     day: date
@@ -180,11 +185,11 @@ class Agreement:
 
     @property
     def top1_rate(self) -> float | None:
-        return self.top1 / self.reviewed if self.reviewed else None
+        return _share(self.top1, self.reviewed)
 
     @property
     def top3_rate(self) -> float | None:
-        return self.top3 / self.reviewed if self.reviewed else None
+        return _share(self.top3, self.reviewed)
 
 
 @dataclass(frozen=True)
@@ -209,11 +214,11 @@ class Monitoring:
 
     @property
     def abstain_rate(self) -> float | None:
-        return self.abstained / self.suggestions if self.suggestions else None
+        return _share(self.abstained, self.suggestions)
 
     @property
     def emergency_rate(self) -> float | None:
-        return self.emergencies / self.suggestions if self.suggestions else None
+        return _share(self.emergencies, self.suggestions)
 
 
 def window_days(raw: int | None) -> int:

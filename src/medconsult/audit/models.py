@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Enum, Identity, Index, String, text
+from sqlalchemy import BigInteger, Enum, Identity, Index, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -30,7 +30,7 @@ class AuditEvent(UUIDPk, Base):
     )
 
     seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True), unique=True)
-    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
     # No foreign keys: the trail outlives the records it describes.
     actor_id: Mapped[uuid.UUID | None] = mapped_column()
     actor_role: Mapped[str | None] = mapped_column(String(20))

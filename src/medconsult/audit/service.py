@@ -116,6 +116,15 @@ def patient_record(patient_id: uuid.UUID) -> Subject:
     return {"record_type": "patient", "record_id": patient_id, "patient_id": patient_id}
 
 
+def consultation_record(consultation: Consultation) -> Subject:
+    """The subject of an event about one consultation: the consultation and its patient."""
+    return {
+        "record_type": "consultation",
+        "record_id": consultation.id,
+        "patient_id": consultation.patient_id,
+    }
+
+
 class Extras(TypedDict, total=False):
     """The optional fields of ``record`` that every shorthand passes on."""
 
@@ -142,16 +151,10 @@ def record_consultation(
     """``record`` that ``actor`` (None: the system) did ``action`` on one consultation, or on one
     ``part`` of it (its record type and id: a message, a report file, a review...): the event
     names that record and the consultation's patient."""
-    record_type, record_id = part or ("consultation", consultation.id)
-    return record(
-        session,
-        actor=actor,
-        action=action,
-        record_type=record_type,
-        record_id=record_id,
-        patient_id=consultation.patient_id,
-        **extras,
-    )
+    subject = consultation_record(consultation)
+    if part is not None:
+        subject["record_type"], subject["record_id"] = part
+    return record(session, actor=actor, action=action, **subject, **extras)
 
 
 def record_user(

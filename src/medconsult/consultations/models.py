@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    DateTime,
     Enum,
     ForeignKey,
     Index,
@@ -96,10 +95,10 @@ class Consultation(UUIDPk, Timestamped, Updated, Base):
     red_flags: Mapped[list[dict[str, Any]]] = mapped_column(
         JSONB, default=list, server_default=text("'[]'::jsonb")
     )
-    triaged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    concluded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    triaged_at: Mapped[datetime | None]
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    concluded_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
 
     patient: Mapped[User] = relationship(foreign_keys=[patient_id])
     doctor: Mapped[User | None] = relationship(foreign_keys=[doctor_id])

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, Integer, String, text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -50,7 +50,7 @@ class AISuggestion(UUIDPk, Timestamped, Base):
     # The exact text analysed, so evidence offsets stay meaningful if records change later.
     analysed_text: Mapped[str] = mapped_column(String, default="")
     is_current: Mapped[bool] = mapped_column(Boolean, default=True)
-    superseded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    superseded_at: Mapped[datetime | None]
 
 
 class ModelVersion(UUIDPk, Timestamped, Base):
@@ -66,7 +66,7 @@ class ModelVersion(UUIDPk, Timestamped, Base):
     version: Mapped[str] = mapped_column(String(200), unique=True)
     path: Mapped[str] = mapped_column(String(1000))
     is_active: Mapped[bool] = mapped_column(Boolean, default=False)
-    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    activated_at: Mapped[datetime | None]
     activated_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Enum, ForeignKey, Integer, String, text
+from sqlalchemy import Enum, ForeignKey, Integer, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -48,4 +48,4 @@ class Interview(UUIDPk, Timestamped, Updated, Base):
     )
     # settled, low_gain, max_questions, exhausted or patient (ended by the patient).
     stop_reason: Mapped[str | None] = mapped_column(String(20))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None]

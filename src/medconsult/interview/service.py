@@ -77,9 +77,7 @@ def _owner(
         action=action,
         message=_("Only the patient answers the questions."),
         clinical=True,
-        record_type="consultation",
-        record_id=consultation.id,
-        patient_id=consultation.patient_id,
+        **audit_service.consultation_record(consultation),
     )
     return consultation
 

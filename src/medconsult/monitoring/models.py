@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, Date, DateTime, Identity, Integer, String
+from sqlalchemy import BigInteger, Boolean, Date, Identity, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from medconsult.db import Base
@@ -23,7 +23,7 @@ class MonitoringDaily(Base):
     suggestions: Mapped[int] = mapped_column(Integer)
     abstained: Mapped[int] = mapped_column(Integer)
     emergencies: Mapped[int] = mapped_column(Integer)
-    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    computed_at: Mapped[datetime]
 
 
 class _DayRow:

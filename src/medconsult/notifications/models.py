@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, Enum, ForeignKey, Index, Integer, String
+from sqlalchemy import Enum, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from medconsult.db import Base, Timestamped, UUIDPk
@@ -36,10 +36,10 @@ class Notification(UUIDPk, Timestamped, Base):
     )
     # A path inside the app (e.g. /consultations/<id>); the e-mail turns it into a full link.
     link_path: Mapped[str] = mapped_column(String(300))
-    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    read_at: Mapped[datetime | None]
     email_status: Mapped[EmailStatus] = mapped_column(
         Enum(EmailStatus, name="notification_email_status", native_enum=True)
     )
     email_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    email_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    email_sent_at: Mapped[datetime | None]
     email_last_error: Mapped[str | None] = mapped_column(String(300))

@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import Enum, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from medconsult.accounts.models import User
@@ -50,7 +50,7 @@ class DoctorReview(UUIDPk, Timestamped, Base):
     advice_template_outcome: Mapped[AdviceTemplateOutcome | None] = mapped_column(
         Enum(AdviceTemplateOutcome, name="advice_template_outcome")
     )
-    signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    signed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     amends_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("doctor_reviews.id", ondelete="RESTRICT"), index=True
     )

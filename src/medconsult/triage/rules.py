@@ -420,13 +420,18 @@ STIFF_NECK = _p(
     r"neck\s+stiffness",
     r"meningism\w*",
 )
-FEVER = _p(
+# A fever in the words and readings that adults and babies share; ``FEVER`` and
+# ``INFANT_FEVER`` add their own.
+_FEVER_WORDS_AND_READINGS = (
     r"fevers?",
     r"feverish",
     r"high\s+temperature",
     TEMPERATURE_WORD + r"(?:3[89]|4[0-2])(?:[.,]\d)?",
     r"(?:3[89]|4[01])(?:[.,]\d)?\s*(?:°\s*)?c\b",
     r"(?:10[0-6])(?:[.,]\d)?\s*(?:°\s*)?f\b",
+)
+FEVER = _p(
+    *_FEVER_WORDS_AND_READINGS,
     r"t\s*=\s*(?:10[0-6]|3[89]|4[01])",
     r"febrile",
     r"burning\s+up",
@@ -918,12 +923,7 @@ BABY = _p(
     r"(?:\d|1[0-2])\s+days?\s+old",
 )
 INFANT_FEVER = _p(
-    r"fevers?",
-    r"feverish",
-    r"high\s+temperature",
-    TEMPERATURE_WORD + r"(?:3[89]|4[0-2])(?:[.,]\d)?",
-    r"(?:3[89]|4[01])(?:[.,]\d)?\s*(?:°\s*)?c\b",
-    r"(?:10[0-6])(?:[.,]\d)?\s*(?:°\s*)?f\b",
+    *_FEVER_WORDS_AND_READINGS,
     r"(?:feels?|felt)\s+(?:very\s+)?hot",
     r"burning\s+up",
 )
