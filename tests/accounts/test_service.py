@@ -180,32 +180,38 @@ class TestSessions:
         settings = _settings(session_idle_minutes=30)
         token = accounts_service.start_session(session, user=user, settings=settings)
         session.execute(
-            update(UserSession).values(
-                last_seen_at=UserSession.last_seen_at - timedelta(minutes=31)
-            )
+            update(UserSession)
+            .where(UserSession.user_id == user.id)
+            .values(last_seen_at=UserSession.last_seen_at - timedelta(minutes=31))
         )
 
         assert accounts_service.resolve_session(session, token=token, settings=settings) is None
-        assert session.scalars(select(UserSession)).all() == []
+        # This user's rows only: live-server tests commit sessions of their own users.
+        assert (
+            session.scalars(select(UserSession).where(UserSession.user_id == user.id)).all() == []
+        )
 
     def test_activity_is_recorded_once_a_minute(self, session: Session) -> None:
         user = create_patient(session)
         settings = get_settings()
         token = accounts_service.start_session(session, user=user, settings=settings)
-        started = session.scalars(select(UserSession.last_seen_at)).one()
+        last_seen = select(UserSession.last_seen_at).where(UserSession.user_id == user.id)
+        started = session.scalars(last_seen).one()
 
         accounts_service.resolve_session(session, token=token, settings=settings)
         session.flush()
-        assert session.scalars(select(UserSession.last_seen_at)).one() == started
+        assert session.scalars(last_seen).one() == started
 
         session.execute(
-            update(UserSession).values(last_seen_at=UserSession.last_seen_at - timedelta(minutes=2))
+            update(UserSession)
+            .where(UserSession.user_id == user.id)
+            .values(last_seen_at=UserSession.last_seen_at - timedelta(minutes=2))
         )
         session.expire_all()
         active = accounts_service.resolve_session(session, token=token, settings=settings)
         session.flush()
         assert active is not None
-        assert session.scalars(select(UserSession.last_seen_at)).one() > started
+        assert session.scalars(last_seen).one() > started
 
     def test_session_and_user_are_read_in_one_statement(self, session: Session) -> None:
         user = create_patient(session)
@@ -233,7 +239,9 @@ class TestSessions:
         user = create_patient(session)
         token = accounts_service.start_session(session, user=user, settings=get_settings())
         session.execute(
-            update(UserSession).values(expires_at=UserSession.created_at - timedelta(seconds=1))
+            update(UserSession)
+            .where(UserSession.user_id == user.id)
+            .values(expires_at=UserSession.created_at - timedelta(seconds=1))
         )
 
         assert (
