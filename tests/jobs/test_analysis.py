@@ -468,3 +468,20 @@ class TestTextTheModelCannotRead:
         assert stored is not None
         assert stored.analysed_text == models.texts[0]
         assert "unsupported_language" not in stored.abstain_reasons
+
+
+class TestSemanticLayerBesideTheClassifier:
+    @pytest.mark.slow
+    def test_flags_are_queued_first_and_waited_for_after(self, settings: Settings) -> None:
+        on = settings.model_copy(update={"triage_semantic": True})
+        wait = analysis.start_semantic_flags("I think I'm having a heart attack.", on)
+
+        flags = wait()
+        assert "chest_pain" in {flag.category for flag in flags}
+        assert {flag.layer for flag in flags} == {"semantic"}
+
+    def test_no_layer_or_no_text_is_no_flags(self, settings: Settings) -> None:
+        off = settings.model_copy(update={"triage_semantic": False})
+
+        assert analysis.start_semantic_flags("I think I'm having a heart attack.", off)() == []
+        assert analysis.start_semantic_flags("", settings)() == []

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from medconsult.ml.engine import PackedBertClassifier, supports
-from medconsult.ml.predict import Classifier
+from medconsult.ml.errors import ModelError
+from medconsult.ml.predict import Classifier, resolve_evidence_layer
 
 TEXTS = [
     "I have a runny nose, sneezing and a sore throat.",
@@ -183,9 +184,7 @@ def test_layer_attribution_is_gradient_times_activation_of_that_layer(
     assert engine is not None
     (window,) = tiny_classifier.encode([TEXTS[3]])
     target = 2
-    logits, _, attribute = engine.forward_for_attribution(
-        [window.input_ids], from_layer=from_layer
-    )
+    logits, _, attribute = engine.forward_for_attribution([window.input_ids], from_layer=from_layer)
     (got,) = attribute([target])
 
     model = tiny_classifier.model
@@ -209,11 +208,20 @@ def test_layer_attribution_outside_the_encoder_is_refused(tiny_classifier: Class
         engine.forward_for_attribution([[101, 102]], from_layer=len(engine.layers))
 
 
+def test_evidence_layer_counts_from_the_top_when_negative() -> None:
+    assert [resolve_evidence_layer(k, 6) for k in (0, 4, -1, -6)] == [0, 4, 5, 0]
+    for outside in (6, -7):
+        with pytest.raises(ModelError, match="outside this 6-layer encoder"):
+            resolve_evidence_layer(outside, 6)
+
+
 def test_suggestions_with_layer_evidence_keep_the_ranking(
     tiny_artifact: Path, long_text: str
 ) -> None:
-    layered = Classifier.load(tiny_artifact, device="cpu", precision="fp32", max_text_chars=20_000)
-    layered.evidence_from_layer = 1
+    layered = Classifier.load(
+        tiny_artifact, device="cpu", precision="fp32", max_text_chars=20_000, evidence_layer=-1
+    )
+    assert layered.evidence_from_layer == 1  # the tiny model has two layers
     texts = [*TEXTS, long_text]
     with_evidence = layered.suggest(texts, explain=True)
     without = layered.suggest(texts, explain=False)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,18 +77,34 @@ class Claim:
     intake_text: str = ""  # the interview's answers rendered in English ("" without any)
 
 
-def semantic_flags(text: str, settings: Settings) -> list[Flag]:
-    """The semantic red-flag layer on ``text`` ([] when it is off or cannot run: the rules have
-    already flagged what they can at store time, so a failure here must not fail the analysis)."""
+def _no_flags() -> list[Flag]:
+    return []
+
+
+def start_semantic_flags(text: str, settings: Settings) -> Callable[[], list[Flag]]:
+    """Queue the semantic red-flag layer on ``text`` and return the call that waits for its
+    flags, so the classifier runs meanwhile ([] when the layer is off or cannot run: the rules
+    have already flagged what they can at store time, so a failure here must not fail the
+    analysis)."""
     if not settings.triage_semantic or not text:
-        return []
+        return _no_flags
     try:
         from medconsult.triage import semantic
 
-        return semantic.shared().flags(text)
+        layer = semantic.shared()
+        pending = layer.submit(text)
     except Exception as exc:
         log.warning("semantic triage unavailable: %s", exc)
-        return []
+        return _no_flags
+
+    def flags() -> list[Flag]:
+        try:
+            return layer.flags_of(pending.result())
+        except Exception as exc:
+            log.warning("semantic triage unavailable: %s", exc)
+            return []
+
+    return flags
 
 
 def unreadable_text_suggestion(*, model_version: str) -> Suggestion:
@@ -375,9 +391,14 @@ def analyse(
     analysed_text = claimed.text if readable else claimed.intake_text
     try:
         if analysed_text:
+            # The semantic layer and the classifier are separate models with threads of their
+            # own: the analysis waits for the slower of the two, not for both in turn.
+            semantic_flags = (
+                start_semantic_flags(claimed.triage_text, settings) if readable else _no_flags
+            )
             with models.use(claimed.model_dir) as model:
                 suggestion = model.suggest(analysed_text)
-            flags = semantic_flags(claimed.triage_text, settings) if readable else []
+            flags = semantic_flags()
         else:
             suggestion = unreadable_text_suggestion(model_version=claimed.model_dir.name)
             flags = []

@@ -252,7 +252,7 @@ ECE and abstention figures above are optimistic.
 - Trained on short, synthetic-style English descriptions; accuracy on real, long, multilingual,
   misspelled or multi-condition histories is unknown and likely much lower.
 - Small data set (under 1,000 rows); validation metrics have wide confidence intervals.
-- Evidence highlights (gradient x input) show which words drove the score, not medical reasons.
+- Evidence highlights (gradient x activation) show which words drove the score, not medical reasons.
 
 ## Labels
 

@@ -13,8 +13,10 @@ Used by the web app's worker (through ``DynamicBatcher`` or directly); imports n
   the same forward (logits, and the pooled vectors the head reads); above its threshold the
   suggestion abstains with reason ``out_of_distribution``. Artifacts without ``ood.json`` load
   with the check unavailable (``ood_score`` None, a warning in the log).
-- Evidence is gradient x input on the word embeddings for the top label, per token, mapped to
-  the original text through the tokenizer's offsets, summed per word, maxed over windows.
+- Evidence is gradient x activation for the top label, per token, mapped to the original text
+  through the tokenizer's offsets, summed per word, maxed over windows. The packed engine takes
+  it at the input of the encoder layer ``inference_evidence_layer`` (the word embeddings at 0,
+  i.e. gradient x input; the Hugging Face forward always there).
 - Red flags (``triage.py``) raise urgency to emergency whatever the model says.
 - The classification forward runs under ``torch.inference_mode()``. Precision (``precision``,
   setting ``inference_precision``): ``auto`` is bf16/fp16 autocast on GPU, and on CPU bf16 where
@@ -92,6 +94,23 @@ def default_packed() -> bool:
     from medconsult.config import get_settings
 
     return get_settings().inference_packed
+
+
+def default_evidence_layer() -> int:
+    from medconsult.config import get_settings
+
+    return get_settings().inference_evidence_layer
+
+
+def resolve_evidence_layer(requested: int, depth: int) -> int:
+    """The encoder layer (0 to ``depth - 1``) whose input the evidence is taken at; a negative
+    ``requested`` counts from the top. ``ModelError`` outside the encoder."""
+    if not -depth <= requested < depth:
+        raise ModelError(
+            f"evidence layer {requested} is outside this {depth}-layer encoder "
+            f"(use {-depth} to {depth - 1})"
+        )
+    return requested % depth
 
 
 Precision = Literal["auto", "fp32", "bf16", "int8"]
@@ -210,6 +229,7 @@ class Classifier:
         top_k: int = DEFAULT_TOP_K,
         batch_size: int = DEFAULT_INFERENCE_BATCH_SIZE,
         packed: bool | None = None,
+        evidence_layer: int | None = None,
     ) -> Classifier:
         """Load an artifact directory once; ``ArtifactError`` if it is missing or corrupt.
 
@@ -217,7 +237,9 @@ class Classifier:
         ``resolve_precision``); int8 is CPU-only and becomes autocast, with a warning, on a GPU.
         ``packed`` runs CPU inference through ``engine.PackedBertClassifier`` when the model is
         a BERT classifier (same logits, less work); False keeps the Hugging Face forward;
-        None reads ``inference_packed`` from the settings.
+        None reads ``inference_packed`` from the settings. ``evidence_layer``: where the packed
+        engine takes the evidence (``resolve_evidence_layer``); None reads
+        ``inference_evidence_layer``.
         """
         directory = validate_artifact(model_dir)
         torch_device = pick_device(device)
@@ -265,6 +287,12 @@ class Classifier:
             else:
                 dtype = torch.bfloat16 if resolved == "bf16" else torch.float32
                 engine = evidence_engine = PackedBertClassifier(model, matmul_dtype=dtype)
+        from_layer = 0
+        if evidence_engine is not None:
+            from_layer = resolve_evidence_layer(
+                default_evidence_layer() if evidence_layer is None else evidence_layer,
+                len(evidence_engine.layers),
+            )
         ood = OodCheck.load(directory)
         if ood is None:
             logger.warning(
@@ -289,6 +317,7 @@ class Classifier:
             batch_size=batch_size,
             engine=engine,
             evidence_engine=evidence_engine,
+            evidence_from_layer=from_layer,
             ood=ood,
             differential_threshold=float(
                 calibration.get("differential_threshold", DIFFERENTIAL_THRESHOLD)

@@ -215,7 +215,12 @@ class SemanticTriage:
         return results
 
     def _batched_best_matches(self, text: str) -> dict[str, tuple[float, Clause]]:
-        """``best_matches`` through a forward pass shared with whoever else is waiting.
+        """``best_matches`` through a forward pass shared with whoever else is waiting."""
+        return self.submit(text).result()
+
+    def submit(self, text: str) -> Future[dict[str, tuple[float, Clause]]]:
+        """``best_matches`` of ``text``, later: queued for a forward pass shared with whoever
+        else is waiting, so the caller can do other work (the classifier's) meanwhile.
 
         One thread of the layer's own embeds what is waiting, batch by batch. A caller only
         waits for its own batch: when the first caller served everyone (as this once did), it
@@ -230,7 +235,7 @@ class SemanticTriage:
                 )
                 self._server.start()
             self._arrived.notify()
-        return future.result()
+        return future
 
     def _serve(self) -> None:
         while True:
@@ -252,6 +257,12 @@ class SemanticTriage:
 
     def flags(self, text: str, *, threshold: float | None = None) -> list[Flag]:
         """A flag for each category whose best clause reaches the threshold."""
+        return self.flags_of(self._batched_best_matches(text), threshold=threshold)
+
+    def flags_of(
+        self, matches: dict[str, tuple[float, Clause]], *, threshold: float | None = None
+    ) -> list[Flag]:
+        """``flags`` from a text's ``best_matches`` (e.g. the result of ``submit``)."""
         limit = self.threshold if threshold is None else threshold
         flags = [
             Flag(
@@ -263,7 +274,7 @@ class SemanticTriage:
                 layer="semantic",
                 score=round(score, 4),
             )
-            for category, (score, clause) in self._batched_best_matches(text).items()
+            for category, (score, clause) in matches.items()
             if score >= limit
         ]
         return sorted(flags, key=lambda flag: (flag.start, -(flag.score or 0.0)))
