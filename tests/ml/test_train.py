@@ -9,6 +9,8 @@ import torch
 from medconsult.ml import train as train_module
 from medconsult.ml.artifacts import REQUIRED_FILES, read_artifact_info, validate_artifact
 from medconsult.ml.data import LABELS
+from medconsult.ml.engine import cpu_has_native_bf16
+from medconsult.ml.train import BF16_NOT_MEASURED
 
 
 def test_tiny_artifact_is_complete_and_self_describing(tiny_artifact: Path) -> None:
@@ -27,11 +29,14 @@ def test_tiny_artifact_is_complete_and_self_describing(tiny_artifact: Path) -> N
         assert key in metrics["validation"]
         assert key in metrics["baseline_tfidf_logreg"]
     bf16 = metrics["validation_bf16"]
-    for key in ("accuracy", "macro_f1", "ece", "agreement_with_fp32"):
-        assert key in bf16
-    assert bf16["forward"] == "packed"
-    assert bf16["agreement_with_fp32"] >= 0.9
-    assert bf16["max_abs_probability_difference"] < 0.05
+    if cpu_has_native_bf16():
+        for key in ("accuracy", "macro_f1", "ece", "agreement_with_fp32"):
+            assert key in bf16
+        assert bf16["forward"] == "packed"
+        assert bf16["agreement_with_fp32"] >= 0.9
+        assert bf16["max_abs_probability_difference"] < 0.05
+    else:  # emulated bf16 is far slower than fp32 and never served on such a CPU
+        assert bf16 == {"skipped": BF16_NOT_MEASURED}
     calibration = json.loads((tiny_artifact / "calibration.json").read_text())
     assert calibration["temperature"] > 0
     assert 0.0 <= calibration["threshold"] <= 1.0
@@ -48,7 +53,10 @@ def test_model_card(tiny_artifact: Path) -> None:
     assert "## Limitations" in card
     assert "## Calibration" in card
     assert "## Serving precision" in card
-    assert "bf16 agrees with full precision on" in card
+    if cpu_has_native_bf16():
+        assert "bf16 agrees with full precision on" in card
+    else:
+        assert "the training CPU has no native bf16 dot products" in card
     assert "K64.9" in card
 
 

@@ -39,6 +39,8 @@ def _metric_rows(metrics: dict[str, Any]) -> str:
 
 def _precision_note(metrics: dict[str, Any]) -> str:
     bf16 = metrics.get("validation_bf16")
+    if isinstance(bf16, dict) and "skipped" in bf16:
+        return f"bf16: {bf16['skipped']}."
     if not isinstance(bf16, dict) or "agreement_with_fp32" not in bf16:
         return "Not measured for this artifact: see `medconsult evaluate --bf16`."
     return (
