@@ -98,7 +98,7 @@ class Settings(BaseSettings):
     # auto: bf16 on GPUs and on CPUs with native bf16 dot products, else fp32; int8: CPU only.
     inference_precision: Literal["auto", "fp32", "bf16", "int8"] = "auto"
     inference_packed: bool = True  # CPU: padding-free forward (ml/engine.py); False: HF forward
-    # Where the packed engine takes the evidence (gradient x activation for the top label): the
+    # Where the classifier takes the evidence (gradient x activation for the top label): the
     # input of this encoder layer, counted from the top when negative (-1: the last layer's
     # input); 0: the word embeddings. The backward pass runs only through the layers above it
     # (benchmarks/evidence.py measures the cost and the agreement of each choice).

@@ -48,11 +48,26 @@ def test_packed_window_logits_match_plain(
     assert (packed.argmax(axis=1) == plain.argmax(axis=1)).all()
 
 
+@pytest.mark.parametrize("evidence_layer", [0, -1])
 def test_packed_suggestions_match_plain(
-    tiny_classifier: Classifier, plain_classifier: Classifier, long_text: str
+    tiny_artifact: Path, long_text: str, evidence_layer: int
 ) -> None:
+    """Same ranking and the same evidence words at either attribution layer."""
+    packed_classifier, plain_classifier = (
+        Classifier.load(
+            tiny_artifact,
+            device="cpu",
+            precision="fp32",
+            max_text_chars=20_000,
+            packed=packed,
+            evidence_layer=evidence_layer,
+        )
+        for packed in (True, False)
+    )
+    assert packed_classifier.engine is not None
+    assert plain_classifier.engine is None
     texts = [*TEXTS, long_text]
-    packed = tiny_classifier.suggest(texts)
+    packed = packed_classifier.suggest(texts)
     plain = plain_classifier.suggest(texts)
     for got, want in zip(packed, plain, strict=True):
         assert [r.key for r in got.ranked] == [r.key for r in want.ranked]
@@ -161,7 +176,7 @@ def test_single_pass_evidence_matches_two_passes(
     ]
     two_pass = tiny_classifier._token_attributions(windows, top_ids)
     _, attribute = tiny_classifier.engine.logits_for_attribution(  # type: ignore[union-attr]
-        [w.input_ids for w in windows]
+        [w.input_ids for w in windows], from_layer=tiny_classifier.evidence_from_layer
     )
     for got, want in zip(
         attribute([top_ids[w.text_index] for w in windows]), two_pass, strict=True

@@ -16,7 +16,7 @@ Used by the web app's worker (through ``DynamicBatcher`` or directly); imports n
 - Evidence is gradient x activation for the top label, per token, mapped to the original text
   through the tokenizer's offsets, summed per word, maxed over windows. The packed engine takes
   it at the input of the encoder layer ``inference_evidence_layer`` (the word embeddings at 0,
-  i.e. gradient x input; the Hugging Face forward always there).
+  i.e. gradient x input), the Hugging Face forward at the same layer (its hidden states).
 - Red flags (``triage.py``) raise urgency to emergency whatever the model says.
 - The classification forward runs under ``torch.inference_mode()``. Precision (``precision``,
   setting ``inference_precision``): ``auto`` is bf16/fp16 autocast on GPU, and on CPU bf16 where
@@ -198,8 +198,8 @@ class Classifier:
         self.batch_size = batch_size
         self.engine = engine  # packed forward for classification (None: the model's own)
         self.evidence_engine = evidence_engine  # packed float forward for gradients
-        # Where the packed engine takes the evidence attribution (``engine.PackedBertClassifier
-        # .forward_for_attribution``); the Hugging Face forward always uses the embeddings.
+        # Where the evidence attribution is taken: the input of this encoder layer (0: the word
+        # embeddings; ``engine.PackedBertClassifier.forward_for_attribution``).
         self.evidence_from_layer = evidence_from_layer
         self.ood = ood  # None: an artifact trained before the OOD check existed
         # The differential: every class at or above this probability, at its own temperature
@@ -287,11 +287,13 @@ class Classifier:
             else:
                 dtype = torch.bfloat16 if resolved == "bf16" else torch.float32
                 engine = evidence_engine = PackedBertClassifier(model, matmul_dtype=dtype)
+        # Both forwards take the evidence at the same layer, so a GPU (Hugging Face forward)
+        # and a CPU (packed engine) show the same words for the same model.
+        depth = int(getattr(model.config, "num_hidden_layers", 0) or 0)
         from_layer = 0
-        if evidence_engine is not None:
+        if depth:
             from_layer = resolve_evidence_layer(
-                default_evidence_layer() if evidence_layer is None else evidence_layer,
-                len(evidence_engine.layers),
+                default_evidence_layer() if evidence_layer is None else evidence_layer, depth
             )
         ood = OodCheck.load(directory)
         if ood is None:
@@ -515,11 +517,22 @@ class Classifier:
                     dtype=self.autocast_dtype,
                     enabled=self.autocast_dtype is not None,
                 ):
-                    logits = self.model(inputs_embeds=inputs, attention_mask=mask).logits
+                    output = self.model(
+                        inputs_embeds=inputs,
+                        attention_mask=mask,
+                        output_hidden_states=self.evidence_from_layer > 0,
+                    )
+                # hidden_states[k] is what enters layer k, as in the packed engine; autograd
+                # stops there, so the backward pass covers only the layers above it.
+                activation = (
+                    inputs
+                    if self.evidence_from_layer == 0
+                    else output.hidden_states[self.evidence_from_layer]
+                )
                 # Windows are independent, so the gradient of the sum is each window's own.
-                selected = logits.float().gather(1, target[:, None]).sum()
-                (gradient,) = torch.autograd.grad(selected, inputs)
-            per_token = (gradient * inputs).sum(dim=-1).detach().float().cpu().numpy()
+                selected = output.logits.float().gather(1, target[:, None]).sum()
+                (gradient,) = torch.autograd.grad(selected, activation)
+            per_token = (gradient * activation).sum(dim=-1).detach().float().cpu().numpy()
             for row, index in enumerate(chunk):
                 scores[index] = per_token[row, : len(windows[index].input_ids)]
         return scores
