@@ -83,8 +83,6 @@ class TestSharedForwardPass:
                 assert clause == single[category][1]
 
     def test_concurrent_callers_each_get_their_own_flags(self, layer: SemanticTriage) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
         with ThreadPoolExecutor(max_workers=8) as pool:
             concurrent = list(pool.map(layer.flags, self.TEXTS * 4))
 
@@ -161,17 +159,16 @@ class TestSharedForwardScheduling:
             return [{} for _ in texts]
 
         layer = self._layer(forward)
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            first = pool.submit(layer._batched_best_matches, "first text")
-            assert first_running.wait(5)
-            later = pool.submit(layer._batched_best_matches, "a later text")
-            first_release.set()
-            # The first caller's answer comes while the later batch is still running: no caller
-            # serves everyone else's batches before its own analysis can go on.
-            assert first.result(timeout=2) == {}
-            assert not later.done()
-            later_release.set()
-            assert later.result(timeout=5) == {}
+        first = layer.submit("first text")
+        assert first_running.wait(5)
+        later = layer.submit("a later text")
+        first_release.set()
+        # The first caller's answer comes while the later batch is still running: no caller
+        # serves everyone else's batches before its own analysis can go on.
+        assert first.result(timeout=2) == {}
+        assert not later.done()
+        later_release.set()
+        assert later.result(timeout=5) == {}
         assert batches == [["first text"], ["a later text"]]
 
     def test_an_error_reaches_every_caller_of_the_batch_and_the_layer_goes_on(self) -> None:
@@ -185,5 +182,5 @@ class TestSharedForwardScheduling:
 
         layer = self._layer(forward)
         with pytest.raises(RuntimeError, match="embedding failed"):
-            layer._batched_best_matches("broken")
-        assert layer._batched_best_matches("next") == {}
+            layer.submit("broken").result(timeout=5)
+        assert layer.submit("next").result(timeout=5) == {}

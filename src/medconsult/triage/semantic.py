@@ -214,10 +214,6 @@ class SemanticTriage:
             offset += len(found)
         return results
 
-    def _batched_best_matches(self, text: str) -> dict[str, tuple[float, Clause]]:
-        """``best_matches`` through a forward pass shared with whoever else is waiting."""
-        return self.submit(text).result()
-
     def submit(self, text: str) -> Future[dict[str, tuple[float, Clause]]]:
         """``best_matches`` of ``text``, later: queued for a forward pass shared with whoever
         else is waiting, so the caller can do other work (the classifier's) meanwhile.
@@ -257,7 +253,7 @@ class SemanticTriage:
 
     def flags(self, text: str, *, threshold: float | None = None) -> list[Flag]:
         """A flag for each category whose best clause reaches the threshold."""
-        return self.flags_of(self._batched_best_matches(text), threshold=threshold)
+        return self.flags_of(self.submit(text).result(), threshold=threshold)
 
     def flags_of(
         self, matches: dict[str, tuple[float, Clause]], *, threshold: float | None = None
