@@ -66,18 +66,40 @@ def require_role(
     raise Forbidden(message or _(ROLE_DENIED))
 
 
+# Who does what on a consultation, and what everyone else is told (rule 2).
+CASE_WORK_DENIED = {
+    Role.doctor: N_("Only doctors can review consultations."),
+    Role.patient: N_("Only the patient answers the questions."),
+}
+
+
+def require_case_role(
+    session: Session,
+    *,
+    actor: User,
+    role: Role,
+    action: str,
+    consultation: Consultation | None = None,
+) -> None:
+    """Only ``role`` does this work on a consultation: everyone else gets 403 (rule 2; admins
+    rule 4), told so in ``CASE_WORK_DENIED``'s words; audited."""
+    require_role(
+        session,
+        actor=actor,
+        roles=(role,),
+        action=action,
+        message=_(CASE_WORK_DENIED[role]),
+        clinical=True,
+        **(audit_service.consultation_record(consultation) if consultation else {}),
+    )
+
+
 def require_doctor(
     session: Session, *, actor: User, action: str, consultation: Consultation | None = None
 ) -> None:
     """Only doctors work on cases: everyone else gets 403 (rule 2; admins rule 4)."""
-    require_role(
-        session,
-        actor=actor,
-        roles=(Role.doctor,),
-        action=action,
-        message=_("Only doctors can review consultations."),
-        clinical=True,
-        **(audit_service.consultation_record(consultation) if consultation else {}),
+    require_case_role(
+        session, actor=actor, role=Role.doctor, action=action, consultation=consultation
     )
 
 

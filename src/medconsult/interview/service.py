@@ -70,14 +70,8 @@ def _owner(
     consultation = access.readable_consultation(
         session, actor=actor, consultation_id=consultation_id, action=action
     )
-    access.require_role(
-        session,
-        actor=actor,
-        roles=(Role.patient,),
-        action=action,
-        message=_("Only the patient answers the questions."),
-        clinical=True,
-        **audit_service.consultation_record(consultation),
+    access.require_case_role(
+        session, actor=actor, role=Role.patient, action=action, consultation=consultation
     )
     return consultation
 
