@@ -15,7 +15,7 @@ from medconsult.accounts.schemas import UserRead
 from medconsult.admin import monitoring
 from medconsult.admin import service as admin_service
 from medconsult.admin.deps import ADMIN_ONLY
-from medconsult.admin.http import AuditQueryDep, audit_csv_response
+from medconsult.admin.http import AuditQueryDep, audit_csv_response, set_password_url
 from medconsult.admin.schemas import (
     AuditEventRead,
     AuditPageRead,
@@ -39,10 +39,6 @@ from medconsult.jobs import analysis
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[ADMIN_ONLY])
 
 Text = Annotated[str, Query(max_length=254)]
-
-
-def _set_password_url(request: Request, token: str) -> str:
-    return str(request.url_for("accounts:set_password", token=token))
 
 
 @router.get("/users", response_model=UserPage)
@@ -69,7 +65,7 @@ def create_user(
         session, actor=admin, email=body.email, role=body.role, full_name=body.full_name
     )
     return StaffCreated(
-        user=UserRead.model_validate(user), set_password_url=_set_password_url(request, token)
+        user=UserRead.model_validate(user), set_password_url=set_password_url(request, token)
     )
 
 
@@ -98,7 +94,7 @@ def reset_password(
     user_id: uuid.UUID, request: Request, session: SessionDep, admin: AdminUser
 ) -> PasswordResetIssued:
     token = admin_service.reset_password(session, actor=admin, user_id=user_id)
-    return PasswordResetIssued(set_password_url=_set_password_url(request, token))
+    return PasswordResetIssued(set_password_url=set_password_url(request, token))
 
 
 @router.post("/users/{user_id}/mfa-reset", response_model=UserRead)

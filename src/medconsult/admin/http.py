@@ -1,5 +1,5 @@
-"""What the admin pages and the admin API share at the HTTP edge: the audit filter's query
-parameters and the streamed CSV export."""
+"""What the admin pages and the admin API share at the HTTP edge: the set-password link, the
+audit filter's query parameters and the streamed CSV export."""
 
 from __future__ import annotations
 
@@ -13,6 +13,11 @@ from medconsult.accounts.models import User
 from medconsult.admin import service as admin_service
 
 AuditQueryDep = Annotated[admin_service.AuditQuery, Query()]
+
+
+def set_password_url(request: Request, token: str) -> str:
+    """The link that lets a new or reset account choose its password (shown to the admin)."""
+    return str(request.url_for("accounts:set_password", token=token))
 
 
 def audit_csv_response(

@@ -23,7 +23,7 @@ from medconsult.accounts.models import Role, User
 from medconsult.admin import feedback, monitoring
 from medconsult.admin import service as admin_service
 from medconsult.admin.deps import ADMIN_ONLY
-from medconsult.admin.http import AuditQueryDep, audit_csv_response
+from medconsult.admin.http import AuditQueryDep, audit_csv_response, set_password_url
 from medconsult.audit.models import Outcome
 from medconsult.auth import AdminUser
 from medconsult.config import get_settings
@@ -69,10 +69,6 @@ DONE_MESSAGES = {
 def _done(request: Request) -> str | None:
     message = DONE_MESSAGES.get(request.query_params.get("done", ""))
     return _(message) if message else None
-
-
-def _set_password_url(request: Request, token: str) -> str:
-    return str(request.url_for("accounts:set_password", token=token))
 
 
 @router.get("", name="admin:home")
@@ -157,7 +153,7 @@ def create_user(
     return render(
         request,
         "admin/link_issued.html",
-        {"user": user, "link": _set_password_url(request, token), "created": True},
+        {"user": user, "link": set_password_url(request, token), "created": True},
         status_code=201,
     )
 
@@ -258,7 +254,7 @@ def reset_password(
     return render(
         request,
         "admin/link_issued.html",
-        {"user": user, "link": _set_password_url(request, token), "created": False},
+        {"user": user, "link": set_password_url(request, token), "created": False},
     )
 
 
