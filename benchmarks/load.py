@@ -285,6 +285,19 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return sorted(found)
+
+
 def _machine_busy_seconds() -> float:
     """CPU seconds all cores spent busy since boot (everything but idle and iowait)."""
     values = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -317,7 +330,12 @@ def _run(
     time.sleep(3)
 
     load_before = round(os.getloadavg()[0], 2)
-    cpu_before = {name: _cpu_seconds(process.pid) for name, process in processes.items()}
+    # The server's own worker runs in a child process by default: its CPU and memory count too.
+    pids = {name: process.pid for name, process in processes.items()}
+    for name, process in processes.items():
+        for index, child in enumerate(_children(process.pid)):
+            pids[f"{name}-child{index + 1}"] = child
+    cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
     busy_before = _machine_busy_seconds()
     window_start = time.perf_counter()
     accepted, submit_seconds, outcomes, load_end = asyncio.run(
@@ -338,12 +356,9 @@ def _run(
         time.sleep(0.5)
     drain_seconds = time.perf_counter() - load_end
     window = time.perf_counter() - window_start
-    cpu = {
-        name: round(_cpu_seconds(process.pid) - cpu_before[name], 1)
-        for name, process in processes.items()
-    }
+    cpu = {name: round(_cpu_seconds(pid) - cpu_before[name], 1) for name, pid in pids.items()}
     machine_busy_cores = (_machine_busy_seconds() - busy_before) / window
-    rss = {name: _peak_rss_mb(process.pid) for name, process in processes.items()}
+    rss = {name: _peak_rss_mb(pid) for name, pid in pids.items()}
     latencies = list(analysed.values())
     achieved = len(latencies) / (args.duration + drain_seconds) if latencies else 0.0
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import getpass
+import os
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 
 from medconsult.accounts.models import Role
@@ -62,10 +66,20 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from medconsult import logs
-    from medconsult.config import get_settings
+    from medconsult.config import METRICS_MULTIPROCESS_DIR_ENV, get_settings
     from medconsult.db import database_url
 
     settings = get_settings()
+    if (
+        settings.run_worker_in_serve
+        and settings.serve_worker_mode == "process"
+        and not os.environ.get(METRICS_MULTIPROCESS_DIR_ENV)
+    ):
+        # The worker's process writes its metrics where /metrics reads them. Set before anything
+        # imports prometheus_client, which picks its storage at import time.
+        metrics_dir = tempfile.mkdtemp(prefix="medconsult-metrics-")
+        os.environ[METRICS_MULTIPROCESS_DIR_ENV] = metrics_dir
+        atexit.register(shutil.rmtree, metrics_dir, ignore_errors=True)
     # The app's own messages (model loaded and its precision, recovery sweeps) at INFO; other
     # libraries only when they warn. uvicorn configures its own loggers.
     logs.configure(settings)

@@ -12,6 +12,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_SECRET_KEY = "dev-only-insecure-secret-key"
 
 
+# prometheus_client's multi-process mode: the directory where every process of one server writes
+# its samples (``medconsult serve`` sets it for itself and its worker process; see metrics.py).
+METRICS_MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MEDCONSULT_", env_file=".env", extra="ignore")
 
@@ -109,6 +114,11 @@ class Settings(BaseSettings):
     # server and the database that doubles the CPU spent per text (benchmarks/load.py).
     inference_threads: int = Field(default=1, ge=0)
     run_worker_in_serve: bool = True
+    # How `serve` runs its worker: "process", a child `medconsult worker` it supervises, with an
+    # interpreter of its own (at 20 submissions/s on two cores, one interpreter shared by the web
+    # threads and the analyses stored 16 suggestions/s, p95 20 s; two processes 19.8/s, p95
+    # 0.9 s: benchmarks/load.py); "thread", inside the server's process.
+    serve_worker_mode: Literal["process", "thread"] = "process"
     # Analyses in flight per worker. They share one model through the dynamic batcher, so this
     # is what lets it form full batches: about the batch size, not the number of cores.
     worker_concurrency: int = 16

@@ -28,7 +28,7 @@ from medconsult.auth import CSRFProtect, get_optional_user
 from medconsult.config import get_settings
 from medconsult.consultations import api as consultations_api
 from medconsult.consultations import web as consultations_web
-from medconsult.db import get_engine, session_factory
+from medconsult.db import database_url, get_engine, session_factory
 from medconsult.errors import (
     MedconsultError,
     MfaEnrolmentRequired,
@@ -144,9 +144,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if app.state.start_worker:
         # The analysis worker runs beside the web server by default (one process to deploy);
         # `medconsult worker` runs more of them elsewhere, sharing the database.
-        from medconsult.jobs.worker import ServeWorker
+        from medconsult.jobs.worker import ServeWorker, ServeWorkerProcess
 
-        worker = ServeWorker()
+        worker = (
+            ServeWorkerProcess(database_url=database_url(settings))
+            if settings.serve_worker_mode == "process"
+            else ServeWorker()
+        )
         worker.start()
     try:
         yield

@@ -3,18 +3,26 @@
 Process-wide collectors (one registry); the web process serves them at ``/metrics`` to the
 configured addresses or with the metrics token. Queue depth and age, and the pool's use, are
 read when scraped, so they are never stale.
+
+When ``medconsult serve`` runs its worker as a child process, both write their samples to a
+shared directory (prometheus_client's multi-process mode, ``PROMETHEUS_MULTIPROC_DIR``, set by
+``serve`` before this module is imported) and ``/metrics`` serves their sum (``scrape_registry``):
+the batch sizes, model loads and submit-to-suggestion times measured in the worker included.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator
 
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+
+from medconsult.config import METRICS_MULTIPROCESS_DIR_ENV
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +51,10 @@ MODEL_LOAD_SECONDS = Histogram(
     buckets=(0.5, 1, 2, 5, 10, 30, 60, 120),
 )
 MODEL_LOADED = Gauge(
-    "medconsult_model_loaded", "Model versions loaded in this process (1 each).", ["version"]
+    "medconsult_model_loaded",
+    "Model versions loaded (1 each per process; with the server's worker process, their sum).",
+    ["version"],
+    multiprocess_mode="livesum",
 )
 POOL_TIMEOUTS = Counter(
     "medconsult_db_pool_timeouts_total",
@@ -119,3 +130,17 @@ def register_collectors(*, engine: Callable[[], Engine], sessions: Callable[[], 
             REGISTRY.unregister(previous)
         REGISTRY.register(collector)
         _registered[name] = collector
+
+
+def scrape_registry() -> CollectorRegistry:
+    """What ``/metrics`` serves: this process's registry, or, in multi-process mode, every
+    process's samples from the shared directory plus this process's scrape-time collectors."""
+    if not os.environ.get(METRICS_MULTIPROCESS_DIR_ENV):
+        return REGISTRY
+    from prometheus_client import multiprocess
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    for collector in _registered.values():
+        registry.register(collector)
+    return registry

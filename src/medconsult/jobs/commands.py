@@ -43,6 +43,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="how often the recovery sweep runs (default: MEDCONSULT_WORKER_SWEEP_SECONDS)",
     )
     worker.add_argument("--name", default="medconsult-worker", help="name shown in the logs")
+    worker.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop when the process that started this one is gone (the server's own worker)",
+    )
     worker.set_defaults(func=_run)
 
 
@@ -51,7 +56,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from medconsult import logs
     from medconsult.config import get_settings
-    from medconsult.jobs.worker import WorkerOptions, run_worker
+    from medconsult.jobs.worker import WorkerOptions, exit_with_parent, run_worker
 
     settings = get_settings()
     concurrency = settings.worker_concurrency if args.concurrency is None else args.concurrency
@@ -67,5 +72,7 @@ def _run(args: argparse.Namespace) -> int:
         sweep_seconds=args.sweep_seconds,
         name=args.name,
     )
+    if args.exit_with_parent:
+        exit_with_parent()
     asyncio.run(run_worker(options))
     return 0

@@ -1,10 +1,10 @@
 """The inference worker: procrastinate runs ``analyse_consultation`` jobs; a sweep recovers.
 
-Runs inside ``medconsult serve`` (a background thread, ``ServeWorker``) or on its own
-(``medconsult worker``), on any machine that reaches the database, e.g. one with a GPU. Several
-workers share the queue: the engine hands each job to exactly one of them
-(``FOR UPDATE SKIP LOCKED``), and a per-consultation lock keeps two analyses of one consultation
-from ever running at once.
+Runs beside ``medconsult serve`` (a child process it supervises, ``ServeWorkerProcess``, by
+default; or a background thread, ``ServeWorker``) or on its own (``medconsult worker``), on any
+machine that reaches the database, e.g. one with a GPU. Several workers share the queue: the
+engine hands each job to exactly one of them (``FOR UPDATE SKIP LOCKED``), and a
+per-consultation lock keeps two analyses of one consultation from ever running at once.
 
 Every worker also runs a recovery sweep every few seconds:
 
@@ -27,6 +27,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -43,7 +47,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from medconsult.audit import service as audit_service
-from medconsult.config import Settings, get_settings
+from medconsult.config import METRICS_MULTIPROCESS_DIR_ENV, Settings, get_settings
 from medconsult.consultations import service as consultations_service
 from medconsult.consultations.models import Consultation
 from medconsult.db import database_url, make_engine, session_factory
@@ -496,3 +500,127 @@ class ServeWorker:
             with suppress(RuntimeError):
                 loop.call_soon_threadsafe(task.cancel)
         self._thread.join(timeout=timeout)
+
+
+# A child that dies is started again after this many seconds, doubling up to the maximum while
+# it keeps dying young; one that ran at least HEALTHY_RUN_SECONDS starts over at the minimum.
+RESTART_DELAY_MIN_SECONDS = 1.0
+RESTART_DELAY_MAX_SECONDS = 30.0
+HEALTHY_RUN_SECONDS = 60.0
+
+
+class ServeWorkerProcess:
+    """The worker inside ``medconsult serve`` as a child process (``medconsult worker``), started
+    and stopped with the app, started again if it dies.
+
+    Its own interpreter: the model's forward passes and the web requests never take turns on one
+    interpreter lock. In one process, at 20 submissions/s on two cores the web threads and the
+    analyses slowed each other so much that suggestions were stored at about 16/s and queued
+    for 20 s (p95); with the worker in a process of its own, 19.8/s and p95 0.9 s
+    (``benchmarks/load.py``). The child reaches the same database (its URL is passed on, the
+    embedded server's included) and exits when the server's process is gone.
+    """
+
+    def __init__(
+        self,
+        *,
+        database_url: str,
+        env: dict[str, str] | None = None,
+        name: str = "medconsult-serve-worker",
+        stop_seconds: float = 35.0,
+    ) -> None:
+        self._env = os.environ | (env or {}) | {"MEDCONSULT_DATABASE_URL": database_url}
+        self._command = [
+            sys.executable,
+            "-m",
+            "medconsult.cli",
+            "worker",
+            "--name",
+            name,
+            "--exit-with-parent",
+        ]
+        self._stop_seconds = stop_seconds
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._started_at = 0.0
+        self._supervisor = threading.Thread(
+            target=self._supervise, name="analysis-worker-supervisor", daemon=True
+        )
+        self.restarts = 0
+
+    @property
+    def pid(self) -> int | None:
+        with self._lock:
+            return None if self._process is None else self._process.pid
+
+    def _spawn(self) -> None:
+        self._process = subprocess.Popen(self._command, env=self._env)
+        self._started_at = time.monotonic()
+
+    def start(self) -> None:
+        with self._lock:
+            self._spawn()
+        self._supervisor.start()
+
+    def _supervise(self) -> None:
+        delay = RESTART_DELAY_MIN_SECONDS
+        while True:
+            with self._lock:
+                process = self._process
+            assert process is not None
+            code = process.wait()
+            _forget_process_metrics(process.pid)
+            if self._stopping.is_set():
+                return
+            if time.monotonic() - self._started_at >= HEALTHY_RUN_SECONDS:
+                delay = RESTART_DELAY_MIN_SECONDS
+            log.error("the analysis worker exited (%s); starting it again in %.0f s", code, delay)
+            if self._stopping.wait(delay):
+                return
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                self._spawn()
+                self.restarts += 1
+            delay = min(delay * 2, RESTART_DELAY_MAX_SECONDS)
+
+    def stop(self) -> None:
+        """Ask the child to finish its analyses in flight and exit (SIGTERM); kill it if it has
+        not within ``stop_seconds``."""
+        with self._lock:
+            self._stopping.set()
+            process = self._process
+        if process is None:
+            return
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=self._stop_seconds)
+            except subprocess.TimeoutExpired:
+                log.warning("the analysis worker did not stop in time; killing it")
+                process.kill()
+                process.wait()
+        self._supervisor.join(timeout=5)
+
+
+def _forget_process_metrics(pid: int) -> None:
+    """Drop a dead child's live gauges from the shared metrics directory (multi-process mode)."""
+    if os.environ.get(METRICS_MULTIPROCESS_DIR_ENV):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
+def exit_with_parent(poll_seconds: float = 1.0) -> None:
+    """In a child worker: stop gracefully (SIGTERM to itself) once the parent process is gone,
+    e.g. killed without the chance to stop its children."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_seconds)
+        log.warning("the server process is gone: stopping this worker")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()

@@ -9,11 +9,12 @@ import hmac
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from medconsult.config import get_settings
 from medconsult.errors import NotFound
 from medconsult.i18n import _
+from medconsult.metrics import scrape_registry
 
 router = APIRouter(include_in_schema=False)
 
@@ -32,4 +33,4 @@ def _allowed(request: Request) -> bool:
 def metrics(request: Request) -> Response:
     if not _allowed(request):
         raise NotFound(_("Page not found."))
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(scrape_registry()), media_type=CONTENT_TYPE_LATEST)
