@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from medconsult.ml.engine import PackedBertClassifier, supports
+from medconsult.ml.engine import (
+    ROW_BUCKET_MIN,
+    PackedBertClassifier,
+    _float_linear,
+    bucket_rows,
+    supports,
+)
 from medconsult.ml.errors import ModelError
 from medconsult.ml.predict import Classifier, resolve_evidence_layer
 
@@ -247,3 +253,35 @@ def test_suggestions_with_layer_evidence_keep_the_ranking(
         for span in a.evidence:
             assert span.text == text[span.start : span.end]
     assert any(suggestion.evidence for suggestion in with_evidence)
+
+
+def test_bucket_rows_rounds_up_to_a_few_sizes() -> None:
+    sizes = {rows: bucket_rows(rows) for rows in range(1, 20_001)}
+
+    for rows, bucket in sizes.items():
+        assert bucket >= rows
+        assert bucket - rows < max(ROW_BUCKET_MIN, rows / 8)
+    # Every row count up to 20,000 maps to one of a few dozen sizes: their kernels are reused.
+    assert len(set(sizes.values())) <= 80
+
+
+def test_bf16_linear_pads_rows_to_a_bucket_and_returns_only_its_own() -> None:
+    torch.manual_seed(0)
+    module = torch.nn.Linear(16, 8)
+    linear = _float_linear(module, dtype=torch.bfloat16)
+    x = torch.randn(37, 16, requires_grad=True)  # pads to 64 rows
+
+    out = linear(x)
+
+    assert out.shape == (37, 8)
+    want = torch.addmm(
+        module.bias.detach().bfloat16(),
+        x.detach().bfloat16(),
+        module.weight.detach().t().bfloat16(),
+    )
+    torch.testing.assert_close(out.detach().float(), want.float(), rtol=0.02, atol=0.02)
+    # Differentiable through the padding (the evidence pass takes gradients here).
+    (gradient,) = torch.autograd.grad(out.float().sum(), x)
+    torch.testing.assert_close(
+        gradient, module.weight.detach().sum(0).expand(37, 16), rtol=0.02, atol=0.02
+    )
