@@ -6,6 +6,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from medconsult.audit.models import AuditEvent
 from medconsult.consultations.models import Consultation
 from tests import factories
 from tests.consultations.samples import minimal_pdf
@@ -39,6 +40,25 @@ class TestCreate:
         assert body["analysis_status"] == "queued"
         assert body["suggestion"] is None
         assert "Strep A positive" in body["reports"][0]["extracted_text"]
+
+    def test_answer_is_what_a_read_returns_with_one_audit_entry(
+        self, client: TestClient, session: Session
+    ) -> None:
+        patient = factories.create_patient(session)
+        token = factories.login(client, session, patient)
+
+        created = client.post(
+            "/api/v1/consultations",
+            data=_form(token, history="Crushing chest pain spreading to my left arm, sweating."),
+        ).json()
+
+        events = session.scalars(
+            select(AuditEvent.action).where(AuditEvent.record_id == created["id"])
+        ).all()
+        assert events == ["consultation.create"]
+        read = client.get(f"/api/v1/consultations/{created['id']}").json()
+        assert created == read
+        assert created["advice"]["categories"]  # the emergency advice is in the first answer
 
     def test_replay_returns_the_same_consultation(
         self, client: TestClient, session: Session

@@ -129,7 +129,8 @@ def create_consultation(
     )
     if not created:
         response.status_code = status.HTTP_200_OK
-    return read_detail(service.detail(session, actor=user, consultation_id=consultation.id))
+        return read_detail(service.detail(session, actor=user, consultation_id=consultation.id))
+    return read_detail(service.detail_after_submit(session, consultation=consultation))
 
 
 @router.get("/{consultation_id}", response_model=ConsultationRead)
