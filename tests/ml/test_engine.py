@@ -285,14 +285,3 @@ def test_bf16_linear_pads_rows_to_a_bucket_and_returns_only_its_own() -> None:
     torch.testing.assert_close(
         gradient, module.weight.detach().sum(0).expand(37, 16), rtol=0.02, atol=0.02
     )
-
-
-def test_warm_up_runs_each_bf16_row_bucket_once(tiny_artifact: Path) -> None:
-    bf16 = Classifier.load(tiny_artifact, device="cpu", precision="bf16", packed=True)
-    fp32 = Classifier.load(tiny_artifact, device="cpu", precision="fp32", packed=True)
-    assert bf16.engine is not None
-
-    # 32, 64, ..., 256: eight sizes, each an attribution forward and backward.
-    assert bf16.warm_up(max_rows=256) == 8
-    assert fp32.warm_up(max_rows=256) == 0  # fp32 products need no per-size kernels
-    assert bf16.suggest(list(TEXTS))  # still serves

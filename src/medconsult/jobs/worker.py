@@ -121,15 +121,13 @@ class ModelCache:
                 precision=self.settings.inference_precision,
                 packed=self.settings.inference_packed,
             )
-            warmed = classifier.warm_up()
         MODEL_LOADED.labels(classifier.version).set(1)
         log.info(
-            "loaded model %s on %s at %s precision (%s forward; kernels built for %d batch sizes)",
+            "loaded model %s on %s at %s precision (%s forward)",
             classifier.version,
             classifier.device,
             classifier.precision,
             "packed" if classifier.engine is not None else "Hugging Face",
-            warmed,
         )
         return DynamicBatcher(
             classifier,

@@ -42,7 +42,6 @@ ATTENTION_BUCKET = (
     16  # windows whose lengths round up to the same multiple share one attention call
 )
 ROW_BUCKET_MIN = 32  # reduced-precision CPU matrix products see row counts of a few sizes
-WARM_UP_ROWS = 4096  # a batch of 32 texts of about 128 tokens; longer batches build on first use
 # ----------------------------------------------------------------------------------------------
 
 Linear = Callable[[torch.Tensor], torch.Tensor]
@@ -466,22 +465,6 @@ class PackedBertClassifier(PackedBertEncoder):
             return scores
 
         return result, pooled_result, attribute
-
-    def warm_up(self, *, max_rows: int, window: int, from_layer: int) -> int:
-        """Build the reduced-precision CPU kernels for every row count the linear layers will
-        see (``bucket_rows`` up to ``max_rows``): one attribution forward and backward per size,
-        on dummy windows of at most ``window`` tokens. Otherwise the first batches after a
-        start each build theirs (about 7 ms per layer shape), and a worker started under load
-        falls behind. Returns the number of sizes run (0 where rows are not padded)."""
-        if not (self.matmul_dtype in (torch.bfloat16, torch.float16) and self.device.type == "cpu"):
-            return 0
-        sizes = sorted({bucket_rows(rows) for rows in range(1, max_rows + 1)})
-        for size in sizes:
-            lengths = [window] * (size // window) + ([size % window] if size % window else [])
-            windows = [[0] * length for length in lengths]
-            _, _, attribute = self.forward_for_attribution(windows, from_layer=from_layer)
-            attribute([0] * len(windows))
-        return len(sizes)
 
     def encode(self, hidden: torch.Tensor, groups: Sequence[_Group]) -> torch.Tensor:
         """Encoder, pooler and classifier on packed embeddings; logits in packed order."""

@@ -59,7 +59,7 @@ from transformers.utils import logging as transformers_logging
 from medconsult.ml import options
 from medconsult.ml.artifacts import validate_artifact
 from medconsult.ml.data import Window, encode_windows, mean_window_logits
-from medconsult.ml.engine import WARM_UP_ROWS, PackedBertClassifier, cpu_has_native_bf16, supports
+from medconsult.ml.engine import PackedBertClassifier, cpu_has_native_bf16, supports
 from medconsult.ml.errors import ArtifactError, InputTextError, ModelError
 from medconsult.ml.labels import LabelInfo, parse_labels
 from medconsult.ml.metrics import DIFFERENTIAL_THRESHOLD, softmax
@@ -329,15 +329,6 @@ class Classifier:
                 if "differential_temperature" in calibration
                 else None
             ),
-        )
-
-    def warm_up(self, max_rows: int = WARM_UP_ROWS) -> int:
-        """Build the packed engine's kernels for the batch sizes to come (``engine.warm_up``);
-        the number of sizes run, 0 where nothing needs it."""
-        if self.engine is None:
-            return 0
-        return self.engine.warm_up(
-            max_rows=max_rows, window=self.max_length, from_layer=self.evidence_from_layer
         )
 
     # --- input ---------------------------------------------------------------------------------
