@@ -325,8 +325,12 @@ def _run(
         if time.monotonic() > deadline:
             raise SystemExit("the server did not become ready")
         time.sleep(0.5)
-    # Warm the model up so the first arrivals do not measure its loading.
-    asyncio.run(_open_loop(base_url, rate=2, duration=2, patients=2, texts=texts))
+    # Warm the model up so the first arrivals do not measure its loading: wait until the
+    # warm-up submissions are analysed (the worker loads the model on its first job).
+    warm_up = asyncio.run(_open_loop(base_url, rate=2, duration=2, patients=2, texts=texts))[0]
+    deadline = time.monotonic() + 180
+    while len(_analysed(url, warm_up)) < len(warm_up) and time.monotonic() < deadline:
+        time.sleep(0.5)
     time.sleep(3)
 
     load_before = round(os.getloadavg()[0], 2)
