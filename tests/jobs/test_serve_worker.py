@@ -27,8 +27,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests import factories
-
-WAIT_SECONDS = 240  # two CPU cores shared with other test runs: loading torch takes a while
+from tests.jobs.processes import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -54,12 +53,7 @@ def _running(pid: int) -> bool:
 
 
 def _wait_for(condition: Callable[[], bool], what: str, log: Path) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.5)
-    pytest.fail(f"timed out waiting for {what}\n{log.read_text(errors='replace')[-4000:]}")
+    wait_for(condition, what, lambda: log.read_text(errors="replace")[-4000:])
 
 
 class Server:

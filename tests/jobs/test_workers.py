@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,9 +26,9 @@ from medconsult.diagnosis.models import AISuggestion
 from medconsult.jobs.analysis import HOLD_ENV
 from medconsult.jobs.models import AnalysisJob, JobStatus
 from tests import factories
+from tests.jobs.processes import wait_for
 
 STALLED_SECONDS = 4
-WAIT_SECONDS = 240  # two CPU cores shared with other test runs: loading torch takes a while
 
 
 class Workers:
@@ -125,15 +124,13 @@ def _submit(factory: sessionmaker[Session], count: int) -> list[uuid.UUID]:
 
 
 def _wait_for(condition: Callable[[], bool], what: str, workers: Workers) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.5)
-    logs = "\n".join(
-        f"--- {p.args[5]}\n{workers.log(str(p.args[5]))[-3000:]}" for p in workers.processes
-    )  # type: ignore[index]
-    pytest.fail(f"timed out waiting for {what}\n{logs}")
+    def logs() -> str:
+        return "\n".join(
+            f"--- {p.args[5]}\n{workers.log(str(p.args[5]))[-3000:]}"  # type: ignore[index]
+            for p in workers.processes
+        )
+
+    wait_for(condition, what, logs)
 
 
 def _jobs(factory: sessionmaker[Session], ids: list[uuid.UUID]) -> list[AnalysisJob]:

@@ -525,11 +525,10 @@ class ServeWorkerProcess:
         self,
         *,
         database_url: str,
-        env: dict[str, str] | None = None,
         name: str = "medconsult-serve-worker",
         stop_seconds: float = 35.0,
     ) -> None:
-        self._env = os.environ | (env or {}) | {"MEDCONSULT_DATABASE_URL": database_url}
+        self._env = os.environ | {"MEDCONSULT_DATABASE_URL": database_url}
         self._command = [
             sys.executable,
             "-m",
@@ -547,12 +546,6 @@ class ServeWorkerProcess:
         self._supervisor = threading.Thread(
             target=self._supervise, name="analysis-worker-supervisor", daemon=True
         )
-        self.restarts = 0
-
-    @property
-    def pid(self) -> int | None:
-        with self._lock:
-            return None if self._process is None else self._process.pid
 
     def _spawn(self) -> None:
         self._process = subprocess.Popen(self._command, env=self._env)
@@ -582,7 +575,6 @@ class ServeWorkerProcess:
                 if self._stopping.is_set():
                     return
                 self._spawn()
-                self.restarts += 1
             delay = min(delay * 2, RESTART_DELAY_MAX_SECONDS)
 
     def stop(self) -> None:
