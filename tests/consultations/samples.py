@@ -54,11 +54,16 @@ def suggestion(
 ) -> Suggestion:
     """A classifier result as the worker would receive it."""
     names = ("Pneumonia", "Common cold", "Bronchial asthma", "Allergy")
+    urgencies = ("urgent", "self-care", "routine", "routine")
     ranked = tuple(
         RankedLabel(
-            key=name.lower().replace(" ", "_"), display_name=name, icd10="X00", probability=p
+            key=name.lower().replace(" ", "_"),
+            display_name=name,
+            icd10="X00",
+            probability=p,
+            urgency=level,  # type: ignore[arg-type]
         )
-        for name, p in zip(names, probabilities, strict=False)
+        for name, p, level in zip(names, probabilities, urgencies, strict=False)
     )
     flags = (
         (
@@ -82,4 +87,5 @@ def suggestion(
         windowed=False,
         n_windows=1,
         model_version=model_version,
+        differential=ranked[:3],
     )

@@ -82,6 +82,21 @@ class TestEvidenceOutsideTitles:
 
 
 class TestStoreSuggestion:
+    def test_stores_the_differential_with_each_labels_urgency(self, session: Session) -> None:
+        consultation = _consultation(session)
+        stored = service.store_suggestion(
+            session, consultation=consultation, suggestion=suggestion(), analysed_text="a"
+        )
+        session.expire(stored)
+
+        assert [(row["label"], row["urgency"]) for row in stored.differential] == [
+            ("pneumonia", "urgent"),
+            ("common_cold", "self-care"),
+            ("bronchial_asthma", "routine"),
+        ]
+        assert stored.differential[0]["probability"] == 0.7
+        assert stored.ranked[0]["urgency"] == "urgent"
+
     def test_supersedes_the_previous_and_syncs_urgency(self, session: Session) -> None:
         consultation = _consultation(session)
         first = service.store_suggestion(

@@ -9,7 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from medconsult.diagnosis import service as diagnosis_service
 from tests import factories
+from tests.consultations.samples import suggestion
 from tests.interview.conftest import Cast
 
 
@@ -126,6 +128,52 @@ class TestDoctorReads:
         assert "The patient stopped the questions." in page.text
         assert "Don&#39;t know" in page.text
         assert "Leading conditions of the interview model" in page.text
+
+    def test_the_case_page_shows_the_differential_with_codes_and_urgency(
+        self, client: TestClient, session: Session, cast: Cast
+    ) -> None:
+        token = factories.login(client, session, cast.patient)
+        _start(client, cast, token)
+        code, _values = _pending(client.get(_page_url(cast)).text)
+        client.post(
+            f"{_page_url(cast)}/answer",
+            data={"csrf_token": token, "question": code, "value": "__unknown__"},
+        )
+        client.post(f"{_page_url(cast)}/finish", data={"csrf_token": token})
+        diagnosis_service.store_suggestion(
+            session, consultation=cast.consultation, suggestion=suggestion(), analysed_text="x"
+        )
+        session.flush()
+        client.cookies.clear()
+        factories.login(client, session, cast.doctor)
+
+        page = client.get(f"/doctor/consultations/{cast.consultation.id}")
+
+        assert page.status_code == 200
+        table = page.text[page.text.index('data-testid="full-differential"') :]
+        table = table[: table.index("</table>")]
+        assert "3 conditions the model keeps possible" in table
+        rows = re.findall(r"<tr><td>([^<]+)</td><td>([^<]+)</td><td>([^<]*)</td>", table)
+        assert rows == [
+            ("Pneumonia", "X00", "Urgent"),
+            ("Common cold", "X00", "Self-care"),
+            ("Bronchial asthma", "X00", "Routine"),
+        ]
+
+    def test_a_free_text_case_shows_no_full_differential(
+        self, client: TestClient, session: Session, cast: Cast
+    ) -> None:
+        diagnosis_service.store_suggestion(
+            session, consultation=cast.consultation, suggestion=suggestion(), analysed_text="x"
+        )
+        session.flush()
+        factories.login(client, session, cast.doctor)
+
+        page = client.get(f"/doctor/consultations/{cast.consultation.id}")
+
+        assert page.status_code == 200
+        assert "Usual urgency" in page.text  # the ranked list's column
+        assert 'data-testid="full-differential"' not in page.text
 
 
 class TestStaleForm:

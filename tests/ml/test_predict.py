@@ -200,5 +200,36 @@ def test_differential_is_every_label_above_the_threshold(tiny_classifier) -> Non
     expected = sorted(
         (p for p in probabilities if p >= tiny_classifier.differential_threshold), reverse=True
     )
-    assert [item.probability for item in differential] == pytest.approx(expected)
+    assert [item.probability for item in differential] == pytest.approx(expected, abs=1e-6)
     assert all(item.icd10 for item in differential)
+
+
+def test_suggestion_carries_the_differential_with_calibrated_probabilities(tiny_classifier) -> None:  # type: ignore[no-untyped-def]
+    text = "Age 54, male. Pain: tender; in the upper chest. I have a cough."
+    (suggestion,) = tiny_classifier.suggest([text], explain=False)
+    (differential,) = tiny_classifier.differential([text])
+    # The members and their order are the differential rule's ...
+    assert [item.key for item in suggestion.differential] == [item.key for item in differential]
+    assert suggestion.differential
+    # ... each shown with its calibrated probability and its label's default urgency.
+    calibrated = tiny_classifier.probabilities([text])[0]
+    by_key = {label.key: (i, label) for i, label in enumerate(tiny_classifier.labels)}
+    for item in suggestion.differential:
+        index, label = by_key[item.key]
+        assert item.probability == pytest.approx(calibrated[index], abs=1e-6)
+        assert item.urgency == label.urgency
+    assert [item.urgency for item in suggestion.ranked] == [
+        by_key[item.key][1].urgency for item in suggestion.ranked
+    ]
+    assert Suggestion.from_dict(suggestion.to_dict()) == suggestion
+
+
+def test_differential_is_capped(tiny_classifier, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    # A threshold of zero keeps every label: the stored differential stops at the cap.
+    monkeypatch.setattr(tiny_classifier, "differential_threshold", 0.0)
+    monkeypatch.setattr("medconsult.ml.predict.MAX_DIFFERENTIAL", 3)
+    (suggestion,) = tiny_classifier.suggest(["a cough and a fever"], explain=False)
+    assert len(suggestion.differential) == 3
+    assert [item.probability for item in suggestion.differential] == sorted(
+        (item.probability for item in suggestion.differential), reverse=True
+    )

@@ -30,8 +30,13 @@ class AISuggestion(UUIDPk, Timestamped, Base):
         ForeignKey("consultations.id", ondelete="CASCADE"), index=True
     )
     model_version: Mapped[str] = mapped_column(String(200))
-    # [{"label", "display_name", "icd10", "probability"}], best first.
+    # [{"label", "display_name", "icd10", "probability", "urgency"}], best first.
     ranked: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    # The differential (``ml.types.Suggestion.differential``), rows as in ``ranked``; empty for
+    # suggestions stored before it was recorded.
+    differential: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, default=list, server_default=text("'[]'::jsonb")
+    )
     top1_label: Mapped[str | None] = mapped_column(String(100))
     top1_probability: Mapped[float | None] = mapped_column(Float)
     urgency: Mapped[str] = mapped_column(String(20))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ from medconsult.diagnosis.models import AISuggestion
 from medconsult.i18n import N_, _
 from medconsult.ml.labels import get_label
 from medconsult.ml.language import UNSUPPORTED_LANGUAGE
-from medconsult.ml.types import Suggestion
+from medconsult.ml.types import RankedLabel, Suggestion
 from medconsult.triage import service as triage_service
 
 # How many suggestions a patient sees; doctors see the full stored ranking.
@@ -86,15 +87,16 @@ def compose_analysed_text(consultation: Consultation, *, max_chars: int, intake:
     return "\n\n".join(parts)[:max_chars].strip()
 
 
-def _ranked_rows(suggestion: Suggestion) -> list[dict[str, Any]]:
+def _ranked_rows(items: Sequence[RankedLabel]) -> list[dict[str, Any]]:
     return [
         {
             "label": item.key,
             "display_name": item.display_name,
             "icd10": item.icd10,
             "probability": item.probability,
+            "urgency": item.urgency,
         }
-        for item in suggestion.ranked
+        for item in items
     ]
 
 
@@ -115,7 +117,8 @@ def store_suggestion(
     row = AISuggestion(
         consultation_id=consultation.id,
         model_version=suggestion.model_version,
-        ranked=_ranked_rows(suggestion),
+        ranked=_ranked_rows(suggestion.ranked),
+        differential=_ranked_rows(suggestion.differential),
         top1_label=top.key if top else None,
         top1_probability=top.probability if top else None,
         urgency=suggestion.urgency,

@@ -51,6 +51,9 @@ DEFAULT_MAX_LENGTH = 128  # tokens per window; every symptom2disease text fits i
 DEFAULT_STRIDE = 32  # tokens shared by consecutive windows of a long text
 # Serving.
 DEFAULT_TOP_K = 5  # suggestions per text shown to the doctor
+# The longest differential stored with a suggestion (DDXPlus ground truths reach 30 conditions;
+# the default model's differential holds about 7 on validation).
+MAX_DIFFERENTIAL = 30
 DEFAULT_INFERENCE_BATCH_SIZE = 32  # windows per forward pass; length-sorted to limit padding
 # ----------------------------------------------------------------------------------------------
 

@@ -64,7 +64,7 @@ from medconsult.ml.errors import ArtifactError, InputTextError, ModelError
 from medconsult.ml.labels import LabelInfo, parse_labels
 from medconsult.ml.metrics import DIFFERENTIAL_THRESHOLD, softmax
 from medconsult.ml.ood import LOW_CONFIDENCE, OUT_OF_DISTRIBUTION, OodCheck
-from medconsult.ml.options import DEFAULT_INFERENCE_BATCH_SIZE, DEFAULT_TOP_K
+from medconsult.ml.options import DEFAULT_INFERENCE_BATCH_SIZE, DEFAULT_TOP_K, MAX_DIFFERENTIAL
 from medconsult.ml.triage import find_red_flags, triage_urgency
 from medconsult.ml.types import EvidenceSpan, RankedLabel, Suggestion
 
@@ -468,23 +468,29 @@ class Classifier:
     def differential(self, texts: Sequence[str]) -> list[tuple[RankedLabel, ...]]:
         """Per text, the differential: every label whose probability at the differential's
         temperature is at least ``differential_threshold`` (both chosen on validation for DDF1),
-        most probable first."""
-        result = []
-        for row in softmax(self.logits(texts), self.differential_temperature):
-            order = [int(i) for i in np.argsort(-row, kind="stable")]
-            result.append(
-                tuple(
-                    RankedLabel(
-                        key=self.labels[i].key,
-                        display_name=self.labels[i].display_name,
-                        icd10=self.labels[i].icd10,
-                        probability=float(row[i]),
-                    )
-                    for i in order
-                    if row[i] >= self.differential_threshold
-                )
+        most probable first, with those probabilities."""
+        return [
+            self._ranked(row, self._differential_ids(row))
+            for row in softmax(self.logits(texts), self.differential_temperature)
+        ]
+
+    def _differential_ids(self, differential_row: np.ndarray) -> list[int]:
+        """The differential's class ids, most probable first, from one row of probabilities at
+        the differential temperature."""
+        order = [int(i) for i in np.argsort(-differential_row, kind="stable")]
+        return [i for i in order if differential_row[i] >= self.differential_threshold]
+
+    def _ranked(self, probs: np.ndarray, ids: Sequence[int]) -> tuple[RankedLabel, ...]:
+        return tuple(
+            RankedLabel(
+                key=self.labels[i].key,
+                display_name=self.labels[i].display_name,
+                icd10=self.labels[i].icd10,
+                probability=round(float(probs[i]), 6),
+                urgency=self.labels[i].urgency,
             )
-        return result
+            for i in ids
+        )
 
     # --- evidence ------------------------------------------------------------------------------
 
@@ -618,6 +624,7 @@ class Classifier:
             top_ids = [int(row.argmax()) for row in probs]
             token_scores = self._token_attributions(windows, top_ids) if explain else None
         ood_scores = self.ood.scores(pooled, logits) if self.ood is not None else None
+        differential_probs = softmax(logits, self.differential_temperature)
 
         by_text: dict[int, list[int]] = defaultdict(list)
         for index, window in enumerate(windows):
@@ -625,15 +632,10 @@ class Classifier:
         suggestions = []
         for text_index, text in enumerate(texts):
             row = probs[text_index]
-            ranked = tuple(
-                RankedLabel(
-                    key=self.labels[i].key,
-                    display_name=self.labels[i].display_name,
-                    icd10=self.labels[i].icd10,
-                    probability=round(float(row[i]), 6),
-                )
-                for i in np.argsort(-row)[: self.top_k]
-            )
+            ranked = self._ranked(row, [int(i) for i in np.argsort(-row)[: self.top_k]])
+            # The differential's members come from its own rule; each shows its calibrated
+            # probability, like the ranked list.
+            members = self._differential_ids(differential_probs[text_index])
             own = by_text[text_index]
             evidence: tuple[EvidenceSpan, ...] = ()
             if token_scores is not None:
@@ -658,6 +660,7 @@ class Classifier:
                     model_version=self.version,
                     abstain_reasons=reasons,
                     ood_score=ood_score,
+                    differential=self._ranked(row, members[:MAX_DIFFERENTIAL]),
                 )
             )
         return suggestions

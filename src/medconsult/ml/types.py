@@ -24,12 +24,14 @@ def most_urgent(*levels: Urgency) -> Urgency:
 
 @dataclass(frozen=True)
 class RankedLabel(JsonRecord):
-    """One suggested diagnosis with its calibrated probability."""
+    """One suggested diagnosis with its calibrated probability and the label's default urgency
+    (``labels.json``; None in suggestions stored before it was recorded)."""
 
     key: str
     display_name: str
     icd10: str
     probability: float
+    urgency: Urgency | None = None
 
 
 @dataclass(frozen=True)
@@ -60,12 +62,16 @@ class RedFlag(JsonRecord):
 class Suggestion(JsonRecord):
     """The classifier's proposal for one text, for a doctor to review.
 
-    ``ranked`` is best first. ``abstained`` means the model declines to suggest a diagnosis,
-    for the reasons in ``abstain_reasons``: ``low_confidence`` (the top probability is below the
-    threshold chosen on validation data) and/or ``out_of_distribution`` (the text is unlike the
-    training cases: ``ood_score`` above the artifact's OOD threshold). The ranking is kept for the
-    doctor. ``ood_score`` is None when the model has no OOD statistics (trained before the check
-    existed).
+    ``ranked`` is best first (the ``top_k`` most probable labels). ``differential`` is the
+    differential in the DDXPlus paper's sense: every label the artifact's differential rule keeps
+    (probability at its differential temperature at or above its differential threshold, both
+    chosen on validation for DDF1), most probable first, each with its calibrated probability;
+    empty in suggestions made before it was recorded.
+    ``abstained`` means the model declines to suggest a diagnosis, for the reasons in
+    ``abstain_reasons``: ``low_confidence`` (the top probability is below the threshold chosen on
+    validation data) and/or ``out_of_distribution`` (the text is unlike the training cases:
+    ``ood_score`` above the artifact's OOD threshold). The ranking is kept for the doctor.
+    ``ood_score`` is None when the model has no OOD statistics (trained before the check existed).
     ``urgency`` is the most urgent of the top label's default urgency and any red flag.
     ``windowed`` is true when the text was longer than the model's window and was read as
     ``n_windows`` overlapping windows.
@@ -81,6 +87,7 @@ class Suggestion(JsonRecord):
     model_version: str
     abstain_reasons: tuple[str, ...] = ()
     ood_score: float | None = None
+    differential: tuple[RankedLabel, ...] = ()
 
     @property
     def top(self) -> RankedLabel:
