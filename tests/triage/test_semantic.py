@@ -8,8 +8,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-from medconsult.triage.rules import CATEGORIES
-from medconsult.triage.semantic import Clause, SemanticTriage, clauses, load_library
+from medconsult.triage.rules import CATEGORIES, find_flags
+from medconsult.triage.semantic import Clause, SemanticTriage, clauses, is_negated, load_library
 
 
 class TestClauses:
@@ -18,6 +18,51 @@ class TestClauses:
 
         assert [clause.text for clause in found] == ["my face feels numb on one side."]
         assert found[0].sentence == "No chest pain, but my face feels numb on one side."
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "I can't breathe",
+            "I cannot breathe",
+            "I can't stop shaking and jerking",
+            "my baby won't wake up properly",
+            "the bleeding doesn't stop",
+            "the bleeding isn't stopping",
+            "the bleeding will not stop",
+            "I couldn't move my left arm",
+            "I'm not able to lift my arm",
+            "I haven't been able to pee since last night",
+            "I want to go to sleep and never wake up",
+            "I have never felt pain like this",
+            "a dry cough that never stops",
+        ],
+    )
+    def test_inability_and_persistence_are_kept(self, text: str) -> None:
+        assert not is_negated(text)
+        assert [clause.text for clause in clauses(text)] == [text]
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "no chest pain",
+            "I don't have a fever",
+            "I'm not suicidal",
+            "denies chest pain or shortness of breath",
+            "never had a seizure",
+            "never thought about ending my life",
+            "a headache without any pain in my neck",
+            "I didn't hit my head",
+            "a headache that won't go away",
+        ],
+    )
+    def test_negated_clauses_are_still_left_out(self, text: str) -> None:
+        assert is_negated(text)
+        assert clauses(text) == []
+
+    def test_an_inability_clause_stays_next_to_a_negated_one(self) -> None:
+        found = clauses("No fever, but I can't catch my breath.")
+
+        assert [clause.text for clause in found] == ["I can't catch my breath."]
 
     def test_library_names_only_known_categories_and_covers_all(self) -> None:
         library = load_library()
@@ -61,6 +106,20 @@ class TestSemanticLayer:
     )
     def test_plain_or_negated_text_raises_nothing(self, layer: SemanticTriage, text: str) -> None:
         assert layer.flags(text) == []
+
+    def test_an_inability_no_rule_flags_is_flagged_and_its_negation_is_not(
+        self, layer: SemanticTriage
+    ) -> None:
+        # "can't" once kept every such clause from the layer; no rule anticipates this wording.
+        text = "I can't get my breath."
+        assert find_flags(text) == []
+
+        flags = layer.flags(text)
+
+        assert [(flag.category, flag.layer) for flag in flags] == [("breathing", "semantic")]
+        negated = "I don't have any trouble getting my breath."
+        assert find_flags(negated) == []
+        assert layer.flags(negated) == []
 
 
 @pytest.mark.slow

@@ -7,8 +7,10 @@ pooling, so it imports torch: it runs in the analysis worker, never in the web p
 threshold comes from cross-validation on the development set (``tune.py``) and is stored in the
 library file next to the descriptions it applies to.
 
-Negation: a clause that holds a negation cue ("no chest pain", "I'm not suicidal") is not
-embedded at all; an embedding would otherwise find "no chest pain" very close to "chest pain".
+Negation: a negated clause ("no chest pain", "I'm not suicidal") is not embedded at all; an
+embedding would otherwise find "no chest pain" very close to "chest pain". Inability and
+persistence ("I can't breathe", "the bleeding won't stop") state a finding, not its absence, and
+are embedded (``is_negated``).
 
 Speed: the library is embedded once, at load, with the Hugging Face forward in fp32. Clauses go
 through the classifier's packed engine (``ml.engine.PackedBertEncoder``: no padding, fused
@@ -45,6 +47,35 @@ EXACT_MARGIN = 0.02
 # Clauses end at commas and contrast words too; negation then stays inside its clause.
 _CLAUSE = re.compile(r",|\bbut\b|\bhowever\b|\balthough\b|\bthough\b|\bexcept\b", re.IGNORECASE)
 _MIN_CLAUSE_CHARS = 8
+# Negative forms that state a finding: inability ("I can't breathe", "I couldn't move my arm",
+# "my baby won't wake up", "I haven't been able to pee"), persistence ("the bleeding doesn't
+# stop", "isn't stopping", "never stops") and "never" in a wish or a comparison ("never wake
+# up", "never felt pain like this"). "won't go away" is left out: a complaint that lasts is a
+# see-a-doctor cue, and the embedding reads it as severity ("a headache that won't go away"
+# scored above the threshold against the thunderclap headache on Symptom2Disease).
+_FINDING_NEGATIVES = re.compile(
+    r"\b(?:can't|cannot|can\s+not|couldn't|could\s+not|unable\s+to)\b"
+    r"|(?:n't|\bnot)\s+(?:been\s+)?able\s+to\b"
+    r"|\b(?:won't|wouldn't|will\s+not|would\s+not)\b(?!\s+(?:\w+\s+)?go\s+away)"
+    r"|(?:n't|\bnot)\s+(?:\w+\s+)?stop(?:s|ped|ping)?\b"
+    r"|\bnever\s+(?:stop(?:s|ped|ping)?\b|wak(?:e|es|ing)\s+up|woke\s+up"
+    r"|(?:felt|had|seen|experienced|known)\b.{0,40}?\b(?:like\s+(?:this|it)|this\s+(?:bad|severe)"
+    r"|so\s+(?:bad|severe))\b)",
+    re.IGNORECASE,
+)
+
+
+def is_negated(clause: str) -> bool:
+    """Whether ``clause`` denies a finding, so that it is not embedded.
+
+    The rules' negation cues (``rules.NEGATION``: no, not, n't, never, without, denies, ...)
+    count once the negative forms that state a finding (``_FINDING_NEGATIVES``) are taken out:
+    "I don't have a fever", "never had a seizure" and "without pain" are negated; "I can't
+    breathe", "the bleeding doesn't stop" and "I want to sleep and never wake up" are not. The
+    rules keep the plain cues (their patterns spell out the inability forms they flag); the
+    semantic layer is there for wordings no rule anticipates, so it must see these clauses.
+    """
+    return NEGATION.search(_FINDING_NEGATIVES.sub(" ", clause)) is not None
 
 
 @dataclass(frozen=True)
@@ -55,7 +86,7 @@ class Clause:
 
 
 def clauses(text: str) -> list[Clause]:
-    """The affirmed clauses of ``text``: negated ones (with a negation cue) are left out."""
+    """The affirmed clauses of ``text``: negated ones (``is_negated``) are left out."""
     text = normalise(text)
     found: list[Clause] = []
     for s_start, s_end in sentence_spans(text):
@@ -68,7 +99,7 @@ def clauses(text: str) -> list[Clause]:
         pieces.append((cut, len(sentence)))
         for start, end in pieces:
             piece = sentence[start:end].strip()
-            if len(piece) < _MIN_CLAUSE_CHARS or NEGATION.search(piece):
+            if len(piece) < _MIN_CLAUSE_CHARS or is_negated(piece):
                 continue
             offset = (
                 s_start + start + (len(sentence[start:end]) - len(sentence[start:end].lstrip()))
