@@ -295,3 +295,14 @@ def test_fit_rejects_unknown_conditions(patients: list[ddxplus.Patient]) -> None
         structured.fit(cases, [{"Something else"}] * 3, ["Anemia"], max_iter=2)
     with pytest.raises(ValueError, match="differentials"):
         structured.fit(cases, [{"Anemia"}], ["Anemia"], max_iter=2)
+
+
+def test_truncated_arrays_with_matching_checksum_are_an_error(saved: Path) -> None:
+    arrays = saved / structured.ARRAYS_NAME
+    arrays.write_bytes(arrays.read_bytes()[:100])
+    path = saved / structured.FILE_NAME
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document["arrays"]["sha256"] = structured._sha256(arrays)
+    path.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(ArtifactError, match="unreadable"):
+        StructuredDifferential.load(saved)

@@ -52,6 +52,7 @@ import os
 import random
 import tempfile
 import time
+import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,7 +83,7 @@ TREE_SETTINGS: dict[str, Any] = {
     "early_stopping": False,
 }
 AGE_BANDS = 10  # decades 0-9 ... 80-89, then 90+
-_ROW_CHUNK = 256  # rows evaluated together (memory: rows x trees node indices)
+_ROW_CHUNK = 128  # rows evaluated together (memory: rows x trees node indices)
 _ARRAY_NAMES = (
     "feature",
     "threshold",
@@ -459,7 +460,7 @@ class StructuredDifferential:
         try:
             with np.load(arrays_path, allow_pickle=False) as stored:
                 arrays = {name: np.asarray(stored[name]) for name in _ARRAY_NAMES}
-        except (OSError, ValueError, KeyError, EOFError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise ArtifactError(f"unreadable {arrays_path}: {exc}") from exc
         try:
             forest = _Forest(
