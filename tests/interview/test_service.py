@@ -4,6 +4,7 @@ the answers in the analysed text, the questionnaire's text in the user's languag
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,10 @@ from medconsult.interview.schemas import AnswerCreate
 from medconsult.jobs import analysis
 from medconsult.jobs.models import JobStatus
 from medconsult.ml import labels as ml_labels
+from medconsult.patients import service as patients_service
+from medconsult.patients.models import Sex
 from tests import factories
+from tests.consultations.samples import suggestion
 from tests.interview.conftest import Cast
 from tests.jobs.fakes import FakeModels
 
@@ -130,6 +134,59 @@ class TestAnalysedText:
         assert "in the upper chest" in claimed.text
         assert "intensity 7/10" in claimed.text
         assert "fever" not in claimed.text.lower()  # "don't know" adds nothing
+
+    def test_the_analysis_gets_the_answers_structured_with_age_and_sex(
+        self, session: Session, cast: Cast
+    ) -> None:
+        profile = patients_service.ensure_profile(session, user=cast.patient)
+        profile.date_of_birth = date(1970, 6, 1)
+        profile.sex = Sex.female
+        interview_service.start(session, actor=cast.patient, consultation_id=cast.consultation.id)
+        interview = interview_service._load(session, cast.consultation.id)
+        assert interview is not None
+        interview.answers = [
+            Answer("E_53", (YES,)).to_dict(),
+            Answer("E_55", ("V_101",)).to_dict(),
+            Answer("E_56", ("7",)).to_dict(),
+            Answer("E_91", unknown=True).to_dict(),
+        ]
+        factories.create_analysis_job(session, consultation=cast.consultation)
+        session.flush()
+        factory = sessionmaker(bind=session.connection(), join_transaction_mode="create_savepoint")
+
+        models = FakeModels(result=suggestion())
+
+        outcome = analysis.analyse(
+            factory,
+            consultation_id=cast.consultation.id,
+            models=models,
+            settings=get_settings().model_copy(update={"job_max_attempts": 5}),
+        )
+
+        assert outcome == "succeeded"
+        (case,) = models.cases
+        assert case is not None
+        # DDXPlus form: yes/no as booleans, scales as numbers; "don't know" left out.
+        assert case.answers == {"E_53": True, "E_55": ["V_101"], "E_56": 7}
+        assert case.sex == "F"
+        assert case.age == patients_service.age_on(date(1970, 6, 1))
+
+    def test_a_free_text_case_has_no_structured_answers(self, session: Session, cast: Cast) -> None:
+        factories.create_analysis_job(session, consultation=cast.consultation)
+        session.flush()
+        factory = sessionmaker(bind=session.connection(), join_transaction_mode="create_savepoint")
+
+        with factory() as worker_session, worker_session.begin():
+            claimed = analysis.claim(
+                worker_session,
+                consultation_id=cast.consultation.id,
+                models=FakeModels(),
+                settings=get_settings().model_copy(update={"job_max_attempts": 5}),
+            )
+
+        assert isinstance(claimed, analysis.Claim)
+        assert claimed.intake_case is None
+        assert claimed.intake_text == ""
 
 
 class TestQuestionnaireLanguage:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from medconsult.ml.structured import StructuredCase
 from medconsult.ml.types import Suggestion
 
 
@@ -25,6 +26,7 @@ class FakeModels:
         self.error = error
         self.available = available
         self.texts: list[str] = []
+        self.cases: list[StructuredCase | None] = []
 
     def resolve(self, session: Session) -> Path | None:
         return Path("/models/fake-v1") if self.available else None
@@ -33,8 +35,9 @@ class FakeModels:
     def use(self, model_dir: Path) -> Iterator[FakeModels]:
         yield self
 
-    def suggest(self, text: str) -> Suggestion:
+    def suggest(self, text: str, case: StructuredCase | None = None) -> Suggestion:
         self.texts.append(text)
+        self.cases.append(case)
         if self.error is not None:
             raise self.error
         assert self.result is not None

@@ -233,3 +233,39 @@ def test_differential_is_capped(tiny_classifier, monkeypatch: pytest.MonkeyPatch
     assert [item.probability for item in suggestion.differential] == sorted(
         (item.probability for item in suggestion.differential), reverse=True
     )
+
+
+def test_a_structured_case_takes_its_differential_from_the_model_of_the_answers(
+    tiny_classifier, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from medconsult.ml import ddxplus, structured
+    from medconsult.ml.labels import canonical_key
+
+    patients = ddxplus.load_patients()[:60]
+    model = structured.fit(
+        [structured.StructuredCase.from_patient(p) for p in patients],
+        [{name for name, _ in p.differential} for p in patients],
+        sorted(ddxplus.load_conditions()),
+        max_iter=5,
+    )
+    monkeypatch.setattr(tiny_classifier, "structured", model)
+    case = structured.StructuredCase.from_patient(patients[0])
+    text = ddxplus.render(patients[0].evidences, ddxplus.load_questionnaire())
+
+    with_case, without = tiny_classifier.suggest([text, text], explain=False, cases=[case, None])
+
+    members = {canonical_key(name) for name, _ in model.members(case)}
+    assert members  # the answers' model keeps some conditions for this case
+    # The members of the answers' model, with the classifier's first choice ...
+    assert {item.key for item in with_case.differential} == members | {with_case.top.key}
+    # ... ordered by calibrated probability, as the ranked list is.
+    probabilities = [item.probability for item in with_case.differential]
+    assert probabilities == sorted(probabilities, reverse=True)
+    # Free text (no case) keeps the probability rule's differential.
+    assert without.differential == tiny_classifier.suggest([text], explain=False)[0].differential
+    assert with_case.ranked == without.ranked
+
+
+def test_cases_must_match_texts(tiny_classifier) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match="structured cases"):
+        tiny_classifier.suggest(["a cough"], cases=[None, None])

@@ -10,6 +10,8 @@ from medconsult.ml import train as train_module
 from medconsult.ml.artifacts import REQUIRED_FILES, read_artifact_info, validate_artifact
 from medconsult.ml.data import LABELS
 from medconsult.ml.engine import cpu_has_native_bf16
+from medconsult.ml.predict import Classifier
+from medconsult.ml.structured import StructuredDifferential
 from medconsult.ml.train import BF16_NOT_MEASURED
 
 
@@ -216,6 +218,17 @@ def test_training_on_both_formats_reports_per_source_and_the_differential(
     calibration = json.loads((out / "calibration.json").read_text())
     assert calibration["differential_threshold"] == differential["threshold"]
     assert "ddxplus" in (out / "README.md").read_text()
+    # The structured cases' differential: a model of the answers, fitted on the training split,
+    # stored in the artifact and scored on the same validation cases, full and partial.
+    structured_metrics = metrics["validation_structured_differential"]
+    for name in ("full_answers", "partial_answers"):
+        assert structured_metrics[name]["n"] == differential["n"]
+        assert 0.0 <= structured_metrics[name]["ddf1"] <= 1.0
+    loaded = StructuredDifferential.load(out)
+    assert loaded is not None
+    assert len(loaded.conditions) == 49
+    assert "model of the answers" in (out / "README.md").read_text()
+    assert Classifier.load(out, device="cpu").structured is not None
 
     capsys.readouterr()  # the training's own epoch lines
     status = evaluate_main(

@@ -151,6 +151,12 @@ def warm_up() -> None:
         pass  # logged; the interview answers 503 until the data are there
 
 
+def structured_answers(answers: Sequence[Answer]) -> ddxplus.Answers:
+    """The answers in DDXPlus form ("don't know" left out), as the model of the answers reads
+    them."""
+    return ddxplus_source.ddxplus_answers(answers, ddxplus.load_questionnaire(data_dir()))
+
+
 def render(answers: Sequence[Answer]) -> str:
     """The answers as English text for the classifier, by the DDXPlus renderer."""
     return ddxplus_source.render(data_dir(), answers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,9 @@ from medconsult.interview.schemas import AnswerCreate
 from medconsult.jobs import queue
 from medconsult.jobs.models import AnalysisJob, JobStatus
 from medconsult.ml import labels as ml_labels
+from medconsult.ml.structured import StructuredCase
+from medconsult.patients.models import PatientProfile, Sex
+from medconsult.patients.service import age_on
 
 log = logging.getLogger(__name__)
 
@@ -302,6 +306,25 @@ def answers_for(session: Session, *, consultation_id: uuid.UUID) -> list[Answer]
     the worker is not a user)."""
     interview = _load(session, consultation_id)
     return _answers(interview) if interview is not None else []
+
+
+# DDXPlus records sex as "M" / "F"; "other" and "unknown" are unknown to its model.
+_DDXPLUS_SEX = {Sex.female: "F", Sex.male: "M"}
+
+
+def structured_case(
+    session: Session, *, consultation: Consultation, answers: Sequence[Answer]
+) -> StructuredCase:
+    """The interview's answers as a structured case for the analysis, with the patient's age
+    and sex from their profile where given (no access check: the worker is not a user)."""
+    profile = session.scalar(
+        select(PatientProfile).where(PatientProfile.user_id == consultation.patient_id)
+    )
+    return StructuredCase(
+        answers=questionnaire.structured_answers(answers),
+        age=age_on(profile.date_of_birth) if profile is not None else None,
+        sex=_DDXPLUS_SEX.get(profile.sex) if profile is not None else None,
+    )
 
 
 def answer_views_for(

@@ -37,6 +37,7 @@ from medconsult.jobs.models import AnalysisJob, JobStatus
 from medconsult.metrics import SUBMIT_TO_SUGGESTION_SECONDS
 from medconsult.ml import language
 from medconsult.ml.errors import InputTextError
+from medconsult.ml.structured import StructuredCase
 from medconsult.ml.types import Suggestion
 from medconsult.triage import service as triage_service
 from medconsult.triage.rules import Flag
@@ -53,7 +54,7 @@ PENDING_CONSULTATION_STATUSES = frozenset(
 
 
 class SuggestionSource(Protocol):
-    def suggest(self, text: str) -> Suggestion: ...
+    def suggest(self, text: str, case: StructuredCase | None = None) -> Suggestion: ...
 
 
 class ModelProvider(Protocol):
@@ -75,6 +76,7 @@ class Claim:
     attempt: int
     triage_text: str = ""
     intake_text: str = ""  # the interview's answers rendered in English ("" without any)
+    intake_case: StructuredCase | None = None  # the same answers, structured (None without any)
 
 
 def _no_flags() -> list[Flag]:
@@ -227,19 +229,23 @@ def reanalyse_unclaimed(session: Session, *, actor: User, limit: int = REANALYSE
     return len(rows)
 
 
-def intake_text(session: Session, consultation: Consultation) -> str:
-    """The intake interview's answers as English text (the DDXPlus renderer), or ""."""
+def intake(session: Session, consultation: Consultation) -> tuple[str, StructuredCase | None]:
+    """The intake interview's answers as English text (the DDXPlus renderer) and as a structured
+    case; ("", None) without answers."""
     from medconsult.interview import questionnaire
     from medconsult.interview import service as interview_service
 
     answers = interview_service.answers_for(session, consultation_id=consultation.id)
     if not answers:
-        return ""
+        return "", None
     try:
-        return questionnaire.render(answers)
+        return (
+            questionnaire.render(answers),
+            interview_service.structured_case(session, consultation=consultation, answers=answers),
+        )
     except Exception as exc:  # the free text is still worth analysing without the answers
         log.warning("intake answers of %s not rendered: %s", consultation.id, exc)
-        return ""
+        return "", None
 
 
 def claim(
@@ -288,9 +294,9 @@ def claim(
     job.started_at = utcnow()
     if consultation.status is ConsultationStatus.submitted:
         consultation.status = ConsultationStatus.analysing
-    intake = intake_text(session, consultation)
+    intake_text, intake_case = intake(session, consultation)
     text = diagnosis_service.compose_analysed_text(
-        consultation, max_chars=settings.max_text_chars, intake=intake
+        consultation, max_chars=settings.max_text_chars, intake=intake_text
     )
     session.flush()
     return Claim(
@@ -298,7 +304,8 @@ def claim(
         text=text,
         attempt=job.attempts,
         triage_text=triage_service.patient_text(consultation),
-        intake_text=intake[: settings.max_text_chars],
+        intake_text=intake_text[: settings.max_text_chars],
+        intake_case=intake_case,
     )
 
 
@@ -397,7 +404,7 @@ def analyse(
                 start_semantic_flags(claimed.triage_text, settings) if readable else _no_flags
             )
             with models.use(claimed.model_dir) as model:
-                suggestion = model.suggest(analysed_text)
+                suggestion = model.suggest(analysed_text, claimed.intake_case)
             flags = semantic_flags()
         else:
             suggestion = unreadable_text_suggestion(model_version=claimed.model_dir.name)

@@ -54,6 +54,7 @@ from medconsult.db import database_url, make_engine, session_factory
 from medconsult.jobs import analysis, notifications, queue
 from medconsult.jobs.models import AnalysisJob, JobStatus
 from medconsult.metrics import MODEL_LOAD_SECONDS, MODEL_LOADED
+from medconsult.ml.structured import StructuredCase
 from medconsult.ml.types import Suggestion
 from medconsult.monitoring import rollups
 from medconsult.records import service as records_service
@@ -69,8 +70,8 @@ class _LoadedModel:
         self.batcher = batcher
         self.in_use = 0
 
-    def suggest(self, text: str) -> Suggestion:
-        result: Suggestion = self.batcher.suggest(text)
+    def suggest(self, text: str, case: StructuredCase | None = None) -> Suggestion:
+        result: Suggestion = self.batcher.suggest(text, case)
         return result
 
 

@@ -25,6 +25,7 @@ from types import TracebackType
 from medconsult.metrics import BATCH_SIZE
 from medconsult.ml.errors import InputTextError, ModelError
 from medconsult.ml.predict import Classifier
+from medconsult.ml.structured import StructuredCase
 from medconsult.ml.types import Suggestion
 
 
@@ -36,6 +37,7 @@ class BatcherClosedError(ModelError):
 class _Request:
     text: str
     future: Future[Suggestion]
+    case: StructuredCase | None = None
 
 
 _STOP = object()
@@ -65,8 +67,9 @@ class DynamicBatcher:
 
     # --- client side ---------------------------------------------------------------------------
 
-    def submit(self, text: str) -> Future[Suggestion]:
-        """Queue one text; the future resolves to its Suggestion or to the error for it.
+    def submit(self, text: str, case: StructuredCase | None = None) -> Future[Suggestion]:
+        """Queue one text (with its structured answers, if any); the future resolves to its
+        Suggestion or to the error for it.
 
         Bad input (empty, too long) fails this text's future at once and never reaches a batch,
         so one bad request cannot fail the others.
@@ -80,12 +83,14 @@ class DynamicBatcher:
         with self._close_lock:
             if self._closed:
                 raise BatcherClosedError("the dynamic batcher is closed")
-            self._queue.put(_Request(text, future))
+            self._queue.put(_Request(text, future, case))
         return future
 
-    def suggest(self, text: str, timeout: float | None = None) -> Suggestion:
-        """Blocking ``submit(text).result()``; raises the request's error, if any."""
-        return self.submit(text).result(timeout=timeout)
+    def suggest(
+        self, text: str, case: StructuredCase | None = None, timeout: float | None = None
+    ) -> Suggestion:
+        """Blocking ``submit(text, case).result()``; raises the request's error, if any."""
+        return self.submit(text, case).result(timeout=timeout)
 
     def close(self, timeout: float | None = 30.0) -> None:
         """Stop accepting requests, finish those already queued, stop the thread."""
@@ -143,7 +148,9 @@ class DynamicBatcher:
             BATCH_SIZE.observe(len(live))
             try:
                 results = self.classifier.suggest(
-                    [request.text for request in live], explain=self.explain
+                    [request.text for request in live],
+                    explain=self.explain,
+                    cases=[request.case for request in live],
                 )
             except BaseException as exc:  # the batch's callers get the error, the thread lives on
                 for request in live:

@@ -117,6 +117,24 @@ def _per_source_note(metrics: dict[str, Any], calibration: dict[str, Any]) -> st
             f"After a short interview (a random subset of each DDXPlus case's answers): GTPA@1 "
             f"{partial['gtpa_at_1']:.4f}, DDF1 {partial['ddf1']:.4f} (n = {partial['n']})."
         )
+    structured_metrics = metrics.get("validation_structured_differential")
+    if structured_metrics:
+        lines.append("")
+        lines.append(
+            "For a structured case (intake answers) the differential is chosen by a model of the "
+            "answers (`structured_differential.json`: one gradient-boosted tree ensemble per "
+            "DDXPlus condition, membership >= 0.5) together with the classifier's first choice:"
+        )
+        for name, words in (
+            ("full_answers", "every answer"),
+            ("partial_answers", "after a short interview"),
+        ):
+            if entry := structured_metrics.get(name):
+                lines.append(
+                    f"- {words}: DDR {entry['ddr']:.4f}, DDP {entry['ddp']:.4f}, DDF1 "
+                    f"{entry['ddf1']:.4f}, {entry['mean_differential_size']:.1f} conditions on "
+                    f"average (n = {entry['n']})."
+                )
     return "\n".join(lines)
 
 

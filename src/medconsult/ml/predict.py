@@ -65,6 +65,7 @@ from medconsult.ml.labels import LabelInfo, parse_labels
 from medconsult.ml.metrics import DIFFERENTIAL_THRESHOLD, softmax
 from medconsult.ml.ood import LOW_CONFIDENCE, OUT_OF_DISTRIBUTION, OodCheck
 from medconsult.ml.options import DEFAULT_INFERENCE_BATCH_SIZE, DEFAULT_TOP_K, MAX_DIFFERENTIAL
+from medconsult.ml.structured import StructuredCase, StructuredDifferential
 from medconsult.ml.triage import find_red_flags, triage_urgency
 from medconsult.ml.types import EvidenceSpan, RankedLabel, Suggestion
 
@@ -181,6 +182,7 @@ class Classifier:
         differential_threshold: float = DIFFERENTIAL_THRESHOLD,
         differential_temperature: float | None = None,
         evidence_from_layer: int = 0,
+        structured: StructuredDifferential | None = None,
     ) -> None:
         self.model = model  # full precision: evidence (gradients) and the GPU path
         self.fast_model = fast_model  # what classifies: the int8 copy when precision is int8
@@ -208,6 +210,14 @@ class Classifier:
         self.differential_temperature = (
             temperature if differential_temperature is None else differential_temperature
         )
+        # A structured case's differential (intake answers): the artifact's model of the answers
+        # (None: an artifact trained before it existed, whose differential rule serves for all).
+        self.structured = structured
+        self._by_ddxplus_name = {
+            label.ddxplus_name: index
+            for index, label in enumerate(labels)
+            if label.ddxplus_name is not None
+        }
         # The Hugging Face forward (GPU, or CPU without the packed engine) reaches bf16/fp16
         # through autocast; the packed engine has its own bf16 weights.
         self.autocast_dtype: torch.dtype | None = {
@@ -329,6 +339,7 @@ class Classifier:
                 if "differential_temperature" in calibration
                 else None
             ),
+            structured=StructuredDifferential.load(directory),
         )
 
     # --- input ---------------------------------------------------------------------------------
@@ -480,6 +491,19 @@ class Classifier:
         order = [int(i) for i in np.argsort(-differential_row, kind="stable")]
         return [i for i in order if differential_row[i] >= self.differential_threshold]
 
+    def _structured_ids(self, case: StructuredCase, top_id: int, probs: np.ndarray) -> list[int]:
+        """A structured case's differential: the conditions the answers' model keeps, with the
+        classifier's first choice (the DDXPlus pathology is in its own differential in every
+        training case), ordered by calibrated probability."""
+        assert self.structured is not None
+        ids = {
+            self._by_ddxplus_name[name]
+            for name, _ in self.structured.members(case)
+            if name in self._by_ddxplus_name
+        }
+        ids.add(top_id)
+        return sorted(ids, key=lambda i: (-float(probs[i]), i))
+
     def _ranked(self, probs: np.ndarray, ids: Sequence[int]) -> tuple[RankedLabel, ...]:
         return tuple(
             RankedLabel(
@@ -592,8 +616,19 @@ class Classifier:
 
     # --- suggestions ---------------------------------------------------------------------------
 
-    def suggest(self, texts: list[str], *, explain: bool = True) -> list[Suggestion]:
-        """Ranked, calibrated, triaged (and, with ``explain``, evidenced) suggestions per text."""
+    def suggest(
+        self,
+        texts: list[str],
+        *,
+        explain: bool = True,
+        cases: Sequence[StructuredCase | None] | None = None,
+    ) -> list[Suggestion]:
+        """Ranked, calibrated, triaged (and, with ``explain``, evidenced) suggestions per text.
+
+        ``cases``: per text, its structured answers (the intake interview's) or None; where the
+        artifact has a model of the answers, a structured case's differential comes from it."""
+        if cases is not None and len(cases) != len(texts):
+            raise ValueError(f"{len(cases)} structured cases for {len(texts)} texts")
         for index, text in enumerate(texts):
             try:
                 self.check_text(text)
@@ -636,6 +671,9 @@ class Classifier:
             # The differential's members come from its own rule; each shows its calibrated
             # probability, like the ranked list.
             members = self._differential_ids(differential_probs[text_index])
+            case = cases[text_index] if cases is not None else None
+            if case is not None and self.structured is not None:
+                members = self._structured_ids(case, top_ids[text_index], row)
             own = by_text[text_index]
             evidence: tuple[EvidenceSpan, ...] = ()
             if token_scores is not None:

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -45,7 +45,7 @@ from transformers import (
     get_linear_schedule_with_warmup,
 )
 
-from medconsult.ml import card, ddxplus, options
+from medconsult.ml import card, ddxplus, options, structured
 from medconsult.ml.artifacts import new_artifact_dir
 from medconsult.ml.baseline import TfidfBaseline
 from medconsult.ml.data import (
@@ -63,7 +63,7 @@ from medconsult.ml.data import (
 )
 from medconsult.ml.engine import PackedBertClassifier, cpu_has_native_bf16, supports
 from medconsult.ml.errors import ArtifactError, DataFormatError, ModelError, exit_status
-from medconsult.ml.labels import LABELS_FILE
+from medconsult.ml.labels import LABELS_FILE, canonical_key
 from medconsult.ml.metrics import (
     TARGET_PRECISION,
     cap_abstention_threshold,
@@ -105,9 +105,11 @@ from medconsult.ml.options import (
     DEFAULT_WEIGHT_DECAY,
 )
 from medconsult.ml.predict import pick_device, pooled_output
+from medconsult.ml.structured import StructuredCase, StructuredDifferential
 
 # Every tunable default (learning rate, epochs, warm-up, split, windowing...) lives in one
 # commented block in options.py, shared with the CLI.
+TINY_STRUCTURED_ITERATIONS = 5  # boosting rounds of the tiny model's structured differential
 # The smallest model that still exercises every code path; used by tests (hidden --tiny flag).
 TINY_MODEL_OVERRIDES: dict[str, Any] = {
     "hidden_size": 64,
@@ -382,23 +384,96 @@ def differential_truths(dataset: Dataset) -> tuple[list[int], list[set[int]]]:
     return rows, truths
 
 
-def partial_texts(dataset: Dataset, rng: random.Random, fraction: float) -> dict[int, str]:
-    """For a share ``fraction`` of the structured rows, a rendering of a random subset of the
-    case's answers (the chief complaint always kept): {row: text}."""
+def partial_cases(
+    dataset: Dataset, rng: random.Random, fraction: float
+) -> dict[int, ddxplus.Answers]:
+    """For a share ``fraction`` of the structured rows, a random subset of the case's answers
+    (the chief complaint always kept), as after a short interview: {row: answers}."""
     if fraction <= 0:
         return {}
     questionnaire: ddxplus.Questionnaire | None = None
-    texts: dict[int, str] = {}
+    cases: dict[int, ddxplus.Answers] = {}
     for row in range(len(dataset)):
         patient = dataset.patient_of(row)
         if patient is None or rng.random() >= fraction:
             continue
         questionnaire = questionnaire or ddxplus.load_questionnaire()
-        answers = ddxplus.partial_answers(
+        cases[row] = ddxplus.partial_answers(
             patient.evidences, questionnaire, rng, keep=[patient.initial_evidence]
         )
+    return cases
+
+
+def partial_texts(dataset: Dataset, rng: random.Random, fraction: float) -> dict[int, str]:
+    """``partial_cases`` rendered as text: {row: text}."""
+    cases = partial_cases(dataset, rng, fraction)
+    if not cases:
+        return {}
+    questionnaire = ddxplus.load_questionnaire()
+    texts: dict[int, str] = {}
+    for row, answers in cases.items():
+        patient = dataset.patient_of(row)
+        assert patient is not None
         texts[row] = ddxplus.render(answers, questionnaire, age=patient.age, sex=patient.sex)
     return texts
+
+
+def structured_case(
+    patient: ddxplus.Patient, answers: ddxplus.Answers | None = None
+) -> StructuredCase:
+    """A DDXPlus patient as the model of the answers reads it (``answers``: a subset of the
+    patient's own, as after a short interview)."""
+    case = StructuredCase.from_patient(patient)
+    return case if answers is None else replace(case, answers=answers)
+
+
+def _patient(dataset: Dataset, row: int) -> ddxplus.Patient:
+    patient = dataset.patient_of(row)
+    assert patient is not None, f"row {row} is not a structured case"
+    return patient
+
+
+def fit_structured_differential(
+    train_set: Dataset, config: TrainConfig
+) -> StructuredDifferential | None:
+    """The model of a structured case's answers that chooses its differential, fitted on the
+    training split's structured rows (None without any)."""
+    rows = [row for row in range(len(train_set)) if train_set.patient_of(row) is not None]
+    if not rows:
+        return None
+    patients = [train_set.patient_of(row) for row in rows]
+    return structured.fit(
+        [structured_case(patient) for patient in patients if patient is not None],
+        [{name for name, _ in patient.differential} for patient in patients if patient],
+        conditions=sorted(ddxplus.load_conditions()),
+        partial_fraction=config.partial_fraction,
+        seed=config.seed,
+        # The tiny test model needs every code path, not good trees.
+        max_iter=TINY_STRUCTURED_ITERATIONS
+        if config.tiny
+        else structured.TREE_SETTINGS["max_iter"],
+    )
+
+
+def structured_differential_metrics(
+    model: StructuredDifferential,
+    cases: Sequence[StructuredCase],
+    top_ids: np.ndarray,
+    targets: np.ndarray,
+    truths: Sequence[set[int]],
+) -> dict[str, Any]:
+    """DDR/DDP/DDF1 of the product's differential for structured cases: the conditions the
+    model of the answers keeps, with the classifier's first choice (``top_ids``)."""
+    membership = model.membership(cases)
+    scores = np.zeros((len(cases), len(LABELS)))
+    for column, name in enumerate(model.conditions):
+        key = canonical_key(name)
+        if key is not None and key in LABEL2ID:
+            scores[:, LABEL2ID[key]] = np.maximum(scores[:, LABEL2ID[key]], membership[:, column])
+    scores[np.arange(len(cases)), top_ids] = 1.0
+    result = differential_metrics(scores, targets, list(truths), model.threshold).to_dict()
+    # GTPA is the classifier's (its first choice leads); the rest is the differential's.
+    return {key: result[key] for key in ("n", "ddr", "ddp", "ddf1", "mean_differential_size")}
 
 
 def truths_by_row(dataset: Dataset) -> list[set[int] | None]:
@@ -646,18 +721,46 @@ def train(
     # The structured validation cases after a short interview: a random subset of answers.
     partial = partial_texts(val_set, random.Random(config.seed + 2), 1.0)
     partial_metrics: dict[str, Any] | None = None
+    partial_logits: np.ndarray | None = None
     if partial:
         rows = sorted(partial)
-        partial_probs = softmax(
-            text_outputs(model, tokenizer, [partial[r] for r in rows], config, device).logits,
-            differential_temperature,
-        )
+        partial_logits = text_outputs(
+            model, tokenizer, [partial[r] for r in rows], config, device
+        ).logits
+        partial_probs = softmax(partial_logits, differential_temperature)
         partial_metrics = differential_metrics(
             partial_probs,
             val_targets[rows],
             [val_truths[r] or set() for r in rows],
             differential_threshold,
         ).to_dict()
+
+    # The differential of a structured case (intake answers): a model of the answers, fitted on
+    # the training split and scored on the same validation cases, full and after a short
+    # interview (the same subsets of answers as above).
+    structured_model = fit_structured_differential(train_set, config)
+    structured_metrics: dict[str, Any] | None = None
+    if structured_model is not None and diff_rows:
+        full_cases = [structured_case(_patient(val_set, r)) for r in diff_rows]
+        structured_metrics = {
+            "full_answers": structured_differential_metrics(
+                structured_model,
+                full_cases,
+                val_probs[diff_rows].argmax(axis=1),
+                val_targets[diff_rows],
+                [val_truths[r] or set() for r in diff_rows],
+            )
+        }
+        if partial and partial_logits is not None:
+            rows = sorted(partial)
+            subsets = partial_cases(val_set, random.Random(config.seed + 2), 1.0)
+            structured_metrics["partial_answers"] = structured_differential_metrics(
+                structured_model,
+                [structured_case(_patient(val_set, r), subsets[r]) for r in rows],
+                partial_logits.argmax(axis=1),
+                val_targets[rows],
+                [val_truths[r] or set() for r in rows],
+            )
 
     # What the service's default precision on CPUs with native bf16 does to these same rows,
     # recorded in the artifact so that it describes the model as it will be served. A CPU
@@ -727,6 +830,7 @@ def train(
         "validation": model_metrics.to_dict(),
         "validation_per_source": per_source,
         "validation_partial_interview": partial_metrics,
+        "validation_structured_differential": structured_metrics,
         "validation_uncalibrated": uncalibrated.to_dict(),
         "validation_bf16": bf16_metrics,
         "baseline_tfidf_logreg": baseline_metrics.to_dict(),
@@ -756,7 +860,9 @@ def train(
         "abstention_out_of_fold": ood.info["validation_abstention_out_of_fold"],
         "ood_rate": ood.info["validation_ood_rate"],
     }
-    write_artifact(out, model, tokenizer, training_args, metrics, calibration, ood)
+    write_artifact(
+        out, model, tokenizer, training_args, metrics, calibration, ood, structured_model
+    )
     print(
         f"wrote {out}: val accuracy {model_metrics.accuracy:.4f}, macro-F1 "
         f"{model_metrics.macro_f1:.4f}, top-3 {model_metrics.top3_accuracy:.4f}, ECE "
@@ -777,6 +883,7 @@ def write_artifact(
     metrics: dict[str, Any],
     calibration: dict[str, Any],
     ood: OodCheck | None = None,
+    structured_model: StructuredDifferential | None = None,
 ) -> None:
     """Write everything to a temporary sibling, then rename it into place (all or nothing)."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -794,6 +901,8 @@ def write_artifact(
             (staging / name).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
         if ood is not None:
             ood.save(staging)
+        if structured_model is not None:
+            structured_model.save(staging)
         (staging / "README.md").write_text(
             card.render_model_card(
                 version=out.name,

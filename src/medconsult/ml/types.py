@@ -66,7 +66,9 @@ class Suggestion(JsonRecord):
     differential in the DDXPlus paper's sense: every label the artifact's differential rule keeps
     (probability at its differential temperature at or above its differential threshold, both
     chosen on validation for DDF1), most probable first, each with its calibrated probability;
-    empty in suggestions made before it was recorded.
+    empty in suggestions made before it was recorded. For a structured case (intake answers)
+    whose artifact has a model of the answers (``ml.structured``), the members are the
+    conditions that model keeps, with the classifier's first choice.
     ``abstained`` means the model declines to suggest a diagnosis, for the reasons in
     ``abstain_reasons``: ``low_confidence`` (the top probability is below the threshold chosen on
     validation data) and/or ``out_of_distribution`` (the text is unlike the training cases:
