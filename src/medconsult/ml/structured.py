@@ -534,10 +534,12 @@ def _fit_with_estimators(
     max_iter: int = TREE_SETTINGS["max_iter"],
     unknown_fraction: float = UNKNOWN_FRACTION,
     questionnaire: ddxplus.Questionnaire | None = None,
+    threads: int | None = 1,
 ) -> tuple[StructuredDifferential, list[Any | float], list[StructuredCase]]:
     """``fit``, also returning the scikit-learn estimators (a float for a constant condition)
     and the training rows, for checking the stored trees against them."""
     import sklearn
+    import threadpoolctl
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     if len(cases) != len(truths):
@@ -564,13 +566,14 @@ def _fit_with_estimators(
     x = encoder.encode(rows)
     settings = {**TREE_SETTINGS, "max_iter": int(max_iter)}
     models: list[Any | float] = []
-    for condition in conditions:
-        seen = np.fromiter((condition in truth for truth in row_truths), dtype=np.int64)
-        if seen.min() == seen.max():  # always or never in a differential here
-            models.append(float(seen[0]))
-            continue
-        model = HistGradientBoostingClassifier(**settings, random_state=0)
-        models.append(model.fit(x, seen))
+    with threadpoolctl.threadpool_limits(limits=threads, user_api="openmp"):
+        for condition in conditions:
+            seen = np.fromiter((condition in truth for truth in row_truths), dtype=np.int64)
+            if seen.min() == seen.max():  # always or never in a differential here
+                models.append(float(seen[0]))
+                continue
+            model = HistGradientBoostingClassifier(**settings, random_state=0)
+            models.append(model.fit(x, seen))
     forest = _forest_from_sklearn(models, len(encoder.names))
     metadata = {
         "model": "HistGradientBoostingClassifier per condition (membership in the differential)",
@@ -598,10 +601,13 @@ def fit(
     max_iter: int = TREE_SETTINGS["max_iter"],
     unknown_fraction: float = UNKNOWN_FRACTION,
     questionnaire: ddxplus.Questionnaire | None = None,
+    threads: int | None = 1,
 ) -> StructuredDifferential:
     """Fit the membership trees of ``conditions`` on the cases and their differentials
     (``truths``: condition names); see the module docstring. ``questionnaire`` (for the
-    follow-up structure of partial copies) defaults to ``data/ddxplus``'s."""
+    follow-up structure of partial copies) defaults to ``data/ddxplus``'s. ``threads``: the
+    OpenMP threads of the tree fits (1 by default: on a small shared machine more threads than
+    free cores make the fit far slower; None leaves the process's setting)."""
     model, _, _ = _fit_with_estimators(
         cases,
         truths,
@@ -611,5 +617,6 @@ def fit(
         max_iter=max_iter,
         unknown_fraction=unknown_fraction,
         questionnaire=questionnaire,
+        threads=threads,
     )
     return model
