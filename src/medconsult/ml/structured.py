@@ -56,7 +56,7 @@ import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 from numpy.typing import NDArray
@@ -591,32 +591,27 @@ def _fit_with_estimators(
     return model, models, rows
 
 
+class FitOptions(TypedDict, total=False):
+    """``fit``'s options, with the defaults of ``_fit_with_estimators``."""
+
+    partial_fraction: float
+    seed: int
+    max_iter: int
+    unknown_fraction: float
+    questionnaire: ddxplus.Questionnaire | None
+    threads: int | None
+
+
 def fit(
     cases: Sequence[StructuredCase],
     truths: Sequence[set[str]],
     conditions: Sequence[str],
-    *,
-    partial_fraction: float = 0.3,
-    seed: int = 42,
-    max_iter: int = TREE_SETTINGS["max_iter"],
-    unknown_fraction: float = UNKNOWN_FRACTION,
-    questionnaire: ddxplus.Questionnaire | None = None,
-    threads: int | None = 1,
+    **options: Unpack[FitOptions],
 ) -> StructuredDifferential:
     """Fit the membership trees of ``conditions`` on the cases and their differentials
     (``truths``: condition names); see the module docstring. ``questionnaire`` (for the
     follow-up structure of partial copies) defaults to ``data/ddxplus``'s. ``threads``: the
     OpenMP threads of the tree fits (1 by default: on a small shared machine more threads than
     free cores make the fit far slower; None leaves the process's setting)."""
-    model, _, _ = _fit_with_estimators(
-        cases,
-        truths,
-        conditions,
-        partial_fraction=partial_fraction,
-        seed=seed,
-        max_iter=max_iter,
-        unknown_fraction=unknown_fraction,
-        questionnaire=questionnaire,
-        threads=threads,
-    )
+    model, _, _ = _fit_with_estimators(cases, truths, conditions, **options)
     return model
