@@ -102,32 +102,48 @@ class TestConfiguredLength:
         assert len(state.interview.differential) == 5
 
 
+ANSWERS = (
+    Answer("E_53", (YES,)),
+    Answer("E_55", ("V_101",)),
+    Answer("E_56", ("7",)),
+    Answer("E_91", unknown=True),
+)
+SETTINGS_UPDATE = {"job_max_attempts": 5}
+
+
+def _queued_for_analysis(
+    session: Session, cast: Cast, answers: tuple[Answer, ...] = ()
+) -> sessionmaker[Session]:
+    """The consultation with these interview answers and an analysis job; a worker's session
+    factory inside the test's transaction."""
+    if answers:
+        interview_service.start(session, actor=cast.patient, consultation_id=cast.consultation.id)
+        interview = interview_service._load(session, cast.consultation.id)
+        assert interview is not None
+        interview.answers = [answer.to_dict() for answer in answers]
+    factories.create_analysis_job(session, consultation=cast.consultation)
+    session.flush()
+    return sessionmaker(bind=session.connection(), join_transaction_mode="create_savepoint")
+
+
+def _claim(factory: sessionmaker[Session], cast: Cast) -> analysis.Claim:
+    with factory() as worker_session, worker_session.begin():
+        claimed = analysis.claim(
+            worker_session,
+            consultation_id=cast.consultation.id,
+            models=FakeModels(),
+            settings=get_settings().model_copy(update=SETTINGS_UPDATE),
+        )
+    assert isinstance(claimed, analysis.Claim)
+    return claimed
+
+
 class TestAnalysedText:
     def test_the_analysis_reads_the_answers_after_the_free_text(
         self, session: Session, cast: Cast
     ) -> None:
-        interview_service.start(session, actor=cast.patient, consultation_id=cast.consultation.id)
-        interview = interview_service._load(session, cast.consultation.id)
-        assert interview is not None
-        interview.answers = [
-            Answer("E_53", (YES,)).to_dict(),
-            Answer("E_55", ("V_101",)).to_dict(),
-            Answer("E_56", ("7",)).to_dict(),
-            Answer("E_91", unknown=True).to_dict(),
-        ]
-        factories.create_analysis_job(session, consultation=cast.consultation)
-        session.flush()
-        factory = sessionmaker(bind=session.connection(), join_transaction_mode="create_savepoint")
+        claimed = _claim(_queued_for_analysis(session, cast, ANSWERS), cast)
 
-        with factory() as worker_session, worker_session.begin():
-            claimed = analysis.claim(
-                worker_session,
-                consultation_id=cast.consultation.id,
-                models=FakeModels(),
-                settings=get_settings().model_copy(update={"job_max_attempts": 5}),
-            )
-
-        assert isinstance(claimed, analysis.Claim)
         history = claimed.text.index("A tight pain in my chest")
         intake = claimed.text.index("Intake questionnaire: Pain: ")
         assert history < intake
@@ -141,26 +157,14 @@ class TestAnalysedText:
         profile = patients_service.ensure_profile(session, user=cast.patient)
         profile.date_of_birth = date(1970, 6, 1)
         profile.sex = Sex.female
-        interview_service.start(session, actor=cast.patient, consultation_id=cast.consultation.id)
-        interview = interview_service._load(session, cast.consultation.id)
-        assert interview is not None
-        interview.answers = [
-            Answer("E_53", (YES,)).to_dict(),
-            Answer("E_55", ("V_101",)).to_dict(),
-            Answer("E_56", ("7",)).to_dict(),
-            Answer("E_91", unknown=True).to_dict(),
-        ]
-        factories.create_analysis_job(session, consultation=cast.consultation)
-        session.flush()
-        factory = sessionmaker(bind=session.connection(), join_transaction_mode="create_savepoint")
-
+        factory = _queued_for_analysis(session, cast, ANSWERS)
         models = FakeModels(result=suggestion())
 
         outcome = analysis.analyse(
             factory,
             consultation_id=cast.consultation.id,
             models=models,
-            settings=get_settings().model_copy(update={"job_max_attempts": 5}),
+            settings=get_settings().model_copy(update=SETTINGS_UPDATE),
         )
 
         assert outcome == "succeeded"
@@ -172,19 +176,8 @@ class TestAnalysedText:
         assert case.age == patients_service.age_on(date(1970, 6, 1))
 
     def test_a_free_text_case_has_no_structured_answers(self, session: Session, cast: Cast) -> None:
-        factories.create_analysis_job(session, consultation=cast.consultation)
-        session.flush()
-        factory = sessionmaker(bind=session.connection(), join_transaction_mode="create_savepoint")
+        claimed = _claim(_queued_for_analysis(session, cast), cast)
 
-        with factory() as worker_session, worker_session.begin():
-            claimed = analysis.claim(
-                worker_session,
-                consultation_id=cast.consultation.id,
-                models=FakeModels(),
-                settings=get_settings().model_copy(update={"job_max_attempts": 5}),
-            )
-
-        assert isinstance(claimed, analysis.Claim)
         assert claimed.intake_case is None
         assert claimed.intake_text == ""
 

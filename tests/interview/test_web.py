@@ -105,18 +105,23 @@ class TestAnswer:
         assert "Please choose one answer" in response.text
 
 
+def _one_answer_then_stop(client: TestClient, session: Session, cast: Cast) -> None:
+    """The patient answers one question "don't know" and stops the interview."""
+    token = factories.login(client, session, cast.patient)
+    _start(client, cast, token)
+    code, _values = _pending(client.get(_page_url(cast)).text)
+    client.post(
+        f"{_page_url(cast)}/answer",
+        data={"csrf_token": token, "question": code, "value": "__unknown__"},
+    )
+    client.post(f"{_page_url(cast)}/finish", data={"csrf_token": token})
+
+
 class TestDoctorReads:
     def test_the_case_page_lists_the_answers(
         self, client: TestClient, session: Session, cast: Cast
     ) -> None:
-        token = factories.login(client, session, cast.patient)
-        _start(client, cast, token)
-        code, _values = _pending(client.get(_page_url(cast)).text)
-        client.post(
-            f"{_page_url(cast)}/answer",
-            data={"csrf_token": token, "question": code, "value": "__unknown__"},
-        )
-        client.post(f"{_page_url(cast)}/finish", data={"csrf_token": token})
+        _one_answer_then_stop(client, session, cast)
         client.cookies.clear()
         factories.login(client, session, cast.doctor)
 
@@ -132,14 +137,7 @@ class TestDoctorReads:
     def test_the_case_page_shows_the_differential_with_codes_and_urgency(
         self, client: TestClient, session: Session, cast: Cast
     ) -> None:
-        token = factories.login(client, session, cast.patient)
-        _start(client, cast, token)
-        code, _values = _pending(client.get(_page_url(cast)).text)
-        client.post(
-            f"{_page_url(cast)}/answer",
-            data={"csrf_token": token, "question": code, "value": "__unknown__"},
-        )
-        client.post(f"{_page_url(cast)}/finish", data={"csrf_token": token})
+        _one_answer_then_stop(client, session, cast)
         diagnosis_service.store_suggestion(
             session, consultation=cast.consultation, suggestion=suggestion(), analysed_text="x"
         )
