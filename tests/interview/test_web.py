@@ -157,6 +157,25 @@ class TestDoctorReads:
             ("Common cold", "X00", "Self-care"),
             ("Bronchial asthma", "X00", "Routine"),
         ]
+        assert "<td>0.700</td>" in table
+
+    def test_a_probability_that_rounds_to_zero_reads_under_one_in_a_thousand(
+        self, client: TestClient, session: Session, cast: Cast
+    ) -> None:
+        diagnosis_service.store_suggestion(
+            session,
+            consultation=cast.consultation,
+            suggestion=suggestion(probabilities=(0.9996, 0.0003, 0.0001)),
+            analysed_text="x",
+        )
+        session.flush()
+        factories.login(client, session, cast.doctor)
+
+        page = client.get(f"/doctor/consultations/{cast.consultation.id}")
+
+        assert "<td>1.000</td>" in page.text
+        assert page.text.count("<td>&lt;0.001</td>") == 2
+        assert "<td>0.000</td>" not in page.text
 
     def test_a_free_text_case_shows_no_full_differential(
         self, client: TestClient, session: Session, cast: Cast
