@@ -239,6 +239,16 @@ def test_training_on_both_formats_reports_per_source_and_the_differential(
     assert report["split"] == "validation"  # both files are the model's own: their val splits
     assert report["n"] == metrics["validation"]["n"]
     assert report["per_source"]["ddxplus"]["differential"] == differential
+    # The product's differential for structured cases, scored again by evaluate on the same
+    # validation cases and the same short interviews: what training recorded.
+    assert report["per_source"]["ddxplus"]["structured_differential"] == structured_metrics
+    assert report["per_source"]["overall"]["structured_differential"] == structured_metrics
+    assert "structured_differential" not in report["per_source"]["s2d"]
+
+    assert evaluate_main(["--model", str(out), "--data", str(ddx), "--plots", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "structured differential, full answers" in text
+    assert "structured differential, partial answers" in text
 
 
 def test_target_distributions_put_the_differential_beside_the_label() -> None:

@@ -12,7 +12,10 @@ seen in training. Any other file is scored whole. ``--split validation|train|all
 
 Reported overall and per source (``per_source``: symptom2disease, ddxplus, ...); for structured
 cases with a ground-truth differential also GTPA@1/3/5, DDR, DDP and DDF1 (``metrics.py``), the
-differential being the classes at or above the artifact's ``differential_threshold``.
+differential being the classes at or above the artifact's ``differential_threshold`` (the rule
+for free text), and, where the artifact has a model of the answers, the differential the product
+shows for a structured case (``structured_differential``: ``full_answers`` and
+``partial_answers`` after a short interview, ``structured_eval.py``).
 
 The model is scored through ``predict.Classifier``, exactly as served (windowing, temperature,
 abstention threshold). Rows whose label the model does not know are counted in
@@ -59,6 +62,11 @@ from medconsult.ml.metrics import (
     softmax,
 )
 from medconsult.ml.predict import Classifier, resolve_precision
+from medconsult.ml.structured_eval import (
+    rendered,
+    short_interviews,
+    structured_differential_report,
+)
 
 
 def _read_training_args(model_dir: Path) -> dict[str, Any]:
@@ -128,6 +136,52 @@ def _truths(dataset: Dataset) -> list[set[int] | None]:
         differential = dataset.differential_of(row)
         truths.append({LABEL2ID[key] for key, _ in differential} if differential else None)
     return truths
+
+
+def _structured_differential(
+    classifier: Classifier,
+    dataset: Dataset,
+    sources: list[str],
+    truths: list[set[int] | None],
+    probs: np.ndarray,
+    seed: int,
+) -> dict[str, dict[str, Any]]:
+    """Per source with structured rows (and ``overall``): the structured differential (the
+    model of the answers with the classifier's first choice) with every answer and after a
+    short interview (the same random subsets as training's validation figures for the same
+    rows)."""
+    assert classifier.structured is not None
+    structured_rows = [
+        row
+        for row in range(len(dataset))
+        if truths[row] is not None and dataset.patient_of(row) is not None
+    ]
+    interviews = short_interviews(dataset, seed)
+    interview_texts = rendered(dataset, interviews)
+    interview_top = dict(
+        zip(
+            sorted(interviews),
+            classifier.logits([interview_texts[row] for row in sorted(interviews)]).argmax(axis=1),
+            strict=True,
+        )
+    )
+    report: dict[str, dict[str, Any]] = {}
+    for source in ["overall", *dict.fromkeys(sources[row] for row in structured_rows)]:
+        rows = [row for row in structured_rows if source in ("overall", sources[row])]
+        if not rows:
+            continue
+        asked = sorted(row for row in interviews if source in ("overall", sources[row]))
+        report[source] = structured_differential_report(
+            classifier.structured,
+            dataset,
+            rows,
+            top_ids=probs[rows].argmax(axis=1),
+            targets=np.array([LABEL2ID[str(dataset.labels[r])] for r in rows], dtype=np.int64),
+            truths=[truths[row] or set() for row in rows],
+            interviews={row: interviews[row] for row in asked},
+            interview_top_ids=np.array([interview_top[row] for row in asked], dtype=np.int64),
+        )
+    return report
 
 
 def evaluate(
@@ -204,6 +258,17 @@ def evaluate(
         if texts
         else {}
     )
+    if classifier.structured is not None and texts:
+        structured_reports = _structured_differential(
+            classifier,
+            scored.subset(known),
+            sources,
+            truths,
+            probs,
+            int(training_args.get("seed", options.DEFAULT_SEED)),
+        )
+        for source, structured_report in structured_reports.items():
+            report["per_source"][source]["structured_differential"] = structured_report
     uncalibrated = classification_metrics(softmax(logits), targets, classifier.threshold)
     report["ece_uncalibrated"] = uncalibrated.ece
 
@@ -360,6 +425,12 @@ def format_report(report: dict[str, Any]) -> str:
                 f"  differential (p >= {d['threshold']}): GTPA@1 {d['gtpa_at_1']:.4f}, GTPA@3 "
                 f"{d['gtpa_at_3']:.4f}, DDR {d['ddr']:.4f}, DDP {d['ddp']:.4f}, DDF1 "
                 f"{d['ddf1']:.4f}, mean size {d['mean_differential_size']:.1f}"
+            )
+        for arm, scores in (entry.get("structured_differential") or {}).items():
+            lines.append(
+                f"  structured differential, {arm.replace('_', ' ')} (n={scores['n']}): DDR "
+                f"{scores['ddr']:.4f}, DDP {scores['ddp']:.4f}, DDF1 {scores['ddf1']:.4f}, "
+                f"mean size {scores['mean_differential_size']:.1f}"
             )
     if report.get("baseline_skipped"):
         lines.append(f"baseline skipped: {report['baseline_skipped']}")

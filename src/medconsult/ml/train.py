@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -63,7 +63,7 @@ from medconsult.ml.data import (
 )
 from medconsult.ml.engine import PackedBertClassifier, cpu_has_native_bf16, supports
 from medconsult.ml.errors import ArtifactError, DataFormatError, ModelError, exit_status
-from medconsult.ml.labels import LABELS_FILE, canonical_key
+from medconsult.ml.labels import LABELS_FILE
 from medconsult.ml.metrics import (
     TARGET_PRECISION,
     cap_abstention_threshold,
@@ -105,7 +105,14 @@ from medconsult.ml.options import (
     DEFAULT_WEIGHT_DECAY,
 )
 from medconsult.ml.predict import pick_device, pooled_output
-from medconsult.ml.structured import StructuredCase, StructuredDifferential
+from medconsult.ml.structured import StructuredDifferential
+from medconsult.ml.structured_eval import (
+    partial_texts,
+    rendered,
+    short_interviews,
+    structured_case,
+    structured_differential_report,
+)
 
 # Every tunable default (learning rate, epochs, warm-up, split, windowing...) lives in one
 # commented block in options.py, shared with the CLI.
@@ -384,55 +391,6 @@ def differential_truths(dataset: Dataset) -> tuple[list[int], list[set[int]]]:
     return rows, truths
 
 
-def partial_cases(
-    dataset: Dataset, rng: random.Random, fraction: float
-) -> dict[int, ddxplus.Answers]:
-    """For a share ``fraction`` of the structured rows, a random subset of the case's answers
-    (the chief complaint always kept), as after a short interview: {row: answers}."""
-    if fraction <= 0:
-        return {}
-    questionnaire: ddxplus.Questionnaire | None = None
-    cases: dict[int, ddxplus.Answers] = {}
-    for row in range(len(dataset)):
-        patient = dataset.patient_of(row)
-        if patient is None or rng.random() >= fraction:
-            continue
-        questionnaire = questionnaire or ddxplus.load_questionnaire()
-        cases[row] = ddxplus.partial_answers(
-            patient.evidences, questionnaire, rng, keep=[patient.initial_evidence]
-        )
-    return cases
-
-
-def partial_texts(dataset: Dataset, rng: random.Random, fraction: float) -> dict[int, str]:
-    """``partial_cases`` rendered as text: {row: text}."""
-    cases = partial_cases(dataset, rng, fraction)
-    if not cases:
-        return {}
-    questionnaire = ddxplus.load_questionnaire()
-    texts: dict[int, str] = {}
-    for row, answers in cases.items():
-        patient = dataset.patient_of(row)
-        assert patient is not None
-        texts[row] = ddxplus.render(answers, questionnaire, age=patient.age, sex=patient.sex)
-    return texts
-
-
-def structured_case(
-    patient: ddxplus.Patient, answers: ddxplus.Answers | None = None
-) -> StructuredCase:
-    """A DDXPlus patient as the model of the answers reads it (``answers``: a subset of the
-    patient's own, as after a short interview)."""
-    case = StructuredCase.from_patient(patient)
-    return case if answers is None else replace(case, answers=answers)
-
-
-def _patient(dataset: Dataset, row: int) -> ddxplus.Patient:
-    patient = dataset.patient_of(row)
-    assert patient is not None, f"row {row} is not a structured case"
-    return patient
-
-
 def fit_structured_differential(
     train_set: Dataset, config: TrainConfig
 ) -> StructuredDifferential | None:
@@ -453,27 +411,6 @@ def fit_structured_differential(
         if config.tiny
         else structured.TREE_SETTINGS["max_iter"],
     )
-
-
-def structured_differential_metrics(
-    model: StructuredDifferential,
-    cases: Sequence[StructuredCase],
-    top_ids: np.ndarray,
-    targets: np.ndarray,
-    truths: Sequence[set[int]],
-) -> dict[str, Any]:
-    """DDR/DDP/DDF1 of the product's differential for structured cases: the conditions the
-    model of the answers keeps, with the classifier's first choice (``top_ids``)."""
-    membership = model.membership(cases)
-    scores = np.zeros((len(cases), len(LABELS)))
-    for column, name in enumerate(model.conditions):
-        key = canonical_key(name)
-        if key is not None and key in LABEL2ID:
-            scores[:, LABEL2ID[key]] = np.maximum(scores[:, LABEL2ID[key]], membership[:, column])
-    scores[np.arange(len(cases)), top_ids] = 1.0
-    result = differential_metrics(scores, targets, list(truths), model.threshold).to_dict()
-    # GTPA is the classifier's (its first choice leads); the rest is the differential's.
-    return {key: result[key] for key in ("n", "ddr", "ddp", "ddf1", "mean_differential_size")}
 
 
 def truths_by_row(dataset: Dataset) -> list[set[int] | None]:
@@ -719,7 +656,8 @@ def train(
         differential_probs=softmax(val_logits, differential_temperature),
     )
     # The structured validation cases after a short interview: a random subset of answers.
-    partial = partial_texts(val_set, random.Random(config.seed + 2), 1.0)
+    interviews = short_interviews(val_set, config.seed)
+    partial = rendered(val_set, interviews)
     partial_metrics: dict[str, Any] | None = None
     partial_logits: np.ndarray | None = None
     if partial:
@@ -741,26 +679,16 @@ def train(
     structured_model = fit_structured_differential(train_set, config)
     structured_metrics: dict[str, Any] | None = None
     if structured_model is not None and diff_rows:
-        full_cases = [structured_case(_patient(val_set, r)) for r in diff_rows]
-        structured_metrics = {
-            "full_answers": structured_differential_metrics(
-                structured_model,
-                full_cases,
-                val_probs[diff_rows].argmax(axis=1),
-                val_targets[diff_rows],
-                [val_truths[r] or set() for r in diff_rows],
-            )
-        }
-        if partial and partial_logits is not None:
-            rows = sorted(partial)
-            subsets = partial_cases(val_set, random.Random(config.seed + 2), 1.0)
-            structured_metrics["partial_answers"] = structured_differential_metrics(
-                structured_model,
-                [structured_case(_patient(val_set, r), subsets[r]) for r in rows],
-                partial_logits.argmax(axis=1),
-                val_targets[rows],
-                [val_truths[r] or set() for r in rows],
-            )
+        structured_metrics = structured_differential_report(
+            structured_model,
+            val_set,
+            diff_rows,
+            top_ids=val_probs[diff_rows].argmax(axis=1),
+            targets=val_targets[diff_rows],
+            truths=[val_truths[r] or set() for r in diff_rows],
+            interviews=interviews,
+            interview_top_ids=None if partial_logits is None else partial_logits.argmax(axis=1),
+        )
 
     # What the service's default precision on CPUs with native bf16 does to these same rows,
     # recorded in the artifact so that it describes the model as it will be served. A CPU
