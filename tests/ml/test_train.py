@@ -278,3 +278,34 @@ def test_training_precision_is_bf16_only_where_the_cpu_has_it(
     assert train_module.autocast_dtype(cpu) is None
     monkeypatch.setattr(train_module, "cpu_has_native_bf16", lambda: False)
     assert train_module.training_autocast_dtype(cpu, "auto") is None
+
+
+def test_length_grouped_batches_cover_every_window_once_with_little_padding() -> None:
+    import random
+
+    from medconsult.ml.train import length_grouped_batches
+
+    draw = random.Random(7)
+    lengths = [draw.choice([12, 30, 128]) + draw.randrange(8) for _ in range(1_003)]
+    grouped = length_grouped_batches(lengths, 16, 50, random.Random(1))
+    plain = length_grouped_batches(lengths, 16, 1, random.Random(1))
+    for batches in (grouped, plain):
+        assert len(batches) == -(-len(lengths) // 16)
+        assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+        # Full batches but one (1,003 = 62 x 16 + 11), wherever the shuffle put it.
+        assert sorted(len(batch) for batch in batches) == [11] + [16] * 62
+
+    # Group 1: the plain shuffled order cut into batches, as training did before grouping.
+    order = list(range(len(lengths)))
+    random.Random(1).shuffle(order)
+    assert plain == [order[i : i + 16] for i in range(0, len(order), 16)]
+
+    def padded(batches: list[list[int]]) -> int:
+        return sum(len(batch) * max(lengths[i] for i in batch) for batch in batches)
+
+    assert padded(grouped) < 1.1 * sum(lengths) < padded(plain)
+    # The batches are shuffled: long and short ones alternate through the epoch.
+    firsts = [max(lengths[i] for i in batch) for batch in grouped[:20]]
+    assert min(firsts) < 50 < max(firsts)
+    # Repeatable for a seed.
+    assert grouped == length_grouped_batches(lengths, 16, 50, random.Random(1))

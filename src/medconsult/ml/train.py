@@ -93,6 +93,7 @@ from medconsult.ml.options import (
     DEFAULT_INFERENCE_BATCH_SIZE,
     DEFAULT_LABEL_SMOOTHING,
     DEFAULT_LEARNING_RATE,
+    DEFAULT_LENGTH_GROUP,
     DEFAULT_MAX_GRAD_NORM,
     DEFAULT_MAX_LENGTH,
     DEFAULT_PARTIAL_FRACTION,
@@ -162,6 +163,7 @@ class TrainConfig:
     warmup_ratio: float = DEFAULT_WARMUP_RATIO
     weight_decay: float = DEFAULT_WEIGHT_DECAY
     batch_size: int = DEFAULT_BATCH_SIZE
+    length_group: int = DEFAULT_LENGTH_GROUP  # batches per length-sorted group (1: random)
     max_grad_norm: float = DEFAULT_MAX_GRAD_NORM
     patience: int = DEFAULT_PATIENCE
     # False: keep the last epoch (cross-validation folds, where the validation rows are the
@@ -203,6 +205,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         warmup_ratio=args.warmup_ratio,
         weight_decay=args.weight_decay,
         batch_size=args.batch_size,
+        length_group=args.length_group,
         patience=args.patience,
         label_smoothing=args.label_smoothing,
         max_length=args.max_length,
@@ -290,6 +293,29 @@ def pad_batch(
         ids[row, : len(window.input_ids)] = torch.tensor(window.input_ids)
         mask[row, : len(window.input_ids)] = 1
     return {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
+
+
+def length_grouped_batches(
+    lengths: Sequence[int], batch_size: int, group: int, rng: random.Random
+) -> list[list[int]]:
+    """The indices of one epoch's batches: shuffled, cut into groups of ``group`` batches, each
+    group sorted by length (longest first) and cut into batches of ``batch_size``, the batches
+    then shuffled. Each batch holds windows of about one length, so dynamic padding adds
+    little; ``group`` 1 gives plain random batches. Every index is in exactly one batch, and
+    there are ``ceil(len(lengths) / batch_size)`` batches, as with random batches."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    span = batch_size * max(1, group)
+    if group > 1:
+        order = [
+            index
+            for start in range(0, len(order), span)
+            for index in sorted(order[start : start + span], key=lambda i: -lengths[i])
+        ]
+    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    if group > 1:
+        rng.shuffle(batches)
+    return batches
 
 
 class TextOutputs(NamedTuple):
@@ -543,13 +569,16 @@ def train(
             train_windows += [
                 Window(rows[w.text_index], w.input_ids, w.offsets, w.word_ids) for w in extra
             ]
-        order = list(range(len(train_windows)))
-        shuffler.shuffle(order)
+        batches = length_grouped_batches(
+            [len(window.input_ids) for window in train_windows],
+            config.batch_size,
+            config.length_group,
+            shuffler,
+        )
         losses = []
-        for start in range(0, len(order), config.batch_size):
+        for chunk in batches:
             if step >= total_steps:
                 break
-            chunk = order[start : start + config.batch_size]
             batch = pad_batch([train_windows[i] for i in chunk], tokenizer.pad_token_id, device)
             labels = target_rows[[train_windows[i].text_index for i in chunk]].to(device)
             with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
