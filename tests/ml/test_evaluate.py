@@ -56,6 +56,18 @@ def test_json_report_on_the_validation_split(
     assert report["bf16"]["agreement_with_fp32"] >= 0.95
     assert report["bf16"]["max_abs_probability_difference"] < 0.05
     assert report["served_precision"] in ("fp32", "bf16")
+    # Every wrong first choice is listed, most confident first, with what explains it.
+    assert report["errors_total"] == round((1 - report["accuracy"]) * report["n"])
+    assert report["errors_total"] > 0  # the tiny model is far from perfect
+    probabilities = [error["probability"] for error in report["errors"]]
+    assert probabilities == sorted(probabilities, reverse=True)
+    for error in report["errors"]:
+        assert error["predicted"] != error["label"]
+        assert error["label_probability"] <= error["probability"]
+        if abs(error["probability"] - report["threshold"]) > 1e-4:  # listed rounded to 4 places
+            assert error["abstained"] == (error["probability"] < report["threshold"])
+        assert error["predicted_in_differential"] is None  # free text: no ground-truth list
+        assert 0 < len(error["text"]) <= 200
 
 
 def test_other_csv_is_scored_whole_and_unknown_labels_counted(

@@ -23,6 +23,10 @@ abstention threshold). Rows whose label the model does not know are counted in
 fitted in this run on the model's own training split (rebuilt from the recorded training file)
 and scored on the same rows with its raw probabilities and no abstention.
 
+Every wrong first choice is listed (``errors``, most confident first, with its text's start and
+whether the answer is in the case's ground-truth differential), so that confident errors can be
+read and explained.
+
 Metrics: accuracy, macro-F1, top-3 accuracy, ECE (15 equal-width bins, calibrated
 probabilities), abstention rate and precision on the answered rows, for the model in fp32 (the
 reference). ``--int8`` and ``--bf16`` add the same metrics for the int8 dynamically quantised
@@ -45,6 +49,7 @@ from medconsult.ml import options
 from medconsult.ml.baseline import TfidfBaseline
 from medconsult.ml.data import (
     LABEL2ID,
+    LABELS,
     Dataset,
     concatenate,
     data_sha256,
@@ -184,6 +189,42 @@ def _structured_differential(
     return report
 
 
+MAX_LISTED_ERRORS = 100  # the report's list of wrong answers, most confident first
+ERROR_TEXT_CHARS = 200  # each listed error's text is cut to this many characters
+
+
+def wrong_answers(
+    probs: np.ndarray,
+    targets: np.ndarray,
+    dataset: Dataset,
+    truths: Sequence[set[int] | None],
+    threshold: float,
+) -> list[dict[str, Any]]:
+    """Every row whose first choice is not its label, most confident first: where it comes
+    from, the label and the first choice (keys), the calibrated probabilities of both, whether
+    the model abstained (low confidence; the OOD check is not applied here), whether the first
+    choice is in the case's ground-truth differential (structured cases; None for free text),
+    and the start of the text, so that each confident error can be read and explained."""
+    keys = LABELS
+    rows = [int(i) for i in np.flatnonzero(probs.argmax(axis=1) != targets)]
+    errors = [
+        {
+            "source": dataset.source_of(row),
+            "label": keys[int(targets[row])],
+            "predicted": keys[int(probs[row].argmax())],
+            "probability": round(float(probs[row].max()), 4),
+            "label_probability": round(float(probs[row, int(targets[row])]), 4),
+            "abstained": bool(probs[row].max() < threshold),
+            "predicted_in_differential": None
+            if truths[row] is None
+            else int(probs[row].argmax()) in (truths[row] or set()),
+            "text": dataset.texts[row][:ERROR_TEXT_CHARS],
+        }
+        for row in rows
+    ]
+    return sorted(errors, key=lambda error: -float(error["probability"]))
+
+
 def evaluate(
     model_dir: Path,
     data_path: Path | Sequence[Path] | None = None,
@@ -269,6 +310,9 @@ def evaluate(
         )
         for source, structured_report in structured_reports.items():
             report["per_source"][source]["structured_differential"] = structured_report
+    errors = wrong_answers(probs, targets, scored.subset(known), truths, classifier.threshold)
+    report["errors_total"] = len(errors)
+    report["errors"] = errors[:MAX_LISTED_ERRORS]
     uncalibrated = classification_metrics(softmax(logits), targets, classifier.threshold)
     report["ece_uncalibrated"] = uncalibrated.ece
 
@@ -431,6 +475,16 @@ def format_report(report: dict[str, Any]) -> str:
                 f"  structured differential, {arm.replace('_', ' ')} (n={scores['n']}): DDR "
                 f"{scores['ddr']:.4f}, DDP {scores['ddp']:.4f}, DDF1 {scores['ddf1']:.4f}, "
                 f"mean size {scores['mean_differential_size']:.1f}"
+            )
+    if report.get("errors"):
+        lines.append(f"wrong answers: {report['errors_total']} (most confident first)")
+        for error in report["errors"][:10]:
+            note = " (abstained)" if error["abstained"] else ""
+            if error["predicted_in_differential"]:
+                note += " (in the case's differential)"
+            lines.append(
+                f"  {error['probability']:.3f} {error['predicted']} for {error['label']} "
+                f"[{error['source']}]{note}: {error['text'][:100]!r}"
             )
     if report.get("baseline_skipped"):
         lines.append(f"baseline skipped: {report['baseline_skipped']}")
