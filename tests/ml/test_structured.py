@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from medconsult.ml import ddxplus, structured
+from medconsult.ml.arrays import sha256_of
 from medconsult.ml.errors import ArtifactError, DataFormatError
 from medconsult.ml.structured import StructuredCase, StructuredDifferential
 
@@ -252,7 +253,7 @@ def _rewrite_arrays(directory: Path, **changes: np.ndarray) -> None:
     with path.open("wb") as handle:
         np.savez_compressed(handle, **arrays)  # type: ignore[arg-type]
     document = json.loads((directory / structured.FILE_NAME).read_text(encoding="utf-8"))
-    document["arrays"]["sha256"] = structured._sha256(path)
+    document["arrays"]["sha256"] = sha256_of(path)
     (directory / structured.FILE_NAME).write_text(json.dumps(document), encoding="utf-8")
 
 
@@ -302,7 +303,7 @@ def test_truncated_arrays_with_matching_checksum_are_an_error(saved: Path) -> No
     arrays.write_bytes(arrays.read_bytes()[:100])
     path = saved / structured.FILE_NAME
     document = json.loads(path.read_text(encoding="utf-8"))
-    document["arrays"]["sha256"] = structured._sha256(arrays)
+    document["arrays"]["sha256"] = sha256_of(arrays)
     path.write_text(json.dumps(document), encoding="utf-8")
     with pytest.raises(ArtifactError, match="unreadable"):
         StructuredDifferential.load(saved)

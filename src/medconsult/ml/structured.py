@@ -45,14 +45,9 @@ scikit-learn learnt for it, exactly as ``HistGradientBoostingClassifier.predict_
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import os
 import random
-import tempfile
 import time
-import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +57,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from medconsult.ml import ddxplus
+from medconsult.ml.arrays import RESERVED_KEYS, load_part, save_part
 from medconsult.ml.errors import ArtifactError, DataFormatError
 
 FloatArray = NDArray[np.float64]
@@ -399,69 +395,46 @@ class StructuredDifferential:
     # --- persistence ---
 
     def save(self, directory: Path) -> None:
-        """Write ``FILE_NAME`` and ``ARRAYS_NAME`` into ``directory`` (created if needed); the
-        arrays first, the JSON (which names their SHA-256) last, each replaced atomically."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        arrays_path = directory / ARRAYS_NAME
-        with tempfile.NamedTemporaryFile(dir=directory, suffix=".tmp", delete=False) as handle:
-            np.savez_compressed(handle, **self._forest.arrays())  # type: ignore[arg-type]
-        os.replace(handle.name, arrays_path)
-        document = {
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
-            "conditions": list(self.conditions),
-            "threshold": self.threshold,
-            "features": list(self.feature_names),
-            "arrays": {"file": ARRAYS_NAME, "sha256": _sha256(arrays_path)},
-            **{key: value for key, value in self.metadata.items() if key not in _RESERVED},
-        }
-        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-        with tempfile.NamedTemporaryFile(
-            "w", dir=directory, suffix=".tmp", delete=False, encoding="utf-8"
-        ) as out:
-            out.write(text)
-        os.replace(out.name, directory / FILE_NAME)
+        """Write ``FILE_NAME`` and ``ARRAYS_NAME`` into ``directory`` (created if needed; the
+        arrays first, the JSON that names their SHA-256 last: ``arrays.save_part``)."""
+        save_part(
+            directory,
+            json_name=FILE_NAME,
+            arrays_name=ARRAYS_NAME,
+            format_name=FORMAT,
+            version=FORMAT_VERSION,
+            arrays=self._forest.arrays(),
+            document={
+                "conditions": list(self.conditions),
+                "threshold": self.threshold,
+                "features": list(self.feature_names),
+                **{key: value for key, value in self.metadata.items() if key not in _RESERVED},
+            },
+        )
 
     @classmethod
     def load(cls, directory: Path) -> StructuredDifferential | None:
         """The model saved in ``directory``; None when neither file is there. Raises
         ``ArtifactError`` when one file is missing or either is corrupt or they do not match."""
-        directory = Path(directory)
-        json_path, arrays_path = directory / FILE_NAME, directory / ARRAYS_NAME
-        if not json_path.exists() and not arrays_path.exists():
+        loaded = load_part(
+            directory,
+            json_name=FILE_NAME,
+            arrays_name=ARRAYS_NAME,
+            format_name=FORMAT,
+            version=FORMAT_VERSION,
+            array_names=_ARRAY_NAMES,
+            what="structured differential",
+        )
+        if loaded is None:
             return None
-        for path in (json_path, arrays_path):
-            if not path.is_file():
-                raise ArtifactError(f"structured differential incomplete: {path} is missing")
-        try:
-            document = json.loads(json_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ArtifactError(f"unreadable {json_path}: {exc}") from exc
-        if not isinstance(document, dict) or document.get("format") != FORMAT:
-            raise ArtifactError(f"{json_path} is not a structured differential model")
-        if document.get("version") != FORMAT_VERSION:
-            raise ArtifactError(
-                f"{json_path}: format version {document.get('version')!r}, "
-                f"this version reads {FORMAT_VERSION}; retrain the model"
-            )
+        document, arrays = loaded
+        json_path = Path(directory) / FILE_NAME
         try:
             conditions = [str(name) for name in document["conditions"]]
             features = [str(name) for name in document["features"]]
             threshold = float(document["threshold"])
-            expected_sha = str(document["arrays"]["sha256"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ArtifactError(f"{json_path}: missing or invalid field {exc}") from exc
-        if _sha256(arrays_path) != expected_sha:
-            raise ArtifactError(
-                f"{arrays_path} does not belong to {json_path} (checksum mismatch): "
-                "the model files are corrupt or from different models"
-            )
-        try:
-            with np.load(arrays_path, allow_pickle=False) as stored:
-                arrays = {name: np.asarray(stored[name]) for name in _ARRAY_NAMES}
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            raise ArtifactError(f"unreadable {arrays_path}: {exc}") from exc
         try:
             forest = _Forest(
                 feature=arrays["feature"].astype(np.int32, casting="same_kind"),
@@ -477,20 +450,12 @@ class StructuredDifferential:
                 constant=arrays["constant"].astype(np.float64, casting="same_kind"),
             )
         except TypeError as exc:
-            raise ArtifactError(f"{arrays_path}: arrays of the wrong type ({exc})") from exc
+            raise ArtifactError(f"{ARRAYS_NAME}: arrays of the wrong type ({exc})") from exc
         metadata = {key: value for key, value in document.items() if key not in _RESERVED}
         return cls(conditions, features, forest, threshold=threshold, metadata=metadata)
 
 
-_RESERVED = frozenset({"format", "version", "conditions", "threshold", "features", "arrays"})
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+_RESERVED = RESERVED_KEYS | {"conditions", "threshold", "features"}
 
 
 # --- fitting -------------------------------------------------------------------------------------
