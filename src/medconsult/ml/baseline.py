@@ -1,23 +1,47 @@
-"""TF-IDF + logistic-regression baseline, trained on the same split as the model (torch-free).
+"""TF-IDF + logistic-regression baseline, trained on the same split as the model (torch-free),
+and the TF-IDF half of the hybrid classifier.
 
 The benchmark is nearly saturated (about 97-98% for this baseline), so every report of the
 fine-tuned model carries this baseline's numbers from the same run for comparison.
+
+The hybrid (``hybrid_logits``): the mean of the transformer's probabilities (temperature 1) and
+this model's, as log-probabilities that calibration then treats like logits. Chosen by the
+cross-validation of ``medconsult cv`` (README, "DDXPlus and the differential"). For serving,
+the fitted pipeline becomes a ``TfidfScorer``: its vocabulary, idf weights and the regression's
+coefficients as arrays (``arrays.py``; no pickle), applied with numpy exactly as scikit-learn's
+``predict_proba`` (``tests/ml/test_baseline.py``), so neither scikit-learn nor a pickle is
+needed where the model is served.
 """
 
 from __future__ import annotations
 
+import math
+import re
+from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from medconsult.ml.metrics import FloatArray
+from medconsult.ml.arrays import load_part, save_part
+from medconsult.ml.errors import ArtifactError
+from medconsult.ml.metrics import FloatArray, softmax
 
 # Word uni+bigrams with sublinear tf, weakly regularised LR (C=10): a strong, standard setup.
 BASELINE_C = 10.0
 BASELINE_NGRAMS = (1, 2)
+# scikit-learn's default word tokens (two or more word characters), lower-cased first.
+TOKEN_PATTERN = re.compile(r"(?u)\b\w\w+\b")
+
+FILE_NAME = "tfidf.json"
+ARRAYS_NAME = "tfidf.npz"
+FORMAT = "medconsult-tfidf-logreg"
+FORMAT_VERSION = 1
+_ARRAY_NAMES = ("terms", "idf", "coef", "intercept", "classes")
 
 
 class TfidfBaseline:
@@ -40,3 +64,149 @@ class TfidfBaseline:
         probs = np.zeros((len(texts), self.n_classes), dtype=np.float64)
         probs[:, self.pipeline.classes_] = partial
         return probs
+
+    def scorer(self) -> TfidfScorer:
+        """The fitted model as arrays, for serving (see the module docstring)."""
+        vectorizer: TfidfVectorizer = self.pipeline.named_steps["tfidf"]
+        regression: LogisticRegression = self.pipeline.named_steps["lr"]
+        vocabulary: dict[str, int] = vectorizer.vocabulary_
+        terms = sorted(vocabulary, key=vocabulary.__getitem__)
+        coef = np.asarray(regression.coef_, dtype=np.float64)
+        intercept = np.asarray(regression.intercept_, dtype=np.float64)
+        if coef.shape[0] == 1:
+            # Two classes: scikit-learn keeps one row z for the second, P = sigmoid(z);
+            # softmax over (-z/2, z/2) gives the same.
+            coef = np.vstack([-coef, coef]) / 2
+            intercept = np.concatenate([-intercept, intercept]) / 2
+        return TfidfScorer(
+            terms=terms,
+            idf=np.asarray(vectorizer.idf_, dtype=np.float64),
+            coef=coef,
+            intercept=intercept,
+            classes=np.asarray(regression.classes_, dtype=np.int64),
+            n_classes=self.n_classes,
+        )
+
+
+class TfidfScorer:
+    """A fitted ``TfidfBaseline`` as arrays: ``predict_proba`` with numpy alone."""
+
+    def __init__(
+        self,
+        *,
+        terms: Sequence[str],
+        idf: NDArray[np.float64],
+        coef: NDArray[np.float64],
+        intercept: NDArray[np.float64],
+        classes: NDArray[np.int64],
+        n_classes: int,
+    ) -> None:
+        if not (len(terms) == len(idf) == coef.shape[1]) or not (
+            coef.shape[0] == len(intercept) == len(classes)
+        ):
+            raise ArtifactError(
+                f"TF-IDF arrays do not fit together: {len(terms)} terms, {len(idf)} idf "
+                f"weights, coefficients {coef.shape}, {len(intercept)} intercepts, "
+                f"{len(classes)} classes"
+            )
+        if len(classes) and (classes.min() < 0 or classes.max() >= n_classes):
+            raise ArtifactError(f"TF-IDF classes outside 0..{n_classes - 1}")
+        self.terms = tuple(terms)
+        self.columns = {term: column for column, term in enumerate(self.terms)}
+        self.idf = idf
+        self.coef = coef
+        self.intercept = intercept
+        self.classes = classes
+        self.n_classes = n_classes
+
+    def _features(self, text: str) -> tuple[list[int], NDArray[np.float64]]:
+        """The text's TF-IDF vector as (columns, values): word uni- and bigrams of the
+        lower-cased text, sublinear term frequency times idf, L2-normalised."""
+        tokens = TOKEN_PATTERN.findall(text.lower())
+        grams = list(tokens)
+        for n in range(2, BASELINE_NGRAMS[1] + 1):
+            grams += [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+        counts = Counter(gram for gram in grams if gram in self.columns)
+        columns = [self.columns[gram] for gram in counts]
+        values = np.array(
+            [
+                (1.0 + math.log(count)) * self.idf[self.columns[gram]]
+                for gram, count in counts.items()
+            ],
+            dtype=np.float64,
+        )
+        norm = float(np.sqrt(np.sum(values * values)))
+        return columns, values / norm if norm > 0 else values
+
+    def predict_proba(self, texts: Sequence[str]) -> FloatArray:
+        """Probabilities over all ``n_classes`` (zero for classes absent from training)."""
+        probs = np.zeros((len(texts), self.n_classes), dtype=np.float64)
+        for row, text in enumerate(texts):
+            columns, values = self._features(text)
+            scores = self.coef[:, columns] @ values + self.intercept
+            probs[row, self.classes] = softmax(scores[None, :])[0]
+        return probs
+
+    def save(self, directory: Path) -> None:
+        save_part(
+            directory,
+            json_name=FILE_NAME,
+            arrays_name=ARRAYS_NAME,
+            format_name=FORMAT,
+            version=FORMAT_VERSION,
+            arrays={
+                "terms": np.array(self.terms, dtype=np.str_),
+                "idf": self.idf,
+                "coef": self.coef,
+                "intercept": self.intercept,
+                "classes": self.classes,
+            },
+            document={
+                "n_classes": self.n_classes,
+                "n_terms": len(self.terms),
+                "ngram_range": list(BASELINE_NGRAMS),
+                "token_pattern": TOKEN_PATTERN.pattern,
+                "C": BASELINE_C,
+                "weighting": "sublinear tf x smoothed idf, L2-normalised",
+            },
+        )
+
+    @classmethod
+    def load(cls, directory: Path) -> TfidfScorer | None:
+        """The model saved in ``directory``; None when neither file is there; ``ArtifactError``
+        when the files are incomplete, corrupt, do not belong together or do not fit."""
+        loaded = load_part(
+            directory,
+            json_name=FILE_NAME,
+            arrays_name=ARRAYS_NAME,
+            format_name=FORMAT,
+            version=FORMAT_VERSION,
+            array_names=_ARRAY_NAMES,
+            what="TF-IDF",
+        )
+        if loaded is None:
+            return None
+        document, arrays = loaded
+        try:
+            n_classes = int(document["n_classes"])
+            return cls(
+                terms=[str(term) for term in arrays["terms"].tolist()],
+                idf=arrays["idf"].astype(np.float64, casting="same_kind"),
+                coef=arrays["coef"].astype(np.float64, casting="same_kind"),
+                intercept=arrays["intercept"].astype(np.float64, casting="same_kind"),
+                classes=arrays["classes"].astype(np.int64, casting="same_kind"),
+                n_classes=n_classes,
+            )
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise ArtifactError(
+                f"{Path(directory) / FILE_NAME}: invalid TF-IDF model: {exc}"
+            ) from exc
+
+
+def hybrid_logits(logits: FloatArray, tfidf_probs: FloatArray) -> FloatArray:
+    """The hybrid's scores: the log of the mean of the transformer's probabilities at
+    temperature 1 (``logits``) and the TF-IDF model's, per row. Calibration (temperature,
+    thresholds) then treats them as logits: softmax(log p / T) sharpens or flattens p."""
+    mixed = (softmax(logits) + tfidf_probs) / 2
+    result: FloatArray = np.log(np.clip(mixed, 1e-12, None))
+    return result

@@ -1,0 +1,115 @@
+"""The TF-IDF + LR model: the served arrays reproduce scikit-learn, persist safely, and mix into
+the hybrid's scores."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from medconsult.ml.arrays import sha256_of
+from medconsult.ml.baseline import (
+    ARRAYS_NAME,
+    FILE_NAME,
+    TfidfBaseline,
+    TfidfScorer,
+    hybrid_logits,
+)
+from medconsult.ml.data import LABEL2ID, default_data_path, load_dataset
+from medconsult.ml.errors import ArtifactError
+from medconsult.ml.metrics import softmax
+
+ODD_TEXTS = [
+    "",
+    "!!!",
+    "a",  # one-letter words are not tokens
+    "zzzz qqqq never seen words",
+    "Rash rash RASH rash itchy itchy skin skin skin",  # repeated terms: sublinear tf
+    "发烧 咳嗽 three days",  # Chinese runs are word characters too
+    "I have a FEVER, a headache; and-a cough...\nand chills",
+]
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[TfidfBaseline, list[str]]:
+    dataset = load_dataset(default_data_path())
+    rows = list(range(0, len(dataset), 4))  # a quarter of Symptom2Disease: seconds to fit
+    texts = [dataset.texts[i] for i in rows]
+    targets = [LABEL2ID[str(dataset.labels[i])] for i in rows]
+    held_out = [dataset.texts[i] for i in range(1, len(dataset), 16)]
+    return TfidfBaseline(len(LABEL2ID)).fit(texts, targets), held_out
+
+
+def test_the_arrays_reproduce_scikit_learn(fitted: tuple[TfidfBaseline, list[str]]) -> None:
+    baseline, held_out = fitted
+    texts = held_out + ODD_TEXTS
+    expected = baseline.predict_proba(texts)
+    scorer = baseline.scorer()
+    np.testing.assert_allclose(scorer.predict_proba(texts), expected, rtol=0, atol=1e-12)
+    # Classes absent from the fit get zero, as in the baseline.
+    absent = sorted(set(range(len(LABEL2ID))) - set(scorer.classes.tolist()))
+    assert absent
+    assert np.all(scorer.predict_proba(texts)[:, absent] == 0)
+
+
+def test_two_classes_as_scikit_learn_gives_them() -> None:
+    texts = ["fever and cough", "itchy rash on the arm", "cough at night", "red rash"] * 3
+    baseline = TfidfBaseline(5).fit(texts, [1, 3, 1, 3] * 3)
+    queries = ["a cough", "a rash", "nothing known"]
+    np.testing.assert_allclose(
+        baseline.scorer().predict_proba(queries), baseline.predict_proba(queries), atol=1e-12
+    )
+
+
+def test_saved_and_loaded_it_scores_the_same(
+    fitted: tuple[TfidfBaseline, list[str]], tmp_path: Path
+) -> None:
+    baseline, held_out = fitted
+    scorer = baseline.scorer()
+    assert TfidfScorer.load(tmp_path) is None  # no files: no TF-IDF half
+    scorer.save(tmp_path)
+    document = json.loads((tmp_path / FILE_NAME).read_text())
+    assert document["n_terms"] == len(scorer.terms)
+    assert document["arrays"]["sha256"] == sha256_of(tmp_path / ARRAYS_NAME)
+    loaded = TfidfScorer.load(tmp_path)
+    assert loaded is not None
+    np.testing.assert_array_equal(loaded.predict_proba(held_out), scorer.predict_proba(held_out))
+
+
+def test_damaged_files_are_refused(fitted: tuple[TfidfBaseline, list[str]], tmp_path: Path) -> None:
+    scorer = fitted[0].scorer()
+    scorer.save(tmp_path)
+    arrays = tmp_path / ARRAYS_NAME
+    arrays.write_bytes(arrays.read_bytes()[:-10])
+    with pytest.raises(ArtifactError, match="checksum mismatch"):
+        TfidfScorer.load(tmp_path)
+    arrays.unlink()
+    with pytest.raises(ArtifactError, match="missing"):
+        TfidfScorer.load(tmp_path)
+
+    # Arrays that do not fit together (a coefficient row short), with a matching checksum.
+    np.savez(
+        arrays,
+        terms=np.array(scorer.terms),
+        idf=scorer.idf,
+        coef=scorer.coef[:, :-1],
+        intercept=scorer.intercept,
+        classes=scorer.classes,
+    )
+    document = json.loads((tmp_path / FILE_NAME).read_text())
+    document["arrays"]["sha256"] = sha256_of(arrays)
+    (tmp_path / FILE_NAME).write_text(json.dumps(document))
+    with pytest.raises(ArtifactError, match="do not fit together"):
+        TfidfScorer.load(tmp_path)
+
+
+def test_the_hybrid_is_the_mean_of_the_two_models_probabilities() -> None:
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(6, 5)) * 3
+    tfidf = softmax(rng.normal(size=(6, 5)))
+    tfidf[0] = [1.0, 0, 0, 0, 0]  # a zero probability stays finite
+    scores = hybrid_logits(logits, tfidf)
+    assert np.all(np.isfinite(scores))
+    np.testing.assert_allclose(softmax(scores), (softmax(logits) + tfidf) / 2, atol=1e-9)
