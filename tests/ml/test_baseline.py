@@ -113,3 +113,36 @@ def test_the_hybrid_is_the_mean_of_the_two_models_probabilities() -> None:
     scores = hybrid_logits(logits, tfidf)
     assert np.all(np.isfinite(scores))
     np.testing.assert_allclose(softmax(scores), (softmax(logits) + tfidf) / 2, atol=1e-9)
+
+
+def test_word_contributions_add_up_to_the_terms_and_point_at_the_label(
+    fitted: tuple[TfidfBaseline, list[str]],
+) -> None:
+    scorer = fitted[0].scorer()
+    text = "Itchy red RASH with silvery scales on my elbows; the rash itches."
+    label = int(scorer.predict_proba([text])[0].argmax())
+    words = scorer.word_contributions(text, label)
+    assert all(text[start:end].strip() == text[start:end] for start, end in words)
+
+    # What the spans hold is what the terms hold: gradient x input of log P(label).
+    columns, values = scorer._features(text)
+    weights = scorer.coef[:, columns]
+    probs = softmax((weights @ values + scorer.intercept)[None, :])[0]
+    position = int(np.flatnonzero(scorer.classes == label)[0])
+    expected = values * (weights[position] - probs @ weights)
+    assert sum(words.values()) == pytest.approx(float(expected.sum()))
+    # The strongest word for the label is a symptom word, not a filler.
+    strongest = max(words, key=words.__getitem__)
+    assert text[strongest[0] : strongest[1]].lower() in {
+        "itchy",
+        "rash",
+        "silvery",
+        "scales",
+        "itches",
+        "red",
+        "elbows",
+    }
+
+    absent = sorted(set(range(len(LABEL2ID))) - set(scorer.classes.tolist()))[0]
+    assert scorer.word_contributions(text, absent) == {}
+    assert scorer.word_contributions("!!!", label) == {}

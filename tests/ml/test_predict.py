@@ -269,3 +269,78 @@ def test_a_structured_case_takes_its_differential_from_the_model_of_the_answers(
 def test_cases_must_match_texts(tiny_classifier) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match="structured cases"):
         tiny_classifier.suggest(["a cough"], cases=[None, None])
+
+
+def test_a_hybrid_artifact_serves_the_mean_of_the_two_models(
+    tiny_classifier: Classifier, long_text: str
+) -> None:
+    """The tiny artifact is trained with the default hybrid: every served score mixes the
+    transformer's probabilities with the TF-IDF model's, on both forward paths."""
+    from medconsult.ml.baseline import hybrid_logits
+
+    assert tiny_classifier.tfidf is not None
+    texts = [*TEXTS, long_text]
+    windows = tiny_classifier.encode(texts)
+    transformer = tiny_classifier.aggregate(
+        windows, tiny_classifier.window_logits(windows), len(texts)
+    )
+    expected = hybrid_logits(transformer, tiny_classifier.tfidf.predict_proba(texts))
+    np.testing.assert_allclose(tiny_classifier.logits(texts), expected, atol=1e-6)
+    assert not np.allclose(expected, transformer, atol=1e-3)  # the TF-IDF half does count
+    calibrated = softmax(expected, tiny_classifier.temperature)
+    for explain in (True, False):  # with evidence: the single differentiable pass
+        for suggestion, row in zip(
+            tiny_classifier.suggest(texts, explain=explain), calibrated, strict=True
+        ):
+            assert suggestion.top.key == tiny_classifier.labels[int(row.argmax())].key
+            assert suggestion.top.probability == pytest.approx(row.max(), abs=1e-5)
+
+
+def test_an_artifact_without_the_tfidf_half_serves_the_transformer(
+    tiny_artifact: Path, tmp_path: Path
+) -> None:
+    from medconsult.ml.baseline import ARRAYS_NAME, FILE_NAME
+
+    copy = tmp_path / tiny_artifact.name
+    shutil.copytree(tiny_artifact, copy)
+    (copy / FILE_NAME).unlink()
+    (copy / ARRAYS_NAME).unlink()
+    alone = Classifier.load(copy, device="cpu", precision="fp32")
+    assert alone.tfidf is None
+    windows = alone.encode(TEXTS)
+    np.testing.assert_allclose(
+        alone.logits(TEXTS), alone.aggregate(windows, alone.window_logits(windows), len(TEXTS))
+    )
+    (copy / FILE_NAME).write_text("{}")  # half a TF-IDF model is refused, not ignored
+    with pytest.raises(ArtifactError, match="missing"):
+        Classifier.load(copy, device="cpu", precision="fp32")
+
+
+def test_hybrid_evidence_weighs_each_half_by_its_share(tiny_classifier: Classifier) -> None:
+    assert tiny_classifier.tfidf is not None
+    text = "For three days I have had a high fever, chills and a splitting headache."
+    windows = tiny_classifier.encode([text])
+    label = int(tiny_classifier.logits([text])[0].argmax())
+    token_scores = tiny_classifier._token_attributions(windows, [label])
+
+    def scaled(scores: dict[tuple[int, int], float]) -> dict[tuple[int, int], float]:
+        top = max(abs(value) for value in scores.values())
+        return {span: value / top for span, value in scores.items() if value}
+
+    tfidf = tiny_classifier.tfidf.word_contributions(text, label)
+    only_tfidf = tiny_classifier._word_scores(text, windows, token_scores, label, 0.0)
+    assert {s: v for s, v in only_tfidf.items() if v} == pytest.approx(scaled(tfidf))
+    half = tiny_classifier._word_scores(text, windows, token_scores, label, 0.5)
+    only_transformer = tiny_classifier._word_scores(text, windows, token_scores, label, 1.0)
+    for span in set(half) | set(tfidf):
+        expected = 0.5 * only_transformer.get(span, 0.0) + 0.5 * scaled(tfidf).get(span, 0.0)
+        assert half.get(span, 0.0) == pytest.approx(expected)
+    # The share: p / (p + q) of the label's hybrid probability (p + q) / 2.
+    window_logits = tiny_classifier.window_logits(windows)
+    transformer = tiny_classifier.aggregate(windows, window_logits, 1)[0]
+    p = softmax(transformer[None, :])[0, label]
+    q = tiny_classifier.tfidf.predict_proba([text])[0, label]
+    share = tiny_classifier._transformer_share(
+        transformer, tiny_classifier.logits([text])[0], label
+    )
+    assert share == pytest.approx(p / (p + q), rel=1e-6)

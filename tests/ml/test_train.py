@@ -43,6 +43,12 @@ def test_tiny_artifact_is_complete_and_self_describing(tiny_artifact: Path) -> N
     assert calibration["temperature"] > 0
     assert 0.0 <= calibration["threshold"] <= 1.0
     assert "precision" in calibration["threshold_rule"]
+    # The default hybrid: its TF-IDF half is stored beside the transformer, the same model as
+    # the baseline's figures (fitted on the same training rows).
+    assert args["hybrid"] is True
+    assert args["length_group"] == 50
+    assert (tiny_artifact / "tfidf.json").is_file()
+    assert (tiny_artifact / "tfidf.npz").is_file()
     validate_artifact(tiny_artifact)
 
 
@@ -55,6 +61,7 @@ def test_model_card(tiny_artifact: Path) -> None:
     assert "## Limitations" in card
     assert "## Calibration" in card
     assert "## Serving precision" in card
+    assert "Served as a hybrid" in card
     if cpu_has_native_bf16():
         assert "bf16 agrees with full precision on" in card
     else:
@@ -201,8 +208,11 @@ def test_training_on_both_formats_reports_per_source_and_the_differential(
             batch_size=16,
             val_fraction=0.5,  # one validation row per Symptom2Disease label
             progress=False,
+            hybrid=False,  # the transformer alone (the tiny artifact is the default hybrid)
         )
     )
+    assert not (out / "tfidf.json").exists()
+    assert "Served as the transformer alone" in (out / "README.md").read_text()
     args = json.loads((out / "training_args.json").read_text())
     assert [entry["source"] for entry in args["data_files"]] == ["s2d", "ddxplus"]
     assert args["data_files"][1]["format"] == "ddxplus"

@@ -17,15 +17,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
 
 from medconsult.ml.arrays import load_part, save_part
 from medconsult.ml.errors import ArtifactError
@@ -46,6 +43,11 @@ _ARRAY_NAMES = ("terms", "idf", "coef", "intercept", "classes")
 
 class TfidfBaseline:
     def __init__(self, n_classes: int) -> None:
+        # scikit-learn only where a model is fitted: serving reads a ``TfidfScorer``.
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import Pipeline
+
         self.n_classes = n_classes
         self.pipeline = Pipeline(
             [
@@ -67,8 +69,8 @@ class TfidfBaseline:
 
     def scorer(self) -> TfidfScorer:
         """The fitted model as arrays, for serving (see the module docstring)."""
-        vectorizer: TfidfVectorizer = self.pipeline.named_steps["tfidf"]
-        regression: LogisticRegression = self.pipeline.named_steps["lr"]
+        vectorizer = self.pipeline.named_steps["tfidf"]
+        regression = self.pipeline.named_steps["lr"]
         vocabulary: dict[str, int] = vectorizer.vocabulary_
         terms = sorted(vocabulary, key=vocabulary.__getitem__)
         coef = np.asarray(regression.coef_, dtype=np.float64)
@@ -137,6 +139,40 @@ class TfidfScorer:
         )
         norm = float(np.sqrt(np.sum(values * values)))
         return columns, values / norm if norm > 0 else values
+
+    def word_contributions(self, text: str, label: int) -> dict[tuple[int, int], float]:
+        """Per word span of ``text``, its part in this model's log-probability of ``label``:
+        gradient x input of log P(label) with respect to the TF-IDF features, each term's
+        share split evenly over its occurrences (a bigram's over its two words). Empty when
+        the model never saw ``label``."""
+        position = np.flatnonzero(self.classes == label)
+        columns, values = self._features(text)
+        if not len(position) or not columns:
+            return {}
+        weights = self.coef[:, columns]
+        probs = softmax((weights @ values + self.intercept)[None, :])[0]
+        # d log P(c) / d x_t = coef[c, t] - sum_k P(k) coef[k, t]; times x_t.
+        per_term = values * (weights[int(position[0])] - probs @ weights)
+        contribution = dict(zip((self.terms[c] for c in columns), per_term, strict=True))
+        lowered = text.lower()
+        # Spans in ``text``: lower-casing keeps every length but for a few letters (then the
+        # original is read, which may split such a rare word differently).
+        source = lowered if len(lowered) == len(text) else text
+        tokens = [(m.group().lower(), m.span()) for m in TOKEN_PATTERN.finditer(source)]
+        occurrences: dict[str, list[list[tuple[int, int]]]] = defaultdict(list)
+        for index, (token, span) in enumerate(tokens):
+            occurrences[token].append([span])
+            for n in range(2, BASELINE_NGRAMS[1] + 1):
+                if index + n <= len(tokens):
+                    gram = " ".join(word for word, _ in tokens[index : index + n])
+                    occurrences[gram].append([span for _, span in tokens[index : index + n]])
+        scores: dict[tuple[int, int], float] = defaultdict(float)
+        for term, share in contribution.items():
+            places = occurrences.get(term, [])
+            for spans in places:
+                for span in spans:
+                    scores[span] += float(share) / (len(places) * len(spans))
+        return dict(scores)
 
     def predict_proba(self, texts: Sequence[str]) -> FloatArray:
         """Probabilities over all ``n_classes`` (zero for classes absent from training)."""

@@ -138,6 +138,16 @@ def _per_source_note(metrics: dict[str, Any], calibration: dict[str, Any]) -> st
     return "\n".join(lines)
 
 
+def _served_model(training_args: dict[str, Any]) -> str:
+    if training_args.get("hybrid"):
+        return (
+            "Served as a hybrid: the mean of the transformer's probabilities and those of a "
+            "TF-IDF + logistic-regression model fitted on the same training rows (`tfidf.json`, "
+            "`tfidf.npz`), calibrated together; the epoch was chosen on the transformer alone."
+        )
+    return "Served as the transformer alone."
+
+
 def _data_files(training_args: dict[str, Any]) -> str:
     files = training_args.get("data_files") or [
         {"path": training_args.get("data"), "sha256": training_args.get("data_sha256")}
@@ -230,7 +240,9 @@ suicidal thoughts, ...), not left to the model's probabilities.
   up to {training_args.get("epochs")} epochs with early stopping on validation macro-F1
   (best epoch {training_args.get("best_epoch")}), max length {training_args.get("max_length")}
   tokens. Longer texts are read as overlapping windows (stride {training_args.get("stride")}),
-  whose logits are averaged.
+  whose logits are averaged. Batches are cut from length-sorted groups of
+  {training_args.get("length_group", 1)} batches (1: random batches).
+- {_served_model(training_args)}
 - Device: {training_args.get("device")}; trained in {training_args.get("train_seconds")} s.
 
 ## Data and licence

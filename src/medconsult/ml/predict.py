@@ -58,6 +58,7 @@ from transformers.utils import logging as transformers_logging
 
 from medconsult.ml import options
 from medconsult.ml.artifacts import validate_artifact
+from medconsult.ml.baseline import TfidfScorer, hybrid_logits
 from medconsult.ml.data import Window, encode_windows, mean_window_logits
 from medconsult.ml.engine import PackedBertClassifier, cpu_has_native_bf16, supports
 from medconsult.ml.errors import ArtifactError, InputTextError, ModelError
@@ -183,6 +184,7 @@ class Classifier:
         differential_temperature: float | None = None,
         evidence_from_layer: int = 0,
         structured: StructuredDifferential | None = None,
+        tfidf: TfidfScorer | None = None,
     ) -> None:
         self.model = model  # full precision: evidence (gradients) and the GPU path
         self.fast_model = fast_model  # what classifies: the int8 copy when precision is int8
@@ -213,6 +215,10 @@ class Classifier:
         # A structured case's differential (intake answers): the artifact's model of the answers
         # (None: an artifact trained before it existed, whose differential rule serves for all).
         self.structured = structured
+        # The TF-IDF half of a hybrid artifact (None: the transformer alone, as artifacts
+        # trained before the hybrid or with --no-hybrid): every score below is then the
+        # hybrid's (``baseline.hybrid_logits``), calibrated as such in training.
+        self.tfidf = tfidf
         self._by_ddxplus_name = {
             label.ddxplus_name: index
             for index, label in enumerate(labels)
@@ -340,6 +346,7 @@ class Classifier:
                 else None
             ),
             structured=StructuredDifferential.load(directory),
+            tfidf=TfidfScorer.load(directory),
         )
 
     # --- input ---------------------------------------------------------------------------------
@@ -434,7 +441,7 @@ class Classifier:
             self.check_text(text)
         windows = self.encode(texts)
         window_logits, window_pooled = self.window_outputs(windows)
-        logits = self.aggregate(windows, window_logits, len(texts))
+        logits = self.scores(texts, self.aggregate(windows, window_logits, len(texts)))
         if self.ood is None:
             return logits, None
         return logits, self.ood.scores(self.aggregate(windows, window_pooled, len(texts)), logits)
@@ -465,12 +472,20 @@ class Classifier:
         """Mean of window logits per text (``data.mean_window_logits``)."""
         return mean_window_logits(windows, window_logits, n_texts)
 
+    def scores(self, texts: Sequence[str], logits: np.ndarray) -> np.ndarray:
+        """The served scores of ``texts`` from the transformer's text ``logits``: those logits,
+        or for a hybrid artifact the hybrid's log-probabilities."""
+        if self.tfidf is None:
+            return logits
+        return hybrid_logits(logits, self.tfidf.predict_proba(texts))
+
     def logits(self, texts: Sequence[str]) -> np.ndarray:
-        """Uncalibrated logits per text (windows averaged); texts are checked first."""
+        """Uncalibrated scores per text (windows' logits averaged, then ``scores``); texts are
+        checked first."""
         for text in texts:
             self.check_text(text)
         windows = self.encode(texts)
-        return self.aggregate(windows, self.window_logits(windows), len(texts))
+        return self.scores(texts, self.aggregate(windows, self.window_logits(windows), len(texts)))
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities per text."""
@@ -567,12 +582,32 @@ class Classifier:
                 scores[index] = per_token[row, : len(windows[index].input_ids)]
         return scores
 
-    def _evidence_spans(
-        self, text: str, windows: Sequence[Window], token_scores: Sequence[np.ndarray]
-    ) -> tuple[EvidenceSpan, ...]:
-        """Merge token scores into word spans of ``text``; keep the strongest few."""
-        # word span (start, end) -> score; a word seen by two overlapping windows keeps its max.
-        word_scores: dict[tuple[int, int], float] = {}
+    def _transformer_share(
+        self, transformer_logits: np.ndarray, scores: np.ndarray, label: int
+    ) -> float:
+        """The transformer's part of ``label``'s hybrid probability (1 without a TF-IDF half):
+        p / (p + q), where the hybrid is (p + q) / 2 (``baseline.hybrid_logits``)."""
+        if self.tfidf is None:
+            return 1.0
+        p = float(softmax(transformer_logits[None, :])[0, label])
+        return min(1.0, p / (2.0 * float(np.exp(scores[label]))))
+
+    def _word_scores(
+        self,
+        text: str,
+        windows: Sequence[Window],
+        token_scores: Sequence[np.ndarray],
+        label: int,
+        transformer_share: float,
+    ) -> dict[tuple[int, int], float]:
+        """Per word span of ``text``, how much it drove the served score of ``label``: the
+        transformer's gradient x input summed over the word's tokens (a word seen by two
+        overlapping windows keeps its larger score). For a hybrid artifact, those scores
+        scaled to their largest magnitude and weighted by ``transformer_share`` (the
+        transformer's part of the label's hybrid probability), plus the TF-IDF model's word
+        contributions to the label (``TfidfScorer.word_contributions``), scaled alike and
+        weighted by the rest."""
+        transformer: dict[tuple[int, int], float] = {}
         for window, scores in zip(windows, token_scores, strict=True):
             per_word: dict[int, list[float]] = defaultdict(lambda: [np.inf, -np.inf, 0.0])
             for (start, end), word_id, score in zip(
@@ -585,7 +620,25 @@ class Classifier:
                 entry[2] += float(score)
             for start_f, end_f, score in per_word.values():
                 span = (int(start_f), int(end_f))
-                word_scores[span] = max(word_scores.get(span, -np.inf), score)
+                transformer[span] = max(transformer.get(span, -np.inf), score)
+        if self.tfidf is None:
+            return transformer
+        combined: dict[tuple[int, int], float] = defaultdict(float)
+        for part, weight in (
+            (transformer, transformer_share),
+            (self.tfidf.word_contributions(text, label), 1.0 - transformer_share),
+        ):
+            scale = max((abs(score) for score in part.values()), default=0.0)
+            if scale > 0:
+                for span, score in part.items():
+                    combined[span] += weight * score / scale
+        return dict(combined)
+
+    def _evidence_spans(
+        self, text: str, word_scores: dict[tuple[int, int], float]
+    ) -> tuple[EvidenceSpan, ...]:
+        """The strongest few words that raised the label (``_word_scores``), adjacent ones
+        merged into phrases, each scored relative to the strongest."""
         candidates = [
             (span, score)
             for span, score in word_scores.items()
@@ -645,7 +698,8 @@ class Classifier:
             window_logits, window_pooled, attribute = self.engine.forward_for_attribution(
                 [window.input_ids for window in windows], from_layer=self.evidence_from_layer
             )
-            logits = self.aggregate(windows, window_logits.double().numpy(), len(texts))
+            transformer = self.aggregate(windows, window_logits.double().numpy(), len(texts))
+            logits = self.scores(texts, transformer)
             pooled = self.aggregate(windows, window_pooled.double().numpy(), len(texts))
             probs = softmax(logits, self.temperature)
             top_ids = [int(row.argmax()) for row in probs]
@@ -653,7 +707,8 @@ class Classifier:
             token_scores = [score.numpy() for score in scores]
         else:
             window_logits_np, window_pooled_np = self.window_outputs(windows)
-            logits = self.aggregate(windows, window_logits_np, len(texts))
+            transformer = self.aggregate(windows, window_logits_np, len(texts))
+            logits = self.scores(texts, transformer)
             pooled = self.aggregate(windows, window_pooled_np, len(texts))
             probs = softmax(logits, self.temperature)
             top_ids = [int(row.argmax()) for row in probs]
@@ -677,8 +732,18 @@ class Classifier:
             own = by_text[text_index]
             evidence: tuple[EvidenceSpan, ...] = ()
             if token_scores is not None:
+                top_id = top_ids[text_index]
                 evidence = self._evidence_spans(
-                    text, [windows[i] for i in own], [token_scores[i] for i in own]
+                    text,
+                    self._word_scores(
+                        text,
+                        [windows[i] for i in own],
+                        [token_scores[i] for i in own],
+                        top_id,
+                        transformer_share=self._transformer_share(
+                            transformer[text_index], logits[text_index], top_id
+                        ),
+                    ),
                 )
             flags = tuple(find_red_flags(text))
             ood_score = None if ood_scores is None else float(ood_scores[text_index])

@@ -47,7 +47,7 @@ from transformers import (
 
 from medconsult.ml import card, ddxplus, options, structured
 from medconsult.ml.artifacts import new_artifact_dir
-from medconsult.ml.baseline import TfidfBaseline
+from medconsult.ml.baseline import TfidfBaseline, TfidfScorer, hybrid_logits
 from medconsult.ml.data import (
     LABEL2ID,
     LABELS,
@@ -90,6 +90,7 @@ from medconsult.ml.options import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_DIFFERENTIAL_WEIGHT,
     DEFAULT_EPOCHS,
+    DEFAULT_HYBRID,
     DEFAULT_INFERENCE_BATCH_SIZE,
     DEFAULT_LABEL_SMOOTHING,
     DEFAULT_LEARNING_RATE,
@@ -164,6 +165,8 @@ class TrainConfig:
     weight_decay: float = DEFAULT_WEIGHT_DECAY
     batch_size: int = DEFAULT_BATCH_SIZE
     length_group: int = DEFAULT_LENGTH_GROUP  # batches per length-sorted group (1: random)
+    # Serve the mean of the transformer's and a TF-IDF + LR model's probabilities.
+    hybrid: bool = DEFAULT_HYBRID
     max_grad_norm: float = DEFAULT_MAX_GRAD_NORM
     patience: int = DEFAULT_PATIENCE
     # False: keep the last epoch (cross-validation folds, where the validation rows are the
@@ -206,6 +209,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         weight_decay=args.weight_decay,
         batch_size=args.batch_size,
         length_group=args.length_group,
+        hybrid=args.hybrid,
         patience=args.patience,
         label_smoothing=args.label_smoothing,
         max_length=args.max_length,
@@ -635,10 +639,21 @@ def train(
     if best_state is not None:
         model.load_state_dict(best_state)
 
+    # The TF-IDF + LR model on the same training split: the baseline's figures, and with
+    # ``hybrid`` the TF-IDF half of what is served. From here on every validation score is the
+    # served model's (the hybrid's, ``scores``); the epochs above were chosen on the
+    # transformer's own.
+    baseline = TfidfBaseline(len(LABELS)).fit(train_set.texts, targets_of(train_set).tolist())
+    tfidf = baseline.scorer() if config.hybrid else None
+
+    def scores(texts: Sequence[str], logits: np.ndarray) -> np.ndarray:
+        return logits if tfidf is None else hybrid_logits(logits, tfidf.predict_proba(texts))
+
     # Calibration on the validation split: temperature, then the abstention threshold.
-    val_logits, val_pooled = text_outputs(
+    transformer_logits, val_pooled = text_outputs(
         model, tokenizer, val_set.texts, config, device, pooled=True
     )
+    val_logits = scores(val_set.texts, transformer_logits)
     temperature = fit_temperature(val_logits, val_targets)
     val_probs = softmax(val_logits, temperature)
     threshold = cap_abstention_threshold(
@@ -691,9 +706,11 @@ def train(
     partial_logits: np.ndarray | None = None
     if partial:
         rows = sorted(partial)
-        partial_logits = text_outputs(
-            model, tokenizer, [partial[r] for r in rows], config, device
-        ).logits
+        partial_texts_in_order = [partial[r] for r in rows]
+        partial_logits = scores(
+            partial_texts_in_order,
+            text_outputs(model, tokenizer, partial_texts_in_order, config, device).logits,
+        )
         partial_probs = softmax(partial_logits, differential_temperature)
         partial_metrics = differential_metrics(
             partial_probs,
@@ -727,6 +744,7 @@ def train(
     bf16_metrics: dict[str, Any]
     if cpu_has_native_bf16():
         bf16_logits, bf16_forward = bf16_text_logits(model, tokenizer, val_set.texts, config)
+        bf16_logits = scores(val_set.texts, bf16_logits)
         bf16_metrics = {
             **precision_comparison(
                 val_probs, softmax(bf16_logits, temperature), val_targets, threshold
@@ -736,7 +754,6 @@ def train(
     else:
         bf16_metrics = {"skipped": BF16_NOT_MEASURED}
 
-    baseline = TfidfBaseline(len(LABELS)).fit(train_set.texts, targets_of(train_set).tolist())
     baseline_probs = baseline.predict_proba(val_set.texts)
     baseline_metrics = classification_metrics(baseline_probs, val_targets, threshold=0.0)
     baseline_per_source = per_source_metrics(
@@ -818,7 +835,15 @@ def train(
         "ood_rate": ood.info["validation_ood_rate"],
     }
     write_artifact(
-        out, model, tokenizer, training_args, metrics, calibration, ood, structured_model
+        out,
+        model,
+        tokenizer,
+        training_args,
+        metrics,
+        calibration,
+        ood,
+        structured_model,
+        tfidf=tfidf,
     )
     print(
         f"wrote {out}: val accuracy {model_metrics.accuracy:.4f}, macro-F1 "
@@ -841,6 +866,8 @@ def write_artifact(
     calibration: dict[str, Any],
     ood: OodCheck | None = None,
     structured_model: StructuredDifferential | None = None,
+    *,
+    tfidf: TfidfScorer | None = None,
 ) -> None:
     """Write everything to a temporary sibling, then rename it into place (all or nothing)."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -860,6 +887,8 @@ def write_artifact(
             ood.save(staging)
         if structured_model is not None:
             structured_model.save(staging)
+        if tfidf is not None:
+            tfidf.save(staging)
         (staging / "README.md").write_text(
             card.render_model_card(
                 version=out.name,
