@@ -73,6 +73,17 @@ def cpu_seconds_per_step(model, tokenizer, windows, targets, steps, config, batc
     return (time.process_time() - started) / steps
 
 
+def epoch_cost(name: str, detail: str, per_step: float, steps: int) -> float:
+    """Print and return the CPU seconds of an epoch of ``steps`` steps."""
+    cost = per_step * steps
+    print(
+        f"{name}: {detail}, {steps} steps/epoch, {per_step:.2f} CPU s/step -> {cost:.0f} CPU "
+        "s/epoch",
+        flush=True,
+    )
+    return cost
+
+
 def grouping(model, tokenizer, config, parts, steps):  # type: ignore[no-untyped-def]
     train_set, _ = split_per_source(parts, config.val_fraction, config.seed)
     windows = encode_windows(tokenizer, train_set.texts, DEFAULT_MAX_LENGTH, DEFAULT_STRIDE)
@@ -87,13 +98,8 @@ def grouping(model, tokenizer, config, parts, steps):  # type: ignore[no-untyped
         per_step = cpu_seconds_per_step(
             model, tokenizer, windows, targets, min(steps, len(batches)), config, batches
         )
-        results[name] = per_step * len(batches)
-        print(
-            f"{name} (group {group}): {len(batches)} steps/epoch, "
-            f"{padded / sum(lengths):.3f} padded tokens per real token, {per_step:.2f} CPU s/step "
-            f"-> {results[name]:.0f} CPU s/epoch",
-            flush=True,
-        )
+        detail = f"group {group}, {padded / sum(lengths):.3f} padded tokens per real token"
+        results[name] = epoch_cost(name, detail, per_step, len(batches))
     ratio = results["random batches"] / results["length-grouped"]
     print(f"epoch cost ratio, random / length-grouped batches: {ratio:.2f}")
 
@@ -118,13 +124,10 @@ def main() -> None:
         targets = [LABEL2ID[str(label)] for label in train_set.labels]
         per_step = cpu_seconds_per_step(model, tokenizer, windows, targets, args.steps, config)
         steps = -(-len(windows) // DEFAULT_BATCH_SIZE)
-        results[name] = per_step * steps
-        print(
-            f"{name}: {len(train_set)} texts, {len(windows)} windows, {steps} steps/epoch, "
-            f"{per_step:.2f} CPU s/step -> {results[name]:.0f} CPU s/epoch "
-            f"(~{results[name] / args.threads / 60:.1f} min/epoch on {args.threads} idle cores)",
-            flush=True,
-        )
+        detail = f"{len(train_set)} texts, {len(windows)} windows"
+        results[name] = epoch_cost(name, detail, per_step, steps)
+        minutes = results[name] / args.threads / 60
+        print(f"  (~{minutes:.1f} min/epoch on {args.threads} idle cores)")
     ratio = results["combined"] / results["symptom2disease"]
     print(f"epoch cost ratio, combined / symptom2disease: {ratio:.1f}")
 

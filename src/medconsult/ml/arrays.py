@@ -13,7 +13,8 @@ import json
 import os
 import tempfile
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,18 @@ from medconsult.ml.errors import ArtifactError
 RESERVED_KEYS = frozenset({"format", "version", "arrays"})
 
 
+@dataclass(frozen=True)
+class PartFormat:
+    """What one kind of part is called and how its files are named."""
+
+    json_name: str
+    arrays_name: str
+    format_name: str  # the JSON's "format": what a reader checks it is reading
+    version: int  # the JSON's "version": a reader refuses any other
+    array_names: tuple[str, ...]  # the arrays a reader takes from the npz
+    what: str  # for messages: "structured differential", "TF-IDF"
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -36,20 +49,17 @@ def sha256_of(path: Path) -> str:
 
 def save_part(
     directory: Path,
+    part: PartFormat,
     *,
-    json_name: str,
-    arrays_name: str,
-    format_name: str,
-    version: int,
     arrays: Mapping[str, NDArray[Any]],
     document: Mapping[str, Any],
 ) -> None:
-    """Write ``arrays_name`` then ``json_name`` into ``directory`` (created if needed), each
+    """Write the part's npz then its JSON into ``directory`` (created if needed), each
     replaced atomically; the JSON (``document`` with the format, version and the arrays'
     SHA-256) last, so a reader never sees it name arrays that are not complete."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    arrays_path = directory / arrays_name
+    arrays_path = directory / part.arrays_name
     with tempfile.NamedTemporaryFile(dir=directory, suffix=".tmp", delete=False) as handle:
         np.savez_compressed(handle, **arrays)  # type: ignore[arg-type]
     os.replace(handle.name, arrays_path)
@@ -59,10 +69,10 @@ def save_part(
     text = (
         json.dumps(
             {
-                "format": format_name,
-                "version": version,
+                "format": part.format_name,
+                "version": part.version,
                 **document,
-                "arrays": {"file": arrays_name, "sha256": sha256_of(arrays_path)},
+                "arrays": {"file": part.arrays_name, "sha256": sha256_of(arrays_path)},
             },
             indent=2,
             ensure_ascii=False,
@@ -73,24 +83,18 @@ def save_part(
         "w", dir=directory, suffix=".tmp", delete=False, encoding="utf-8"
     ) as out:
         out.write(text)
-    os.replace(out.name, directory / json_name)
+    os.replace(out.name, directory / part.json_name)
 
 
 def load_part(
-    directory: Path,
-    *,
-    json_name: str,
-    arrays_name: str,
-    format_name: str,
-    version: int,
-    array_names: Sequence[str],
-    what: str,
+    directory: Path, part: PartFormat
 ) -> tuple[dict[str, Any], dict[str, NDArray[Any]]] | None:
     """(document, arrays) of the part saved in ``directory``; None when neither file is
-    there. Raises ``ArtifactError`` (naming ``what``) when one file is missing, either is
-    corrupt, they do not belong together, or the format or version is not this one."""
+    there. Raises ``ArtifactError`` when one file is missing, either is corrupt, they do not
+    belong together, or the format or version is not this one."""
     directory = Path(directory)
-    json_path, arrays_path = directory / json_name, directory / arrays_name
+    json_path, arrays_path = directory / part.json_name, directory / part.arrays_name
+    what, format_name, version = part.what, part.format_name, part.version
     if not json_path.exists() and not arrays_path.exists():
         return None
     for path in (json_path, arrays_path):
@@ -118,7 +122,7 @@ def load_part(
         )
     try:
         with np.load(arrays_path, allow_pickle=False) as stored:
-            arrays = {name: np.asarray(stored[name]) for name in array_names}
+            arrays = {name: np.asarray(stored[name]) for name in part.array_names}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise ArtifactError(f"unreadable {arrays_path}: {exc}") from exc
     return document, arrays

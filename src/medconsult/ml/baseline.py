@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from medconsult.ml.arrays import load_part, save_part
+from medconsult.ml.arrays import PartFormat, load_part, save_part
 from medconsult.ml.errors import ArtifactError
 from medconsult.ml.metrics import FloatArray, softmax
 
@@ -39,6 +39,7 @@ ARRAYS_NAME = "tfidf.npz"
 FORMAT = "medconsult-tfidf-logreg"
 FORMAT_VERSION = 1
 _ARRAY_NAMES = ("terms", "idf", "coef", "intercept", "classes")
+TFIDF_PART = PartFormat(FILE_NAME, ARRAYS_NAME, FORMAT, FORMAT_VERSION, _ARRAY_NAMES, "TF-IDF")
 
 
 class TfidfBaseline:
@@ -186,10 +187,7 @@ class TfidfScorer:
     def save(self, directory: Path) -> None:
         save_part(
             directory,
-            json_name=FILE_NAME,
-            arrays_name=ARRAYS_NAME,
-            format_name=FORMAT,
-            version=FORMAT_VERSION,
+            TFIDF_PART,
             arrays={
                 "terms": np.array(self.terms, dtype=np.str_),
                 "idf": self.idf,
@@ -211,15 +209,7 @@ class TfidfScorer:
     def load(cls, directory: Path) -> TfidfScorer | None:
         """The model saved in ``directory``; None when neither file is there; ``ArtifactError``
         when the files are incomplete, corrupt, do not belong together or do not fit."""
-        loaded = load_part(
-            directory,
-            json_name=FILE_NAME,
-            arrays_name=ARRAYS_NAME,
-            format_name=FORMAT,
-            version=FORMAT_VERSION,
-            array_names=_ARRAY_NAMES,
-            what="TF-IDF",
-        )
+        loaded = load_part(directory, TFIDF_PART)
         if loaded is None:
             return None
         document, arrays = loaded

@@ -57,7 +57,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from medconsult.ml import ddxplus
-from medconsult.ml.arrays import RESERVED_KEYS, load_part, save_part
+from medconsult.ml.arrays import RESERVED_KEYS, PartFormat, load_part, save_part
 from medconsult.ml.errors import ArtifactError, DataFormatError
 
 FloatArray = NDArray[np.float64]
@@ -92,6 +92,9 @@ _ARRAY_NAMES = (
     "condition_offsets",
     "baseline",
     "constant",
+)
+STRUCTURED_PART = PartFormat(
+    FILE_NAME, ARRAYS_NAME, FORMAT, FORMAT_VERSION, _ARRAY_NAMES, "structured differential"
 )
 
 
@@ -399,10 +402,7 @@ class StructuredDifferential:
         arrays first, the JSON that names their SHA-256 last: ``arrays.save_part``)."""
         save_part(
             directory,
-            json_name=FILE_NAME,
-            arrays_name=ARRAYS_NAME,
-            format_name=FORMAT,
-            version=FORMAT_VERSION,
+            STRUCTURED_PART,
             arrays=self._forest.arrays(),
             document={
                 "conditions": list(self.conditions),
@@ -416,15 +416,7 @@ class StructuredDifferential:
     def load(cls, directory: Path) -> StructuredDifferential | None:
         """The model saved in ``directory``; None when neither file is there. Raises
         ``ArtifactError`` when one file is missing or either is corrupt or they do not match."""
-        loaded = load_part(
-            directory,
-            json_name=FILE_NAME,
-            arrays_name=ARRAYS_NAME,
-            format_name=FORMAT,
-            version=FORMAT_VERSION,
-            array_names=_ARRAY_NAMES,
-            what="structured differential",
-        )
+        loaded = load_part(directory, STRUCTURED_PART)
         if loaded is None:
             return None
         document, arrays = loaded
