@@ -74,7 +74,7 @@ def ensure_model() -> str:
         return str(existing)
     print(
         "No trained model found: training the default model on Symptom2Disease and DDXPlus "
-        "(about 20-25 minutes on a 2-core CPU)..."
+        "(about 20 minutes on a 2-core CPU with native bf16, 35 without)..."
     )
     from medconsult.ml import train
 
