@@ -58,6 +58,25 @@ class TestComposeAnalysedText:
         assert composed.startswith("Chief complaint")
 
 
+class TestWithoutSectionTitles:
+    def test_titles_become_spaces_and_the_patients_words_stay_in_place(self) -> None:
+        text = (
+            "Chief complaint: Fever\n\nHistory of the present illness: my chief complaint: "
+            "chills\n\nIntake questionnaire: Age 40, male.\n\nReport: CRP 80"
+        )
+
+        read = service.without_section_titles(text)
+
+        assert len(read) == len(text)
+        assert read.split() == [
+            "Fever", "my", "chief", "complaint:", "chills", "Age", "40,", "male.", "CRP", "80"
+        ]  # fmt: skip
+        for word in ("Fever", "chills", "CRP 80"):
+            assert read.index(word) == text.index(word)
+        assert service.without_section_titles(read) == read
+        assert service.without_section_titles("no titles here") == "no titles here"
+
+
 class TestEvidenceOutsideTitles:
     def test_spans_on_section_titles_are_dropped(self) -> None:
         text = "Chief complaint: Fever\n\nHistory of the present illness: chills at night"

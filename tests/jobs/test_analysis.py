@@ -94,6 +94,12 @@ class TestSuccessfulAnalysis:
         assert stored is not None
         assert stored.model_version == "fake-v1"
         assert stored.analysed_text.startswith("Chief complaint: Fever")
+        # The classifier reads the same text with our section titles blanked: the patient's
+        # words at the same offsets, so the stored evidence still points into the stored text.
+        (read,) = models.texts
+        assert len(read) == len(stored.analysed_text)
+        assert read.startswith(" " * len("Chief complaint: ") + "Fever")
+        assert "History of the present illness" not in read
         consultation = session.get(Consultation, consultation_id)
         assert consultation is not None
         assert consultation.status is ConsultationStatus.awaiting_review

@@ -404,7 +404,10 @@ def analyse(
                 start_semantic_flags(claimed.triage_text, settings) if readable else _no_flags
             )
             with models.use(claimed.model_dir) as model:
-                suggestion = model.suggest(analysed_text, claimed.intake_case)
+                suggestion = model.suggest(
+                    diagnosis_service.without_section_titles(analysed_text),
+                    claimed.intake_case,
+                )
             flags = semantic_flags()
         else:
             suggestion = unreadable_text_suggestion(model_version=claimed.model_dir.name)
