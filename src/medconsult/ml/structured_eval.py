@@ -25,8 +25,8 @@ from medconsult.ml.labels import canonical_key
 from medconsult.ml.metrics import differential_metrics
 from medconsult.ml.structured import StructuredCase, StructuredDifferential
 
-# The short interviews' random subsets are drawn from Random(seed + this), the training seed's
-# own stream being the training copies' (``partial_cases`` there uses the seed itself).
+# The short interviews' random subsets are drawn from Random(seed + this): training draws its
+# partial training copies from Random(seed + 1), so the two never share a stream.
 SHORT_INTERVIEW_SEED_OFFSET = 2
 
 # Text in, the classifier's class ids of its first choices out.

