@@ -79,6 +79,12 @@ from medconsult.ml.metrics import differential_metrics
 THRESHOLDS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.08)
 
 
+def print_summary(name: str, values: dict[str, list[float]]) -> None:
+    """One line: each metric's mean ± sample standard deviation over the folds."""
+    parts = [f"{key} {np.mean(v):.3f} ± {np.std(v, ddof=1):.3f}" for key, v in values.items()]
+    print(f"{name}: " + ", ".join(parts), flush=True)
+
+
 def _values(value: object) -> list[object]:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
@@ -336,13 +342,7 @@ def _trees(
                 scores[rule].setdefault(key, []).append(getattr(result, key))
         print(f"fold {fold}: {time.perf_counter() - start:.0f} s", flush=True)
     for rule, values in scores.items():
-        print(
-            f"{rule}: "
-            + ", ".join(
-                f"{key} {np.mean(v):.3f} ± {np.std(v, ddof=1):.3f}" for key, v in values.items()
-            ),
-            flush=True,
-        )
+        print_summary(rule, values)
     start = time.perf_counter()
     _fit_trees(x, member, targets)
     print(f"fit on all {len(x)} patients: {time.perf_counter() - start:.0f} s", flush=True)
@@ -413,13 +413,7 @@ def _product(patients: list[Patient], fractions: list[float]) -> None:
                 flush=True,
             )
         for view, values in scores.items():
-            print(
-                f"partial_fraction {fraction}, {view}: "
-                + ", ".join(
-                    f"{key} {np.mean(v):.3f} ± {np.std(v, ddof=1):.3f}" for key, v in values.items()
-                ),
-                flush=True,
-            )
+            print_summary(f"partial_fraction {fraction}, {view}", values)
     start = time.perf_counter()
     model = structured.fit(cases, truths, names, partial_fraction=fractions[-1])
     print(

@@ -253,6 +253,7 @@ def evaluate(
         split_names.append(split_name)
     scored = concatenate(parts)
     known = [i for i, label in enumerate(scored.labels) if label is not None]
+    known_rows = scored.subset(known)
     texts = [scored.texts[i] for i in known]
     targets = np.array([LABEL2ID[str(scored.labels[i])] for i in known], dtype=np.int64)
     sources = [scored.source_of(i) for i in known]
@@ -302,7 +303,7 @@ def evaluate(
     if classifier.structured is not None and texts:
         structured_reports = _structured_differential(
             classifier,
-            scored.subset(known),
+            known_rows,
             sources,
             truths,
             probs,
@@ -310,7 +311,7 @@ def evaluate(
         )
         for source, structured_report in structured_reports.items():
             report["per_source"][source]["structured_differential"] = structured_report
-    errors = wrong_answers(probs, targets, scored.subset(known), truths, classifier.threshold)
+    errors = wrong_answers(probs, targets, known_rows, truths, classifier.threshold)
     report["errors_total"] = len(errors)
     report["errors"] = errors[:MAX_LISTED_ERRORS]
     uncalibrated = classification_metrics(softmax(logits), targets, classifier.threshold)
