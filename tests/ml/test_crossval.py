@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from medconsult.ml.crossval import cross_fitted_ece, cv_splits, kfold_indices, run_cv
 from medconsult.ml.data import load_dataset
 from medconsult.ml.ddxplus import default_folder
+from medconsult.ml.errors import SettingError
 from medconsult.ml.testing import default_tiny_rows
 
 
@@ -97,3 +99,41 @@ def test_model_folds_report_the_held_out_learning_curve(two_files: tuple[Path, P
     hybrid = model["hybrid_mean_of_probabilities"]
     assert len(hybrid["per_fold"]) == 2
     assert set(hybrid["summary"]) == set(model["summary"])
+
+
+def test_a_fold_out_of_range_is_refused(two_files: tuple[Path, Path]) -> None:
+    with pytest.raises(SettingError, match=r"folds \[5\] out of range"):
+        run_cv(list(two_files), folds=5, seed=42, model_fold_ids=[1, 5])
+
+
+@pytest.mark.slow  # trains one tiny model through the whole training pipeline
+def test_named_folds_run_alone_and_each_leaves_its_record(
+    two_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    report = run_cv(
+        list(two_files),
+        folds=5,
+        seed=42,
+        model_fold_ids=[3],
+        overrides={"tiny": True, "epochs": 1, "threads": 1},
+        work_dir=tmp_path,
+    )
+
+    model = report["model"]
+    assert model["fold_ids"] == [3]
+    assert model["folds_run"] == 1
+    # The baseline's figures on the same fold are its fourth fold's.
+    baseline_fold = report["baseline_tfidf_logreg"]["per_fold"][3]
+    assert model["baseline_same_folds"]["overall"]["macro_f1"]["mean"] == pytest.approx(
+        baseline_fold["overall"]["macro_f1"]
+    )
+    record = json.loads((tmp_path / "fold-3.json").read_text(encoding="utf-8"))
+    assert record["fold"] == 3
+    assert record["model"] == model["per_fold"][0]
+    hybrid = model["hybrid_mean_of_probabilities"]["per_fold"][0]
+    assert record["hybrid_mean_of_probabilities"] == hybrid
+    assert record["baseline_tfidf_logreg"] == baseline_fold
+    assert [point["epoch"] for point in record["history"]] == [1]
+    held_out = cv_splits([load_dataset(path) for path in two_files], 5, 42)[3][1]
+    assert record["n_heldout"] == len(held_out)
+    assert not (tmp_path / "fold-0.json").exists()

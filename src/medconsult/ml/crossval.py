@@ -1,18 +1,23 @@
 """k-fold cross-validation on the training rows: the model and the TF-IDF baseline, same folds.
 
-    medconsult cv [--data PATH ...] [--folds 5] [--seed 42] [--model-folds N] [--epochs N]
-                  [--out report.json]
+    medconsult cv [--data PATH ...] [--folds 5] [--seed 42] [--model-folds N | --model-fold F ...]
+                  [--epochs N] [--work-dir DIR] [--out report.json]
 
 Protocol (issue "a training protocol that generalises"): every data file is cut into ``k``
 stratified folds on its own (fixed seed, ``kfold_indices``); fold ``f`` of the combined data is
 fold ``f`` of every file. For each fold the TF-IDF + logistic-regression baseline and (for the
-first ``--model-folds`` folds; all by default) the transformer are trained on the other folds with
-the same settings and scored on the held-out one, the transformer with its LAST epoch (nothing
-is chosen on the held-out fold). Reported per source and overall: mean and sample standard
-deviation over folds of accuracy, macro-F1, top-3 accuracy and, for structured cases, GTPA@1 and
-DDF1. From the out-of-fold logits: the temperature (fitted on the other folds' out-of-fold rows,
-so the ECE of each fold is honest) and the ECE of the calibrated out-of-fold probabilities; the
-final model's temperature and abstention threshold are then fitted on all out-of-fold rows.
+first ``--model-folds`` folds, or the folds named by ``--model-fold``; all by default) the
+transformer are trained on the other folds with the same settings and scored on the held-out one,
+the transformer with its LAST epoch (nothing is chosen on the held-out fold). Reported per source
+and overall: mean and sample standard deviation over folds of accuracy, macro-F1, top-3 accuracy
+and, for structured cases, GTPA@1 and DDF1. From the out-of-fold logits: the temperature (fitted on
+the other folds' out-of-fold rows, so the ECE of each fold is honest) and the ECE of the calibrated
+out-of-fold probabilities; the final model's temperature and abstention threshold are then fitted
+on all out-of-fold rows.
+
+A transformer fold costs half an hour on a 2-core CPU, so folds may run apart (``--model-fold``,
+on several machines or days): as each one ends, its scores and learning curve are written to
+``fold-<f>.json`` in the work directory, so that a stopped run keeps the folds it finished.
 
 Torch is imported only for the transformer folds.
 """
@@ -24,6 +29,7 @@ import json
 import random
 import sys
 import tempfile
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,6 +41,7 @@ from medconsult.ml import options
 from medconsult.ml.baseline import TfidfBaseline, hybrid_logits
 from medconsult.ml.data import LABEL2ID, LABELS, Dataset, concatenate, default_data_paths
 from medconsult.ml.data import load_dataset as _load_dataset
+from medconsult.ml.errors import SettingError
 from medconsult.ml.metrics import (
     DIFFERENTIAL_THRESHOLD,
     cap_abstention_threshold,
@@ -201,16 +208,25 @@ def run_cv(
     folds: int = DEFAULT_FOLDS,
     seed: int = 42,
     model_folds: int | None = None,
+    model_fold_ids: Sequence[int] | None = None,
     overrides: dict[str, Any] | None = None,
     work_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """The cross-validation report (see the module docstring)."""
+    """The cross-validation report (see the module docstring). The transformer runs on the
+    folds ``model_fold_ids`` if given, else on the first ``model_folds`` (default: all)."""
     parts = [_load_dataset(path) for path in paths]
     splits = cv_splits(parts, folds, seed)
-    n_model = folds if model_folds is None else min(model_folds, folds)
+    if model_fold_ids is not None:
+        unknown = sorted(set(model_fold_ids) - set(range(folds)))
+        if unknown:
+            raise SettingError(f"folds {unknown} out of range: there are {folds} (0-{folds - 1})")
+        transformer_folds = sorted(set(model_fold_ids))
+    else:
+        transformer_folds = list(range(folds if model_folds is None else min(model_folds, folds)))
     work = Path(work_dir or tempfile.mkdtemp(prefix="medconsult-cv-"))
+    work.mkdir(parents=True, exist_ok=True)
     baseline_scores, model_scores = [], []
-    baseline_logits, model_logits, targets = [], [], []
+    baseline_logits, model_logits, targets, model_targets = [], [], [], []
     histories: list[list[dict[str, Any]]] = []
     hybrid_scores: list[dict[str, dict[str, float]]] = []
     hybrid_logits_per_fold: list[np.ndarray] = []
@@ -221,7 +237,8 @@ def run_cv(
         baseline_logits.append(np.log(np.clip(probs, 1e-12, None)))
         targets.append(_targets(test_set))
         print(f"fold {fold}: baseline {baseline_scores[-1]['overall']}", file=sys.stderr)
-        if fold < n_model:
+        if fold in transformer_folds:
+            started = time.monotonic()
             logits, history = _model_fold_logits(
                 train_set, test_set, dict(overrides or {}), fold, work
             )
@@ -232,6 +249,23 @@ def run_cv(
             hybrid_scores.append(fold_scores(softmax(hybrid), test_set))
             hybrid_logits_per_fold.append(hybrid)
             model_logits.append(logits)
+            model_targets.append(targets[-1])
+            record = {
+                "fold": fold,
+                "folds": folds,
+                "seed": seed,
+                "data": [str(path) for path in paths],
+                "settings": dict(overrides or {}),
+                "n_heldout": len(test_set),
+                "seconds": round(time.monotonic() - started, 1),
+                "model": model_scores[-1],
+                "hybrid_mean_of_probabilities": hybrid_scores[-1],
+                "baseline_tfidf_logreg": baseline_scores[-1],
+                "history": history,
+            }
+            (work / f"fold-{fold}.json").write_text(
+                json.dumps(record, indent=2) + "\n", encoding="utf-8"
+            )
             print(f"fold {fold}: model {model_scores[-1]['overall']}", file=sys.stderr)
     report: dict[str, Any] = {
         "folds": folds,
@@ -248,19 +282,18 @@ def run_cv(
     if model_scores:
         report["model"] = {
             "folds_run": len(model_scores),
+            "fold_ids": transformer_folds,
             "settings": dict(overrides or {}),
             "per_fold": model_scores,
             "summary": summarise(model_scores),
-            "calibration": cross_fitted_ece(model_logits, targets[: len(model_logits)]),
-            "baseline_same_folds": summarise(baseline_scores[: len(model_scores)]),
+            "calibration": cross_fitted_ece(model_logits, model_targets),
+            "baseline_same_folds": summarise([baseline_scores[f] for f in transformer_folds]),
             "epoch_curve": epoch_curve(histories),
             # What the product serves by default (``options.DEFAULT_HYBRID``).
             "hybrid_mean_of_probabilities": {
                 "per_fold": hybrid_scores,
                 "summary": summarise(hybrid_scores),
-                "calibration": cross_fitted_ece(
-                    hybrid_logits_per_fold, targets[: len(hybrid_logits_per_fold)]
-                ),
+                "calibration": cross_fitted_ece(hybrid_logits_per_fold, model_targets),
             },
         }
     return report
@@ -317,6 +350,7 @@ def run(args: argparse.Namespace) -> int:
         folds=args.folds,
         seed=args.seed,
         model_folds=args.model_folds,
+        model_fold_ids=args.model_fold,
         overrides=overrides,
         work_dir=args.work_dir,
     )

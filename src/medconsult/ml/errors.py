@@ -26,6 +26,10 @@ class DataFormatError(ModelError, ValueError):
     """A data file cannot be read as a labelled data set."""
 
 
+class SettingError(ModelError, ValueError):
+    """A command's setting is out of its range."""
+
+
 def exit_status(command: Callable[[], int]) -> int:
     """Run a command; an expected error becomes its message on stderr and exit status 2."""
     try:

@@ -252,6 +252,14 @@ def add_cv_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="train the transformer on the first N folds only (0: baseline only; default: all)",
     )
+    parser.add_argument(
+        "--model-fold",
+        type=int,
+        action="append",
+        default=None,
+        metavar="F",
+        help="train the transformer on fold F (0-based; repeatable) instead of the first N",
+    )
     parser.add_argument("--epochs", type=int, default=None, help="transformer epochs per fold")
     parser.add_argument("--lr", dest="learning_rate", type=float, default=None, help="peak LR")
     parser.add_argument("--max-length", type=int, default=None)
