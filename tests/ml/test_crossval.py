@@ -9,8 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from medconsult.ml.crossval import cross_fitted_ece, cv_splits, kfold_indices, run_cv
-from medconsult.ml.data import load_dataset
+from medconsult.ml.crossval import (
+    cross_fitted_ece,
+    cv_splits,
+    format_summary,
+    kfold_indices,
+    run_cv,
+)
+from medconsult.ml.data import LABELS, load_dataset
 from medconsult.ml.ddxplus import default_folder
 from medconsult.ml.errors import SettingError
 from medconsult.ml.testing import default_tiny_rows
@@ -135,5 +141,52 @@ def test_named_folds_run_alone_and_each_leaves_its_record(
     assert record["baseline_tfidf_logreg"] == baseline_fold
     assert [point["epoch"] for point in record["history"]] == [1]
     held_out = cv_splits([load_dataset(path) for path in two_files], 5, 42)[3][1]
+    with np.load(tmp_path / "fold-3.npz") as arrays:
+        assert arrays["logits"].shape == (len(held_out), len(LABELS))
+        assert arrays["ood_scores"].shape == (len(held_out),)
     assert record["n_heldout"] == len(held_out)
     assert not (tmp_path / "fold-0.json").exists()
+
+
+@pytest.mark.slow  # trains two tiny models through the whole training pipeline
+def test_folds_run_apart_join_into_one_report_with_the_final_calibration(
+    two_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    settings = {"tiny": True, "epochs": 1, "threads": 1}
+    first = run_cv(
+        list(two_files), folds=2, seed=42, model_fold_ids=[0], overrides=settings, work_dir=tmp_path
+    )
+    assert first["model"]["fold_ids"] == [0]
+    assert "final_calibration" not in first  # one fold of two
+
+    # Fold 0 is read back, not trained again (training refuses a non-empty artifact folder).
+    second = run_cv(
+        list(two_files), folds=2, seed=42, model_fold_ids=[1], overrides=settings, work_dir=tmp_path
+    )
+    model = second["model"]
+    assert model["fold_ids"] == [0, 1]
+    assert model["per_fold"][0] == first["model"]["per_fold"][0]
+    final = second["final_calibration"]
+    assert final["served"] == "hybrid"
+    assert final["n"] == final["metrics"]["n"] == second["n_rows"]
+    assert set(final["per_source"]) == {"overall", "s2d", "ddxplus"}
+    assert final["temperature"] > 0
+    assert 0.0 <= final["threshold"] <= 1.0
+    assert final["ood_threshold"] is not None
+    # Both reasons together stay within the abstention budget on the out-of-fold rows.
+    assert final["abstention"] <= final["target_abstention"] + 1e-9
+    assert (
+        final["differential_threshold"]
+        == final["per_source"]["ddxplus"]["differential"]["threshold"]
+    )
+    assert "final calibration (hybrid, out-of-fold" in format_summary(second)
+
+    with pytest.raises(SettingError, match="another cross-validation"):
+        run_cv(
+            list(two_files),
+            folds=2,
+            seed=42,
+            model_folds=0,
+            overrides={**settings, "epochs": 2},
+            work_dir=tmp_path,
+        )

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -319,3 +320,87 @@ def test_length_grouped_batches_cover_every_window_once_with_little_padding() ->
     assert min(firsts) < 50 < max(firsts)
     # Repeatable for a seed.
     assert grouped == length_grouped_batches(lengths, 16, 50, random.Random(1))
+
+
+@pytest.mark.slow  # two tiny cross-validation folds, then the tiny final model
+def test_final_model_trains_on_every_row_with_the_out_of_fold_calibration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import csv
+
+    from medconsult.ml.crossval import run_cv
+    from medconsult.ml.errors import SettingError
+    from medconsult.ml.evaluate import main as evaluate_main
+    from medconsult.ml.testing import default_tiny_rows
+    from medconsult.ml.train import TrainConfig, train
+
+    s2d = tmp_path / "s2d.csv"
+    with s2d.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([("label", "text"), *default_tiny_rows(per_label=4)])
+    ddx = _small_ddxplus(tmp_path / "ddxplus", 60)
+    report = run_cv(
+        [s2d, ddx],
+        folds=2,
+        seed=42,
+        overrides={"tiny": True, "epochs": 1, "threads": 1},
+        work_dir=tmp_path / "cv",
+    )
+    report_path = tmp_path / "cv.json"
+    report_path.write_text(json.dumps(report), encoding="utf-8")
+    final = report["final_calibration"]
+
+    def config(**changes: object) -> TrainConfig:
+        settings: dict[str, Any] = {
+            "data": (s2d, ddx),
+            "out": tmp_path / "final",
+            "tiny": True,
+            "epochs": 1,
+            "threads": 1,
+            "progress": False,
+            "calibration_from": report_path,
+            **changes,
+        }
+        return TrainConfig(**settings)
+
+    # Another recipe or another report than the folds' is refused before training.
+    with pytest.raises(SettingError, match=r"epochs 1 \(here 2\)"):
+        train(config(epochs=2))
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps({**report, "final_calibration": None}), encoding="utf-8")
+    with pytest.raises(SettingError, match="every fold"):
+        train(config(calibration_from=partial))
+
+    out = train(config())
+    args = json.loads((out / "training_args.json").read_text())
+    assert args["n_train"] == report["n_rows"]
+    assert args["n_val"] == 0
+    assert args["best_epoch"] == 1
+    calibration = json.loads((out / "calibration.json").read_text())
+    for key in ("temperature", "threshold", "differential_temperature", "differential_threshold"):
+        assert calibration[key] == final[key]
+    assert (
+        calibration["fitted_on"] == "out-of-fold predictions of a 2-fold cross-validation (seed 42)"
+    )
+    ood = json.loads((out / "ood.json").read_text())
+    assert ood["threshold"] == final["ood_threshold"]
+    assert ood["n_reference"] == report["n_rows"]  # every training case
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["split"] == "out-of-fold"
+    assert metrics["validation"] == final["metrics"]
+    assert metrics["history"][0]["val_loss"] is None
+    card = (out / "README.md").read_text()
+    assert "## Evaluation (out-of-fold, 2-fold cross-validation)" in card
+    assert f"--calibration-from {report_path}" in card
+
+    classifier = Classifier.load(out, device="cpu")
+    assert classifier.temperature == final["temperature"]
+    assert classifier.threshold == final["threshold"]
+    assert classifier.ood is not None
+    assert classifier.ood.threshold == final["ood_threshold"]
+    assert classifier.suggest(["I have a rash with silvery scales on my elbows"])
+
+    # No row of its own files was held out: evaluate says so instead of scoring training rows.
+    capsys.readouterr()
+    assert evaluate_main(["--model", str(out), "--data", str(s2d)]) == 2
+    assert "trained on every row" in capsys.readouterr().err
+    assert evaluate_main(["--model", str(out), "--data", str(s2d), "--split", "all"]) == 0

@@ -14,6 +14,16 @@ LICENCE_NOTE = (
 )
 
 
+def _out_of_fold(metrics: dict[str, Any]) -> bool:
+    """Whether the figures are a cross-validation's out-of-fold ones (a final model trained on
+    every row) rather than the artifact's own validation split's."""
+    return metrics.get("split") == "out-of-fold"
+
+
+def _held_out(metrics: dict[str, Any]) -> str:
+    return "out-of-fold" if _out_of_fold(metrics) else "validation"
+
+
 def _metric_rows(metrics: dict[str, Any]) -> str:
     model = metrics.get("validation", {})
     baseline = metrics.get("baseline_tfidf_logreg", {})
@@ -54,7 +64,7 @@ def _precision_note(metrics: dict[str, Any]) -> str:
     )
 
 
-def _ood_note(ood: dict[str, Any] | None) -> str:
+def _ood_note(ood: dict[str, Any] | None, held_out: str) -> str:
     if not ood:
         return (
             "None: this artifact has no out-of-distribution statistics; suggestions abstain on "
@@ -70,7 +80,7 @@ def _ood_note(ood: dict[str, Any] | None) -> str:
         "scoring above the threshold "
         + (f"{float(threshold):.4f}" if threshold is not None else "(none)")
         + " abstains as unlike the training data. The threshold was chosen on the "
-        f"{ood.get('n_validation')} validation cases so that at most "
+        f"{ood.get('n_validation')} {held_out} cases so that at most "
         f"{100 * float(ood.get('target_abstention', 0)):.0f} % of them abstain for either reason: "
         f"{100 * float(ood.get('validation_abstention', 0)):.1f} % abstain there"
         + (
@@ -89,7 +99,7 @@ def _per_source_note(metrics: dict[str, Any], calibration: dict[str, Any]) -> st
     if not per_source:
         return ""
     lines = [
-        "Per source (validation rows of each training file):",
+        f"Per source ({_held_out(metrics)} rows of each training file):",
         "",
         "| source | n | accuracy | macro-F1 | GTPA@1 | DDR | DDP | DDF1 |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -110,7 +120,7 @@ def _per_source_note(metrics: dict[str, Any], calibration: dict[str, Any]) -> st
         "The differential is every label with probability at or above "
         f"{calibration.get('differential_threshold')} at temperature "
         f"{calibration.get('differential_temperature', calibration.get('temperature'))} "
-        "(both chosen on validation for DDF1)."
+        f"(both chosen on {_held_out(metrics)} rows for DDF1)."
     )
     if partial:
         lines.append(
@@ -178,10 +188,53 @@ def render_model_card(
     base_model = (
         "sentence-transformers/all-MiniLM-L6-v2" if base_name == "all-MiniLM-L6-v2" else base_name
     )
+    out_of_fold = _out_of_fold(metrics)
+    cross_validation = metrics.get("cross_validation") or {}
+    folds = f"{cross_validation.get('folds')}-fold cross-validation"
     dataset_name = (
-        f"symptom2disease (validation split, seed {training_args.get('seed')}, "
+        f"symptom2disease and ddxplus (out-of-fold, {folds}, seed {cross_validation.get('seed')})"
+        if out_of_fold
+        else f"symptom2disease (validation split, seed {training_args.get('seed')}, "
         f"fraction {training_args.get('val_fraction')})"
     )
+    if out_of_fold:
+        rows = (
+            f"every one of the {training_args.get('n_train')} rows trains this model; its "
+            f"figures below are the out-of-fold predictions of a {folds} with the same "
+            f"settings (`{cross_validation.get('report')}`)."
+        )
+        schedule = (
+            f"{training_args.get('epochs')} epochs, the last one kept (as in the "
+            "cross-validation folds)"
+        )
+        evaluation = f"out-of-fold, {folds}"
+        calibration_note = (
+            f"Temperature scaling fitted on the out-of-fold predictions of the {folds}: "
+            f"T = {calibration.get('temperature'):.4f}. Abstention threshold "
+            f"{calibration.get('threshold'):.4f}: {calibration.get('threshold_rule')}. Below it "
+            "the suggestion is still shown but marked as abstained (the model is unsure). The "
+            "figures above are the fold models' on rows each never trained on; this model, "
+            "trained on every row, has no held-out row of its own."
+        )
+    else:
+        rows = (
+            f"each file split (stratified) with seed {training_args.get('seed')}: "
+            f"{training_args.get('n_train')} training rows, {training_args.get('n_val')} "
+            "validation rows."
+        )
+        schedule = (
+            f"up to {training_args.get('epochs')} epochs with early stopping on validation "
+            f"macro-F1 (best epoch {training_args.get('best_epoch')})"
+        )
+        evaluation = "validation split"
+        calibration_note = (
+            "Temperature scaling fitted on the validation split: "
+            f"T = {calibration.get('temperature'):.4f}. Abstention threshold "
+            f"{calibration.get('threshold'):.4f}: {calibration.get('threshold_rule')}. Below it "
+            "the suggestion is still shown but marked as abstained (the model is unsure). The "
+            "temperature and threshold were fitted on the same validation rows they are "
+            "reported on, so the ECE and abstention figures above are optimistic."
+        )
     data_args = " ".join(
         f"--data {entry.get('path')}"
         for entry in training_args.get("data_files") or [{"path": training_args.get("data")}]
@@ -190,6 +243,7 @@ def render_model_card(
         f"medconsult train {data_args} "
         f"--epochs {training_args.get('epochs')} --seed {training_args.get('seed')} "
         f"--max-length {training_args.get('max_length')} --lr {training_args.get('learning_rate')}"
+        + (f" --calibration-from {cross_validation.get('report')}" if out_of_fold else "")
     )
     return f"""---
 language: en
@@ -232,13 +286,10 @@ suicidal thoughts, ...), not left to the model's probabilities.
 
 - Base model: `{training_args.get("base_model_name")}` fine-tuned with a new classification head.
 - Data: {_data_files(training_args)};
-  {training_args.get("n_rows")} rows; each file split (stratified) with seed
-  {training_args.get("seed")}:
-  {training_args.get("n_train")} training rows, {training_args.get("n_val")} validation rows.
+  {training_args.get("n_rows")} rows; {rows}
 - AdamW, peak learning rate {training_args.get("learning_rate")}, linear warm-up
   ({training_args.get("warmup_ratio")}) and decay, batch size {training_args.get("batch_size")},
-  up to {training_args.get("epochs")} epochs with early stopping on validation macro-F1
-  (best epoch {training_args.get("best_epoch")}), max length {training_args.get("max_length")}
+  {schedule}, max length {training_args.get("max_length")}
   tokens. Longer texts are read as overlapping windows (stride {training_args.get("stride")}),
   whose logits are averaged. Batches are cut from length-sorted groups of
   {training_args.get("length_group", 1)} batches (1: random batches).
@@ -251,11 +302,11 @@ suicidal thoughts, ...), not left to the model's probabilities.
 Kaggle data set: they are not real consultations. Neither data set is for clinical
 decision-making.
 
-## Evaluation (validation split)
+## Evaluation ({evaluation})
 
 {_metric_rows(metrics)}
 
-The validation split has only {validation.get("n")} rows, so one error moves accuracy by about
+The {evaluation} has only {validation.get("n")} rows, so one error moves accuracy by about
 {100.0 / max(int(validation.get("n", 1) or 1), 1):.1f} points; published results on this data
 are nearly saturated (TF-IDF + LR about 97-98 %).
 
@@ -267,15 +318,11 @@ are nearly saturated (TF-IDF + LR about 97-98 %).
 
 ## Calibration
 
-Temperature scaling fitted on the validation split: T = {calibration.get("temperature"):.4f}.
-Abstention threshold {calibration.get("threshold"):.4f}: {calibration.get("threshold_rule")}.
-Below it the suggestion is still shown but marked as abstained (the model is unsure). The
-temperature and threshold were fitted on the same validation rows they are reported on, so the
-ECE and abstention figures above are optimistic.
+{calibration_note}
 
 ## Out-of-distribution check
 
-{_ood_note(ood)}
+{_ood_note(ood, _held_out(metrics))}
 
 ## Limitations
 

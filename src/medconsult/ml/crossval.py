@@ -32,6 +32,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,22 +40,31 @@ import numpy as np
 
 from medconsult.ml import options
 from medconsult.ml.baseline import TfidfBaseline, hybrid_logits
-from medconsult.ml.data import LABEL2ID, LABELS, Dataset, concatenate, default_data_paths
+from medconsult.ml.data import (
+    LABEL2ID,
+    LABELS,
+    Dataset,
+    concatenate,
+    data_sha256,
+    default_data_paths,
+)
 from medconsult.ml.data import load_dataset as _load_dataset
 from medconsult.ml.errors import SettingError
 from medconsult.ml.metrics import (
     DIFFERENTIAL_THRESHOLD,
     cap_abstention_threshold,
     choose_abstention_threshold,
+    choose_differential_calibration,
     classification_metrics,
     differential_metrics,
     expected_calibration_error,
     fit_temperature,
     mean_and_sd,
+    per_source_metrics,
     softmax,
 )
-from medconsult.ml.ood import DEFAULT_TARGET_ABSTENTION
-from medconsult.ml.options import DEFAULT_FOLDS
+from medconsult.ml.ood import DEFAULT_TARGET_ABSTENTION, choose_ood_threshold
+from medconsult.ml.options import DEFAULT_FOLDS, DEFAULT_HYBRID
 
 
 def kfold_indices(labels: Sequence[str | None], k: int, seed: int) -> list[list[int]]:
@@ -163,27 +173,203 @@ def cross_fitted_ece(
     }
 
 
-def _model_fold_logits(
-    train_set: Dataset, test_set: Dataset, overrides: dict[str, Any], fold: int, out: Path
-) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    """The held-out fold's logits (last epoch) and the training history, whose per-epoch
-    scores on the held-out fold give the cross-validated learning curve."""
-    from medconsult.ml.predict import Classifier
-    from medconsult.ml.train import TrainConfig, train
+FOLD_RECORD = "fold-{}.json"  # a finished transformer fold: scores, learning curve, identity
+FOLD_OUTPUTS = "fold-{}.npz"  # its held-out logits, OOD scores and targets
+
+
+@dataclass(frozen=True)
+class FoldOutputs:
+    """The transformer's outputs on one held-out fold (rows in the fold's order)."""
+
+    logits: np.ndarray  # uncalibrated, the transformer alone
+    ood_scores: np.ndarray | None  # the fold model's OOD score per row (None: no OOD check)
+    history: list[dict[str, Any]]  # per epoch, scored on the held-out fold
+    seconds: float
+
+
+def cv_identity(
+    paths: Sequence[Path], folds: int, seed: int, settings: dict[str, Any]
+) -> dict[str, Any]:
+    """What makes two folds' results parts of one cross-validation: the data (by content), the
+    folds, the seed and the training recipe (``options.RECIPE`` with ``settings`` applied)."""
+    return {
+        "data_sha256": [data_sha256(path) for path in paths],
+        "folds": folds,
+        "seed": seed,
+        "recipe": {**options.RECIPE, **settings},
+    }
+
+
+def _fold_training_config(settings: dict[str, Any], out: Path) -> Any:
+    from medconsult.ml.train import TrainConfig
 
     # The transformer alone: the hybrid is formed here from the fold's own TF-IDF baseline
     # (fitted on the same rows as training's would be), so both are reported.
-    config = TrainConfig(
-        out=out / f"fold-{fold}",
-        select_epoch=False,
-        progress=False,
-        **{**overrides, "hybrid": False},
-    )
-    artifact = train(config, split=(train_set, test_set))
+    return TrainConfig(out=out, select_epoch=False, progress=False, **{**settings, "hybrid": False})
+
+
+def _outputs_of_artifact(artifact: Path, test_set: Dataset, seconds: float) -> FoldOutputs:
+    """A fold model's logits and OOD scores on its held-out rows, and its learning curve."""
+    from medconsult.ml.predict import Classifier
+
     classifier = Classifier.load(artifact, device="cpu", precision="fp32", max_text_chars=10**9)
-    logits: np.ndarray = classifier.logits(list(test_set.texts))
-    history: list[dict[str, Any]] = json.loads((artifact / "metrics.json").read_text())["history"]
-    return logits, history
+    logits, ood_scores = classifier.logits_and_ood_scores(list(test_set.texts))
+    history = json.loads((artifact / "metrics.json").read_text(encoding="utf-8"))["history"]
+    return FoldOutputs(logits, ood_scores, history, seconds)
+
+
+def _train_fold(
+    train_set: Dataset, test_set: Dataset, settings: dict[str, Any], fold: int, work: Path
+) -> FoldOutputs:
+    """Train the transformer on the fold's training rows (its LAST epoch is the model)."""
+    from medconsult.ml.train import train
+
+    started = time.monotonic()
+    artifact = train(
+        _fold_training_config(settings, work / f"fold-{fold}"), split=(train_set, test_set)
+    )
+    return _outputs_of_artifact(artifact, test_set, round(time.monotonic() - started, 1))
+
+
+def _save_fold(
+    work: Path,
+    fold: int,
+    identity: dict[str, Any],
+    outputs: FoldOutputs,
+    targets: np.ndarray,
+    scores: dict[str, Any],
+) -> None:
+    """The fold's outputs, then its record (written last: a record means a finished fold)."""
+    with (work / FOLD_OUTPUTS.format(fold)).open("wb") as handle:
+        np.savez(
+            handle,
+            logits=outputs.logits,
+            targets=targets,
+            # empty: the fold model has no OOD check
+            ood_scores=np.zeros(0) if outputs.ood_scores is None else outputs.ood_scores,
+        )
+    record = {
+        "fold": fold,
+        "identity": identity,
+        "n_heldout": len(targets),
+        "seconds": outputs.seconds,
+        **scores,
+        "history": outputs.history,
+    }
+    (work / FOLD_RECORD.format(fold)).write_text(
+        json.dumps(record, indent=2) + "\n", encoding="utf-8"
+    )
+
+
+def _stored_fold(
+    work: Path, fold: int, identity: dict[str, Any], test_set: Dataset
+) -> FoldOutputs | None:
+    """The fold's outputs from an earlier run into the same work directory, or None.
+
+    A record of another cross-validation (other data, folds, seed or settings) is refused
+    rather than mixed in. A fold model left without a record (a run stopped after training it)
+    is scored again from its artifact."""
+    record_path = work / FOLD_RECORD.format(fold)
+    record: dict[str, Any] = {}
+    if record_path.is_file():
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        if record.get("identity") not in (None, identity):
+            raise SettingError(
+                f"{record_path} belongs to another cross-validation (data, folds, seed or "
+                "settings differ); use another --work-dir"
+            )
+    outputs_path = work / FOLD_OUTPUTS.format(fold)
+    if record.get("identity") == identity and outputs_path.is_file():
+        with np.load(outputs_path, allow_pickle=False) as arrays:
+            if not np.array_equal(arrays["targets"], _targets(test_set)):
+                raise SettingError(f"{outputs_path}: its rows are not this fold's")
+            ood_scores = np.asarray(arrays["ood_scores"])
+            return FoldOutputs(
+                np.asarray(arrays["logits"]),
+                ood_scores if len(ood_scores) == len(test_set) else None,
+                list(record["history"]),
+                float(record.get("seconds", 0.0)),
+            )
+    artifact = work / f"fold-{fold}"
+    if (artifact / "training_args.json").is_file():
+        args = json.loads((artifact / "training_args.json").read_text(encoding="utf-8"))
+        if args.get("n_val") != len(test_set) or any(
+            args.get(key) != value
+            for key, value in identity["recipe"].items()
+            if key != "hybrid"  # fold models are the transformer alone
+        ):
+            raise SettingError(f"{artifact} was trained with other settings or rows")
+        return _outputs_of_artifact(artifact, test_set, float(record.get("seconds", 0.0)))
+    return None
+
+
+def heldout_truths(dataset: Dataset) -> list[set[int] | None]:
+    """Each row's ground-truth differential as class ids (None for free-text rows)."""
+    return [
+        {LABEL2ID[key] for key, _ in differential}
+        if (differential := dataset.differential_of(i))
+        else None
+        for i in range(len(dataset))
+    ]
+
+
+def out_of_fold_calibration(
+    served_logits: Sequence[np.ndarray],
+    ood_scores: Sequence[np.ndarray | None],
+    test_sets: Sequence[Dataset],
+    target_abstention: float = DEFAULT_TARGET_ABSTENTION,
+) -> dict[str, Any]:
+    """What the final model (trained on every row) is served with, fitted on the out-of-fold
+    predictions of all k fold models: temperature, abstention threshold, the differential's
+    temperature and threshold, the OOD threshold; and the out-of-fold figures at those
+    settings, which stand for the final model's validation figures."""
+    logits = np.concatenate(served_logits)
+    targets = np.concatenate([_targets(test_set) for test_set in test_sets])
+    sources = [test_set.source_of(i) for test_set in test_sets for i in range(len(test_set))]
+    truths = [truth for test_set in test_sets for truth in heldout_truths(test_set)]
+    temperature = fit_temperature(logits, targets)
+    probs = softmax(logits, temperature)
+    threshold = cap_abstention_threshold(
+        probs, choose_abstention_threshold(probs, targets), target_abstention
+    )
+    low_confidence = probs.max(axis=1) < threshold
+    ood_threshold: float | None = None
+    ood_rate = 0.0
+    if all(scores is not None for scores in ood_scores):
+        scores = np.concatenate([s for s in ood_scores if s is not None])
+        ood_threshold = choose_ood_threshold(scores, low_confidence, target_abstention)
+        ood_rate = float(np.mean(scores > ood_threshold))
+        abstained = low_confidence | (scores > ood_threshold)
+    else:
+        abstained = low_confidence
+    diff_rows = [i for i, truth in enumerate(truths) if truth is not None]
+    differential_temperature, differential_threshold = choose_differential_calibration(
+        logits[diff_rows], targets[diff_rows], [truths[i] or set() for i in diff_rows], temperature
+    )
+    return {
+        "temperature": temperature,
+        "threshold": threshold,
+        "differential_temperature": differential_temperature,
+        "differential_threshold": differential_threshold,
+        "ood_threshold": ood_threshold,
+        "target_abstention": target_abstention,
+        "n": len(targets),
+        "metrics": classification_metrics(probs, targets, threshold).to_dict(),
+        "metrics_uncalibrated": classification_metrics(
+            softmax(logits), targets, threshold=0.0
+        ).to_dict(),
+        "per_source": per_source_metrics(
+            probs,
+            targets,
+            sources,
+            truths,
+            threshold=threshold,
+            differential_threshold=differential_threshold,
+            differential_probs=softmax(logits, differential_temperature),
+        ),
+        "abstention": float(np.mean(abstained)),
+        "ood_rate": ood_rate,
+    }
 
 
 def epoch_curve(histories: Sequence[Sequence[dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -213,7 +399,10 @@ def run_cv(
     work_dir: Path | None = None,
 ) -> dict[str, Any]:
     """The cross-validation report (see the module docstring). The transformer runs on the
-    folds ``model_fold_ids`` if given, else on the first ``model_folds`` (default: all)."""
+    folds ``model_fold_ids`` if given, else on the first ``model_folds`` (default: all); folds
+    finished earlier in ``work_dir`` are read back instead of trained again, and join the
+    report. With every fold's transformer the report holds ``final_calibration``
+    (``out_of_fold_calibration``) for ``medconsult train --calibration-from``."""
     parts = [_load_dataset(path) for path in paths]
     splits = cv_splits(parts, folds, seed)
     if model_fold_ids is not None:
@@ -223,11 +412,15 @@ def run_cv(
         transformer_folds = sorted(set(model_fold_ids))
     else:
         transformer_folds = list(range(folds if model_folds is None else min(model_folds, folds)))
+    settings = dict(overrides or {})
+    served_hybrid = bool(settings.get("hybrid", DEFAULT_HYBRID))
+    identity = cv_identity(paths, folds, seed, settings)
     work = Path(work_dir or tempfile.mkdtemp(prefix="medconsult-cv-"))
     work.mkdir(parents=True, exist_ok=True)
-    baseline_scores, model_scores = [], []
-    baseline_logits, model_logits, targets, model_targets = [], [], [], []
-    histories: list[list[dict[str, Any]]] = []
+    baseline_scores, baseline_logits, targets = [], [], []
+    model_ids: list[int] = []
+    model_outputs: list[FoldOutputs] = []
+    model_scores: list[dict[str, dict[str, float]]] = []
     hybrid_scores: list[dict[str, dict[str, float]]] = []
     hybrid_logits_per_fold: list[np.ndarray] = []
     for fold, (train_set, test_set) in enumerate(splits):
@@ -237,40 +430,36 @@ def run_cv(
         baseline_logits.append(np.log(np.clip(probs, 1e-12, None)))
         targets.append(_targets(test_set))
         print(f"fold {fold}: baseline {baseline_scores[-1]['overall']}", file=sys.stderr)
-        if fold in transformer_folds:
-            started = time.monotonic()
-            logits, history = _model_fold_logits(
-                train_set, test_set, dict(overrides or {}), fold, work
-            )
-            histories.append(history)
-            model_scores.append(fold_scores(softmax(logits), test_set))
-            # The hybrid: the mean of the two models' probabilities on the same fold.
-            hybrid = hybrid_logits(logits, probs)
-            hybrid_scores.append(fold_scores(softmax(hybrid), test_set))
-            hybrid_logits_per_fold.append(hybrid)
-            model_logits.append(logits)
-            model_targets.append(targets[-1])
-            record = {
-                "fold": fold,
-                "folds": folds,
-                "seed": seed,
-                "data": [str(path) for path in paths],
-                "settings": dict(overrides or {}),
-                "n_heldout": len(test_set),
-                "seconds": round(time.monotonic() - started, 1),
+        outputs = _stored_fold(work, fold, identity, test_set)
+        if outputs is None and fold in transformer_folds:
+            outputs = _train_fold(train_set, test_set, settings, fold, work)
+        if outputs is None:
+            continue
+        model_ids.append(fold)
+        model_outputs.append(outputs)
+        model_scores.append(fold_scores(softmax(outputs.logits), test_set))
+        # The hybrid: the mean of the two models' probabilities on the same fold.
+        hybrid = hybrid_logits(outputs.logits, probs)
+        hybrid_scores.append(fold_scores(softmax(hybrid), test_set))
+        hybrid_logits_per_fold.append(hybrid)
+        _save_fold(
+            work,
+            fold,
+            identity,
+            outputs,
+            targets[-1],
+            {
                 "model": model_scores[-1],
                 "hybrid_mean_of_probabilities": hybrid_scores[-1],
                 "baseline_tfidf_logreg": baseline_scores[-1],
-                "history": history,
-            }
-            (work / f"fold-{fold}.json").write_text(
-                json.dumps(record, indent=2) + "\n", encoding="utf-8"
-            )
-            print(f"fold {fold}: model {model_scores[-1]['overall']}", file=sys.stderr)
+            },
+        )
+        print(f"fold {fold}: model {model_scores[-1]['overall']}", file=sys.stderr)
     report: dict[str, Any] = {
         "folds": folds,
         "seed": seed,
         "data": [str(path) for path in paths],
+        "identity": identity,
         "n_rows": sum(len(part) for part in parts),
         "differential_threshold": DIFFERENTIAL_THRESHOLD,
         "baseline_tfidf_logreg": {
@@ -279,22 +468,38 @@ def run_cv(
             "calibration": cross_fitted_ece(baseline_logits, targets),
         },
     }
-    if model_scores:
-        report["model"] = {
-            "folds_run": len(model_scores),
-            "fold_ids": transformer_folds,
-            "settings": dict(overrides or {}),
-            "per_fold": model_scores,
-            "summary": summarise(model_scores),
-            "calibration": cross_fitted_ece(model_logits, model_targets),
-            "baseline_same_folds": summarise([baseline_scores[f] for f in transformer_folds]),
-            "epoch_curve": epoch_curve(histories),
-            # What the product serves by default (``options.DEFAULT_HYBRID``).
-            "hybrid_mean_of_probabilities": {
-                "per_fold": hybrid_scores,
-                "summary": summarise(hybrid_scores),
-                "calibration": cross_fitted_ece(hybrid_logits_per_fold, model_targets),
-            },
+    if not model_scores:
+        return report
+    model_targets = [targets[fold] for fold in model_ids]
+    report["model"] = {
+        "folds_run": len(model_scores),
+        "fold_ids": model_ids,
+        "settings": settings,
+        "per_fold": model_scores,
+        "summary": summarise(model_scores),
+        "calibration": cross_fitted_ece([o.logits for o in model_outputs], model_targets),
+        "baseline_same_folds": summarise([baseline_scores[fold] for fold in model_ids]),
+        "epoch_curve": epoch_curve([outputs.history for outputs in model_outputs]),
+        "seconds_per_fold": [outputs.seconds for outputs in model_outputs],
+        # What the product serves by default (``options.DEFAULT_HYBRID``).
+        "hybrid_mean_of_probabilities": {
+            "per_fold": hybrid_scores,
+            "summary": summarise(hybrid_scores),
+            "calibration": cross_fitted_ece(hybrid_logits_per_fold, model_targets),
+        },
+    }
+    if model_ids == list(range(folds)):
+        served = hybrid_logits_per_fold if served_hybrid else [o.logits for o in model_outputs]
+        report["final_calibration"] = {
+            "served": "hybrid" if served_hybrid else "transformer",
+            "baseline_tfidf_logreg": classification_metrics(
+                softmax(np.concatenate(baseline_logits)),
+                np.concatenate(targets),
+                threshold=0.0,
+            ).to_dict(),
+            **out_of_fold_calibration(
+                served, [o.ood_scores for o in model_outputs], [test for _, test in splits]
+            ),
         }
     return report
 
@@ -334,6 +539,17 @@ def format_summary(report: dict[str, Any]) -> str:
                 f"{point['val_macro_f1']['mean']:.4f} ± {point['val_macro_f1']['sd']:.4f}, "
                 f"loss {point['val_loss']['mean']:.4f}"
             )
+    final = report.get("final_calibration")
+    if final:
+        served = final["metrics"]
+        lines.append(
+            f"final calibration ({final['served']}, out-of-fold, n={final['n']}): temperature "
+            f"{final['temperature']:.3f}, threshold {final['threshold']:.3f}, OOD threshold "
+            f"{final['ood_threshold']}, differential {final['differential_threshold']} at "
+            f"temperature {final['differential_temperature']}; accuracy {served['accuracy']:.4f}, "
+            f"macro-F1 {served['macro_f1']:.4f}, ECE {served['ece']:.4f}, abstention "
+            f"{final['abstention']:.3f} (medconsult train --calibration-from <this report>)"
+        )
     return "\n".join(lines)
 
 

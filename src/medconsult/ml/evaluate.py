@@ -9,6 +9,8 @@ the default): when it is one of the files the model was trained on (same sha256 
 ``training_args.json``), that file's validation split is rebuilt from the recorded seed and
 fraction (each file is split on its own) and only it is scored, since the training rows were
 seen in training. Any other file is scored whole. ``--split validation|train|all`` overrides.
+A final model of cross-validation (trained on every row, ``train --calibration-from``) has no
+validation split: its own files are refused unless ``--split train|all`` says so.
 
 Reported overall and per source (``per_source``: symptom2disease, ddxplus, ...); for structured
 cases with a ground-truth differential also GTPA@1/3/5, DDR, DDP and DDF1 (``metrics.py``), the
@@ -108,10 +110,23 @@ def choose_rows(
             f"of {', '.join(str(entry.get('path')) for entry in recorded_files(training_args))}"
             " (sha256 mismatch)"
         )
+    if trained_on_every_row(training_args):
+        if split == "validation":
+            raise ModelError(
+                f"the model trained on every row of {data_path}: it has no validation split "
+                "(its held-out figures are its cross-validation's, in metrics.json); score "
+                "other data, or pass --split train or all"
+            )
+        return list(range(len(dataset))), split
     train_idx, val_idx = stratified_split(
         dataset.labels, float(training_args["val_fraction"]), int(training_args["seed"])
     )
     return (val_idx if split == "validation" else train_idx), split
+
+
+def trained_on_every_row(training_args: dict[str, Any]) -> bool:
+    """A final model of cross-validation (``train --calibration-from``): no row held out."""
+    return bool(training_args.get("calibration_from"))
 
 
 def baseline_training_split(
@@ -128,6 +143,9 @@ def baseline_training_split(
             if not path.exists() or data_sha256(path) != sha:
                 return None
             dataset = load_dataset(path)
+        if trained_on_every_row(training_args):
+            parts.append(dataset)
+            continue
         train_idx, _ = stratified_split(
             dataset.labels, float(training_args["val_fraction"]), int(training_args["seed"])
         )

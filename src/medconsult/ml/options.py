@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from medconsult.ml.errors import exit_status
+from medconsult.ml.ood import DEFAULT_OOD_K, DEFAULT_OOD_METHOD, DEFAULT_TARGET_ABSTENTION
 
 # --- defaults --------------------------------------------------------------------------------
 # Training. Tuned on the validation split of symptom2disease with all-MiniLM-L6-v2 on a 2-core
@@ -68,6 +69,29 @@ DEFAULT_TOP_K = 5  # suggestions per text shown to the doctor
 MAX_DIFFERENTIAL = 30
 DEFAULT_INFERENCE_BATCH_SIZE = 32  # windows per forward pass; length-sorted to limit padding
 # ----------------------------------------------------------------------------------------------
+
+# The settings that make a trained model what it is. Cross-validation records them with its
+# folds; a final model served with the folds' out-of-fold calibration must share every one.
+RECIPE: dict[str, object] = {
+    "epochs": DEFAULT_EPOCHS,
+    "learning_rate": DEFAULT_LEARNING_RATE,
+    "warmup_ratio": DEFAULT_WARMUP_RATIO,
+    "weight_decay": DEFAULT_WEIGHT_DECAY,
+    "batch_size": DEFAULT_BATCH_SIZE,
+    "length_group": DEFAULT_LENGTH_GROUP,
+    "hybrid": DEFAULT_HYBRID,
+    "max_grad_norm": DEFAULT_MAX_GRAD_NORM,
+    "label_smoothing": DEFAULT_LABEL_SMOOTHING,
+    "max_length": DEFAULT_MAX_LENGTH,
+    "stride": DEFAULT_STRIDE,
+    "differential_weight": DEFAULT_DIFFERENTIAL_WEIGHT,
+    "partial_fraction": DEFAULT_PARTIAL_FRACTION,
+    "seed": DEFAULT_SEED,
+    "ood_method": DEFAULT_OOD_METHOD,
+    "ood_k": DEFAULT_OOD_K,
+    "ood_target_abstention": DEFAULT_TARGET_ABSTENTION,
+    "tiny": False,
+}
 
 
 def add_format_argument(parser: argparse.ArgumentParser) -> None:
@@ -147,6 +171,15 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     _add_setting(parser, "--max-length", int, DEFAULT_MAX_LENGTH, "tokens per window")
     _add_setting(parser, "--stride", int, DEFAULT_STRIDE, "tokens shared by windows")
     _add_setting(parser, "--val-fraction", float, DEFAULT_VAL_FRACTION)
+    parser.add_argument(
+        "--calibration-from",
+        type=Path,
+        default=None,
+        metavar="CV_REPORT",
+        help="train the final model on every row (no validation split, every epoch) and serve "
+        "it with the out-of-fold calibration of this `medconsult cv --out` report, which must "
+        "hold all folds of the same data and settings",
+    )
     _add_setting(
         parser,
         "--differential-weight",

@@ -54,6 +54,7 @@ from medconsult.ml.data import (
     LABELS,
     Dataset,
     Window,
+    concatenate,
     data_sha256,
     default_data_paths,
     encode_windows,
@@ -63,7 +64,13 @@ from medconsult.ml.data import (
     target_distributions,
 )
 from medconsult.ml.engine import PackedBertClassifier, cpu_has_native_bf16, supports
-from medconsult.ml.errors import ArtifactError, DataFormatError, ModelError, exit_status
+from medconsult.ml.errors import (
+    ArtifactError,
+    DataFormatError,
+    ModelError,
+    SettingError,
+    exit_status,
+)
 from medconsult.ml.labels import LABELS_FILE
 from medconsult.ml.metrics import (
     TARGET_PRECISION,
@@ -85,6 +92,7 @@ from medconsult.ml.ood import (
     DEFAULT_TARGET_ABSTENTION,
     OodCheck,
     OodMethod,
+    OodStatistics,
     fit_ood_check,
 )
 from medconsult.ml.options import (
@@ -177,6 +185,9 @@ class TrainConfig:
     max_length: int = DEFAULT_MAX_LENGTH
     stride: int = DEFAULT_STRIDE
     val_fraction: float = DEFAULT_VAL_FRACTION
+    # A `medconsult cv` report with every fold: train on all rows and serve with its
+    # out-of-fold calibration (``out_of_fold_calibration``).
+    calibration_from: Path | None = None
     differential_weight: float = DEFAULT_DIFFERENTIAL_WEIGHT
     partial_fraction: float = DEFAULT_PARTIAL_FRACTION
     seed: int = DEFAULT_SEED
@@ -216,6 +227,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         max_length=args.max_length,
         stride=args.stride,
         val_fraction=args.val_fraction,
+        calibration_from=args.calibration_from,
         differential_weight=args.differential_weight,
         partial_fraction=args.partial_fraction,
         seed=args.seed,
@@ -401,10 +413,19 @@ def bf16_text_logits(
 class EpochRecord:
     epoch: int
     train_loss: float
-    val_loss: float
-    val_accuracy: float
-    val_macro_f1: float
     seconds: float
+    # None when training has no validation rows (the final model of cross-validation)
+    val_loss: float | None = None
+    val_accuracy: float | None = None
+    val_macro_f1: float | None = None
+
+    def describe(self) -> str:
+        if self.val_loss is None or self.val_accuracy is None or self.val_macro_f1 is None:
+            return f"train loss {self.train_loss:.4f}"
+        return (
+            f"train loss {self.train_loss:.4f}  val loss {self.val_loss:.4f}  "
+            f"val acc {self.val_accuracy:.4f}  val macro-F1 {self.val_macro_f1:.4f}"
+        )
 
 
 def targets_of(dataset: Dataset) -> np.ndarray:
@@ -485,167 +506,30 @@ def optimizer_for(model: PreTrainedModel, config: TrainConfig) -> torch.optim.Ad
     return torch.optim.AdamW(groups, lr=config.learning_rate)
 
 
-def train(
+class Fitted(NamedTuple):
+    """What is fitted after the epochs: the artifact's metrics and calibration documents, its
+    OOD check and the structured cases' differential model."""
+
+    metrics: dict[str, Any]
+    calibration: dict[str, Any]
+    ood: OodCheck
+    structured_model: StructuredDifferential | None
+
+
+def fit_on_validation(
+    model: PreTrainedModel,
+    tokenizer: Any,
     config: TrainConfig,
-    dataset: Dataset | None = None,
-    *,
-    split: tuple[Dataset, Dataset] | None = None,
-) -> Path:
-    """Train, calibrate, evaluate and write the artifact; returns the artifact directory.
-
-    ``split`` gives the (training, validation) rows directly, as cross-validation does.
-    """
-    started = time.monotonic()
-    base_model = (config.base_model or default_base_model()).resolve()
-    if split is not None:
-        parts = list(split)
-        data_files = [{"path": split[0].source, "sha256": None, "format": split[0].format}]
-    elif dataset is None:
-        parts, data_files = load_training_data(config)
-    else:
-        parts = [dataset]
-        data_files = [{"path": dataset.source, "sha256": None, "format": dataset.format}]
-    for part in parts:
-        unknown = part.unknown_labels
-        if unknown:
-            raise DataFormatError(
-                f"{part.source}: labels not in labels.json: "
-                + ", ".join(f"{raw!r} ({count} rows)" for raw, count in sorted(unknown.items()))
-                + "; add them (or an alias) to src/medconsult/ml/labels.json"
-            )
-    base_name = "tiny-random" if config.tiny else base_model_name(base_model)
-    out = config.out or new_artifact_dir(base_name)
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ArtifactError(f"refusing to overwrite existing artifact directory {out}")
-
-    set_seed(config.seed)
-    torch.set_num_threads(config.threads or available_cpus())
-    device = pick_device(config.device)
-    dtype = training_autocast_dtype(device, config.precision)
-
-    if split is not None:
-        train_set, val_set = split
-    else:
-        train_set, val_set = split_per_source(parts, config.val_fraction, config.seed)
-    model, tokenizer = build_model(config, base_model)
-    model.to(device)  # type: ignore[arg-type]
-
-    # Each window of a long training text is an example with the text's target. The full texts
-    # are tokenised once; each epoch re-renders a share of the structured cases from a subset of
-    # their answers and tokenises only those.
-    full_windows = encode_windows(tokenizer, train_set.texts, config.max_length, config.stride)
-    train_windows = full_windows
+    device: torch.device,
+    train_set: Dataset,
+    val_set: Dataset,
+    baseline: TfidfBaseline,
+    tfidf: TfidfScorer | None,
+) -> Fitted:
+    """Calibration, OOD threshold and differential rule fitted on the validation split, and
+    every validation figure of the served model (the hybrid's with ``tfidf``)."""
     train_targets = targets_of(train_set)
-    target_rows = torch.tensor(target_distributions(train_set, config.differential_weight))
     val_targets = targets_of(val_set)
-
-    steps_per_epoch = math.ceil(len(train_windows) / config.batch_size)
-    total_steps = steps_per_epoch * config.epochs
-    if config.max_steps is not None:
-        total_steps = min(total_steps, config.max_steps)
-    optimizer = optimizer_for(model, config)
-    scheduler = get_linear_schedule_with_warmup(  # type: ignore[no-untyped-call]
-        optimizer, int(config.warmup_ratio * total_steps), total_steps
-    )
-    # fp16 needs loss scaling to avoid underflowing gradients; bf16 and fp32 do not.
-    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
-    shuffler = random.Random(config.seed)
-    augmenter = random.Random(config.seed + 1)
-
-    history: list[EpochRecord] = []
-    best_score: tuple[float, float] = (-1.0, -math.inf)
-    best_state: dict[str, torch.Tensor] | None = None
-    best_epoch = 0
-    step = 0
-    progress = tqdm(
-        total=total_steps, desc="train", unit="step", disable=not config.progress, file=sys.stderr
-    )
-    for epoch in range(1, config.epochs + 1):
-        epoch_started = time.monotonic()
-        model.train()
-        partial = partial_texts(train_set, augmenter, config.partial_fraction)
-        train_windows = [w for w in full_windows if w.text_index not in partial]
-        if partial:
-            rows = list(partial)
-            extra = encode_windows(
-                tokenizer, [partial[row] for row in rows], config.max_length, config.stride
-            )
-            train_windows += [
-                Window(rows[w.text_index], w.input_ids, w.offsets, w.word_ids) for w in extra
-            ]
-        batches = length_grouped_batches(
-            [len(window.input_ids) for window in train_windows],
-            config.batch_size,
-            config.length_group,
-            shuffler,
-        )
-        losses = []
-        for chunk in batches:
-            if step >= total_steps:
-                break
-            batch = pad_batch([train_windows[i] for i in chunk], tokenizer.pad_token_id, device)
-            labels = target_rows[[train_windows[i].text_index for i in chunk]].to(device)
-            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-                logits = model(**batch).logits
-                loss = torch.nn.functional.cross_entropy(
-                    logits.float(), labels, label_smoothing=config.label_smoothing
-                )
-            optimizer.zero_grad(set_to_none=True)
-            torch.autograd.backward(scaler.scale(loss))
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            step += 1
-            losses.append(float(loss.detach()))
-            progress.update(1)
-            progress.set_postfix(epoch=epoch, loss=f"{losses[-1]:.3f}")
-
-        val_logits = text_outputs(model, tokenizer, val_set.texts, config, device).logits
-        val_probs = softmax(val_logits)
-        val_metrics = classification_metrics(val_probs, val_targets, threshold=0.0)
-        val_loss = (
-            negative_log_likelihood(val_logits, val_targets, 1.0) if len(val_targets) else 0.0
-        )
-        record = EpochRecord(
-            epoch=epoch,
-            train_loss=float(np.mean(losses)) if losses else 0.0,
-            val_loss=val_loss,
-            val_accuracy=val_metrics.accuracy,
-            val_macro_f1=val_metrics.macro_f1,
-            seconds=time.monotonic() - epoch_started,
-        )
-        history.append(record)
-        progress.write(
-            f"epoch {epoch}: train loss {record.train_loss:.4f}  val loss {val_loss:.4f}  "
-            f"val acc {record.val_accuracy:.4f}  val macro-F1 {record.val_macro_f1:.4f}"
-        )
-        # Better macro-F1 wins; at equal macro-F1 the lower validation loss wins.
-        score = (record.val_macro_f1, -val_loss)
-        if not config.select_epoch:
-            best_epoch, best_state = epoch, None  # the last epoch is the model
-        elif score > best_score:
-            best_score, best_epoch = score, epoch
-            best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-        elif epoch - best_epoch >= config.patience:
-            progress.write(
-                f"early stopping: no better validation macro-F1 since epoch {best_epoch}"
-            )
-            break
-        if step >= total_steps:
-            break
-    progress.close()
-    if best_state is not None:
-        model.load_state_dict(best_state)
-
-    # The TF-IDF + LR model on the same training split: the baseline's figures, and with
-    # ``hybrid`` the TF-IDF half of what is served. From here on every validation score is the
-    # served model's (the hybrid's, ``scores``); the epochs above were chosen on the
-    # transformer's own.
-    baseline = TfidfBaseline(len(LABELS)).fit(train_set.texts, targets_of(train_set).tolist())
-    tfidf = baseline.scorer() if config.hybrid else None
 
     def scores(texts: Sequence[str], logits: np.ndarray) -> np.ndarray:
         return logits if tfidf is None else hybrid_logits(logits, tfidf.predict_proba(texts))
@@ -770,6 +654,324 @@ def train(
         ),
     )
 
+    metrics = {
+        "split": "validation",
+        "validation": model_metrics.to_dict(),
+        "validation_per_source": per_source,
+        "validation_partial_interview": partial_metrics,
+        "validation_structured_differential": structured_metrics,
+        "validation_uncalibrated": uncalibrated.to_dict(),
+        "validation_bf16": bf16_metrics,
+        "baseline_tfidf_logreg": baseline_metrics.to_dict(),
+        "baseline_tfidf_logreg_per_source": baseline_per_source,
+    }
+    calibration = {
+        "temperature": temperature,
+        "threshold": threshold,
+        "threshold_rule": (
+            "lowest top-1 calibrated probability such that validation predictions at or above "
+            f"it have precision >= {TARGET_PRECISION}, lowered where needed so that at most "
+            f"{config.ood_target_abstention} of validation rows fall below it"
+        ),
+        "target_precision": TARGET_PRECISION,
+        "differential_threshold": differential_threshold,
+        "differential_temperature": differential_temperature,
+        "differential_rule": (
+            "the differential is every class whose probability at differential_temperature is "
+            ">= differential_threshold, both chosen on validation for the best mean DDF1"
+        ),
+        "fitted_on": "validation",
+        "n": len(val_targets),
+    }
+    metrics["validation_ood"] = {
+        "abstention": ood.info["validation_abstention"],
+        "abstention_out_of_fold": ood.info["validation_abstention_out_of_fold"],
+        "ood_rate": ood.info["validation_ood_rate"],
+    }
+    return Fitted(metrics, calibration, ood, structured_model)
+
+
+def out_of_fold_calibration(
+    config: TrainConfig, data_files: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The ``final_calibration`` of the cross-validation report ``config.calibration_from``,
+    refused unless its folds were trained on the same data (by content) with the same recipe
+    (``options.RECIPE``) as this final model."""
+    path = Path(str(config.calibration_from))
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SettingError(f"cannot read the cross-validation report {path}: {exc}") from exc
+    final = report.get("final_calibration") if isinstance(report, dict) else None
+    identity = report.get("identity") if isinstance(report, dict) else None
+    if not isinstance(final, dict) or not isinstance(identity, dict):
+        raise SettingError(
+            f"{path} holds no out-of-fold calibration: it needs the transformer of every fold "
+            "(medconsult cv --out REPORT, all folds)"
+        )
+    if identity.get("data_sha256") != [entry["sha256"] for entry in data_files]:
+        raise SettingError(f"{path}: its folds were cut from other data than --data")
+    folds_recipe = identity.get("recipe") or {}
+    differing = [
+        f"{key} {folds_recipe.get(key)!r} (here {getattr(config, key)!r})"
+        for key in options.RECIPE
+        if folds_recipe.get(key) != getattr(config, key)
+    ]
+    if differing:
+        raise SettingError(f"{path}: its folds were trained otherwise: " + ", ".join(differing))
+    return {**final, "report": str(path), "folds": identity["folds"], "cv_seed": identity["seed"]}
+
+
+def fit_out_of_fold(
+    model: PreTrainedModel,
+    tokenizer: Any,
+    config: TrainConfig,
+    device: torch.device,
+    train_set: Dataset,
+    oof: dict[str, Any],
+) -> Fitted:
+    """The final model (trained on every row) with what cross-validation fitted on its folds'
+    held-out predictions: temperature, thresholds and the differential rule; the OOD
+    statistics are this model's own (every training case), its threshold the folds'. Its
+    figures are the out-of-fold ones: no row is left to measure this model on."""
+    _, train_pooled = text_outputs(model, tokenizer, train_set.texts, config, device, pooled=True)
+    assert train_pooled is not None
+    statistics = OodStatistics.fit(
+        config.ood_method,
+        train_pooled,
+        targets_of(train_set),
+        k=config.ood_k,
+        temperature=float(oof["temperature"]),
+    )
+    ood_threshold = oof.get("ood_threshold")
+    folds = f"{oof['folds']}-fold cross-validation (seed {oof['cv_seed']})"
+    ood = OodCheck(
+        statistics=statistics,
+        threshold=float("inf") if ood_threshold is None else float(ood_threshold),
+        info={
+            "fitted_on": "statistics: every training row; threshold: the out-of-fold scores of "
+            f"the {folds} fold models",
+            "target_abstention": oof["target_abstention"],
+            "n_reference": len(train_pooled),
+            "n_validation": oof["n"],
+            "validation_abstention": oof["abstention"],
+            "validation_ood_rate": oof["ood_rate"],
+            "validation_abstention_out_of_fold": oof["abstention"],
+        },
+    )
+    metrics: dict[str, Any] = {
+        "split": "out-of-fold",
+        "cross_validation": {
+            "report": oof["report"],
+            "folds": oof["folds"],
+            "seed": oof["cv_seed"],
+        },
+        "validation": oof["metrics"],
+        "validation_per_source": oof["per_source"],
+        "validation_partial_interview": None,
+        "validation_structured_differential": None,
+        "validation_uncalibrated": oof["metrics_uncalibrated"],
+        "validation_bf16": {"skipped": "not measured: no validation rows (every row trained)"},
+        "baseline_tfidf_logreg": oof["baseline_tfidf_logreg"],
+        "baseline_tfidf_logreg_per_source": None,
+        "validation_ood": {
+            "abstention": oof["abstention"],
+            "abstention_out_of_fold": oof["abstention"],
+            "ood_rate": oof["ood_rate"],
+        },
+    }
+    calibration = {
+        "temperature": oof["temperature"],
+        "threshold": oof["threshold"],
+        "threshold_rule": (
+            "lowest top-1 calibrated probability such that out-of-fold predictions at or above "
+            f"it have precision >= {TARGET_PRECISION}, lowered where needed so that at most "
+            f"{oof['target_abstention']} of out-of-fold rows fall below it"
+        ),
+        "target_precision": TARGET_PRECISION,
+        "differential_threshold": oof["differential_threshold"],
+        "differential_temperature": oof["differential_temperature"],
+        "differential_rule": (
+            "the differential is every class whose probability at differential_temperature is "
+            ">= differential_threshold, both chosen on out-of-fold predictions for the best "
+            "mean DDF1"
+        ),
+        "fitted_on": f"out-of-fold predictions of a {folds}",
+        "n": oof["n"],
+    }
+    return Fitted(metrics, calibration, ood, fit_structured_differential(train_set, config))
+
+
+def train(
+    config: TrainConfig,
+    dataset: Dataset | None = None,
+    *,
+    split: tuple[Dataset, Dataset] | None = None,
+) -> Path:
+    """Train, calibrate, evaluate and write the artifact; returns the artifact directory.
+
+    ``split`` gives the (training, validation) rows directly, as cross-validation does.
+    """
+    started = time.monotonic()
+    base_model = (config.base_model or default_base_model()).resolve()
+    if split is not None:
+        parts = list(split)
+        data_files = [{"path": split[0].source, "sha256": None, "format": split[0].format}]
+    elif dataset is None:
+        parts, data_files = load_training_data(config)
+    else:
+        parts = [dataset]
+        data_files = [{"path": dataset.source, "sha256": None, "format": dataset.format}]
+    oof: dict[str, Any] | None = None
+    if config.calibration_from is not None:
+        if split is not None or dataset is not None:
+            raise SettingError("an out-of-fold calibration goes with the data files it names")
+        oof = out_of_fold_calibration(config, data_files)
+    for part in parts:
+        unknown = part.unknown_labels
+        if unknown:
+            raise DataFormatError(
+                f"{part.source}: labels not in labels.json: "
+                + ", ".join(f"{raw!r} ({count} rows)" for raw, count in sorted(unknown.items()))
+                + "; add them (or an alias) to src/medconsult/ml/labels.json"
+            )
+    base_name = "tiny-random" if config.tiny else base_model_name(base_model)
+    out = config.out or new_artifact_dir(base_name)
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ArtifactError(f"refusing to overwrite existing artifact directory {out}")
+
+    set_seed(config.seed)
+    torch.set_num_threads(config.threads or available_cpus())
+    device = pick_device(config.device)
+    dtype = training_autocast_dtype(device, config.precision)
+
+    if split is not None:
+        train_set, val_set = split
+    elif oof is not None:
+        train_set = concatenate(parts)
+        val_set = train_set.subset([])  # every row trains; the figures are out-of-fold
+    else:
+        train_set, val_set = split_per_source(parts, config.val_fraction, config.seed)
+    model, tokenizer = build_model(config, base_model)
+    model.to(device)  # type: ignore[arg-type]
+
+    # Each window of a long training text is an example with the text's target. The full texts
+    # are tokenised once; each epoch re-renders a share of the structured cases from a subset of
+    # their answers and tokenises only those.
+    full_windows = encode_windows(tokenizer, train_set.texts, config.max_length, config.stride)
+    train_windows = full_windows
+    target_rows = torch.tensor(target_distributions(train_set, config.differential_weight))
+    val_targets = targets_of(val_set)
+
+    steps_per_epoch = math.ceil(len(train_windows) / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    if config.max_steps is not None:
+        total_steps = min(total_steps, config.max_steps)
+    optimizer = optimizer_for(model, config)
+    scheduler = get_linear_schedule_with_warmup(  # type: ignore[no-untyped-call]
+        optimizer, int(config.warmup_ratio * total_steps), total_steps
+    )
+    # fp16 needs loss scaling to avoid underflowing gradients; bf16 and fp32 do not.
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+    shuffler = random.Random(config.seed)
+    augmenter = random.Random(config.seed + 1)
+
+    history: list[EpochRecord] = []
+    best_score: tuple[float, float] = (-1.0, -math.inf)
+    best_state: dict[str, torch.Tensor] | None = None
+    best_epoch = 0
+    step = 0
+    progress = tqdm(
+        total=total_steps, desc="train", unit="step", disable=not config.progress, file=sys.stderr
+    )
+    for epoch in range(1, config.epochs + 1):
+        epoch_started = time.monotonic()
+        model.train()
+        partial = partial_texts(train_set, augmenter, config.partial_fraction)
+        train_windows = [w for w in full_windows if w.text_index not in partial]
+        if partial:
+            rows = list(partial)
+            extra = encode_windows(
+                tokenizer, [partial[row] for row in rows], config.max_length, config.stride
+            )
+            train_windows += [
+                Window(rows[w.text_index], w.input_ids, w.offsets, w.word_ids) for w in extra
+            ]
+        batches = length_grouped_batches(
+            [len(window.input_ids) for window in train_windows],
+            config.batch_size,
+            config.length_group,
+            shuffler,
+        )
+        losses = []
+        for chunk in batches:
+            if step >= total_steps:
+                break
+            batch = pad_batch([train_windows[i] for i in chunk], tokenizer.pad_token_id, device)
+            labels = target_rows[[train_windows[i].text_index for i in chunk]].to(device)
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+                logits = model(**batch).logits
+                loss = torch.nn.functional.cross_entropy(
+                    logits.float(), labels, label_smoothing=config.label_smoothing
+                )
+            optimizer.zero_grad(set_to_none=True)
+            torch.autograd.backward(scaler.scale(loss))
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            step += 1
+            losses.append(float(loss.detach()))
+            progress.update(1)
+            progress.set_postfix(epoch=epoch, loss=f"{losses[-1]:.3f}")
+
+        record = EpochRecord(
+            epoch=epoch,
+            train_loss=float(np.mean(losses)) if losses else 0.0,
+            seconds=0.0,
+        )
+        if len(val_set):
+            val_logits = text_outputs(model, tokenizer, val_set.texts, config, device).logits
+            val_metrics = classification_metrics(softmax(val_logits), val_targets, threshold=0.0)
+            record.val_loss = negative_log_likelihood(val_logits, val_targets, 1.0)
+            record.val_accuracy = val_metrics.accuracy
+            record.val_macro_f1 = val_metrics.macro_f1
+        record.seconds = time.monotonic() - epoch_started
+        history.append(record)
+        progress.write(f"epoch {epoch}: {record.describe()}")
+        if record.val_macro_f1 is None or record.val_loss is None or not config.select_epoch:
+            best_epoch, best_state = epoch, None  # the last epoch is the model
+        # Better macro-F1 wins; at equal macro-F1 the lower validation loss wins.
+        elif (record.val_macro_f1, -record.val_loss) > best_score:
+            best_score, best_epoch = (record.val_macro_f1, -record.val_loss), epoch
+            best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        elif epoch - best_epoch >= config.patience:
+            progress.write(
+                f"early stopping: no better validation macro-F1 since epoch {best_epoch}"
+            )
+            break
+        if step >= total_steps:
+            break
+    progress.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+
+    # The TF-IDF + LR model on the same training split: the baseline's figures, and with
+    # ``hybrid`` the TF-IDF half of what is served. From here on every validation score is the
+    # served model's (the hybrid's, ``scores``); the epochs above were chosen on the
+    # transformer's own.
+    baseline = TfidfBaseline(len(LABELS)).fit(train_set.texts, targets_of(train_set).tolist())
+    tfidf = baseline.scorer() if config.hybrid else None
+    if oof is None:
+        fitted = fit_on_validation(
+            model, tokenizer, config, device, train_set, val_set, baseline, tfidf
+        )
+    else:
+        fitted = fit_out_of_fold(model, tokenizer, config, device, train_set, oof)
+    fitted.metrics["history"] = [asdict(record) for record in history]
+
     created_at = datetime.now(UTC)
     training_args = {
         **{k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
@@ -800,59 +1002,26 @@ def train(
             "transformers": __import__("transformers").__version__,
         },
     }
-    metrics = {
-        "split": "validation",
-        "validation": model_metrics.to_dict(),
-        "validation_per_source": per_source,
-        "validation_partial_interview": partial_metrics,
-        "validation_structured_differential": structured_metrics,
-        "validation_uncalibrated": uncalibrated.to_dict(),
-        "validation_bf16": bf16_metrics,
-        "baseline_tfidf_logreg": baseline_metrics.to_dict(),
-        "baseline_tfidf_logreg_per_source": baseline_per_source,
-        "history": [asdict(record) for record in history],
-    }
-    calibration = {
-        "temperature": temperature,
-        "threshold": threshold,
-        "threshold_rule": (
-            "lowest top-1 calibrated probability such that validation predictions at or above "
-            f"it have precision >= {TARGET_PRECISION}, lowered where needed so that at most "
-            f"{config.ood_target_abstention} of validation rows fall below it"
-        ),
-        "target_precision": TARGET_PRECISION,
-        "differential_threshold": differential_threshold,
-        "differential_temperature": differential_temperature,
-        "differential_rule": (
-            "the differential is every class whose probability at differential_temperature is "
-            ">= differential_threshold, both chosen on validation for the best mean DDF1"
-        ),
-        "fitted_on": "validation",
-        "n": len(val_targets),
-    }
-    metrics["validation_ood"] = {
-        "abstention": ood.info["validation_abstention"],
-        "abstention_out_of_fold": ood.info["validation_abstention_out_of_fold"],
-        "ood_rate": ood.info["validation_ood_rate"],
-    }
     write_artifact(
         out,
         model,
         tokenizer,
         training_args,
-        metrics,
-        calibration,
-        ood,
-        structured_model,
+        fitted.metrics,
+        fitted.calibration,
+        fitted.ood,
+        fitted.structured_model,
         tfidf=tfidf,
     )
+    served = fitted.metrics["validation"]
+    reference = fitted.metrics["baseline_tfidf_logreg"]
     print(
-        f"wrote {out}: val accuracy {model_metrics.accuracy:.4f}, macro-F1 "
-        f"{model_metrics.macro_f1:.4f}, top-3 {model_metrics.top3_accuracy:.4f}, ECE "
-        f"{model_metrics.ece:.4f}, abstain {model_metrics.abstain_rate:.3f} (with the OOD "
-        f"check {ood.info['validation_abstention']:.3f}) "
-        f"(baseline accuracy {baseline_metrics.accuracy:.4f}, macro-F1 "
-        f"{baseline_metrics.macro_f1:.4f})",
+        f"wrote {out}: {fitted.metrics['split']} accuracy {served['accuracy']:.4f}, macro-F1 "
+        f"{served['macro_f1']:.4f}, top-3 {served['top3_accuracy']:.4f}, ECE "
+        f"{served['ece']:.4f}, abstain {served['abstain_rate']:.3f} (with the OOD "
+        f"check {fitted.ood.info['validation_abstention']:.3f}) "
+        f"(baseline accuracy {reference['accuracy']:.4f}, macro-F1 "
+        f"{reference['macro_f1']:.4f})",
         file=sys.stderr,
     )
     return out
