@@ -175,6 +175,8 @@ def test_folds_run_apart_join_into_one_report_with_the_final_calibration(
     assert final["ood_threshold"] is not None
     # Both reasons together stay within the abstention budget on the out-of-fold rows.
     assert final["abstention"] <= final["target_abstention"] + 1e-9
+    # ... by construction there: the honest figure chooses the OOD threshold on other rows.
+    assert 0.0 <= final["abstention_cross_fitted"] <= 1.0
     assert (
         final["differential_threshold"]
         == final["per_source"]["ddxplus"]["differential"]["threshold"]

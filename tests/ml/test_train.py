@@ -384,6 +384,7 @@ def test_final_model_trains_on_every_row_with_the_out_of_fold_calibration(
     ood = json.loads((out / "ood.json").read_text())
     assert ood["threshold"] == final["ood_threshold"]
     assert ood["n_reference"] == report["n_rows"]  # every training case
+    assert ood["validation_abstention_out_of_fold"] == final["abstention_cross_fitted"]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["split"] == "out-of-fold"
     assert metrics["validation"] == final["metrics"]

@@ -63,7 +63,11 @@ from medconsult.ml.metrics import (
     per_source_metrics,
     softmax,
 )
-from medconsult.ml.ood import DEFAULT_TARGET_ABSTENTION, choose_ood_threshold
+from medconsult.ml.ood import (
+    DEFAULT_TARGET_ABSTENTION,
+    choose_ood_threshold,
+    out_of_fold_abstention,
+)
 from medconsult.ml.options import DEFAULT_FOLDS, DEFAULT_HYBRID
 
 
@@ -335,13 +339,18 @@ def out_of_fold_calibration(
     low_confidence = probs.max(axis=1) < threshold
     ood_threshold: float | None = None
     ood_rate = 0.0
+    abstained = low_confidence
+    # The OOD threshold is chosen on these same rows, so their abstention meets the budget by
+    # construction; the cross-fitted figure (threshold chosen on the other parts) is the honest
+    # one.
+    cross_fitted: float | None = float(np.mean(low_confidence))
     if all(scores is not None for scores in ood_scores):
         scores = np.concatenate([s for s in ood_scores if s is not None])
         ood_threshold = choose_ood_threshold(scores, low_confidence, target_abstention)
         ood_rate = float(np.mean(scores > ood_threshold))
         abstained = low_confidence | (scores > ood_threshold)
-    else:
-        abstained = low_confidence
+        rate = out_of_fold_abstention(scores, low_confidence, target_abstention)
+        cross_fitted = None if np.isnan(rate) else rate
     diff_rows = [i for i, truth in enumerate(truths) if truth is not None]
     differential_temperature, differential_threshold = choose_differential_calibration(
         logits[diff_rows], targets[diff_rows], [truths[i] or set() for i in diff_rows], temperature
@@ -368,6 +377,7 @@ def out_of_fold_calibration(
             differential_probs=softmax(logits, differential_temperature),
         ),
         "abstention": float(np.mean(abstained)),
+        "abstention_cross_fitted": cross_fitted,
         "ood_rate": ood_rate,
     }
 

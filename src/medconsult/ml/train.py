@@ -756,7 +756,7 @@ def fit_out_of_fold(
             "n_validation": oof["n"],
             "validation_abstention": oof["abstention"],
             "validation_ood_rate": oof["ood_rate"],
-            "validation_abstention_out_of_fold": oof["abstention"],
+            "validation_abstention_out_of_fold": oof.get("abstention_cross_fitted"),
         },
     )
     metrics: dict[str, Any] = {
@@ -776,7 +776,7 @@ def fit_out_of_fold(
         "baseline_tfidf_logreg_per_source": None,
         "validation_ood": {
             "abstention": oof["abstention"],
-            "abstention_out_of_fold": oof["abstention"],
+            "abstention_out_of_fold": oof.get("abstention_cross_fitted"),
             "ood_rate": oof["ood_rate"],
         },
     }
