@@ -16,9 +16,10 @@ from medconsult.ml.crossval import (
     kfold_indices,
     run_cv,
 )
-from medconsult.ml.data import LABELS, load_dataset
+from medconsult.ml.data import LABELS, data_sha256, default_data_paths, load_dataset
 from medconsult.ml.ddxplus import default_folder
 from medconsult.ml.errors import SettingError
+from medconsult.ml.options import CROSS_VALIDATION_REPORT, RECIPE
 from medconsult.ml.testing import default_tiny_rows
 
 
@@ -192,3 +193,22 @@ def test_folds_run_apart_join_into_one_report_with_the_final_calibration(
             overrides={**settings, "epochs": 2},
             work_dir=tmp_path,
         )
+
+
+def test_the_packaged_cross_validation_is_of_the_current_recipe_and_data() -> None:
+    """The first-run model is trained with this report's out-of-fold calibration: changing the
+    recipe or the data without cross-validating again must fail here, not at a clinic's first
+    run."""
+    from medconsult.ml.train import TrainConfig, load_training_data, out_of_fold_calibration
+
+    report = json.loads(CROSS_VALIDATION_REPORT.read_text(encoding="utf-8"))
+    identity = report["identity"]
+    assert identity["recipe"] == RECIPE, "recipe changed: run medconsult cv again"
+    assert identity["data_sha256"] == [data_sha256(path) for path in default_data_paths()]
+    assert report["model"]["fold_ids"] == list(range(identity["folds"]))
+    assert all(not Path(path).is_absolute() for path in report["data"])
+    final = report["final_calibration"]
+    assert final["served"] == ("hybrid" if RECIPE["hybrid"] else "transformer")
+    config = TrainConfig(calibration_from=CROSS_VALIDATION_REPORT)
+    _, data_files = load_training_data(config)
+    assert out_of_fold_calibration(config, data_files)["temperature"] == final["temperature"]

@@ -70,6 +70,12 @@ MAX_DIFFERENTIAL = 30
 DEFAULT_INFERENCE_BATCH_SIZE = 32  # windows per forward pass; length-sorted to limit padding
 # ----------------------------------------------------------------------------------------------
 
+# The 5-fold cross-validation of RECIPE on the default data (``medconsult cv --out``), kept with
+# the code like labels.json: the first-run model is the final model trained on every row with
+# its out-of-fold calibration (``train --calibration-from``). A test fails when RECIPE or the
+# data change without a new cross-validation.
+CROSS_VALIDATION_REPORT = Path(__file__).with_name("cross_validation.json")
+
 # The settings that make a trained model what it is. Cross-validation records them with its
 # folds; a final model served with the folds' out-of-fold calibration must share every one.
 RECIPE: dict[str, object] = {
