@@ -392,6 +392,7 @@ def test_final_model_trains_on_every_row_with_the_out_of_fold_calibration(
     card = (out / "README.md").read_text()
     assert "## Evaluation (out-of-fold, 2-fold cross-validation)" in card
     assert f"--calibration-from {report_path}" in card
+    assert "calibrated together on the cross-validation folds' out-of-fold predictions" in card
 
     classifier = Classifier.load(out, device="cpu")
     assert classifier.temperature == final["temperature"]

@@ -153,7 +153,12 @@ def _served_model(training_args: dict[str, Any]) -> str:
         return (
             "Served as a hybrid: the mean of the transformer's probabilities and those of a "
             "TF-IDF + logistic-regression model fitted on the same training rows (`tfidf.json`, "
-            "`tfidf.npz`), calibrated together; the epoch was chosen on the transformer alone."
+            "`tfidf.npz`), calibrated together"
+            + (
+                " on the cross-validation folds' out-of-fold predictions."
+                if training_args.get("calibration_from")
+                else "; the epoch was chosen on the transformer alone."
+            )
         )
     return "Served as the transformer alone."
 
@@ -306,8 +311,8 @@ decision-making.
 
 {_metric_rows(metrics)}
 
-The {evaluation} has only {validation.get("n")} rows, so one error moves accuracy by about
-{100.0 / max(int(validation.get("n", 1) or 1), 1):.1f} points; published results on this data
+The {evaluation} has {validation.get("n")} rows, so one error moves accuracy by about
+{100.0 / max(int(validation.get("n", 1) or 1), 1):.2g} points; published results on this data
 are nearly saturated (TF-IDF + LR about 97-98 %).
 
 {_per_source_note(metrics, calibration)}
