@@ -199,7 +199,11 @@ def test_the_packaged_cross_validation_is_of_the_current_recipe_and_data() -> No
     """The first-run model is trained with this report's out-of-fold calibration: changing the
     recipe or the data without cross-validating again must fail here, not at a clinic's first
     run."""
-    from medconsult.ml.train import TrainConfig, load_training_data, out_of_fold_calibration
+    from medconsult.ml.train import (
+        TrainConfig,
+        load_out_of_fold_calibration,
+        load_training_data,
+    )
 
     report = json.loads(CROSS_VALIDATION_REPORT.read_text(encoding="utf-8"))
     identity = report["identity"]
@@ -211,4 +215,4 @@ def test_the_packaged_cross_validation_is_of_the_current_recipe_and_data() -> No
     assert final["served"] == ("hybrid" if RECIPE["hybrid"] else "transformer")
     config = TrainConfig(calibration_from=CROSS_VALIDATION_REPORT)
     _, data_files = load_training_data(config)
-    assert out_of_fold_calibration(config, data_files)["temperature"] == final["temperature"]
+    assert load_out_of_fold_calibration(config, data_files)["temperature"] == final["temperature"]

@@ -5,8 +5,11 @@ from pathlib import Path
 import pytest
 
 from medconsult.ml.data import (
+    LABEL2ID,
     available_formats,
+    concatenate,
     default_data_path,
+    differential_class_ids,
     encode_windows,
     load_dataset,
     stratified_split,
@@ -100,3 +103,13 @@ def test_ddxplus_patients_render_as_text() -> None:
     assert len(dataset) == 1974
     assert dataset.texts[0].startswith("Age 11, female. Pain: tender, exhausting;")
     assert load_dataset(folder / "patients.csv").format == "ddxplus"
+
+
+def test_differential_class_ids_per_row() -> None:
+    ddxplus = load_dataset(default_data_path().parents[1] / "ddxplus")
+    both = concatenate([load_dataset(default_data_path()).subset([0, 1]), ddxplus.subset([0, 1])])
+    truths = differential_class_ids(both)
+    assert truths[:2] == [None, None]  # free text has no ground-truth differential
+    for row, truth in zip((0, 1), truths[2:], strict=True):
+        assert truth == {LABEL2ID[key] for key, _ in ddxplus.differential_of(row) or ()}
+        assert truth

@@ -17,7 +17,8 @@ on all out-of-fold rows.
 
 A transformer fold costs half an hour on a 2-core CPU, so folds may run apart (``--model-fold``,
 on several machines or days): as each one ends, its scores and learning curve are written to
-``fold-<f>.json`` in the work directory, so that a stopped run keeps the folds it finished.
+``fold-<f>.json`` and its held-out outputs to ``fold-<f>.npz`` in the work directory, so that a
+stopped run keeps the folds it finished and a later run into the same directory reads them back.
 
 Torch is imported only for the transformer folds.
 """
@@ -47,6 +48,7 @@ from medconsult.ml.data import (
     concatenate,
     data_sha256,
     default_data_paths,
+    differential_class_ids,
 )
 from medconsult.ml.data import load_dataset as _load_dataset
 from medconsult.ml.errors import SettingError
@@ -112,6 +114,7 @@ def fold_scores(probs: np.ndarray, dataset: Dataset) -> dict[str, dict[str, floa
     targets = _targets(dataset)
     sources = [dataset.source_of(i) for i in range(len(dataset))]
     scores: dict[str, dict[str, float]] = {}
+    row_truths = differential_class_ids(dataset)
     for name in ["overall", *dict.fromkeys(sources)]:
         rows = [i for i, source in enumerate(sources) if name in ("overall", source)]
         metrics = classification_metrics(probs[rows], targets[rows], threshold=0.0)
@@ -120,13 +123,13 @@ def fold_scores(probs: np.ndarray, dataset: Dataset) -> dict[str, dict[str, floa
             "macro_f1": metrics.macro_f1,
             "top3_accuracy": metrics.top3_accuracy,
         }
-        with_truth = [i for i in rows if dataset.differential_of(i)]
+        with_truth = [i for i in rows if row_truths[i] is not None]
         if with_truth:
-            truths = [
-                {LABEL2ID[key] for key, _ in dataset.differential_of(i) or ()} for i in with_truth
-            ]
             differential = differential_metrics(
-                probs[with_truth], targets[with_truth], truths, DIFFERENTIAL_THRESHOLD
+                probs[with_truth],
+                targets[with_truth],
+                [row_truths[i] or set() for i in with_truth],
+                DIFFERENTIAL_THRESHOLD,
             )
             entry["gtpa_at_1"] = differential.gtpa_at_1
             entry["ddf1"] = differential.ddf1
@@ -307,16 +310,6 @@ def _stored_fold(
     return None
 
 
-def heldout_truths(dataset: Dataset) -> list[set[int] | None]:
-    """Each row's ground-truth differential as class ids (None for free-text rows)."""
-    return [
-        {LABEL2ID[key] for key, _ in differential}
-        if (differential := dataset.differential_of(i))
-        else None
-        for i in range(len(dataset))
-    ]
-
-
 def out_of_fold_calibration(
     served_logits: Sequence[np.ndarray],
     ood_scores: Sequence[np.ndarray | None],
@@ -330,7 +323,7 @@ def out_of_fold_calibration(
     logits = np.concatenate(served_logits)
     targets = np.concatenate([_targets(test_set) for test_set in test_sets])
     sources = [test_set.source_of(i) for test_set in test_sets for i in range(len(test_set))]
-    truths = [truth for test_set in test_sets for truth in heldout_truths(test_set)]
+    truths = [truth for test_set in test_sets for truth in differential_class_ids(test_set)]
     temperature = fit_temperature(logits, targets)
     probs = softmax(logits, temperature)
     threshold = cap_abstention_threshold(

@@ -371,6 +371,16 @@ def load_datasets(paths: Sequence[str | Path], fmt: str = "auto") -> Dataset:
     return concatenate([load_dataset(path, fmt) for path in paths])
 
 
+def differential_class_ids(dataset: Dataset) -> list[set[int] | None]:
+    """Each row's ground-truth differential as class ids (None for rows without one)."""
+    return [
+        {LABEL2ID[key] for key, _ in differential}
+        if (differential := dataset.differential_of(row))
+        else None
+        for row in range(len(dataset))
+    ]
+
+
 def data_sha256(path: str | Path) -> str:
     """The sha256 that identifies a data file: the file's, or a DDXPlus folder's patients.csv."""
     path = Path(path)

@@ -56,6 +56,7 @@ from medconsult.ml.data import (
     concatenate,
     data_sha256,
     default_data_path,
+    differential_class_ids,
     load_dataset,
     stratified_split,
 )
@@ -151,14 +152,6 @@ def baseline_training_split(
         )
         parts.append(dataset.subset(train_idx))
     return concatenate(parts) if parts else None
-
-
-def _truths(dataset: Dataset) -> list[set[int] | None]:
-    truths: list[set[int] | None] = []
-    for row in range(len(dataset)):
-        differential = dataset.differential_of(row)
-        truths.append({LABEL2ID[key] for key, _ in differential} if differential else None)
-    return truths
 
 
 def _structured_differential(
@@ -275,7 +268,8 @@ def evaluate(
     texts = [scored.texts[i] for i in known]
     targets = np.array([LABEL2ID[str(scored.labels[i])] for i in known], dtype=np.int64)
     sources = [scored.source_of(i) for i in known]
-    truths = [_truths(scored)[i] for i in known]
+    row_truths = differential_class_ids(scored)  # once: the list is built per call
+    truths = [row_truths[i] for i in known]
     differential_threshold = float(
         json.loads((Path(model_dir) / "calibration.json").read_text(encoding="utf-8")).get(
             "differential_threshold", DIFFERENTIAL_THRESHOLD

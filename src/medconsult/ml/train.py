@@ -57,6 +57,7 @@ from medconsult.ml.data import (
     concatenate,
     data_sha256,
     default_data_paths,
+    differential_class_ids,
     encode_windows,
     load_dataset,
     mean_window_logits,
@@ -432,17 +433,6 @@ def targets_of(dataset: Dataset) -> np.ndarray:
     return np.array([LABEL2ID[label] for label in dataset.labels if label is not None])
 
 
-def differential_truths(dataset: Dataset) -> tuple[list[int], list[set[int]]]:
-    """Rows with a ground-truth differential, and each one's set of class ids."""
-    rows, truths = [], []
-    for row in range(len(dataset)):
-        differential = dataset.differential_of(row)
-        if differential:
-            rows.append(row)
-            truths.append({LABEL2ID[key] for key, _ in differential})
-    return rows, truths
-
-
 def fit_structured_differential(
     train_set: Dataset, config: TrainConfig
 ) -> StructuredDifferential | None:
@@ -463,15 +453,6 @@ def fit_structured_differential(
         if config.tiny
         else structured.TREE_SETTINGS["max_iter"],
     )
-
-
-def truths_by_row(dataset: Dataset) -> list[set[int] | None]:
-    """Each row's ground-truth differential as class ids (None for free-text rows)."""
-    truths: list[set[int] | None] = [None] * len(dataset)
-    rows, sets = differential_truths(dataset)
-    for row, truth in zip(rows, sets, strict=True):
-        truths[row] = truth
-    return truths
 
 
 def load_training_data(config: TrainConfig) -> tuple[list[Dataset], list[dict[str, Any]]]:
@@ -567,7 +548,7 @@ def fit_on_validation(
     # The differential: classes at or above a threshold, at a temperature of its own, both
     # chosen on validation for DDF1.
     val_sources = [val_set.source_of(i) for i in range(len(val_set))]
-    val_truths = truths_by_row(val_set)
+    val_truths = differential_class_ids(val_set)
     diff_rows = [i for i, truth in enumerate(val_truths) if truth is not None]
     differential_temperature, differential_threshold = choose_differential_calibration(
         val_logits[diff_rows],
@@ -691,7 +672,7 @@ def fit_on_validation(
     return Fitted(metrics, calibration, ood, structured_model)
 
 
-def out_of_fold_calibration(
+def load_out_of_fold_calibration(
     config: TrainConfig, data_files: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """The ``final_calibration`` of the cross-validation report ``config.calibration_from``,
@@ -826,7 +807,7 @@ def train(
     if config.calibration_from is not None:
         if split is not None or dataset is not None:
             raise SettingError("an out-of-fold calibration goes with the data files it names")
-        oof = out_of_fold_calibration(config, data_files)
+        oof = load_out_of_fold_calibration(config, data_files)
     for part in parts:
         unknown = part.unknown_labels
         if unknown:
