@@ -34,9 +34,13 @@ class PartFormat:
     json_name: str
     arrays_name: str
     format_name: str  # the JSON's "format": what a reader checks it is reading
-    version: int  # the JSON's "version": a reader refuses any other
+    version: int  # the JSON's "version" as written; a reader refuses any but it and ``older``
     array_names: tuple[str, ...]  # the arrays a reader takes from the npz
     what: str  # for messages: "structured differential", "TF-IDF"
+    # Earlier versions this reader still reads (models trained before an upgrade keep serving)
+    # and the arrays they may lack: such an array is read as empty.
+    older: tuple[int, ...] = ()
+    optional_arrays: tuple[str, ...] = ()
 
 
 def sha256_of(path: Path) -> str:
@@ -106,10 +110,10 @@ def load_part(
         raise ArtifactError(f"unreadable {json_path}: {exc}") from exc
     if not isinstance(document, dict) or document.get("format") != format_name:
         raise ArtifactError(f"{json_path} is not a {what} model")
-    if document.get("version") != version:
+    if document.get("version") not in (version, *part.older):
         raise ArtifactError(
             f"{json_path}: format version {document.get('version')!r}, "
-            f"this version reads {version}; retrain the model"
+            f"this version reads {', '.join(map(str, (*part.older, version)))}; retrain the model"
         )
     try:
         expected_sha = str(document["arrays"]["sha256"])
@@ -122,7 +126,12 @@ def load_part(
         )
     try:
         with np.load(arrays_path, allow_pickle=False) as stored:
-            arrays = {name: np.asarray(stored[name]) for name in part.array_names}
+            arrays = {
+                name: np.asarray(stored[name])
+                if name in stored.files or name not in part.optional_arrays
+                else np.zeros(0)
+                for name in part.array_names
+            }
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise ArtifactError(f"unreadable {arrays_path}: {exc}") from exc
     return document, arrays
