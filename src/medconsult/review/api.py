@@ -46,16 +46,8 @@ def _queue_item(row: review_cases.QueueRow, page: review_cases.QueuePage) -> Que
         doctor_id=consultation.doctor_id,
         doctor_name=consultation.doctor.full_name if consultation.doctor else None,
         job_status=row.job.status if row.job else None,
-        top_suggestion=(
-            SuggestionSummary(
-                label=str(top.get("label", "")),
-                display_name=str(top.get("display_name", "")),
-                icd10=str(top.get("icd10", "")),
-                probability=float(top.get("probability", 0.0)),
-            )
-            if top
-            else None
-        ),
+        # A ranked entry carries more than the summary's fields: the rest are ignored.
+        top_suggestion=SuggestionSummary.model_validate(top) if top else None,
     )
 
 
