@@ -129,6 +129,7 @@ def test_a_version_1_file_of_words_only_is_still_read(tmp_path: Path) -> None:
     loaded = TfidfScorer.load(tmp_path)
     assert loaded is not None
     assert loaded.features == "word"
+    assert loaded.transformer_weight == 0.5  # the equal mean of files without the setting
     np.testing.assert_array_equal(loaded.predict_proba(texts), scorer.predict_proba(texts))
 
     document["version"] = 3  # a newer format than this code knows
@@ -164,7 +165,7 @@ def test_damaged_files_are_refused(fitted: tuple[TfidfBaseline, list[str]], tmp_
         TfidfScorer.load(tmp_path)
 
 
-def test_the_hybrid_is_the_mean_of_the_two_models_probabilities() -> None:
+def test_the_hybrid_is_the_weighted_mean_of_the_two_models_probabilities() -> None:
     rng = np.random.default_rng(0)
     logits = rng.normal(size=(6, 5)) * 3
     tfidf = softmax(rng.normal(size=(6, 5)))
@@ -172,6 +173,20 @@ def test_the_hybrid_is_the_mean_of_the_two_models_probabilities() -> None:
     scores = hybrid_logits(logits, tfidf)
     assert np.all(np.isfinite(scores))
     np.testing.assert_allclose(softmax(scores), (softmax(logits) + tfidf) / 2, atol=1e-9)
+    weighted = hybrid_logits(logits, tfidf, 0.3)
+    np.testing.assert_allclose(softmax(weighted), 0.3 * softmax(logits) + 0.7 * tfidf, atol=1e-9)
+
+
+def test_the_hybrid_weight_is_saved_with_the_model_and_bounded(
+    fitted: tuple[TfidfBaseline, list[str]], tmp_path: Path
+) -> None:
+    fitted[0].scorer(0.3).save(tmp_path)
+    assert json.loads((tmp_path / FILE_NAME).read_text())["hybrid_transformer_weight"] == 0.3
+    loaded = TfidfScorer.load(tmp_path)
+    assert loaded is not None
+    assert loaded.transformer_weight == 0.3
+    with pytest.raises(ArtifactError, match="outside"):
+        fitted[0].scorer(1.5)
 
 
 def test_word_contributions_add_up_to_the_terms_and_point_at_the_label(

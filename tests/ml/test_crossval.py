@@ -184,6 +184,22 @@ def test_folds_run_apart_join_into_one_report_with_the_final_calibration(
     )
     assert "final calibration (hybrid, out-of-fold" in format_summary(second)
 
+    # The hybrid's TF-IDF half changes how the held-out logits are mixed, not the fold models:
+    # they are read back (training again would be refused) and mixed with a words-only half.
+    assert model["hybrid_mean_of_probabilities"]["lexical_features"] == "word+char"
+    words = run_cv(
+        list(two_files),
+        folds=2,
+        seed=42,
+        model_folds=0,
+        overrides={**settings, "lexical_features": "word"},
+        work_dir=tmp_path,
+    )
+    assert words["model"]["per_fold"] == model["per_fold"]
+    assert words["model"]["hybrid_mean_of_probabilities"]["lexical_features"] == "word"
+    assert words["identity"]["recipe"]["lexical_features"] == "word"
+    assert "word features" in format_summary(words)
+
     with pytest.raises(SettingError, match="another cross-validation"):
         run_cv(
             list(two_files),

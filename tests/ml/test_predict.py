@@ -11,6 +11,7 @@ import torch
 from medconsult.ml import predict
 from medconsult.ml.errors import ArtifactError, InputTextError, ModelError
 from medconsult.ml.metrics import softmax
+from medconsult.ml.options import DEFAULT_HYBRID_WEIGHT
 from medconsult.ml.predict import Classifier, main, resolve_precision
 from medconsult.ml.types import Suggestion
 
@@ -284,7 +285,9 @@ def test_a_hybrid_artifact_serves_the_mean_of_the_two_models(
     transformer = tiny_classifier.aggregate(
         windows, tiny_classifier.window_logits(windows), len(texts)
     )
-    expected = hybrid_logits(transformer, tiny_classifier.tfidf.predict_proba(texts))
+    weight = tiny_classifier.tfidf.transformer_weight
+    assert weight == DEFAULT_HYBRID_WEIGHT  # trained with the default, read from the artifact
+    expected = hybrid_logits(transformer, tiny_classifier.tfidf.predict_proba(texts), weight)
     np.testing.assert_allclose(tiny_classifier.logits(texts), expected, atol=1e-6)
     assert not np.allclose(expected, transformer, atol=1e-3)  # the TF-IDF half does count
     calibrated = softmax(expected, tiny_classifier.temperature)
@@ -335,7 +338,7 @@ def test_hybrid_evidence_weighs_each_half_by_its_share(tiny_classifier: Classifi
     for span in set(half) | set(tfidf):
         expected = 0.5 * only_transformer.get(span, 0.0) + 0.5 * scaled(tfidf).get(span, 0.0)
         assert half.get(span, 0.0) == pytest.approx(expected)
-    # The share: p / (p + q) of the label's hybrid probability (p + q) / 2.
+    # The share: w p / (w p + (1 - w) q) of the label's hybrid probability, that sum.
     window_logits = tiny_classifier.window_logits(windows)
     transformer = tiny_classifier.aggregate(windows, window_logits, 1)[0]
     p = softmax(transformer[None, :])[0, label]
@@ -343,4 +346,5 @@ def test_hybrid_evidence_weighs_each_half_by_its_share(tiny_classifier: Classifi
     share = tiny_classifier._transformer_share(
         transformer, tiny_classifier.logits([text])[0], label
     )
-    assert share == pytest.approx(p / (p + q), rel=1e-6)
+    w = tiny_classifier.tfidf.transformer_weight
+    assert share == pytest.approx(w * p / (w * p + (1 - w) * q), rel=1e-6)

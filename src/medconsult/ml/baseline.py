@@ -127,8 +127,9 @@ class TfidfBaseline:
         probs[:, self.pipeline.classes_] = partial
         return probs
 
-    def scorer(self) -> TfidfScorer:
-        """The fitted model as arrays, for serving (see the module docstring)."""
+    def scorer(self, transformer_weight: float = 0.5) -> TfidfScorer:
+        """The fitted model as arrays, for serving (see the module docstring), to join a hybrid
+        with ``transformer_weight`` (``hybrid_logits``)."""
         vectors = self.pipeline.named_steps["tfidf"]
         blocks = dict(vectors.transformer_list) if self.features == "word+char" else {}
         words, chars = blocks.get("word", vectors), blocks.get("char")
@@ -149,6 +150,7 @@ class TfidfBaseline:
             n_classes=self.n_classes,
             char_terms=_vocabulary(chars) if chars is not None else (),
             char_idf=np.asarray(chars.idf_ if chars is not None else (), dtype=np.float64),
+            transformer_weight=transformer_weight,
         )
 
 
@@ -167,8 +169,11 @@ class TfidfScorer:
         n_classes: int,
         char_terms: Sequence[str] = (),
         char_idf: NDArray[np.float64] | None = None,
+        transformer_weight: float = 0.5,
     ) -> None:
         char_idf = np.zeros(0) if char_idf is None else char_idf
+        if not 0.0 <= transformer_weight <= 1.0:
+            raise ArtifactError(f"hybrid transformer weight {transformer_weight} outside [0, 1]")
         if not (
             len(terms) == len(idf)
             and len(char_terms) == len(char_idf)
@@ -191,6 +196,8 @@ class TfidfScorer:
             term: len(self.terms) + column for column, term in enumerate(self.char_terms)
         }
         self.char_idf = char_idf
+        # The transformer's weight in the hybrid this model is half of (``hybrid_logits``).
+        self.transformer_weight = transformer_weight
         self.coef = coef
         self.intercept = intercept
         self.classes = classes
@@ -302,6 +309,7 @@ class TfidfScorer:
                 "token_pattern": TOKEN_PATTERN.pattern,
                 "n_char_terms": len(self.char_terms),
                 "char_ngram_range": list(CHAR_NGRAMS) if self.char_terms else None,
+                "hybrid_transformer_weight": self.transformer_weight,
                 "C": BASELINE_C,
                 "weighting": "sublinear tf x smoothed idf, L2-normalised",
             },
@@ -326,6 +334,8 @@ class TfidfScorer:
                 n_classes=n_classes,
                 char_terms=[str(term) for term in arrays["char_terms"].tolist()],
                 char_idf=arrays["char_idf"].astype(np.float64, casting="same_kind"),
+                # Files written before the weight was a setting: the equal mean.
+                transformer_weight=float(document.get("hybrid_transformer_weight", 0.5)),
             )
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise ArtifactError(
@@ -333,10 +343,13 @@ class TfidfScorer:
             ) from exc
 
 
-def hybrid_logits(logits: FloatArray, tfidf_probs: FloatArray) -> FloatArray:
-    """The hybrid's scores: the log of the mean of the transformer's probabilities at
-    temperature 1 (``logits``) and the TF-IDF model's, per row. Calibration (temperature,
-    thresholds) then treats them as logits: softmax(log p / T) sharpens or flattens p."""
-    mixed = (softmax(logits) + tfidf_probs) / 2
+def hybrid_logits(
+    logits: FloatArray, tfidf_probs: FloatArray, transformer_weight: float = 0.5
+) -> FloatArray:
+    """The hybrid's scores: the log of the weighted mean of the transformer's probabilities at
+    temperature 1 (``logits``, weight ``transformer_weight``) and the TF-IDF model's, per row.
+    Calibration (temperature, thresholds) then treats them as logits: softmax(log p / T)
+    sharpens or flattens p."""
+    mixed = transformer_weight * softmax(logits) + (1.0 - transformer_weight) * tfidf_probs
     result: FloatArray = np.log(np.clip(mixed, 1e-12, None))
     return result

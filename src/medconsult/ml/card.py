@@ -151,9 +151,16 @@ def _per_source_note(metrics: dict[str, Any], calibration: dict[str, Any]) -> st
 def _served_model(training_args: dict[str, Any]) -> str:
     if training_args.get("hybrid"):
         return (
-            "Served as a hybrid: the mean of the transformer's probabilities and those of a "
+            "Served as a hybrid: the weighted mean of the transformer's probabilities (weight "
+            f"{training_args.get('hybrid_weight', 0.5)}) and those of a "
             "TF-IDF + logistic-regression model fitted on the same training rows (`tfidf.json`, "
-            "`tfidf.npz`), calibrated together"
+            "`tfidf.npz`; "
+            + (
+                "word uni+bigrams and character 2-5-grams within words"
+                if training_args.get("lexical_features", "word") == "word+char"
+                else "word uni+bigrams"
+            )
+            + "), calibrated together"
             + (
                 " on the cross-validation folds' out-of-fold predictions."
                 if training_args.get("calibration_from")

@@ -70,7 +70,12 @@ from medconsult.ml.ood import (
     choose_ood_threshold,
     out_of_fold_abstention,
 )
-from medconsult.ml.options import DEFAULT_FOLDS, DEFAULT_HYBRID
+from medconsult.ml.options import (
+    DEFAULT_FOLDS,
+    DEFAULT_HYBRID,
+    DEFAULT_HYBRID_WEIGHT,
+    DEFAULT_LEXICAL_FEATURES,
+)
 
 
 def kfold_indices(labels: Sequence[str | None], k: int, seed: int) -> list[list[int]]:
@@ -268,25 +273,41 @@ def _save_fold(
     )
 
 
+# Settings that change how a fold's held-out logits are combined with a TF-IDF half, not the
+# fold model itself (fold models are the transformer alone): a fold record serves any of them.
+HYBRID_ONLY = frozenset({"hybrid", "lexical_features", "hybrid_weight"})
+
+
+def _fold_model_identity(identity: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``identity`` without the recipe's ``HYBRID_ONLY`` settings."""
+    if identity is None:
+        return None
+    recipe = {k: v for k, v in identity.get("recipe", {}).items() if k not in HYBRID_ONLY}
+    return {**identity, "recipe": recipe}
+
+
 def _stored_fold(
     work: Path, fold: int, identity: dict[str, Any], test_set: Dataset
 ) -> FoldOutputs | None:
     """The fold's outputs from an earlier run into the same work directory, or None.
 
-    A record of another cross-validation (other data, folds, seed or settings) is refused
-    rather than mixed in. A fold model left without a record (a run stopped after training it)
-    is scored again from its artifact."""
+    A record of another cross-validation (other data, folds, seed or settings of the fold
+    model) is refused rather than mixed in. A fold model left without a record (a run stopped
+    after training it) is scored again from its artifact."""
     record_path = work / FOLD_RECORD.format(fold)
     record: dict[str, Any] = {}
+    fold_model = _fold_model_identity(identity)
     if record_path.is_file():
         record = json.loads(record_path.read_text(encoding="utf-8"))
-        if record.get("identity") not in (None, identity):
+        if record.get("identity") is not None and (
+            _fold_model_identity(record["identity"]) != fold_model
+        ):
             raise SettingError(
                 f"{record_path} belongs to another cross-validation (data, folds, seed or "
                 "settings differ); use another --work-dir"
             )
     outputs_path = work / FOLD_OUTPUTS.format(fold)
-    if record.get("identity") == identity and outputs_path.is_file():
+    if _fold_model_identity(record.get("identity")) == fold_model and outputs_path.is_file():
         with np.load(outputs_path, allow_pickle=False) as arrays:
             if not np.array_equal(arrays["targets"], _targets(test_set)):
                 raise SettingError(f"{outputs_path}: its rows are not this fold's")
@@ -303,7 +324,7 @@ def _stored_fold(
         if args.get("n_val") != len(test_set) or any(
             args.get(key) != value
             for key, value in identity["recipe"].items()
-            if key != "hybrid"  # fold models are the transformer alone
+            if key not in HYBRID_ONLY
         ):
             raise SettingError(f"{artifact} was trained with other settings or rows")
         return _outputs_of_artifact(artifact, test_set, float(record.get("seconds", 0.0)))
@@ -417,6 +438,8 @@ def run_cv(
         transformer_folds = list(range(folds if model_folds is None else min(model_folds, folds)))
     settings = dict(overrides or {})
     served_hybrid = bool(settings.get("hybrid", DEFAULT_HYBRID))
+    lexical_features = str(settings.get("lexical_features", DEFAULT_LEXICAL_FEATURES))
+    hybrid_weight = float(settings.get("hybrid_weight", DEFAULT_HYBRID_WEIGHT))
     identity = cv_identity(paths, folds, seed, settings)
     work = Path(work_dir or tempfile.mkdtemp(prefix="medconsult-cv-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -441,8 +464,16 @@ def run_cv(
         model_ids.append(fold)
         model_outputs.append(outputs)
         model_scores.append(fold_scores(softmax(outputs.logits), test_set))
-        # The hybrid: the mean of the two models' probabilities on the same fold.
-        hybrid = hybrid_logits(outputs.logits, probs)
+        # The hybrid: the mean of the transformer's probabilities and those of its TF-IDF half
+        # (the baseline itself when that reads words only) fitted on the same fold.
+        half_probs = (
+            probs
+            if lexical_features == "word"
+            else TfidfBaseline(len(LABELS), lexical_features)
+            .fit(train_set.texts, _targets(train_set).tolist())
+            .predict_proba(test_set.texts)
+        )
+        hybrid = hybrid_logits(outputs.logits, half_probs, hybrid_weight)
         hybrid_scores.append(fold_scores(softmax(hybrid), test_set))
         hybrid_logits_per_fold.append(hybrid)
         _save_fold(
@@ -486,6 +517,8 @@ def run_cv(
         "seconds_per_fold": [outputs.seconds for outputs in model_outputs],
         # What the product serves by default (``options.DEFAULT_HYBRID``).
         "hybrid_mean_of_probabilities": {
+            "lexical_features": lexical_features,
+            "transformer_weight": hybrid_weight,
             "per_fold": hybrid_scores,
             "summary": summarise(hybrid_scores),
             "calibration": cross_fitted_ece(hybrid_logits_per_fold, model_targets),
@@ -527,8 +560,13 @@ def format_summary(report: dict[str, Any]) -> str:
         lines.append(f"{name}:")
         lines += _summary_lines(report[name]["summary"])
         if "hybrid_mean_of_probabilities" in report[name]:
-            lines.append("  hybrid (mean of the model's and the baseline's probabilities):")
-            lines += _summary_lines(report[name]["hybrid_mean_of_probabilities"]["summary"])
+            hybrid = report[name]["hybrid_mean_of_probabilities"]
+            lines.append(
+                "  hybrid (weighted mean of the model's and a TF-IDF + LR model's probabilities, "
+                f"model weight {hybrid.get('transformer_weight', 0.5)}, "
+                f"{hybrid.get('lexical_features', 'word')} features):"
+            )
+            lines += _summary_lines(hybrid["summary"])
         calibration = report[name]["calibration"]
         lines.append(
             f"  out-of-fold ECE {calibration['ece_per_fold']['mean']:.4f} ± "
@@ -564,6 +602,10 @@ def run(args: argparse.Namespace) -> int:
         overrides["learning_rate"] = args.learning_rate
     if args.max_length is not None:
         overrides["max_length"] = args.max_length
+    if args.lexical_features is not None:
+        overrides["lexical_features"] = args.lexical_features
+    if args.hybrid_weight is not None:
+        overrides["hybrid_weight"] = args.hybrid_weight
     report = run_cv(
         tuple(args.data) if args.data else default_data_paths(),
         folds=args.folds,

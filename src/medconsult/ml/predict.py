@@ -477,7 +477,7 @@ class Classifier:
         or for a hybrid artifact the hybrid's log-probabilities."""
         if self.tfidf is None:
             return logits
-        return hybrid_logits(logits, self.tfidf.predict_proba(texts))
+        return hybrid_logits(logits, self.tfidf.predict_proba(texts), self.tfidf.transformer_weight)
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         """Uncalibrated scores per text (windows' logits averaged, then ``scores``); texts are
@@ -586,11 +586,11 @@ class Classifier:
         self, transformer_logits: np.ndarray, scores: np.ndarray, label: int
     ) -> float:
         """The transformer's part of ``label``'s hybrid probability (1 without a TF-IDF half):
-        p / (p + q), where the hybrid is (p + q) / 2 (``baseline.hybrid_logits``)."""
+        w p / (w p + (1 - w) q), where the hybrid is that sum (``baseline.hybrid_logits``)."""
         if self.tfidf is None:
             return 1.0
         p = float(softmax(transformer_logits[None, :])[0, label])
-        return min(1.0, p / (2.0 * float(np.exp(scores[label]))))
+        return min(1.0, self.tfidf.transformer_weight * p / float(np.exp(scores[label])))
 
     def _word_scores(
         self,

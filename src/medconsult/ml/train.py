@@ -101,10 +101,12 @@ from medconsult.ml.options import (
     DEFAULT_DIFFERENTIAL_WEIGHT,
     DEFAULT_EPOCHS,
     DEFAULT_HYBRID,
+    DEFAULT_HYBRID_WEIGHT,
     DEFAULT_INFERENCE_BATCH_SIZE,
     DEFAULT_LABEL_SMOOTHING,
     DEFAULT_LEARNING_RATE,
     DEFAULT_LENGTH_GROUP,
+    DEFAULT_LEXICAL_FEATURES,
     DEFAULT_MAX_GRAD_NORM,
     DEFAULT_MAX_LENGTH,
     DEFAULT_PARTIAL_FRACTION,
@@ -177,6 +179,8 @@ class TrainConfig:
     length_group: int = DEFAULT_LENGTH_GROUP  # batches per length-sorted group (1: random)
     # Serve the mean of the transformer's and a TF-IDF + LR model's probabilities.
     hybrid: bool = DEFAULT_HYBRID
+    lexical_features: str = DEFAULT_LEXICAL_FEATURES  # the hybrid's TF-IDF half: baseline.FEATURES
+    hybrid_weight: float = DEFAULT_HYBRID_WEIGHT  # the transformer's weight in the hybrid
     max_grad_norm: float = DEFAULT_MAX_GRAD_NORM
     patience: int = DEFAULT_PATIENCE
     # False: keep the last epoch (cross-validation folds, where the validation rows are the
@@ -223,6 +227,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         batch_size=args.batch_size,
         length_group=args.length_group,
         hybrid=args.hybrid,
+        lexical_features=args.lexical_features,
+        hybrid_weight=args.hybrid_weight,
         patience=args.patience,
         label_smoothing=args.label_smoothing,
         max_length=args.max_length,
@@ -939,13 +945,23 @@ def train(
     if best_state is not None:
         model.load_state_dict(best_state)
 
-    # The TF-IDF + LR model on the same training split: the baseline's figures, and with
-    # ``hybrid`` the TF-IDF half of what is served. From here on every validation score is the
-    # served model's (the hybrid's, ``scores``); the epochs above were chosen on the
-    # transformer's own.
-    baseline = TfidfBaseline(len(LABELS)).fit(train_set.texts, targets_of(train_set).tolist())
-    tfidf = baseline.scorer() if config.hybrid else None
+    # With ``hybrid`` the TF-IDF half of what is served, on the same training rows; the
+    # baseline (words only) gives the comparison figures of a validation split. From here on
+    # every validation score is the served model's (the hybrid's, ``scores``); the epochs
+    # above were chosen on the transformer's own.
+    targets = targets_of(train_set).tolist()
+    half = (
+        TfidfBaseline(len(LABELS), config.lexical_features).fit(train_set.texts, targets)
+        if config.hybrid
+        else None
+    )
+    tfidf = half.scorer(config.hybrid_weight) if half is not None else None
     if oof is None:
+        baseline = (
+            half
+            if half is not None and half.features == "word"
+            else TfidfBaseline(len(LABELS)).fit(train_set.texts, targets)
+        )
         fitted = fit_on_validation(
             model, tokenizer, config, device, train_set, val_set, baseline, tfidf
         )
