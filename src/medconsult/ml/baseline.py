@@ -4,8 +4,8 @@ and the TF-IDF half of the hybrid classifier.
 The benchmark is nearly saturated (about 97-98% for this baseline), so every report of the
 fine-tuned model carries this baseline's numbers from the same run for comparison.
 
-The hybrid (``hybrid_logits``): the mean of the transformer's probabilities (temperature 1) and
-this model's, as log-probabilities that calibration then treats like logits. The hybrid's half
+The hybrid (``hybrid_logits``): the weighted mean of the transformer's probabilities
+(temperature 1) and this model's, as log-probabilities that calibration then treats like logits. The hybrid's half
 reads character 2-5-grams within words besides the word n-grams (``features="word+char"``,
 ``options.DEFAULT_LEXICAL_FEATURES``); the comparison baseline reads words only. Chosen by the
 cross-validation of ``medconsult cv`` (README, "DDXPlus and the differential"). For serving,

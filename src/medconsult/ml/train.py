@@ -177,7 +177,7 @@ class TrainConfig:
     weight_decay: float = DEFAULT_WEIGHT_DECAY
     batch_size: int = DEFAULT_BATCH_SIZE
     length_group: int = DEFAULT_LENGTH_GROUP  # batches per length-sorted group (1: random)
-    # Serve the mean of the transformer's and a TF-IDF + LR model's probabilities.
+    # Serve the weighted mean of the transformer's and a TF-IDF + LR model's probabilities.
     hybrid: bool = DEFAULT_HYBRID
     lexical_features: str = DEFAULT_LEXICAL_FEATURES  # the hybrid's TF-IDF half: baseline.FEATURES
     hybrid_weight: float = DEFAULT_HYBRID_WEIGHT  # the transformer's weight in the hybrid
