@@ -5,14 +5,14 @@ The benchmark is nearly saturated (about 97-98% for this baseline), so every rep
 fine-tuned model carries this baseline's numbers from the same run for comparison.
 
 The hybrid (``hybrid_logits``): the weighted mean of the transformer's probabilities
-(temperature 1) and this model's, as log-probabilities that calibration then treats like logits. The hybrid's half
-reads character 2-5-grams within words besides the word n-grams (``features="word+char"``,
-``options.DEFAULT_LEXICAL_FEATURES``); the comparison baseline reads words only. Chosen by the
-cross-validation of ``medconsult cv`` (README, "DDXPlus and the differential"). For serving,
-the fitted pipeline becomes a ``TfidfScorer``: its vocabulary, idf weights and the regression's
-coefficients as arrays (``arrays.py``; no pickle), applied with numpy exactly as scikit-learn's
-``predict_proba`` (``tests/ml/test_baseline.py``), so neither scikit-learn nor a pickle is
-needed where the model is served.
+(temperature 1) and this model's, as log-probabilities that calibration then treats like logits.
+The hybrid's half reads character 2-5-grams within words besides the word n-grams
+(``features="word+char"``, ``options.DEFAULT_LEXICAL_FEATURES``); the comparison baseline reads
+words only. Chosen by the cross-validation of ``medconsult cv`` (README, "DDXPlus and the
+differential"). For serving, the fitted pipeline becomes a ``TfidfScorer``: its vocabulary, idf
+weights and the regression's coefficients as arrays (``arrays.py``; no pickle), applied with
+numpy exactly as scikit-learn's ``predict_proba`` (``tests/ml/test_baseline.py``), so neither
+scikit-learn nor a pickle is needed where the model is served.
 """
 
 from __future__ import annotations
