@@ -16,6 +16,7 @@ from medconsult.consultations.schemas import (
     AdviceRead,
     ConclusionRead,
     ConsultationCreate,
+    ConsultationFields,
     ConsultationRead,
     ConsultationSummary,
     MessageCreate,
@@ -64,14 +65,7 @@ def read_detail(info: ConsultationDetail) -> ConsultationRead:
             emergency=_(advice_library.EMERGENCY_WORDING),
         )
     return ConsultationRead(
-        id=consultation.id,
-        status=consultation.status,
-        chief_complaint=consultation.chief_complaint,
-        history=consultation.history,
-        past_history=consultation.past_history,
-        current_medications=consultation.current_medications,
-        ai_consent=consultation.ai_consent,
-        submitted_at=consultation.submitted_at,
+        **dict(ConsultationFields.model_validate(consultation)),
         analysis_status=info.job.status if info.job else None,
         reports=[ReportRead.model_validate(r) for r in consultation.reports],
         suggestion=suggestion,

@@ -115,7 +115,11 @@ class ConsultationSummary(BaseModel):
     submitted_at: datetime
 
 
-class ConsultationRead(BaseModel):
+class ConsultationFields(BaseModel):
+    """A consultation's own columns, read from the row; ``ConsultationRead`` adds the rest."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
     status: ConsultationStatus
     chief_complaint: str
@@ -124,6 +128,9 @@ class ConsultationRead(BaseModel):
     current_medications: str
     ai_consent: bool
     submitted_at: datetime
+
+
+class ConsultationRead(ConsultationFields):
     analysis_status: JobStatus | None
     reports: list[ReportRead]
     suggestion: SuggestionRead | None

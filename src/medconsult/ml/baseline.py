@@ -21,6 +21,8 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -86,9 +88,9 @@ def _block(
     return [columns[gram] for gram in counts], values / norm if norm > 0 else values
 
 
-def _vocabulary(vectorizer: object) -> list[str]:
+def _vocabulary(vectorizer: object) -> tuple[str, ...]:
     vocabulary: dict[str, int] = vectorizer.vocabulary_  # type: ignore[attr-defined]
-    return sorted(vocabulary, key=vocabulary.__getitem__)
+    return tuple(sorted(vocabulary, key=vocabulary.__getitem__))
 
 
 class TfidfBaseline:
@@ -154,54 +156,51 @@ class TfidfBaseline:
         )
 
 
+@dataclass(frozen=True, eq=False)
 class TfidfScorer:
     """A fitted ``TfidfBaseline`` as arrays: ``predict_proba`` with numpy alone. The columns of
     ``coef`` are the word terms, then the character terms (none for "word" features)."""
 
-    def __init__(
-        self,
-        *,
-        terms: Sequence[str],
-        idf: NDArray[np.float64],
-        coef: NDArray[np.float64],
-        intercept: NDArray[np.float64],
-        classes: NDArray[np.int64],
-        n_classes: int,
-        char_terms: Sequence[str] = (),
-        char_idf: NDArray[np.float64] | None = None,
-        transformer_weight: float = 0.5,
-    ) -> None:
-        char_idf = np.zeros(0) if char_idf is None else char_idf
-        if not 0.0 <= transformer_weight <= 1.0:
-            raise ArtifactError(f"hybrid transformer weight {transformer_weight} outside [0, 1]")
+    terms: tuple[str, ...]
+    idf: NDArray[np.float64]
+    coef: NDArray[np.float64]
+    intercept: NDArray[np.float64]
+    classes: NDArray[np.int64]
+    n_classes: int
+    char_terms: tuple[str, ...] = ()
+    char_idf: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    # The transformer's weight in the hybrid this model is half of (``hybrid_logits``).
+    transformer_weight: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.transformer_weight <= 1.0:
+            raise ArtifactError(
+                f"hybrid transformer weight {self.transformer_weight} outside [0, 1]"
+            )
+        terms, char_terms, coef = self.terms, self.char_terms, self.coef
         if not (
-            len(terms) == len(idf)
-            and len(char_terms) == len(char_idf)
+            len(terms) == len(self.idf)
+            and len(char_terms) == len(self.char_idf)
             and len(terms) + len(char_terms) == coef.shape[1]
-            and coef.shape[0] == len(intercept) == len(classes)
+            and coef.shape[0] == len(self.intercept) == len(self.classes)
         ):
             raise ArtifactError(
-                f"TF-IDF arrays do not fit together: {len(terms)} terms, {len(idf)} idf "
-                f"weights, {len(char_terms)} character terms, {len(char_idf)} idf weights, "
-                f"coefficients {coef.shape}, {len(intercept)} intercepts, "
-                f"{len(classes)} classes"
+                f"TF-IDF arrays do not fit together: {len(terms)} terms, {len(self.idf)} idf "
+                f"weights, {len(char_terms)} character terms, {len(self.char_idf)} idf weights, "
+                f"coefficients {coef.shape}, {len(self.intercept)} intercepts, "
+                f"{len(self.classes)} classes"
             )
-        if len(classes) and (classes.min() < 0 or classes.max() >= n_classes):
-            raise ArtifactError(f"TF-IDF classes outside 0..{n_classes - 1}")
-        self.terms = tuple(terms)
-        self.columns = {term: column for column, term in enumerate(self.terms)}
-        self.idf = idf
-        self.char_terms = tuple(char_terms)
-        self.char_columns = {
-            term: len(self.terms) + column for column, term in enumerate(self.char_terms)
-        }
-        self.char_idf = char_idf
-        # The transformer's weight in the hybrid this model is half of (``hybrid_logits``).
-        self.transformer_weight = transformer_weight
-        self.coef = coef
-        self.intercept = intercept
-        self.classes = classes
-        self.n_classes = n_classes
+        classes = self.classes
+        if len(classes) and (classes.min() < 0 or classes.max() >= self.n_classes):
+            raise ArtifactError(f"TF-IDF classes outside 0..{self.n_classes - 1}")
+
+    @cached_property
+    def columns(self) -> dict[str, int]:
+        return {term: column for column, term in enumerate(self.terms)}
+
+    @cached_property
+    def char_columns(self) -> dict[str, int]:
+        return {term: len(self.terms) + column for column, term in enumerate(self.char_terms)}
 
     @property
     def features(self) -> str:
@@ -326,13 +325,13 @@ class TfidfScorer:
         try:
             n_classes = int(document["n_classes"])
             return cls(
-                terms=[str(term) for term in arrays["terms"].tolist()],
+                terms=tuple(str(term) for term in arrays["terms"].tolist()),
                 idf=arrays["idf"].astype(np.float64, casting="same_kind"),
                 coef=arrays["coef"].astype(np.float64, casting="same_kind"),
                 intercept=arrays["intercept"].astype(np.float64, casting="same_kind"),
                 classes=arrays["classes"].astype(np.int64, casting="same_kind"),
                 n_classes=n_classes,
-                char_terms=[str(term) for term in arrays["char_terms"].tolist()],
+                char_terms=tuple(str(term) for term in arrays["char_terms"].tolist()),
                 char_idf=arrays["char_idf"].astype(np.float64, casting="same_kind"),
                 # Files written before the weight was a setting: the equal mean.
                 transformer_weight=float(document.get("hybrid_transformer_weight", 0.5)),

@@ -19,6 +19,7 @@ from medconsult.review.schemas import (
     AdviceSource,
     ClaimRead,
     LabelRead,
+    QueueConsultationFields,
     QueueItemRead,
     QueueRead,
     QueueStatusFilter,
@@ -34,16 +35,10 @@ def _queue_item(row: review_cases.QueueRow, page: review_cases.QueuePage) -> Que
     consultation = row.consultation
     top = row.top_suggestion
     return QueueItemRead(
-        id=consultation.id,
-        patient_id=consultation.patient_id,
+        **dict(QueueConsultationFields.model_validate(consultation)),
         patient_name=row.patient_name,
         patient_age=row.patient_age,
-        chief_complaint=consultation.chief_complaint,
-        status=consultation.status,
-        urgency=consultation.urgency,
-        submitted_at=consultation.submitted_at,
         waiting_seconds=max(0, int((page.now - consultation.submitted_at).total_seconds())),
-        doctor_id=consultation.doctor_id,
         doctor_name=consultation.doctor.full_name if consultation.doctor else None,
         job_status=row.job.status if row.job else None,
         # A ranked entry carries more than the summary's fields: the rest are ignored.

@@ -89,17 +89,24 @@ class SuggestionSummary(BaseModel):
     probability: float
 
 
-class QueueItemRead(BaseModel):
+class QueueConsultationFields(BaseModel):
+    """The consultation's own columns in a queue row, read from the row."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
     patient_id: uuid.UUID
-    patient_name: str
-    patient_age: int | None
     chief_complaint: str
     status: ConsultationStatus
     urgency: Urgency | None
     submitted_at: datetime
-    waiting_seconds: int
     doctor_id: uuid.UUID | None
+
+
+class QueueItemRead(QueueConsultationFields):
+    patient_name: str
+    patient_age: int | None
+    waiting_seconds: int
     doctor_name: str | None
     job_status: JobStatus | None
     top_suggestion: SuggestionSummary | None
