@@ -941,6 +941,10 @@ def train(
             break
         if step >= total_steps:
             break
+    # The bar's total counts the full texts' windows; the epochs' shortened re-renderings make
+    # fewer batches, so the bar ends at the steps actually taken, not short of its total.
+    progress.total = step
+    progress.refresh()
     progress.close()
     if best_state is not None:
         model.load_state_dict(best_state)
