@@ -4,13 +4,16 @@ the answers in the analysed text, the questionnaire's text in the user's languag
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from medconsult import i18n
+from medconsult.audit.models import AuditEvent
 from medconsult.config import get_settings
 from medconsult.interview import display, questionnaire
 from medconsult.interview import service as interview_service
@@ -18,8 +21,10 @@ from medconsult.interview.engine import YES, Answer
 from medconsult.interview.models import InterviewStatus
 from medconsult.interview.schemas import AnswerCreate
 from medconsult.jobs import analysis
-from medconsult.jobs.models import JobStatus
+from medconsult.jobs.models import AnalysisJob, JobStatus
 from medconsult.ml import labels as ml_labels
+from medconsult.ml.structured import StructuredCase
+from medconsult.ml.types import Suggestion
 from medconsult.patients import service as patients_service
 from medconsult.patients.models import Sex
 from tests import factories
@@ -232,3 +237,88 @@ class TestReanalysis:
 
         session.refresh(job)
         assert job.status is JobStatus.succeeded
+
+    def test_answers_given_while_the_analysis_ran_get_an_analysis_of_their_own(
+        self, session: Session, cast: Cast
+    ) -> None:
+        factory = _queued_for_analysis(session, cast)
+        settings = get_settings().model_copy(update=SETTINGS_UPDATE)
+
+        def interview_meanwhile() -> None:
+            # The patient answers and finishes while the model reads the free text alone.
+            state = interview_service.start(
+                session, actor=cast.patient, consultation_id=cast.consultation.id
+            )
+            interview_service.answer(
+                session,
+                actor=cast.patient,
+                consultation_id=cast.consultation.id,
+                data=_answer(state),
+            )
+            interview_service.finish(
+                session, actor=cast.patient, consultation_id=cast.consultation.id
+            )
+            session.flush()
+
+        first = _AnswersWhileRunning(interview_meanwhile)
+        outcome = analysis.analyse(
+            factory, consultation_id=cast.consultation.id, models=first, settings=settings
+        )
+
+        assert outcome == "succeeded"
+        assert first.cases == [None]  # it read the free text alone
+        job = session.scalars(
+            select(AnalysisJob).where(AnalysisJob.consultation_id == cast.consultation.id)
+        ).one()
+        session.refresh(job)
+        assert job.status is JobStatus.queued
+        queued = session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == "consultation.reanalysis.queued",
+                AuditEvent.record_id == str(job.id),
+            )
+        ).all()
+        assert [event.details for event in queued] == [{"reason": "intake_answers"}]
+
+        second = FakeModels(result=suggestion())
+        assert (
+            analysis.analyse(
+                factory, consultation_id=cast.consultation.id, models=second, settings=settings
+            )
+            == "succeeded"
+        )
+        (case,) = second.cases
+        assert case is not None and case.answers  # the answers, read this time
+        session.refresh(job)
+        assert job.status is JobStatus.succeeded  # nothing new since: not queued again
+
+    def test_an_analysis_that_read_every_answer_is_not_queued_again(
+        self, session: Session, cast: Cast
+    ) -> None:
+        factory = _queued_for_analysis(session, cast, ANSWERS)
+
+        outcome = analysis.analyse(
+            factory,
+            consultation_id=cast.consultation.id,
+            models=FakeModels(result=suggestion()),
+            settings=get_settings().model_copy(update=SETTINGS_UPDATE),
+        )
+
+        assert outcome == "succeeded"
+        job = session.scalars(
+            select(AnalysisJob).where(AnalysisJob.consultation_id == cast.consultation.id)
+        ).one()
+        session.refresh(job)
+        assert job.status is JobStatus.succeeded
+
+
+class _AnswersWhileRunning(FakeModels):
+    """A model during whose inference something else happens (``meanwhile``)."""
+
+    def __init__(self, meanwhile: Callable[[], None]) -> None:
+        super().__init__(result=suggestion())
+        self.meanwhile = meanwhile
+
+    def suggest(self, text: str, case: StructuredCase | None = None) -> Suggestion:
+        self.meanwhile()
+        return super().suggest(text, case)

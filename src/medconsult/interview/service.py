@@ -211,7 +211,8 @@ def _queue_reanalysis(session: Session, *, consultation: Consultation) -> bool:
     while no doctor has claimed it (caller commits); False when none is queued.
 
     An analysis still waiting in the queue reads the answers itself when it runs. One that is
-    running has already read its text: it finishes, and the answers wait for the next analysis.
+    running has already read its text: once stored, it queues itself again for the answers it
+    did not read (``jobs.analysis.requeue_for_new_answers``).
     """
     if (
         not consultation.ai_consent
@@ -229,7 +230,7 @@ def _queue_reanalysis(session: Session, *, consultation: Consultation) -> bool:
     elif job.status is JobStatus.queued:
         return True
     elif job.status is JobStatus.running:
-        log.info("analysis of %s is running; intake answers wait for the next", consultation.id)
+        log.info("analysis of %s is running; it queues itself again when stored", consultation.id)
         return False
     queue.requeue_analysis(session, job=job)
     session.flush()

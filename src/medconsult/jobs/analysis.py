@@ -348,6 +348,35 @@ def store(
     return True
 
 
+def requeue_for_new_answers(
+    session: Session, *, consultation_id: uuid.UUID, intake_read: str, settings: Settings
+) -> bool:
+    """Queue the analysis again when intake answers came in while it ran (caller commits);
+    whether it was queued.
+
+    The interview cannot queue an analysis that is running (it has already read its text), so
+    the analysis looks itself once it is stored: answers it did not read get an analysis of
+    their own, unless a doctor has claimed the case since."""
+    consultation, job = _lock(session, consultation_id)
+    if consultation is None or job is None or job.status is not JobStatus.succeeded:
+        return False
+    if consultation.doctor_id is not None or consultation.status in FINAL_CONSULTATION_STATUSES:
+        return False
+    current, _case = intake(session, consultation)
+    if current[: settings.max_text_chars] == intake_read:
+        return False
+    queue.requeue_analysis(session, job=job)
+    audit_service.record_consultation(
+        session,
+        None,
+        "consultation.reanalysis.queued",
+        consultation,
+        part=("analysis_job", job.id),
+        details={"reason": "intake_answers"},
+    )
+    return True
+
+
 def record_failure(
     session: Session,
     *,
@@ -429,4 +458,11 @@ def analyse(
             text=analysed_text or claimed.text,
             red_flags=flags,
         )
+        if stored:
+            requeue_for_new_answers(
+                session,
+                consultation_id=consultation_id,
+                intake_read=claimed.intake_text,
+                settings=settings,
+            )
     return "succeeded" if stored else "superseded"
