@@ -288,7 +288,8 @@ class TestReanalysis:
             == "succeeded"
         )
         (case,) = second.cases
-        assert case is not None and case.answers  # the answers, read this time
+        assert case is not None
+        assert case.answers  # the answers, read this time
         session.refresh(job)
         assert job.status is JobStatus.succeeded  # nothing new since: not queued again
 

@@ -56,16 +56,17 @@ class AnswerView:
 
 
 def question_view(texts: Texts, question: Question) -> QuestionView:
-    """The question with its options (multiple choice: every value but "none")."""
+    """The question with its options: multiple choice every value but "none"; single choice
+    every value but "not applicable", which has no meaning once its parent question was
+    answered yes ("Don't know" is always offered)."""
     if question.kind == "binary":
         options = tuple(Option(v, display.yes_no(v)) for v in (YES, NO))
     elif question.kind == "scale":
         options = tuple(Option(v, v) for v in question.values)
     else:
+        hidden = question.default if question.kind == "multiple" else ddxplus.NOT_APPLICABLE
         options = tuple(
-            Option(v, texts.value_text(question.code, v))
-            for v in question.values
-            if question.kind == "single" or v != question.default
+            Option(v, texts.value_text(question.code, v)) for v in question.values if v != hidden
         )
     return QuestionView(question.code, question.kind, texts.question_text(question.code), options)
 

@@ -91,9 +91,11 @@ VALUE_EN_FIXES: dict[str, str] = {
     "V_8": "the Caribbean",  # Caraibes
     "V_12": "yes",  # O(ui)
     "V_10": "no",  # N(on)
+    "V_11": "not applicable",  # NA
 }
 # Value codes that mean "nothing" (not applicable, nowhere, no): never rendered as a finding.
-ABSENT_VALUES = frozenset({"V_11", "V_123", "V_10"})
+NOT_APPLICABLE = "V_11"
+ABSENT_VALUES = frozenset({NOT_APPLICABLE, "V_123", "V_10"})
 
 PAIN, RASH, SWELLING, TRAVEL = "E_53", "E_129", "E_151", "E_204"
 
