@@ -104,6 +104,55 @@ class TestNextQuestion:
         assert decision.question is not None
         assert decision.question.code in {"cough", "rash"}
 
+    def test_the_first_question_is_the_complaint_the_patient_named(self) -> None:
+        model = _model(openers=frozenset({"cough", "rash"}))
+
+        for openers_first in (True, False):
+            decision = model.decide(
+                model.class_prior,
+                [],
+                max_questions=20,
+                openers_first=openers_first,
+                named={"cough"},
+                **SETTLE,
+            )
+
+            assert decision.question is not None
+            # "rash" separates as well; "cough" is what the patient wrote about.
+            assert decision.question.code == "cough"
+
+    def test_a_named_complaint_is_asked_even_where_it_alone_separates_nothing(self) -> None:
+        model = _model(openers=frozenset({"fever", "rash"}))
+
+        decision = model.decide(
+            model.class_prior, [], max_questions=20, openers_first=True, named={"fever"}, **SETTLE
+        )
+
+        # Every condition has "fever" alike; the patient's complaint still opens the interview.
+        assert decision.question is not None
+        assert decision.question.code == "fever"
+
+    def test_a_settled_case_asks_nothing_even_about_the_complaint(self) -> None:
+        model = _model(openers=frozenset({"cough", "rash"}))
+
+        decision = model.decide(
+            np.array([0.98, 0.01, 0.01]), [], max_questions=20, named={"cough"}, **SETTLE
+        )
+
+        assert decision.question is None
+        assert decision.stop_reason == "settled"
+
+    def test_named_complaints_choose_only_the_first_question(self) -> None:
+        model = _model(openers=frozenset({"cough", "rash"}))
+        answers = [Answer("rash", (NO,))]
+
+        decision = model.decide(
+            model.class_prior, answers, max_questions=20, named={"fever"}, **SETTLE
+        )
+
+        assert decision.question is not None
+        assert decision.question.code == "cough"  # "fever" separates nothing: never chosen
+
     def test_a_multiple_choice_question_that_separates_is_chosen(self) -> None:
         model = _model()
         model.tables["where"] = np.array([[0.02, 0.95, 0.02], [0.02, 0.02, 0.95], [0.9, 0.1, 0.1]])

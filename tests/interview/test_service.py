@@ -75,6 +75,27 @@ class TestStartingPrior:
         assert state.question is not None
         assert state.question.code in questionnaire.model().openers
 
+    @pytest.mark.parametrize("with_suggestion", [False, True])
+    def test_the_first_question_asks_about_the_complaint_in_the_patients_words(
+        self, session: Session, cast: Cast, with_suggestion: bool
+    ) -> None:
+        if with_suggestion:
+            key = ml_labels.canonical_key("Pneumonia")
+            assert key is not None
+            factories.create_suggestion(
+                session,
+                consultation=cast.consultation,
+                ranked=[{"label": key, "display_name": "Pneumonia", "probability": 0.6}],
+            )
+
+        state = interview_service.start(
+            session, actor=cast.patient, consultation_id=cast.consultation.id
+        )
+
+        # "Chest pain ... A tight pain in my chest": the questionnaire's pain question first.
+        assert state.question is not None
+        assert state.question.code == "E_53"
+
 
 class TestConfiguredLength:
     def test_stops_after_the_configured_number_of_questions(

@@ -16,7 +16,10 @@ after its parent question was answered yes), the engine takes the one with the l
 information gain ``I(C; A) = H(A) - H(A | C)`` over the ``top_k`` most probable conditions
 (their posterior renormalised): the question whose answer is expected to separate the leading
 candidates best. ``H(A)`` of a multiple-choice question (one yes/no per value) is estimated from
-a fixed set of samples of the answer; every other term is exact.
+a fixed set of samples of the answer; every other term is exact. The first question is the
+opening question that the patient's own words name (``named``; of several, the one with the
+largest gain), whatever its gain: a DDXPlus interview, too, starts from the patient's chief
+complaint, and its follow-ups carry what the complaint alone does not.
 
 Stopping. The interview stops when the top posterior reaches ``stop_probability``, when no
 question is expected to gain ``min_gain_bits`` or more, when ``max_questions`` have been asked,
@@ -26,7 +29,7 @@ or when nothing is left to ask.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -264,11 +267,14 @@ class EvidenceModel:
         top_k: int,
         openers_first: bool = False,
         asked: int | None = None,
+        named: Collection[str] = (),
     ) -> Decision:
         """The posterior after ``answers`` and the next question, or the reason to stop.
 
         ``asked``: how many questions count against ``max_questions`` (default: the answers).
         ``openers_first``: with no answer yet, choose among the opening questions only.
+        ``named``: opening questions the patient's own words name (``complaints``); with no
+        answer yet, the first question is the one of them with the largest gain.
         """
         posterior = self.posterior(prior, answers)
         count = len(answers) if asked is None else asked
@@ -278,7 +284,16 @@ class EvidenceModel:
             return Decision(posterior, None, 0.0, "settled")
         # With nothing known yet, an opening question (a chief complaint) if one is worth
         # asking; otherwise, and afterwards, any question that may be asked now.
-        pools = [self.eligible(answers, openers_only=True)] if openers_first and not answers else []
+        openers = self.eligible(answers, openers_only=True) if not answers else []
+        complaint = [question for question in openers if question.code in named]
+        if complaint:
+            # The patient's own complaint opens the interview even where its answer alone
+            # separates little (nearly every condition has "pain"): it opens the follow-ups
+            # (site, character, intensity) that a one-step gain cannot see.
+            gains = self.expected_gains(posterior, complaint, top_k=top_k)
+            best = int(np.argmax(gains))
+            return Decision(posterior, complaint[best], float(gains[best]), None)
+        pools = [openers] if openers_first and openers else []
         pools.append(self.eligible(answers))
         best_gain, best_question = 0.0, None
         for candidates in pools:

@@ -26,7 +26,7 @@ from medconsult.errors import (
     ValidationFailed,
 )
 from medconsult.i18n import _
-from medconsult.interview import questionnaire
+from medconsult.interview import complaints, questionnaire
 from medconsult.interview.engine import Answer, Decision, EvidenceModel, FloatArray
 from medconsult.interview.models import Interview, InterviewStatus
 from medconsult.interview.schemas import AnswerCreate
@@ -150,7 +150,9 @@ def _prior_array(interview: Interview, model: EvidenceModel) -> FloatArray:
     return normalised
 
 
-def _decide(interview: Interview, model: EvidenceModel, settings: Settings) -> Decision:
+def _decide(
+    interview: Interview, model: EvidenceModel, settings: Settings, consultation: Consultation
+) -> Decision:
     return model.decide(
         _prior_array(interview, model),
         _answers(interview),
@@ -159,7 +161,13 @@ def _decide(interview: Interview, model: EvidenceModel, settings: Settings) -> D
         min_gain_bits=settings.interview_min_gain_bits,
         top_k=settings.interview_candidates,
         openers_first=interview.prior_source != "classifier",
+        named=_named_openers(consultation) if not interview.answers else (),
     )
+
+
+def _named_openers(consultation: Consultation) -> frozenset[str]:
+    """The opening questions the patient's own words name (read for the first question only)."""
+    return complaints.named_openers(f"{consultation.chief_complaint}\n{consultation.history}")
 
 
 def _advance(
@@ -167,7 +175,7 @@ def _advance(
 ) -> None:
     """Set the next question, or finish the interview if the engine says to stop."""
     model = questionnaire.model()
-    decision = _decide(interview, model, settings)
+    decision = _decide(interview, model, settings, consultation)
     if decision.question is not None:
         interview.pending_question = decision.question.code
         return
