@@ -282,8 +282,6 @@ class EvidenceModel:
             return Decision(posterior, None, 0.0, "max_questions")
         if float(posterior.max()) >= stop_probability:
             return Decision(posterior, None, 0.0, "settled")
-        # With nothing known yet, an opening question (a chief complaint) if one is worth
-        # asking; otherwise, and afterwards, any question that may be asked now.
         openers = self.eligible(answers, openers_only=True) if not answers else []
         complaint = [question for question in openers if question.code in named]
         if complaint:
@@ -293,6 +291,8 @@ class EvidenceModel:
             gains = self.expected_gains(posterior, complaint, top_k=top_k)
             best = int(np.argmax(gains))
             return Decision(posterior, complaint[best], float(gains[best]), None)
+        # With nothing known yet, an opening question (a chief complaint) if one is worth
+        # asking; otherwise, and afterwards, any question that may be asked now.
         pools = [openers] if openers_first and openers else []
         pools.append(self.eligible(answers))
         best_gain, best_question = 0.0, None

@@ -355,8 +355,8 @@ def requeue_for_new_answers(
     whether it was queued.
 
     The interview cannot queue an analysis that is running (it has already read its text), so
-    the analysis looks itself once it is stored: answers it did not read get an analysis of
-    their own, unless a doctor has claimed the case since."""
+    a stored analysis compares the answers it read with those there now: answers it did not
+    read get an analysis of their own, unless a doctor has claimed the case since."""
     consultation, job = _lock(session, consultation_id)
     if consultation is None or job is None or job.status is not JobStatus.succeeded:
         return False
