@@ -211,12 +211,12 @@ def _finish(
     session.flush()
     if interview.answers:
         # The answers are part of what the classifier reads: analyse the case again.
-        _queue_reanalysis(session, consultation=consultation)
+        queue_reanalysis(session, consultation=consultation)
 
 
-def _queue_reanalysis(session: Session, *, consultation: Consultation) -> bool:
+def queue_reanalysis(session: Session, *, consultation: Consultation) -> bool:
     """Queue a fresh analysis of one consultation whose input has grown (its intake answers)
-    while no doctor has claimed it (caller commits); False when none is queued.
+    while no doctor has claimed it (caller commits), audited; False when none is queued.
 
     An analysis still waiting in the queue reads the answers itself when it runs. One that is
     running has already read its text: once stored, it queues itself again for the answers it

@@ -357,24 +357,16 @@ def requeue_for_new_answers(
     The interview cannot queue an analysis that is running (it has already read its text), so
     a stored analysis compares the answers it read with those there now: answers it did not
     read get an analysis of their own, unless a doctor has claimed the case since."""
+    from medconsult.interview import service as interview_service
+
     consultation, job = _lock(session, consultation_id)
     if consultation is None or job is None or job.status is not JobStatus.succeeded:
-        return False
-    if consultation.doctor_id is not None or consultation.status in FINAL_CONSULTATION_STATUSES:
         return False
     current, _case = intake(session, consultation)
     if current[: settings.max_text_chars] == intake_read:
         return False
-    queue.requeue_analysis(session, job=job)
-    audit_service.record_consultation(
-        session,
-        None,
-        "consultation.reanalysis.queued",
-        consultation,
-        part=("analysis_job", job.id),
-        details={"reason": "intake_answers"},
-    )
-    return True
+    # The interview's own rule: consent, no doctor yet, not concluded; audited.
+    return interview_service.queue_reanalysis(session, consultation=consultation)
 
 
 def record_failure(
